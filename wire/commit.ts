@@ -1,0 +1,44 @@
+/**
+ * Commitments (seed 003, "Usage"): sha256 over the multiencoded value. Since multiencode is
+ * injective, equal commitments imply equal values (under the usual hash assumptions).
+ */
+import { createHash } from 'node:crypto';
+import { DecodeError } from './errors.ts';
+import { multiencode, multiencodeTyped, type Preferences } from './multiformat.ts';
+import type { Schema } from './schema.ts';
+import type { DataType, DataValue } from './types.ts';
+
+/** SHA-256 (node:crypto). */
+export function sha256(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash('sha256').update(bytes).digest());
+}
+
+/** sha256(multiencode(type, value)); throws EncodeError when the value does not typecheck. */
+export function commitment(type: DataType, value: DataValue, prefs?: Preferences): Uint8Array {
+  return sha256(multiencode(type, value, prefs));
+}
+
+/** sha256(multiencodeTyped(schema, value)); equals `commitment(schema.type, schema.toValue(value))`. */
+export function commitTyped<T>(schema: Schema<T>, value: T, prefs?: Preferences): Uint8Array {
+  return sha256(multiencodeTyped(schema, value, prefs));
+}
+
+/** Lowercase hex. */
+export function toHex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('hex');
+}
+
+const HEX = /^(?:[0-9a-fA-F]{2})*$/;
+
+/** Bytes of an even-length hex string (either case); anything else is DecodeError `bad-hex`. */
+export function fromHex(hex: string): Uint8Array {
+  if (typeof hex !== 'string') throw new DecodeError('bad-hex', `hex must be a string, got ${typeof hex}`);
+  if (!HEX.test(hex)) {
+    const bad = hex.search(/[^0-9a-fA-F]/);
+    throw new DecodeError(
+      'bad-hex',
+      bad >= 0 ? `not a hex digit at index ${bad}` : `odd number of hex digits (${hex.length})`,
+    );
+  }
+  return new Uint8Array(Buffer.from(hex, 'hex'));
+}
