@@ -1,0 +1,6 @@
+#!/usr/bin/env node
+// Launcher: runs the TypeScript CLI through tsx's loader, so no build step is needed.
+import { register } from 'tsx/esm/api';
+
+register();
+await import('../node/cli.ts');

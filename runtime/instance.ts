@@ -1,0 +1,333 @@
+/**
+ * A running engine: one XState actor fed by its mailbox, one message at a time, supervised.
+ *
+ * Each step is all-or-nothing: outputs emitted while processing a message are held back until the
+ * step succeeds. If an action throws, the outputs are dropped, the crash is recorded, and the
+ * engine restarts from its last good snapshot (deadlines re-armed) under its restart policy.
+ */
+import { type AnyActorRef, type AnyStateMachine, createActor, type Snapshot } from 'xstate';
+import { encode } from '../wire/schema.ts';
+import { Channel, type Envelope } from './channel.ts';
+import { type Deadlines, diffDeadlines } from './deadlines.ts';
+import {
+  type EngineDefinition,
+  type EngineHost,
+  machineOf,
+  type PortSchemas,
+  stateToString,
+} from './engine.ts';
+import type { Inspector } from './inspect.ts';
+import type { PrngState } from './random.ts';
+import type { Scheduler, TimerHandle } from './scheduler.ts';
+import { decideRestart, type RestartPolicy } from './supervision.ts';
+
+export type EngineStatus = 'idle' | 'running' | 'failed' | 'stopped';
+
+interface Emitted {
+  type: string;
+  msg: unknown;
+}
+
+interface MachineSnapshotLike {
+  status: string;
+  value: unknown;
+  context: { deadlines?: Deadlines } | undefined;
+  error?: unknown;
+}
+
+/** A node's view of time: engines see local time; the scheduler runs on global time. */
+export interface LocalClock {
+  now(): number;
+  /** The global time at which local time reaches `local`. */
+  toGlobal(local: number): number;
+}
+
+/** Engines see whole milliseconds (wall-clock and skewed time are fractional underneath). */
+export function skewedClock(scheduler: Scheduler, offset = 0, rate = 1): LocalClock {
+  if (offset === 0 && rate === 1) return { now: () => Math.floor(scheduler.now()), toGlobal: (l) => l };
+  return { now: () => Math.floor(scheduler.now() * rate + offset), toGlobal: (l) => (l - offset) / rate };
+}
+
+export interface InstanceOptions {
+  node: string;
+  clock: LocalClock;
+  name: string;
+  definition: EngineDefinition<PortSchemas, PortSchemas, unknown>;
+  config: unknown;
+  seed: PrngState;
+  scheduler: Scheduler;
+  inspector: Inspector;
+  host: EngineHost;
+  policy: RestartPolicy;
+}
+
+export class EngineInstance {
+  readonly name: string;
+  readonly node: string;
+  readonly definition: EngineDefinition<PortSchemas, PortSchemas, unknown>;
+  readonly machine: AnyStateMachine;
+  readonly outputs: ReadonlyMap<string, Channel<unknown>>;
+  private actor: AnyActorRef | undefined;
+  private lastGood: Snapshot<unknown> | undefined;
+  private pendingOut: Emitted[] = [];
+  private readonly armed = new Map<string, number>();
+  private readonly timers = new Map<string, TimerHandle>();
+  private restartHistory: number[] = [];
+  private _status: EngineStatus = 'idle';
+  private _restarts = 0;
+  private _processed = 0;
+  private _mailbox = 0;
+  private crashed: unknown = undefined;
+  private readonly timerLane;
+
+  constructor(private readonly o: InstanceOptions) {
+    this.name = o.name;
+    this.node = o.node;
+    this.definition = o.definition;
+    this.machine = machineOf(o.definition, o.host);
+    const outputs = new Map<string, Channel<unknown>>();
+    for (const port of Object.keys(o.definition.outputs)) outputs.set(port, new Channel(`${o.name}.${port}`));
+    this.outputs = outputs;
+    this.timerLane = o.scheduler.lane(`${o.node}/${o.name}:timers`);
+  }
+
+  get status(): EngineStatus {
+    return this._status;
+  }
+  get restarts(): number {
+    return this._restarts;
+  }
+  get processed(): number {
+    return this._processed;
+  }
+  /** Messages accepted for this engine and not yet processed. */
+  get mailboxDepth(): number {
+    return this._mailbox;
+  }
+
+  snapshot(): MachineSnapshotLike | undefined {
+    return this.actor?.getSnapshot() as MachineSnapshotLike | undefined;
+  }
+
+  /** The machine's current context, for tests and tools (engines never read each other's). */
+  context<T>(): T {
+    const snap = this.snapshot();
+    if (snap === undefined) throw new Error(`engine ${this.node}/${this.name} is not running`);
+    return snap.context as unknown as T;
+  }
+
+  /** The engine's current state as a dotted path. */
+  stateString(): string {
+    return stateToString(this.snapshot()?.value);
+  }
+
+  /** A persisted copy of the current state (e.g. for a simulator checkpoint). */
+  persisted(): Snapshot<unknown> | undefined {
+    return this.lastGood === undefined
+      ? undefined
+      : (this.machine.getPersistedSnapshot(this.lastGood as never) as Snapshot<unknown>);
+  }
+
+  start(): void {
+    if (this._status !== 'idle') throw new Error(`engine ${this.node}/${this.name} already started`);
+    this._status = 'running';
+    this.record({ kind: 'start' });
+    this.spawn(undefined);
+  }
+
+  stop(): void {
+    if (this._status === 'stopped') return;
+    this.cancelAllTimers();
+    this.actor?.stop();
+    this.actor = undefined;
+    this._status = 'stopped';
+    this.record({ kind: 'stop' });
+    for (const ch of this.outputs.values()) ch.close();
+  }
+
+  /** Called by a delivery lane when a message is accepted into the mailbox. */
+  accepted(): void {
+    this._mailbox++;
+  }
+
+  /** Processes one input message. */
+  deliver(port: string, envelope: Envelope<unknown>): void {
+    this._mailbox--;
+    const schema = this.definition.inputs[port];
+    if (this._status !== 'running' || schema === undefined) {
+      this.record(
+        { kind: 'drop', port, reason: schema === undefined ? 'unknown-port' : `engine-${this._status}` },
+        envelope.lamport,
+      );
+      return;
+    }
+    if (this.o.inspector.active) {
+      this.record(
+        { kind: 'deliver', port, from: envelope.from, msg: this.traceBytes(schema, envelope.msg) },
+        envelope.lamport,
+      );
+    } else this.o.inspector.tick(this.node, envelope.lamport);
+    this.step({ type: port, msg: envelope.msg, now: this.o.clock.now(), from: envelope.from });
+  }
+
+  private traceBytes(schema: { type: unknown }, msg: unknown): Uint8Array | undefined {
+    try {
+      return encode(schema as never, msg as never);
+    } catch {
+      return undefined;
+    }
+  }
+
+  private step(event: { type: string; now: number } & Record<string, unknown>): void {
+    const actor = this.actor;
+    if (actor === undefined) return;
+    const before = this.o.inspector.active ? this.stateString() : '';
+    this.pendingOut = [];
+    this.crashed = undefined;
+    try {
+      actor.send(event);
+    } catch (err) {
+      this.crashed = err ?? new Error('engine threw');
+    }
+    const snap = actor.getSnapshot() as MachineSnapshotLike;
+    if (this.crashed !== undefined || snap.status === 'error') {
+      this.onCrash(this.crashed ?? snap.error);
+      return;
+    }
+    this._processed++;
+    this.lastGood = snap as unknown as Snapshot<unknown>;
+    if (this.o.inspector.active) {
+      this.record({ kind: 'transition', event: event.type, from: before, to: this.stateString() });
+    }
+    this.flush();
+    this.syncDeadlines(snap.context?.deadlines);
+  }
+
+  private spawn(snapshot: Snapshot<unknown> | undefined): void {
+    const input = { config: this.o.config, seed: this.o.seed, now: this.o.clock.now() };
+    const actor = createActor(this.machine, {
+      input,
+      clock: this.o.scheduler.clock,
+      ...(snapshot === undefined ? {} : { snapshot }),
+    });
+    actor.on('*', (e: Emitted) => {
+      this.pendingOut.push(e);
+    });
+    // the observer's error callback keeps XState from rethrowing asynchronously; crashes are
+    // detected synchronously from the snapshot status after each step
+    actor.subscribe({
+      error: (err: unknown) => {
+        this.crashed ??= err;
+      },
+    });
+    this.actor = actor;
+    this.pendingOut = [];
+    actor.start();
+    const snap = actor.getSnapshot() as MachineSnapshotLike;
+    if (snap.status === 'error') {
+      this.onCrash(snap.error);
+      return;
+    }
+    this.lastGood = snap as unknown as Snapshot<unknown>;
+    this.flush();
+    this.syncDeadlines(snap.context?.deadlines);
+  }
+
+  private onCrash(err: unknown): void {
+    const message = err instanceof Error ? err.message : String(err);
+    this.pendingOut = [];
+    this.record({ kind: 'crash', error: message });
+    this.actor?.stop();
+    this.actor = undefined;
+    this.cancelAllTimers();
+    const decision = decideRestart(this.restartHistory, this.o.scheduler.now(), this.o.policy);
+    this.restartHistory = decision.history;
+    if (!decision.restart || this.lastGood === undefined) {
+      this._status = 'failed';
+      this.record({
+        kind: 'failed',
+        reason:
+          this.lastGood === undefined
+            ? `crashed while starting: ${message}`
+            : `restart limit reached: ${message}`,
+      });
+      return;
+    }
+    this._restarts++;
+    const persisted = this.machine.getPersistedSnapshot(this.lastGood as never) as Snapshot<unknown>;
+    this.record({ kind: 'restart', restarts: this._restarts });
+    this.spawn(persisted);
+  }
+
+  private flush(): void {
+    const out = this.pendingOut;
+    if (out.length === 0) return;
+    this.pendingOut = [];
+    for (const e of out) {
+      const ch = this.outputs.get(e.type);
+      if (ch === undefined) {
+        this.record({ kind: 'drop', port: e.type, reason: 'emitted-on-unknown-port' });
+        continue;
+      }
+      let lamport: number;
+      if (this.o.inspector.active) {
+        this.record({ kind: 'emit', port: e.type });
+        lamport = this.o.inspector.lamport(this.node);
+      } else lamport = this.o.inspector.tick(this.node);
+      ch.publish({ msg: e.msg, from: `${this.name}.${e.type}`, lamport });
+    }
+  }
+
+  private syncDeadlines(deadlines: Deadlines | undefined): void {
+    if (deadlines === undefined && this.armed.size === 0) return;
+    for (const change of diffDeadlines(this.armed, deadlines)) {
+      if (change.op === 'cancel') {
+        const h = this.timers.get(change.name);
+        this.timers.delete(change.name);
+        this.armed.delete(change.name);
+        if (h !== undefined) {
+          this.o.scheduler.cancel(h);
+          this.record({ kind: 'timer', op: 'cancel', name: change.name, deadline: change.at });
+        }
+      } else {
+        const prev = this.timers.get(change.name);
+        if (prev !== undefined) this.o.scheduler.cancel(prev);
+        this.armed.set(change.name, change.at);
+        this.timers.set(
+          change.name,
+          this.o.scheduler.at(this.o.clock.toGlobal(change.at), () => this.fire(change.name, change.at)),
+        );
+        this.record({ kind: 'timer', op: 'arm', name: change.name, deadline: change.at });
+      }
+    }
+  }
+
+  private fire(name: string, at: number): void {
+    // stays armed (so it is not re-armed for the same value) but its handle is spent
+    this.timers.delete(name);
+    this._mailbox++;
+    this.timerLane.push(() => {
+      this._mailbox--;
+      if (this._status !== 'running' || this.armed.get(name) !== at) return;
+      this.record({ kind: 'timer', op: 'fire', name, deadline: at });
+      this.step({ type: 'timeout', name, now: Math.max(at, this.o.clock.now()) });
+    });
+  }
+
+  private cancelAllTimers(): void {
+    for (const h of this.timers.values()) this.o.scheduler.cancel(h);
+    this.timers.clear();
+    this.armed.clear();
+  }
+
+  private record(init: { kind: string } & Record<string, unknown>, received?: number): void {
+    const insp = this.o.inspector;
+    if (!insp.active) return;
+    insp.record(
+      { ...init, at: this.o.scheduler.now(), node: this.node, engine: this.name } as Parameters<
+        Inspector['record']
+      >[0],
+      received,
+    );
+  }
+}

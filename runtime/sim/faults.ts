@@ -1,0 +1,87 @@
+/**
+ * Fault plans: everything that goes wrong in a simulated run, decided up front from a seed (or
+ * generated and shrunk by fast-check), so a run is a pure function of (seed, plan).
+ */
+export interface LinkFaults {
+  /** Probability that a message is lost. */
+  readonly drop: number;
+  /** Probability that a message is delivered twice. */
+  readonly duplicate: number;
+  /** Delivery delay in virtual ms, uniform in [minDelay, maxDelay]; a wide range reorders. */
+  readonly minDelay: number;
+  readonly maxDelay: number;
+}
+
+export interface PartitionFault {
+  /** Virtual time the partition starts and heals. */
+  readonly from: number;
+  readonly until: number;
+  /** Nodes in different groups cannot reach each other; nodes in no group are isolated. */
+  readonly groups: readonly (readonly string[])[];
+}
+
+export interface CrashFault {
+  readonly node: string;
+  readonly at: number;
+  /** When the node restarts with only its storage; undefined = stays down. */
+  readonly restartAt: number | undefined;
+}
+
+export interface ClockSkew {
+  /** Added to the node's local time (ms). */
+  readonly offset: number;
+  /** Local clock speed; 1.0 = real rate, 1.1 = timeouts fire 10% early in global time. */
+  readonly rate: number;
+}
+
+export interface FaultPlan {
+  readonly links: LinkFaults;
+  readonly partitions: readonly PartitionFault[];
+  readonly crashes: readonly CrashFault[];
+  readonly skews: Readonly<Record<string, ClockSkew>>;
+}
+
+export const NO_FAULTS: FaultPlan = {
+  links: { drop: 0, duplicate: 0, minDelay: 1, maxDelay: 1 },
+  partitions: [],
+  crashes: [],
+  skews: {},
+};
+
+/** The time after which no scheduled fault is active any more (global stabilisation time). */
+export function stabilisationTime(plan: FaultPlan): number {
+  let t = 0;
+  for (const p of plan.partitions) t = Math.max(t, p.until);
+  for (const c of plan.crashes) t = Math.max(t, c.restartAt ?? c.at);
+  return t;
+}
+
+export function canReach(plan: FaultPlan, from: string, to: string, now: number): boolean {
+  for (const p of plan.partitions) {
+    if (now < p.from || now >= p.until) continue;
+    const gFrom = p.groups.findIndex((g) => g.includes(from));
+    const gTo = p.groups.findIndex((g) => g.includes(to));
+    if (gFrom === -1 || gTo === -1 || gFrom !== gTo) return false;
+  }
+  return true;
+}
+
+/** A short human-readable description, printed with a failing seed. */
+export function describePlan(plan: FaultPlan): string {
+  const parts = [
+    `links drop=${plan.links.drop} dup=${plan.links.duplicate} delay=${plan.links.minDelay}..${plan.links.maxDelay}ms`,
+  ];
+  for (const p of plan.partitions) {
+    parts.push(
+      `partition ${p.groups.map((g) => `{${g.join(',')}}`).join(' | ')} during ${p.from}..${p.until}ms`,
+    );
+  }
+  for (const c of plan.crashes) {
+    parts.push(
+      `crash ${c.node} at ${c.at}ms${c.restartAt === undefined ? '' : `, restart at ${c.restartAt}ms`}`,
+    );
+  }
+  for (const [n, s] of Object.entries(plan.skews))
+    parts.push(`skew ${n} offset=${s.offset}ms rate=${s.rate}`);
+  return parts.join('; ');
+}

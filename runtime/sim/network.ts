@@ -1,0 +1,98 @@
+/**
+ * The simulated network: nodes exchange byte strings through it, on the simulator's virtual clock,
+ * subject to the fault plan (loss, duplication, delay and reordering, partitions). Every random
+ * choice comes from the network's own seeded stream, so a seed fixes every delivery.
+ */
+import type { Random } from '../random.ts';
+import type { SimScheduler } from '../scheduler.ts';
+import { canReach, type FaultPlan } from './faults.ts';
+
+export type Deliver = (from: string, bytes: Uint8Array) => void;
+
+export interface NetworkStats {
+  sent: number;
+  delivered: number;
+  dropped: number;
+  duplicated: number;
+  partitioned: number;
+  toDownNode: number;
+  bytes: number;
+}
+
+export class SimNetwork {
+  private readonly endpoints = new Map<string, Deliver>();
+  private readonly known: string[] = [];
+  readonly stats: NetworkStats = {
+    sent: 0,
+    delivered: 0,
+    dropped: 0,
+    duplicated: 0,
+    partitioned: 0,
+    toDownNode: 0,
+    bytes: 0,
+  };
+
+  constructor(
+    private readonly scheduler: SimScheduler,
+    private readonly random: Random,
+    private readonly plan: FaultPlan,
+  ) {}
+
+  /** Registers a node (or re-attaches it after a restart). */
+  attach(node: string, deliver: Deliver): void {
+    if (!this.known.includes(node)) this.known.push(node);
+    this.endpoints.set(node, deliver);
+  }
+
+  /** A crashed node: messages in flight to it are lost. */
+  detach(node: string): void {
+    this.endpoints.delete(node);
+  }
+
+  isUp(node: string): boolean {
+    return this.endpoints.has(node);
+  }
+
+  nodes(): readonly string[] {
+    return this.known;
+  }
+
+  send(from: string, to: string, bytes: Uint8Array): void {
+    this.stats.sent++;
+    this.stats.bytes += bytes.length;
+    if (!canReach(this.plan, from, to, this.scheduler.now())) {
+      this.stats.partitioned++;
+      return;
+    }
+    const links = this.plan.links;
+    if (links.drop > 0 && this.random.float() < links.drop) {
+      this.stats.dropped++;
+      return;
+    }
+    const copies = links.duplicate > 0 && this.random.float() < links.duplicate ? 2 : 1;
+    if (copies === 2) this.stats.duplicated++;
+    for (let i = 0; i < copies; i++) {
+      const span = links.maxDelay - links.minDelay;
+      const delay = links.minDelay + (span > 0 ? this.random.int(span + 1) : 0);
+      this.scheduler.at(this.scheduler.now() + delay, () => {
+        const endpoint = this.endpoints.get(to);
+        if (endpoint === undefined) {
+          this.stats.toDownNode++;
+          return;
+        }
+        // a partition that began while the message was in flight also cuts it
+        if (!canReach(this.plan, from, to, this.scheduler.now())) {
+          this.stats.partitioned++;
+          return;
+        }
+        this.stats.delivered++;
+        endpoint(from, bytes);
+      });
+    }
+  }
+
+  /** Sends to every other known node (up or down: a down node just loses it). */
+  broadcast(from: string, bytes: Uint8Array): void {
+    for (const to of this.known) if (to !== from) this.send(from, to, bytes);
+  }
+}
