@@ -1,0 +1,32 @@
+export { MemoryStorage } from './memory.ts';
+export {
+  bytesEqual,
+  compareBytes,
+  copyBytes,
+  hasPrefix,
+  keySuccessor,
+  prefixEnd,
+  scanBounds,
+} from './prefix.ts';
+export { FORMAT, SCHEMA_VERSION, type SqliteOptions, SqliteStorage, toStorageError } from './sqlite.ts';
+export {
+  type BatchOp,
+  checkBytes,
+  isStorageError,
+  type Key,
+  type ScanBounds,
+  type ScanOptions,
+  type Storage,
+  StorageError,
+  type StorageErrorCode,
+  type Value,
+} from './types.ts';
+export {
+  checkHeight,
+  decodeVersionKey,
+  encodeKeyPrefix,
+  encodeVersionKey,
+  MAX_HEIGHT,
+  type VersionedOptions,
+  VersionedStore,
+} from './versioned.ts';
