@@ -3,6 +3,8 @@
  * `--help`, and bad arguments say what to do.
  */
 import { Command, InvalidArgumentError } from 'commander';
+import type { ByzantineBehaviour } from './sim/cluster.ts';
+import { simConsensus } from './sim-consensus.ts';
 import { simExample } from './sim-example.ts';
 
 function intArg(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
@@ -23,24 +25,69 @@ program
 
 program
   .command('sim')
-  .description('run an engine graph in the deterministic simulator and check its invariants')
-  .option('--example', 'simulate the example engine graph (producer, two workers, collector)', true)
+  .description(
+    'run a consensus network (or the example graph) in the deterministic simulator and check its invariants',
+  )
+  .option('--nodes <n>', 'validators', intArg('--nodes', 1, 64), 4)
+  .option('--byzantine <n>', 'how many validators are Byzantine', intArg('--byzantine', 0, 64), 1)
+  .option('--behaviour <b>', 'what Byzantine validators do: equivocate | twins | silent', 'equivocate')
+  .option('--heights <n>', 'heights every honest node must commit', intArg('--heights', 1, 1_000_000), 100)
+  .option('--faults <level>', 'network and crash faults: none | light | heavy', 'light')
   .option(
     '--seed <n>',
     'seed fixing the whole run (default: random, printed)',
     intArg('--seed', 0, 2 ** 32 - 1),
   )
-  .option('--jobs <n>', 'jobs the producer sends', intArg('--jobs', 1, 1_000_000), 200)
+  .option('--ed25519', 'sign with ed25519 instead of the fast keyed-hash stand-in', false)
+  .option('--no-replay', 'skip the second run that checks the trace hash')
+  .option('--quiet', 'no progress lines', false)
+  .option('--example', 'simulate the example engine graph instead (producer, two workers, collector)', false)
+  .option('--jobs <n>', 'with --example: jobs the producer sends', intArg('--jobs', 1, 1_000_000), 200)
   .option(
     '--crash-job <id>',
-    'make a worker crash on the first attempt of this job',
+    'with --example: crash a worker on the first attempt of this job',
     intArg('--crash-job', 0),
   )
-  .option('--quiet', 'no progress lines', false)
-  .action((opts: { seed?: number; jobs: number; crashJob?: number; quiet: boolean }) => {
-    const seed = opts.seed ?? Math.floor(Math.random() * 2 ** 32);
-    const crashJob = opts.crashJob ?? (opts.jobs > 7 ? 7 : undefined);
-    process.exitCode = simExample({ seed, jobs: opts.jobs, crashJob, quiet: opts.quiet });
-  });
+  .action(
+    (opts: {
+      nodes: number;
+      byzantine: number;
+      behaviour: string;
+      heights: number;
+      faults: string;
+      seed?: number;
+      ed25519: boolean;
+      replay: boolean;
+      quiet: boolean;
+      example: boolean;
+      jobs: number;
+      crashJob?: number;
+    }) => {
+      const seed = opts.seed ?? Math.floor(Math.random() * 2 ** 32);
+      if (opts.example) {
+        const crashJob = opts.crashJob ?? (opts.jobs > 7 ? 7 : undefined);
+        process.exitCode = simExample({ seed, jobs: opts.jobs, crashJob, quiet: opts.quiet });
+        return;
+      }
+      if (!['equivocate', 'twins', 'silent'].includes(opts.behaviour)) {
+        program.error(`--behaviour must be equivocate, twins or silent, got "${opts.behaviour}"`);
+      }
+      if (!['none', 'light', 'heavy'].includes(opts.faults)) {
+        program.error(`--faults must be none, light or heavy, got "${opts.faults}"`);
+      }
+      if (opts.byzantine > opts.nodes) program.error('--byzantine cannot exceed --nodes');
+      process.exitCode = simConsensus({
+        seed,
+        nodes: opts.nodes,
+        byzantine: opts.byzantine,
+        behaviour: opts.behaviour as ByzantineBehaviour,
+        heights: opts.heights,
+        faults: opts.faults as 'none' | 'light' | 'heavy',
+        ed25519: opts.ed25519,
+        replay: opts.replay,
+        quiet: opts.quiet,
+      });
+    },
+  );
 
 await program.parseAsync(process.argv);

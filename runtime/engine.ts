@@ -10,6 +10,7 @@
 import type { AnyStateMachine } from 'xstate';
 import type { Storage } from '../storage/types.ts';
 import type { Infer, Schema } from '../wire/schema.ts';
+import type { Signer, Verifier } from '../wire/sign.ts';
 import type { PrngState } from './random.ts';
 
 export type PortSchemas = Readonly<Record<string, Schema<unknown>>>;
@@ -46,6 +47,10 @@ export interface EngineHost {
   readonly engine: string;
   /** Durable storage owned by this node, if the engine declared that it needs it. */
   readonly storage: Storage | undefined;
+  /** The node's signing key (ed25519 live; a keyed-hash stand-in may be used in simulation). */
+  readonly signer: Signer | undefined;
+  /** Signature verification matching the signers of the network. */
+  readonly verify: Verifier | undefined;
 }
 
 export interface EngineDefinition<

@@ -141,6 +141,9 @@ describe('engine graph', () => {
   it('a skewed node sees its own local time and its timers follow it', () => {
     const scheduler = new SimScheduler(1);
     const g = new EngineGraph({ node: 'fast', scheduler, skew: { offset: 1000, rate: 2 } });
+    expect(() => new EngineGraph({ node: 'bad', scheduler, skew: { offset: -1, rate: 1 } })).toThrow(
+      /offset >= 0/,
+    );
     const alarm = g.add('alarm', alarmEngine);
     const rang: number[] = [];
     g.observe(alarm.out.rang).subscribe((t) => rang.push(Number(t)));

@@ -14,6 +14,7 @@ import type { Observable } from 'rxjs';
 import { map } from 'rxjs/operators';
 import type { Storage } from '../storage/types.ts';
 import type { Infer, Schema } from '../wire/schema.ts';
+import type { Signer, Verifier } from '../wire/sign.ts';
 import type { DataType } from '../wire/types.ts';
 import type { Envelope } from './channel.ts';
 import type { EngineDefinition, PortSchemas } from './engine.ts';
@@ -52,6 +53,9 @@ export interface GraphOptions {
   restartPolicy?: RestartPolicy;
   /** The node's durable storage, handed to engines that declare `needsStorage`. */
   storage?: Storage;
+  /** The node's signer and the network's verifier, handed to engines through their host. */
+  signer?: Signer;
+  verify?: Verifier;
   /** Clock skew of this node (simulation): local = global * rate + offset. */
   skew?: { offset: number; rate: number };
 }
@@ -136,6 +140,8 @@ export class EngineGraph {
         node: this.node,
         engine: name,
         storage: definition.needsStorage ? this.opts.storage : undefined,
+        signer: this.opts.signer,
+        verify: this.opts.verify,
       },
       policy: this.opts.restartPolicy ?? DEFAULT_RESTART_POLICY,
     });

@@ -98,6 +98,8 @@ export class Inspector {
   private readonly lamports = new Map<string, number>();
   private readonly hash: Hash | undefined;
   private count = 0;
+  /** Events the trace could not encode (a bug to look at; counted, never thrown). */
+  unencodable = 0;
 
   constructor(opts: InspectorOptions = {}) {
     this.hash = opts.trace ? createHash('sha256') : undefined;
@@ -135,7 +137,15 @@ export class Inspector {
   record(init: InspectEventInit, received?: number): void {
     const event = { ...init, lamport: this.tick(init.node, received) } as InspectEvent;
     this.count++;
-    if (this.hash !== undefined) this.hash.update(encodeInspectEvent(event));
+    if (this.hash !== undefined) {
+      // the inspector must never throw into an engine: an event it cannot encode is hashed as its kind
+      try {
+        this.hash.update(encodeInspectEvent(event));
+      } catch {
+        this.unencodable++;
+        this.hash.update(`unencodable:${event.kind}`);
+      }
+    }
     this.subject.next(event);
   }
 

@@ -44,6 +44,11 @@ export interface LocalClock {
 
 /** Engines see whole milliseconds (wall-clock and skewed time are fractional underneath). */
 export function skewedClock(scheduler: Scheduler, offset = 0, rate = 1): LocalClock {
+  if (!(offset >= 0) || !(rate > 0)) {
+    throw new RangeError(
+      `clock skew needs offset >= 0 and rate > 0 (local time never runs backwards), got ${offset}, ${rate}`,
+    );
+  }
   if (offset === 0 && rate === 1) return { now: () => Math.floor(scheduler.now()), toGlobal: (l) => l };
   return { now: () => Math.floor(scheduler.now() * rate + offset), toGlobal: (l) => (l - offset) / rate };
 }

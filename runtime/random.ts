@@ -84,6 +84,16 @@ export class Random {
     return items[this.int(items.length)]!;
   }
 
+  /** A uniformly shuffled copy (Fisher-Yates). */
+  shuffle<T>(items: readonly T[]): T[] {
+    const out = [...items];
+    for (let i = out.length - 1; i > 0; i--) {
+      const j = this.int(i + 1);
+      [out[i], out[j]] = [out[j]!, out[i]!];
+    }
+    return out;
+  }
+
   /** A child generator whose stream does not overlap with this one in practice. */
   fork(label: string): Random {
     return new Random(seedState(this.u32(), this.u32(), label));

@@ -104,6 +104,9 @@ export type Proposal = Infer<typeof Proposal>;
 export const CommittedBlock = s.struct({ block: Block, certificate: Certificate });
 export type CommittedBlock = Infer<typeof CommittedBlock>;
 
+/** Decode limits for consensus traffic: blocks are larger than the codec's defaults. */
+export const CONSENSUS_LIMITS = { maxBytes: 32 * 1024 * 1024, maxLength: 32 * 1024 * 1024, maxDepth: 32 };
+
 /** Everything consensus nodes say to each other. */
 export const ConsensusMessage = s.variant({
   proposal: Proposal,
@@ -114,3 +117,7 @@ export const ConsensusMessage = s.variant({
   syncResponse: CommittedBlock,
 });
 export type ConsensusMessage = Infer<typeof ConsensusMessage>;
+
+/** What travels on the network: the chain id in the clear, so a peer of another chain is told apart. */
+export const NetEnvelope = s.struct({ chainId: s.string({ max: 64 }), message: ConsensusMessage });
+export type NetEnvelope = Infer<typeof NetEnvelope>;

@@ -214,7 +214,7 @@ describe('round state machine', () => {
     expect(r.outputs).toContainEqual({ kind: 'new-round', height: 1, round: 5 });
   });
 
-  it('reports equivocation and counts only the first vote', () => {
+  it('reports equivocation, counts each value once, and the validator once in "any"', () => {
     const h = new Harness([1, 1, 1, 1]);
     let s = step(h.states[0]!, { kind: 'start-height' }).state;
     const v = (value: string | null): RoundInput => ({
@@ -224,7 +224,13 @@ describe('round state machine', () => {
     s = step(s, v('a')).state;
     const r = step(s, v('b'));
     expect(r.outputs.filter((o) => o.kind === 'evidence')).toHaveLength(1);
-    expect(r.state.votes).toBe(s.votes);
+    const tally = r.state.votes.rounds[0]!.prevote;
+    expect(tally.power).toEqual({ a: 1, b: 1 });
+    expect(tally.total).toBe(1);
+    // the same vote again is a duplicate: no new evidence, nothing counted
+    const again = step(r.state, v('b'));
+    expect(again.outputs).toEqual([]);
+    expect(again.state.votes).toBe(r.state.votes);
   });
 
   it('ignores timeouts of other rounds or heights', () => {

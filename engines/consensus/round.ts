@@ -72,7 +72,8 @@ export interface RoundState {
 }
 
 export type RoundInput =
-  | { kind: 'start-height' }
+  /** Enter the height at round 0, or at the round a restarted node's WAL shows it was in. */
+  | { kind: 'start-height'; round?: number }
   | { kind: 'proposal'; round: number; value: string; validRound: number; valid: boolean }
   | { kind: 'propose-value'; round: number; value: string }
   | { kind: 'vote'; vote: KeptVote }
@@ -160,7 +161,7 @@ function applyInput(s: RoundState, input: RoundInput, out: RoundOutput[]): Round
   if (s.decision !== null && input.kind !== 'vote') return s;
   switch (input.kind) {
     case 'start-height':
-      return s.round >= 0 ? s : startRound(s, 0, out);
+      return s.round >= 0 ? s : startRound(s, input.round ?? 0, out);
     case 'proposal': {
       if (s.proposals[input.round] !== undefined) return s; // the first proposal of a round counts
       return {
@@ -185,7 +186,7 @@ function applyInput(s: RoundState, input: RoundInput, out: RoundOutput[]): Round
       if (added.outcome === 'equivocation' && added.evidence) {
         out.push({ kind: 'evidence', first: added.evidence.first, second: added.evidence.second });
       }
-      return added.outcome === 'added' ? { ...s, votes: added.keeper } : s;
+      return added.keeper === s.votes ? s : { ...s, votes: added.keeper };
     }
     case 'timeout':
       return onTimeout(s, input, out);

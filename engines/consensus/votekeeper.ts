@@ -3,8 +3,15 @@
  *
  * Counts prevotes and precommits of one height by voting power, per round, type and value, and
  * answers the threshold questions of the Tendermint rules: 2f+1 for any value, for nil, for a
- * value; f+1 of any message in a round (the round-skip rule). A second, different vote from one
- * validator for the same round and type is equivocation: it is not counted, it becomes evidence.
+ * value; f+1 of any message in a round (the round-skip rule).
+ *
+ * A second, different vote from one validator for the same round and type is equivocation and
+ * becomes evidence. As in the paper ("2f+1 <PREVOTE, h, r, id(v)>" from distinct senders), the
+ * equivocator's signed vote still counts toward the value it names, while the "any value" tally
+ * counts each validator once. That is safe (quorum intersection rests on honest voters only) and
+ * needed for liveness: otherwise a proof of lock that includes an equivocator's vote can stay
+ * invisible to nodes that heard its other vote first. At most MAX_VALUES_PER_VALIDATOR values are
+ * counted per validator, round and type, so memory stays bounded.
  *
  * The keeper is immutable plain data (it lives in an XState context that the supervisor may
  * restore from a snapshot): `addVote` returns a new keeper sharing untouched rounds.
@@ -30,11 +37,19 @@ export interface Equivocation<S = unknown> {
 }
 
 interface Tally {
-  readonly votes: Readonly<Record<number, KeptVote>>;
-  /** power per value key (NIL_KEY for nil) */
+  /** Each validator's first vote: counted once toward `total`, and the first half of any evidence. */
+  readonly first: Readonly<Record<number, KeptVote>>;
+  /** Votes per value key (NIL_KEY for nil), one per validator. */
+  readonly byValue: Readonly<Record<string, Readonly<Record<number, KeptVote>>>>;
+  /** How many values each validator has votes counted for. */
+  readonly valuesOf: Readonly<Record<number, number>>;
+  /** power per value key */
   readonly power: Readonly<Record<string, number>>;
+  /** power of distinct validators heard */
   readonly total: number;
 }
+
+export const MAX_VALUES_PER_VALIDATOR = 3;
 
 interface RoundVotes {
   readonly prevote: Tally;
@@ -54,7 +69,7 @@ export type AddOutcome = 'added' | 'duplicate' | 'equivocation' | 'unknown-valid
 
 const NIL_KEY = '\u0000nil';
 const keyOf = (v: ValueId): string => (v === null ? NIL_KEY : v);
-const EMPTY_TALLY: Tally = { votes: {}, power: {}, total: 0 };
+const EMPTY_TALLY: Tally = { first: {}, byValue: {}, valuesOf: {}, power: {}, total: 0 };
 const EMPTY_ROUND: RoundVotes = { prevote: EMPTY_TALLY, precommit: EMPTY_TALLY, senders: {}, senderPower: 0 };
 
 export function newVoteKeeper(powers: readonly number[]): VoteKeeper {
@@ -69,16 +84,19 @@ export function addVote<S>(
   if (power === undefined) return { keeper, outcome: 'unknown-validator' };
   const round = keeper.rounds[vote.round] ?? EMPTY_ROUND;
   const tally = round[vote.type];
-  const existing = tally.votes[vote.validator] as KeptVote<S> | undefined;
-  if (existing !== undefined) {
-    if (existing.value === vote.value) return { keeper, outcome: 'duplicate' };
-    return { keeper, outcome: 'equivocation', evidence: { first: existing, second: vote } };
-  }
   const key = keyOf(vote.value);
+  if (tally.byValue[key]?.[vote.validator] !== undefined) return { keeper, outcome: 'duplicate' };
+  const first = tally.first[vote.validator] as KeptVote<S> | undefined;
+  const counted = tally.valuesOf[vote.validator] ?? 0;
+  if (first !== undefined && counted >= MAX_VALUES_PER_VALIDATOR) {
+    return { keeper, outcome: 'equivocation', evidence: { first, second: vote } };
+  }
   const nextTally: Tally = {
-    votes: { ...tally.votes, [vote.validator]: vote },
+    first: first === undefined ? { ...tally.first, [vote.validator]: vote } : tally.first,
+    byValue: { ...tally.byValue, [key]: { ...tally.byValue[key], [vote.validator]: vote } },
+    valuesOf: { ...tally.valuesOf, [vote.validator]: counted + 1 },
     power: { ...tally.power, [key]: (tally.power[key] ?? 0) + power },
-    total: tally.total + power,
+    total: first === undefined ? tally.total + power : tally.total,
   };
   const isNewSender = round.senders[vote.validator] === undefined;
   const nextRound: RoundVotes = {
@@ -87,7 +105,10 @@ export function addVote<S>(
     senders: isNewSender ? { ...round.senders, [vote.validator]: true } : round.senders,
     senderPower: isNewSender ? round.senderPower + power : round.senderPower,
   };
-  return { keeper: { ...keeper, rounds: { ...keeper.rounds, [vote.round]: nextRound } }, outcome: 'added' };
+  const next = { ...keeper, rounds: { ...keeper.rounds, [vote.round]: nextRound } };
+  if (first !== undefined)
+    return { keeper: next, outcome: 'equivocation', evidence: { first, second: vote } };
+  return { keeper: next, outcome: 'added' };
 }
 
 function tallyOf(k: VoteKeeper, round: number, type: VoteType): Tally {
@@ -127,10 +148,8 @@ export function skipRoundsAbove(k: VoteKeeper, round: number): number[] {
 
 /** The votes of `type` for `value` in `round` (e.g. the precommits of a commit certificate). */
 export function votesFor<S>(k: VoteKeeper, round: number, type: VoteType, value: ValueId): KeptVote<S>[] {
-  const t = tallyOf(k, round, type);
-  return Object.values(t.votes)
-    .filter((v) => v.value === value)
-    .sort((a, b) => a.validator - b.validator) as KeptVote<S>[];
+  const votes = tallyOf(k, round, type).byValue[keyOf(value)] ?? {};
+  return Object.values(votes).sort((a, b) => a.validator - b.validator) as KeptVote<S>[];
 }
 
 /** Rounds in which anything was counted. */

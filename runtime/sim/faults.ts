@@ -28,7 +28,7 @@ export interface CrashFault {
 }
 
 export interface ClockSkew {
-  /** Added to the node's local time (ms). */
+  /** Added to the node's local time (ms); never negative. */
   readonly offset: number;
   /** Local clock speed; 1.0 = real rate, 1.1 = timeouts fire 10% early in global time. */
   readonly rate: number;

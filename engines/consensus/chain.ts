@@ -1,0 +1,209 @@
+/**
+ * Pure chain rules: hashes, what gets signed, and the validity of blocks, votes, certificates and
+ * evidence. Every check returns a typed reason instead of throwing, so bad input from a peer is
+ * counted and dropped and never reaches the round state machine.
+ */
+import { sha256, toHex } from '../../wire/commit.ts';
+import { encode, s } from '../../wire/schema.ts';
+import type { Verifier } from '../../wire/sign.ts';
+import {
+  type Block,
+  BlockHeader,
+  Certificate,
+  type DuplicateVoteEvidence,
+  DuplicateVoteEvidence as EvidenceSchema,
+  ProposalSignBytes,
+  VOTE_PRECOMMIT,
+  VOTE_PREVOTE,
+  type Vote,
+  VoteSignBytes,
+} from './messages.ts';
+import { quorum, type ValidatorSet } from './validators.ts';
+
+export const ZERO_HASH: Uint8Array = new Uint8Array(32);
+
+export type RejectReason =
+  | 'undecodable'
+  | 'wrong-chain'
+  | 'unknown-validator'
+  | 'bad-signature'
+  | 'bad-vote-type'
+  | 'far-future-height'
+  | 'far-future-round'
+  | 'not-proposer'
+  | 'bad-block'
+  | 'bad-certificate'
+  | 'bad-evidence';
+
+const TxList = s.list(s.bytes());
+const EvidenceList = s.list(EvidenceSchema);
+
+export function blockHash(header: BlockHeader): Uint8Array {
+  return sha256(encode(BlockHeader, header));
+}
+
+export function txsHash(txs: readonly Uint8Array[]): Uint8Array {
+  return sha256(encode(TxList, [...txs]));
+}
+
+export function evidenceHash(evidence: readonly DuplicateVoteEvidence[]): Uint8Array {
+  return sha256(encode(EvidenceList, [...evidence]));
+}
+
+export function certificateHash(cert: Certificate | null): Uint8Array {
+  return cert === null ? ZERO_HASH : sha256(encode(Certificate, cert));
+}
+
+/** Commits to the validator set: ids (public keys) and powers in index order. */
+export function validatorsHash(set: ValidatorSet): Uint8Array {
+  const parts = set.validators.map((v) => ({ key: v.publicKey, power: BigInt(v.power) }));
+  return sha256(encode(s.list(s.struct({ key: s.bytes({ length: 32 }), power: s.u64() })), parts));
+}
+
+export function voteSignBytes(
+  chainId: string,
+  v: { type: number; height: bigint; round: number; blockHash: Uint8Array | null },
+): Uint8Array {
+  return encode(VoteSignBytes, {
+    domain: 'fractal/vote',
+    chainId,
+    type: v.type,
+    height: v.height,
+    round: v.round,
+    blockHash: v.blockHash,
+  });
+}
+
+export function proposalSignBytes(
+  chainId: string,
+  p: { height: bigint; round: number; validRound: number; blockHash: Uint8Array },
+): Uint8Array {
+  return encode(ProposalSignBytes, {
+    domain: 'fractal/proposal',
+    chainId,
+    height: p.height,
+    round: p.round,
+    validRound: p.validRound,
+    blockHash: p.blockHash,
+  });
+}
+
+/** Checks a vote's validator and signature (the height and round are the caller's business). */
+export function checkVote(
+  vote: Vote,
+  set: ValidatorSet,
+  chainId: string,
+  verify: Verifier,
+): RejectReason | null {
+  if (vote.type !== VOTE_PREVOTE && vote.type !== VOTE_PRECOMMIT) return 'bad-vote-type';
+  const validator = set.validators[vote.validator];
+  if (validator === undefined) return 'unknown-validator';
+  return verify(validator.publicKey, voteSignBytes(chainId, vote), vote.signature) ? null : 'bad-signature';
+}
+
+/** A certificate is valid for (height, blockHash) if distinct validators with 2f+1 power signed precommits. */
+export function checkCertificate(
+  cert: Certificate,
+  height: bigint,
+  hash: Uint8Array,
+  set: ValidatorSet,
+  chainId: string,
+  verify: Verifier,
+): RejectReason | null {
+  if (cert.height !== height || !bytesEqual(cert.blockHash, hash)) return 'bad-certificate';
+  const seen = new Set<number>();
+  let power = 0;
+  for (const sig of cert.signatures) {
+    const validator = set.validators[sig.validator];
+    if (validator === undefined || seen.has(sig.validator)) return 'bad-certificate';
+    seen.add(sig.validator);
+    const bytes = voteSignBytes(chainId, {
+      type: VOTE_PRECOMMIT,
+      height,
+      round: cert.round,
+      blockHash: hash,
+    });
+    if (!verify(validator.publicKey, bytes, sig.signature)) return 'bad-certificate';
+    power += validator.power;
+  }
+  return power >= quorum(set.totalPower) ? null : 'bad-certificate';
+}
+
+/** Evidence is two validly signed, different votes by one validator for one height, round and type. */
+export function checkEvidence(
+  e: DuplicateVoteEvidence,
+  set: ValidatorSet,
+  chainId: string,
+  verify: Verifier,
+): RejectReason | null {
+  const a = e.first;
+  const b = e.second;
+  if (a.validator !== b.validator || a.height !== b.height || a.round !== b.round || a.type !== b.type) {
+    return 'bad-evidence';
+  }
+  if (optionalBytesEqual(a.blockHash, b.blockHash)) return 'bad-evidence';
+  if (checkVote(a, set, chainId, verify) !== null || checkVote(b, set, chainId, verify) !== null)
+    return 'bad-evidence';
+  return null;
+}
+
+export interface ChainTip {
+  chainId: string;
+  /** The height this block must have. */
+  height: bigint;
+  lastBlockHash: Uint8Array;
+  /** The app root after the previous block, when known. */
+  appRoot: Uint8Array | undefined;
+  validators: ValidatorSet;
+  /** The validator set of the previous height (signs the previous block's certificate). */
+  previousValidators: ValidatorSet;
+}
+
+/**
+ * valid(v) of the algorithm: is this block a well-formed successor of the tip? The header's
+ * proposer need only be a validator: a value locked in one round is re-proposed unchanged by the
+ * proposer of a later round (the round's proposer is checked on the signed proposal instead).
+ */
+export function checkBlock(block: Block, tip: ChainTip, verify: Verifier): RejectReason | null {
+  const h = block.header;
+  if (h.chainId !== tip.chainId) return 'wrong-chain';
+  if (h.height !== tip.height) return 'bad-block';
+  if (!bytesEqual(h.lastBlockHash, tip.lastBlockHash)) return 'bad-block';
+  if (tip.appRoot !== undefined && !bytesEqual(h.appRoot, tip.appRoot)) return 'bad-block';
+  if (!tip.validators.index.has(toHex(h.proposer))) return 'bad-block';
+  if (!bytesEqual(h.txsHash, txsHash(block.txs))) return 'bad-block';
+  if (!bytesEqual(h.evidenceHash, evidenceHash(block.evidence))) return 'bad-block';
+  if (!bytesEqual(h.validatorsHash, validatorsHash(tip.validators))) return 'bad-block';
+  if (!bytesEqual(h.lastCommitHash, certificateHash(block.lastCommit))) return 'bad-block';
+  if (tip.height === 1n) {
+    if (block.lastCommit !== null) return 'bad-block';
+  } else {
+    if (block.lastCommit === null) return 'bad-block';
+    const certOk = checkCertificate(
+      block.lastCommit,
+      tip.height - 1n,
+      tip.lastBlockHash,
+      tip.previousValidators,
+      tip.chainId,
+      verify,
+    );
+    if (certOk !== null) return certOk;
+  }
+  for (const e of block.evidence) {
+    if (checkEvidence(e, tip.previousValidators, tip.chainId, verify) !== null) return 'bad-evidence';
+  }
+  return null;
+}
+
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function optionalBytesEqual(a: Uint8Array | null, b: Uint8Array | null): boolean {
+  if (a === null || b === null) return a === b;
+  return bytesEqual(a, b);
+}
+
+export const hex = toHex;

@@ -1,0 +1,679 @@
+/**
+ * One validator's (or full node's) consensus, around the pure round state machine: decoding and
+ * checking what peers send, signing through the WAL guard, building and committing blocks,
+ * block sync, evidence and per-peer penalties.
+ *
+ * `ConsensusState` is immutable data (it lives in an XState context). Each handler returns the next
+ * state and the effects for the engine to carry out, in order: messages to send and committed
+ * blocks to announce. Storage writes (WAL, blocks) happen inside the handlers, before the messages
+ * they guard are returned, which is what makes them write-ahead.
+ */
+import { toHex } from '../../wire/commit.ts';
+import { decode, encode, tryDecode } from '../../wire/schema.ts';
+import type { Signer, Verifier } from '../../wire/sign.ts';
+import {
+  blockHash,
+  bytesEqual,
+  certificateHash,
+  checkBlock,
+  checkCertificate,
+  checkEvidence,
+  checkVote,
+  evidenceHash,
+  proposalSignBytes,
+  type RejectReason,
+  txsHash,
+  validatorsHash,
+  voteSignBytes,
+  ZERO_HASH,
+} from './chain.ts';
+import {
+  type Block,
+  type Certificate,
+  CONSENSUS_LIMITS,
+  CommittedBlock,
+  type ConsensusMessage,
+  type DuplicateVoteEvidence,
+  NetEnvelope,
+  Proposal,
+  VOTE_PRECOMMIT,
+  VOTE_PREVOTE,
+  Vote,
+} from './messages.ts';
+import {
+  DEFAULT_TIMEOUTS,
+  initialRoundState,
+  proposerOf,
+  type RoundInput,
+  type RoundOutput,
+  type RoundState,
+  step as roundStep,
+  type TimeoutConfig,
+} from './round.ts';
+import {
+  type ConsensusStore,
+  KIND_PRECOMMIT,
+  KIND_PREVOTE,
+  KIND_PROPOSAL,
+  type SignedKind,
+} from './store.ts';
+import {
+  initialPriorities,
+  makeValidatorSet,
+  type Priorities,
+  powersOf,
+  prioritiesForNextHeight,
+  type ValidatorSet,
+} from './validators.ts';
+import { type KeptVote, votesFor } from './votekeeper.ts';
+
+export interface GenesisValidator {
+  publicKey: Uint8Array;
+  power: number;
+}
+
+export interface ConsensusConfig {
+  chainId: string;
+  validators: readonly GenesisValidator[];
+  /** Root of the application state before height 1. */
+  genesisAppRoot: Uint8Array;
+  timeouts?: TimeoutConfig;
+  /** Wait for the application's state root of height h before starting h+1 (true when an app is wired). */
+  awaitAppRoot?: boolean;
+  /** Broadcast our height this often (ms), so lagging peers notice and sync. */
+  statusInterval?: number;
+  maxTxsPerBlock?: number;
+  /** Messages of a round this far above ours are dropped as far-future. */
+  maxRoundsAhead?: number;
+}
+
+export interface Env {
+  readonly signer: Signer | undefined;
+  readonly verify: Verifier;
+  readonly store: ConsensusStore;
+  readonly now: number;
+}
+
+export interface Penalty {
+  peer: string;
+  reason: RejectReason;
+}
+
+export interface Effects {
+  sends: { to: string; bytes: Uint8Array }[];
+  committed: CommittedBlock[];
+  penalties: Penalty[];
+}
+
+export interface ConsensusState {
+  readonly chainId: string;
+  readonly validators: ValidatorSet;
+  readonly self: number;
+  readonly timeouts: TimeoutConfig;
+  readonly awaitAppRoot: boolean;
+  readonly statusInterval: number;
+  readonly maxTxsPerBlock: number;
+  readonly maxRoundsAhead: number;
+  readonly height: bigint;
+  readonly round: RoundState;
+  readonly priorities: Priorities;
+  readonly lastBlockHash: Uint8Array;
+  readonly lastCommit: Certificate | null;
+  /** Root after height-1; undefined while the app has not reported it. */
+  readonly appRoot: Uint8Array | undefined;
+  /** Candidate blocks of this height, by hex hash. */
+  readonly blocks: Readonly<Record<string, Block>>;
+  readonly pendingTxs: readonly Uint8Array[];
+  readonly evidence: readonly DuplicateVoteEvidence[];
+  /** Decided at this height, waiting for the app root before moving on. */
+  readonly decided: CommittedBlock | null;
+  /** Messages for the next height, replayed once we get there (bounded). */
+  readonly future: readonly { peer: string; bytes: Uint8Array }[];
+  readonly penalties: Readonly<Record<string, Readonly<Record<string, number>>>>;
+  readonly lastSyncRequest: { height: bigint; at: number } | null;
+  readonly deadlines: Readonly<Record<string, number>>;
+  readonly committedCount: number;
+}
+
+export const MAX_FUTURE_MESSAGES = 4096;
+const SYNC_RETRY_MS = 200;
+
+function emptyEffects(): Effects {
+  return { sends: [], committed: [], penalties: [] };
+}
+
+/** Builds the initial state, resuming from storage (committed blocks, roots, WAL) after a restart. */
+export function initialState(cfg: ConsensusConfig, env: Env): { state: ConsensusState; effects: Effects } {
+  const validators = makeValidatorSet(
+    cfg.validators.map((v) => ({ id: toHex(v.publicKey), publicKey: v.publicKey, power: v.power })),
+  );
+  const powers = powersOf(validators);
+  const self = env.signer === undefined ? -1 : (validators.index.get(toHex(env.signer.publicKey)) ?? -1);
+  const last = env.store.lastHeight();
+  let priorities = initialPriorities(powers);
+  for (let h = 1n; h <= last; h++) priorities = prioritiesForNextHeight(powers, priorities);
+  let lastBlockHash = ZERO_HASH;
+  let lastCommit: Certificate | null = null;
+  if (last > 0n) {
+    const stored = decode(CommittedBlock, env.store.block(last)!, CONSENSUS_LIMITS);
+    lastBlockHash = blockHash(stored.block.header);
+    lastCommit = stored.certificate;
+  }
+  const awaitAppRoot = cfg.awaitAppRoot ?? false;
+  const appRoot =
+    last === 0n
+      ? cfg.genesisAppRoot
+      : (env.store.root(last) ?? (awaitAppRoot ? undefined : cfg.genesisAppRoot));
+  const timeouts = cfg.timeouts ?? DEFAULT_TIMEOUTS;
+  const height = last + 1n;
+  const base: ConsensusState = {
+    chainId: cfg.chainId,
+    validators,
+    self,
+    timeouts,
+    awaitAppRoot,
+    statusInterval: cfg.statusInterval ?? 250,
+    maxTxsPerBlock: cfg.maxTxsPerBlock ?? 1000,
+    maxRoundsAhead: cfg.maxRoundsAhead ?? 64,
+    height,
+    round: initialRoundState(Number(height), self, powers, priorities, timeouts),
+    priorities,
+    lastBlockHash,
+    lastCommit,
+    appRoot,
+    blocks: {},
+    pendingTxs: [],
+    evidence: [],
+    decided: null,
+    future: [],
+    penalties: {},
+    lastSyncRequest: null,
+    deadlines: { status: env.now + (cfg.statusInterval ?? 250) },
+    committedCount: 0,
+  };
+  const effects = emptyEffects();
+  if (appRoot === undefined) return { state: base, effects }; // the app reports its root, then we start
+  return { state: startHeight(base, env, effects), effects };
+}
+
+/** Enters the current height: at round 0, or where the WAL says we were, re-sending what we signed. */
+function startHeight(s0: ConsensusState, env: Env, fx: Effects): ConsensusState {
+  let s = s0;
+  const wal = env.store.wal(s.height);
+  const resumeRound = wal.reduce((r, e) => Math.max(r, e.round), 0);
+  // blocks we proposed must be known before the round state machine asks to re-propose them
+  for (const e of wal) {
+    if (e.kind !== KIND_PROPOSAL) continue;
+    const p = decode(Proposal, e.bytes, CONSENSUS_LIMITS);
+    s = { ...s, blocks: { ...s.blocks, [toHex(blockHash(p.block.header))]: p.block } };
+  }
+  s = feed(s, { kind: 'start-height', round: resumeRound }, env, fx);
+  for (const e of wal) {
+    if (e.kind === KIND_PROPOSAL) {
+      fx.sends.push({
+        to: '',
+        bytes: envelope(s, { tag: 'proposal', value: decode(Proposal, e.bytes, CONSENSUS_LIMITS) }),
+      });
+    } else {
+      const vote = decode(Vote, e.bytes, CONSENSUS_LIMITS);
+      fx.sends.push({ to: '', bytes: envelope(s, { tag: 'vote', value: vote }) });
+      s = feed(s, { kind: 'vote', vote: keptVote(vote) }, env, fx);
+    }
+  }
+  return s;
+}
+
+function envelope(s: ConsensusState, message: ConsensusMessage): Uint8Array {
+  return encode(NetEnvelope, { chainId: s.chainId, message });
+}
+
+function keptVote(v: Vote): KeptVote<Vote> {
+  return {
+    type: v.type === VOTE_PREVOTE ? 'prevote' : 'precommit',
+    round: v.round,
+    validator: v.validator,
+    value: v.blockHash === null ? null : toHex(v.blockHash),
+    signed: v,
+  };
+}
+
+function penalize(s: ConsensusState, fx: Effects, peer: string, reason: RejectReason): ConsensusState {
+  fx.penalties.push({ peer, reason });
+  const mine = s.penalties[peer] ?? {};
+  return { ...s, penalties: { ...s.penalties, [peer]: { ...mine, [reason]: (mine[reason] ?? 0) + 1 } } };
+}
+
+/** Feeds one input to the round state machine and carries out its outputs (recursively). */
+function feed(s0: ConsensusState, input: RoundInput, env: Env, fx: Effects): ConsensusState {
+  const r = roundStep(s0.round, input);
+  let s: ConsensusState = { ...s0, round: r.state };
+  for (const out of r.outputs) s = carryOut(s, out, env, fx);
+  return s;
+}
+
+function carryOut(s: ConsensusState, out: RoundOutput, env: Env, fx: Effects): ConsensusState {
+  switch (out.kind) {
+    case 'get-value': {
+      const block = buildBlock(s, env);
+      const id = toHex(blockHash(block.header));
+      const next = { ...s, blocks: { ...s.blocks, [id]: block } };
+      return feed(next, { kind: 'propose-value', round: out.round, value: id }, env, fx);
+    }
+    case 'propose':
+      return sendProposal(s, out.round, out.value, out.validRound, env, fx);
+    case 'vote':
+      return sendVote(
+        s,
+        out.type === 'prevote' ? VOTE_PREVOTE : VOTE_PRECOMMIT,
+        out.round,
+        out.value,
+        env,
+        fx,
+      );
+    case 'schedule-timeout':
+      return {
+        ...s,
+        deadlines: { ...s.deadlines, [`${out.step}/${out.height}/${out.round}`]: env.now + out.duration },
+      };
+    case 'decide':
+      return decide(s, out.round, out.value, env, fx);
+    case 'evidence': {
+      const first = out.first.signed as Vote;
+      const second = out.second.signed as Vote;
+      const e: DuplicateVoteEvidence = { first, second };
+      const dup = s.evidence.some(
+        (x) =>
+          x.first.validator === first.validator &&
+          x.first.round === first.round &&
+          x.first.type === first.type &&
+          x.first.height === first.height,
+      );
+      return dup ? s : { ...s, evidence: [...s.evidence, e] };
+    }
+    case 'new-round':
+      return s;
+  }
+}
+
+function buildBlock(s: ConsensusState, env: Env): Block {
+  const txs = s.pendingTxs.slice(0, s.maxTxsPerBlock);
+  const evidence = s.evidence.slice(0, 100);
+  const proposer = s.validators.validators[s.self]!;
+  return {
+    header: {
+      chainId: s.chainId,
+      height: s.height,
+      time: BigInt(Math.max(0, Math.floor(env.now))),
+      proposer: proposer.publicKey,
+      lastBlockHash: s.lastBlockHash,
+      txsHash: txsHash(txs),
+      appRoot: s.appRoot ?? ZERO_HASH,
+      lastCommitHash: certificateHash(s.lastCommit),
+      evidenceHash: evidenceHash(evidence),
+      validatorsHash: validatorsHash(s.validators),
+    },
+    txs: [...txs],
+    lastCommit: s.lastCommit,
+    evidence: [...evidence],
+  };
+}
+
+/** Signs through the WAL guard: what was signed for this step before is re-sent, nothing new is signed. */
+function signOnce(
+  env: Env,
+  height: bigint,
+  round: number,
+  kind: SignedKind,
+  make: () => Uint8Array,
+): Uint8Array | undefined {
+  const earlier = env.store.signed(height, round, kind);
+  if (earlier !== undefined) return earlier;
+  if (env.signer === undefined) return undefined;
+  const bytes = make();
+  env.store.logSigned(height, round, kind, bytes);
+  return bytes;
+}
+
+function sendProposal(
+  s: ConsensusState,
+  round: number,
+  value: string,
+  validRound: number,
+  env: Env,
+  fx: Effects,
+): ConsensusState {
+  const block = s.blocks[value];
+  const signer = env.signer;
+  if (block === undefined || signer === undefined) return s;
+  const hash = blockHash(block.header);
+  const bytes = signOnce(env, s.height, round, KIND_PROPOSAL, () => {
+    const vr = validRound + 1;
+    const signature = signer.sign(
+      proposalSignBytes(s.chainId, { height: s.height, round, validRound: vr, blockHash: hash }),
+    );
+    return encode(Proposal, { height: s.height, round, validRound: vr, block, proposer: s.self, signature });
+  });
+  if (bytes === undefined) return s;
+  fx.sends.push({
+    to: '',
+    bytes: envelope(s, { tag: 'proposal', value: decode(Proposal, bytes, CONSENSUS_LIMITS) }),
+  });
+  return s;
+}
+
+function sendVote(
+  s: ConsensusState,
+  type: number,
+  round: number,
+  value: string | null,
+  env: Env,
+  fx: Effects,
+): ConsensusState {
+  const signer = env.signer;
+  if (signer === undefined || s.self < 0) return s;
+  const blockHashBytes =
+    value === null ? null : s.blocks[value] ? blockHash(s.blocks[value]!.header) : hexBytes(value);
+  const kind = type === VOTE_PREVOTE ? KIND_PREVOTE : KIND_PRECOMMIT;
+  const bytes = signOnce(env, s.height, round, kind, () => {
+    const signature = signer.sign(
+      voteSignBytes(s.chainId, { type, height: s.height, round, blockHash: blockHashBytes }),
+    );
+    return encode(Vote, {
+      type,
+      height: s.height,
+      round,
+      blockHash: blockHashBytes,
+      validator: s.self,
+      signature,
+    });
+  });
+  if (bytes === undefined) return s;
+  const vote = decode(Vote, bytes, CONSENSUS_LIMITS);
+  fx.sends.push({ to: '', bytes: envelope(s, { tag: 'vote', value: vote }) });
+  // our own vote counts like anyone's (if the WAL held a different one, that one is what counts)
+  return feed(s, { kind: 'vote', vote: keptVote(vote) }, env, fx);
+}
+
+function hexBytes(h: string): Uint8Array {
+  const out = new Uint8Array(h.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(h.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+function decide(s: ConsensusState, round: number, value: string, env: Env, fx: Effects): ConsensusState {
+  const block = s.blocks[value];
+  if (block === undefined) return s; // cannot happen: decide needs the proposal
+  const precommits = votesFor<Vote>(s.round.votes, round, 'precommit', value);
+  const certificate: Certificate = {
+    height: s.height,
+    round,
+    blockHash: blockHash(block.header),
+    signatures: precommits.map((v) => ({ validator: v.validator, signature: v.signed.signature })),
+  };
+  return commitBlock(s, { block, certificate }, env, fx);
+}
+
+function commitBlock(s: ConsensusState, committed: CommittedBlock, env: Env, fx: Effects): ConsensusState {
+  env.store.commit(s.height, encode(CommittedBlock, committed));
+  fx.committed.push(committed);
+  const next: ConsensusState = { ...s, decided: committed, committedCount: s.committedCount + 1 };
+  return maybeAdvance(next, env, fx);
+}
+
+/** Moves to the next height once the block is decided and (if awaited) the app has its root. */
+function maybeAdvance(s: ConsensusState, env: Env, fx: Effects): ConsensusState {
+  if (s.decided === null) return s;
+  let root: Uint8Array | undefined = s.appRoot;
+  if (s.awaitAppRoot) {
+    root = env.store.root(s.height);
+    if (root === undefined) return s;
+  }
+  const committed = s.decided;
+  const included = new Set(committed.block.txs.map((t) => toHex(t)));
+  const powers = powersOf(s.validators);
+  const priorities = prioritiesForNextHeight(powers, s.priorities);
+  const height = s.height + 1n;
+  const deadlines: Record<string, number> = {};
+  for (const [k, v] of Object.entries(s.deadlines))
+    if (!/^(propose|prevote|precommit)\//.test(k)) deadlines[k] = v;
+  let next: ConsensusState = {
+    ...s,
+    height,
+    priorities,
+    round: initialRoundState(Number(height), s.self, powers, priorities, s.timeouts),
+    lastBlockHash: blockHash(committed.block.header),
+    lastCommit: committed.certificate,
+    appRoot: root,
+    blocks: {},
+    pendingTxs: s.pendingTxs.filter((t) => !included.has(toHex(t))),
+    evidence: s.evidence.filter(
+      (e) => !committed.block.evidence.some((x) => bytesEqual(x.first.signature, e.first.signature)),
+    ),
+    decided: null,
+    deadlines,
+  };
+  next = startHeight(next, env, fx);
+  // replay what arrived early for this height
+  const replay = next.future;
+  next = { ...next, future: [] };
+  for (const m of replay) next = onNet(next, m.peer, m.bytes, env, fx);
+  return next;
+}
+
+/** A message from a peer. */
+export function onNet(
+  s0: ConsensusState,
+  peer: string,
+  bytes: Uint8Array,
+  env: Env,
+  fx: Effects,
+): ConsensusState {
+  const decoded = tryDecode(NetEnvelope, bytes, CONSENSUS_LIMITS);
+  if (!decoded.ok) return penalize(s0, fx, peer, 'undecodable');
+  const { chainId, message } = decoded.value;
+  if (chainId !== s0.chainId) return penalize(s0, fx, peer, 'wrong-chain');
+  switch (message.tag) {
+    case 'vote':
+      return onVote(s0, peer, bytes, message.value, env, fx);
+    case 'proposal':
+      return onProposal(s0, peer, bytes, message.value, env, fx);
+    case 'status':
+      return message.value.height > s0.height ? requestSync(s0, peer, env, fx) : s0;
+    case 'syncRequest': {
+      const stored = env.store.block(message.value.height);
+      if (stored !== undefined) {
+        fx.sends.push({
+          to: peer,
+          bytes: envelope(s0, {
+            tag: 'syncResponse',
+            value: decode(CommittedBlock, stored, CONSENSUS_LIMITS),
+          }),
+        });
+      }
+      return s0;
+    }
+    case 'syncResponse':
+      return onSyncResponse(s0, peer, message.value, env, fx);
+  }
+}
+
+/** Where a message of `height` goes: handled now, kept for the next height, or dropped. */
+function placeByHeight(
+  s: ConsensusState,
+  peer: string,
+  bytes: Uint8Array,
+  height: bigint,
+  env: Env,
+  fx: Effects,
+): ConsensusState | 'now' {
+  if (height === s.height && s.decided === null) return 'now';
+  if (height < s.height || (height === s.height && s.decided !== null)) return s; // old news
+  if (height === s.height + 1n || (height === s.height && s.decided !== null)) {
+    const next = s.future.length < MAX_FUTURE_MESSAGES ? { ...s, future: [...s.future, { peer, bytes }] } : s;
+    return requestSync(next, peer, env, fx);
+  }
+  return requestSync(penalize(s, fx, peer, 'far-future-height'), peer, env, fx);
+}
+
+function requestSync(s: ConsensusState, peer: string, env: Env, fx: Effects): ConsensusState {
+  const last = s.lastSyncRequest;
+  if (last !== null && last.height === s.height && env.now - last.at < SYNC_RETRY_MS) return s;
+  fx.sends.push({ to: peer, bytes: envelope(s, { tag: 'syncRequest', value: { height: s.height } }) });
+  return { ...s, lastSyncRequest: { height: s.height, at: env.now } };
+}
+
+function onVote(
+  s: ConsensusState,
+  peer: string,
+  bytes: Uint8Array,
+  vote: Vote,
+  env: Env,
+  fx: Effects,
+): ConsensusState {
+  const placed = placeByHeight(s, peer, bytes, vote.height, env, fx);
+  if (placed !== 'now') return placed;
+  if (vote.round > s.round.round + s.maxRoundsAhead) return penalize(s, fx, peer, 'far-future-round');
+  const bad = checkVote(vote, s.validators, s.chainId, env.verify);
+  if (bad !== null) return penalize(s, fx, peer, bad);
+  return feed(s, { kind: 'vote', vote: keptVote(vote) }, env, fx);
+}
+
+function onProposal(
+  s0: ConsensusState,
+  peer: string,
+  bytes: Uint8Array,
+  p: Proposal,
+  env: Env,
+  fx: Effects,
+): ConsensusState {
+  const placed = placeByHeight(s0, peer, bytes, p.height, env, fx);
+  if (placed !== 'now') return placed;
+  let s = s0;
+  if (p.round > s.round.round + s.maxRoundsAhead) return penalize(s, fx, peer, 'far-future-round');
+  if (p.proposer !== proposerOf(s.round, p.round)) return penalize(s, fx, peer, 'not-proposer');
+  const validator = s.validators.validators[p.proposer]!;
+  const hash = blockHash(p.block.header);
+  const signed = proposalSignBytes(s.chainId, {
+    height: p.height,
+    round: p.round,
+    validRound: p.validRound,
+    blockHash: hash,
+  });
+  if (!env.verify(validator.publicKey, signed, p.signature)) return penalize(s, fx, peer, 'bad-signature');
+  if (s.appRoot === undefined) return s;
+  const invalid = checkBlock(
+    p.block,
+    {
+      chainId: s.chainId,
+      height: s.height,
+      lastBlockHash: s.lastBlockHash,
+      appRoot: s.appRoot,
+      validators: s.validators,
+      previousValidators: s.validators,
+    },
+    env.verify,
+  );
+  if (invalid !== null) s = penalize(s, fx, peer, invalid);
+  const id = toHex(hash);
+  if (invalid === null) s = { ...s, blocks: { ...s.blocks, [id]: p.block } };
+  return feed(
+    s,
+    { kind: 'proposal', round: p.round, value: id, validRound: p.validRound - 1, valid: invalid === null },
+    env,
+    fx,
+  );
+}
+
+function onSyncResponse(
+  s: ConsensusState,
+  peer: string,
+  c: CommittedBlock,
+  env: Env,
+  fx: Effects,
+): ConsensusState {
+  if (c.block.header.height !== s.height || s.decided !== null || s.appRoot === undefined) return s;
+  const hash = blockHash(c.block.header);
+  const certBad = checkCertificate(c.certificate, s.height, hash, s.validators, s.chainId, env.verify);
+  if (certBad !== null) return penalize(s, fx, peer, certBad);
+  const blockBad = checkBlock(
+    c.block,
+    {
+      chainId: s.chainId,
+      height: s.height,
+      lastBlockHash: s.lastBlockHash,
+      appRoot: s.appRoot,
+      validators: s.validators,
+      previousValidators: s.validators,
+    },
+    env.verify,
+  );
+  if (blockBad !== null) return penalize(s, fx, peer, blockBad);
+  const next = commitBlock({ ...s, round: { ...s.round, step: 'commit' } }, c, env, fx);
+  // keep pulling while the peer is ahead
+  return next.height > s.height ? requestSync({ ...next, lastSyncRequest: null }, peer, env, fx) : next;
+}
+
+/** A deadline fired. */
+export function onTimeout(s: ConsensusState, name: string, env: Env, fx: Effects): ConsensusState {
+  const { [name]: _fired, ...deadlines } = s.deadlines;
+  const cleared = { ...s, deadlines };
+  if (name === 'status') {
+    fx.sends.push({ to: '', bytes: envelope(s, { tag: 'status', value: { height: s.height } }) });
+    resendRecent(s, env, fx);
+    return { ...cleared, deadlines: { ...deadlines, status: env.now + s.statusInterval } };
+  }
+  const m = /^(propose|prevote|precommit)\/(\d+)\/(\d+)$/.exec(name);
+  if (m === null) return cleared;
+  return feed(
+    cleared,
+    { kind: 'timeout', step: m[1] as 'propose', height: Number(m[2]), round: Number(m[3]) },
+    env,
+    fx,
+  );
+}
+
+/**
+ * Gossip's "eventually delivered": re-sends what we signed in the current and previous round of
+ * this height (the WAL holds the exact bytes), so lost votes and proposals are made good; and the
+ * proof of our valid value (the 2f+1 prevotes of its round, signed by their validators), without
+ * which a peer that missed that round could never accept the value's re-proposal (line 28).
+ */
+function resendRecent(s: ConsensusState, env: Env, fx: Effects): void {
+  if (s.decided !== null) return;
+  const r = s.round;
+  if (r.validRound >= 0 && r.validValue !== null) {
+    for (const v of votesFor<Vote>(r.votes, r.validRound, 'prevote', r.validValue)) {
+      fx.sends.push({ to: '', bytes: envelope(s, { tag: 'vote', value: v.signed }) });
+    }
+  }
+  for (const e of env.store.wal(s.height)) {
+    if (e.round + 1 < s.round.round) continue;
+    const message: ConsensusMessage =
+      e.kind === KIND_PROPOSAL
+        ? { tag: 'proposal', value: decode(Proposal, e.bytes, CONSENSUS_LIMITS) }
+        : { tag: 'vote', value: decode(Vote, e.bytes, CONSENSUS_LIMITS) };
+    fx.sends.push({ to: '', bytes: envelope(s, message) });
+  }
+}
+
+/** The mempool's current batch: what we would propose. */
+export function onTxs(s: ConsensusState, txs: readonly Uint8Array[]): ConsensusState {
+  return { ...s, pendingTxs: [...txs] };
+}
+
+/** The application's state root after `height`. */
+export function onAppRoot(
+  s: ConsensusState,
+  height: bigint,
+  root: Uint8Array,
+  env: Env,
+  fx: Effects,
+): ConsensusState {
+  env.store.setRoot(height, root);
+  if (s.round.round < 0 && s.appRoot === undefined && height === s.height - 1n) {
+    return startHeight({ ...s, appRoot: root }, env, fx);
+  }
+  return maybeAdvance(s, env, fx);
+}
+
+export { checkEvidence, emptyEffects };

@@ -1,0 +1,111 @@
+/**
+ * Consensus's durable state, over the node's `Storage` (handed in by the runtime):
+ *
+ *   c/wal/<height:8><round:4><kind:1>  the exact bytes this node signed (write-ahead: logged before sent)
+ *   c/block/<height:8>                 committed block + certificate (what block sync serves)
+ *   c/root/<height:8>                  the application state root after that height
+ *
+ * The signing guard is the WAL: before signing a (height, round, kind) the engine asks for what it
+ * already signed there; it re-sends those bytes instead of signing anything else, so a restarted
+ * node never signs two different messages for one step. Committing a height writes the block and
+ * prunes the WAL below it in one atomic batch.
+ */
+import type { BatchOp, Storage } from '../../storage/types.ts';
+
+export type SignedKind = 0 | 1 | 2; // proposal, prevote, precommit
+export const KIND_PROPOSAL: SignedKind = 0;
+export const KIND_PREVOTE: SignedKind = 1;
+export const KIND_PRECOMMIT: SignedKind = 2;
+
+const enc = new TextEncoder();
+const WAL = enc.encode('c/wal/');
+const BLOCK = enc.encode('c/block/');
+const ROOT = enc.encode('c/root/');
+
+function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+function u64be(v: bigint): Uint8Array {
+  const b = new Uint8Array(8);
+  new DataView(b.buffer).setBigUint64(0, v);
+  return b;
+}
+
+function u32be(v: number): Uint8Array {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, v);
+  return b;
+}
+
+export interface WalEntry {
+  round: number;
+  kind: SignedKind;
+  bytes: Uint8Array;
+}
+
+export class ConsensusStore {
+  constructor(private readonly storage: Storage) {}
+
+  private walKey(height: bigint, round: number, kind: SignedKind): Uint8Array {
+    return concat(WAL, u64be(height), u32be(round), Uint8Array.of(kind));
+  }
+
+  signed(height: bigint, round: number, kind: SignedKind): Uint8Array | undefined {
+    return this.storage.read(this.walKey(height, round, kind));
+  }
+
+  /** Write-ahead: called before the signed bytes leave the node. */
+  logSigned(height: bigint, round: number, kind: SignedKind, bytes: Uint8Array): void {
+    this.storage.write(this.walKey(height, round, kind), bytes);
+  }
+
+  /** Everything signed at `height`, in (round, kind) order. */
+  wal(height: bigint): WalEntry[] {
+    const out: WalEntry[] = [];
+    for (const [key, value] of this.storage.scan(concat(WAL, u64be(height)))) {
+      const view = new DataView(key.buffer, key.byteOffset, key.byteLength);
+      const round = view.getUint32(WAL.length + 8);
+      const kind = key[WAL.length + 12] as SignedKind;
+      out.push({ round, kind, bytes: value });
+    }
+    return out;
+  }
+
+  /** Stores a committed block and drops the WAL of every height up to it, atomically. */
+  commit(height: bigint, committed: Uint8Array): void {
+    const ops: BatchOp[] = [{ op: 'put', key: concat(BLOCK, u64be(height)), value: committed }];
+    for (const [key] of this.storage.scan(WAL)) {
+      const h = new DataView(key.buffer, key.byteOffset, key.byteLength).getBigUint64(WAL.length);
+      if (h > height) break;
+      ops.push({ op: 'del', key });
+    }
+    this.storage.batch(ops);
+  }
+
+  block(height: bigint): Uint8Array | undefined {
+    return this.storage.read(concat(BLOCK, u64be(height)));
+  }
+
+  /** The highest committed height (0n when none). */
+  lastHeight(): bigint {
+    for (const [key] of this.storage.scan(BLOCK, { reverse: true, limit: 1 })) {
+      return new DataView(key.buffer, key.byteOffset, key.byteLength).getBigUint64(BLOCK.length);
+    }
+    return 0n;
+  }
+
+  setRoot(height: bigint, root: Uint8Array): void {
+    this.storage.write(concat(ROOT, u64be(height)), root);
+  }
+
+  root(height: bigint): Uint8Array | undefined {
+    return this.storage.read(concat(ROOT, u64be(height)));
+  }
+}

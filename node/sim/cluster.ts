@@ -1,0 +1,434 @@
+/**
+ * A simulated cluster: N consensus nodes, each its own engine graph with its own in-memory
+ * storage, in one process on the virtual clock, connected by the simulated network and subjected
+ * to a fault plan. Invariants are checked continuously as blocks commit (the VOPR way); a run is
+ * a pure function of (options, seed), summarised by its trace hash.
+ */
+
+import {
+  blockHash,
+  bytesEqual,
+  checkCertificate,
+  proposalSignBytes,
+  txsHash,
+  voteSignBytes,
+} from '../../engines/consensus/chain.ts';
+import { consensusEngine } from '../../engines/consensus/engine.ts';
+import {
+  CONSENSUS_LIMITS,
+  type CommittedBlock,
+  NetEnvelope,
+  type Vote,
+} from '../../engines/consensus/messages.ts';
+import type { GenesisValidator } from '../../engines/consensus/node.ts';
+import type { TimeoutConfig } from '../../engines/consensus/round.ts';
+import { makeValidatorSet, type ValidatorSet } from '../../engines/consensus/validators.ts';
+import { digestEngine } from '../../engines/digest/engine.ts';
+import { EngineGraph } from '../../runtime/graph.ts';
+import { Inspector } from '../../runtime/inspect.ts';
+import { Random } from '../../runtime/random.ts';
+import { SimScheduler } from '../../runtime/scheduler.ts';
+import { describePlan, type FaultPlan, stabilisationTime } from '../../runtime/sim/faults.ts';
+import { SimNetwork } from '../../runtime/sim/network.ts';
+import { SimKeyring } from '../../runtime/sim/signer.ts';
+import { MemoryStorage } from '../../storage/memory.ts';
+import { toHex } from '../../wire/commit.ts';
+import { encode, tryDecode } from '../../wire/schema.ts';
+import {
+  createSigner,
+  verify as ed25519Verify,
+  keyPairFromSeed,
+  type Signer,
+  type Verifier,
+} from '../../wire/sign.ts';
+
+export type ByzantineBehaviour = 'equivocate' | 'twins' | 'silent';
+
+export interface ClusterOptions {
+  seed: number;
+  /** Validators (n = 3f + 1 for f faults). */
+  validators: number;
+  /** How many validators are Byzantine (the highest-numbered ones). */
+  byzantine: number;
+  behaviour: ByzantineBehaviour;
+  /** Stop once every live honest node has committed this many heights. */
+  heights: number;
+  plan: FaultPlan;
+  /** Real ed25519 instead of the keyed-hash stand-in. */
+  ed25519?: boolean;
+  timeouts?: TimeoutConfig;
+  /** Virtual time allowed per height after stabilisation, for the liveness check. */
+  livenessPerHeightMs?: number;
+  /** Transactions each node's mempool offers per height (to make blocks non-trivial). */
+  txsPerBlock?: number;
+  trace?: boolean;
+  onProgress?: (p: { time: number; minHeight: number; maxHeight: number }) => void;
+  /** Called once every node has started (tests hook crash points here). */
+  onStart?: (cluster: Cluster) => void;
+}
+
+export interface Violation {
+  invariant: 'agreement' | 'validity' | 'integrity' | 'double-sign' | 'liveness' | 'accountability';
+  detail: string;
+}
+
+export interface ClusterReport {
+  seed: number;
+  plan: string;
+  traceHash: string;
+  virtualTime: number;
+  heights: Record<string, number>;
+  violations: Violation[];
+  agreementBroken: boolean;
+  /** Validators shown to have equivocated, and the share of power they hold. */
+  culprits: string[];
+  culpritPower: number;
+  totalPower: number;
+  messages: { sent: number; delivered: number; dropped: number; partitioned: number };
+  penalties: number;
+  penaltyReasons: Record<string, number>;
+  events: number;
+}
+
+export interface SimNode {
+  id: string;
+  validator: number;
+  honest: boolean;
+  signer: Signer;
+  storage: MemoryStorage;
+  graph: EngineGraph | undefined;
+  committed: bigint;
+  up: boolean;
+}
+
+export class Cluster {
+  readonly scheduler: SimScheduler;
+  readonly inspector: Inspector;
+  readonly network: SimNetwork;
+  readonly nodes: SimNode[] = [];
+  readonly violations: Violation[] = [];
+  private readonly random: Random;
+  private readonly verify: Verifier;
+  private readonly genesis: GenesisValidator[];
+  private readonly set: ValidatorSet;
+  private readonly chainId = 'fractal-sim';
+  private readonly decided = new Map<bigint, string>();
+  private readonly signedBy = new Map<string, string>();
+  private readonly seenVotes = new Map<string, Vote>();
+  private readonly culprits = new Set<number>();
+  private penalties = 0;
+  readonly penaltyReasons: Record<string, number> = {};
+
+  constructor(readonly o: ClusterOptions) {
+    if (o.byzantine > o.validators) throw new Error('more Byzantine nodes than validators');
+    this.scheduler = new SimScheduler(o.seed);
+    this.inspector = new Inspector({ trace: o.trace ?? true });
+    this.random = new Random(`cluster:${o.seed}`);
+    this.network = new SimNetwork(this.scheduler, this.random.fork('network'), o.plan);
+    const keyring = new SimKeyring();
+    this.verify = o.ed25519 ? ed25519Verify : keyring.verify;
+    const signers: Signer[] = [];
+    for (let i = 0; i < o.validators; i++) {
+      if (o.ed25519) {
+        const seed = new Uint8Array(32);
+        new DataView(seed.buffer).setUint32(0, i + 1);
+        signers.push(createSigner(keyPairFromSeed(seed).secretKey));
+      } else signers.push(keyring.signer(`validator-${i}`));
+    }
+    this.genesis = signers.map((s) => ({ publicKey: s.publicKey, power: 1 }));
+    this.set = makeValidatorSet(
+      this.genesis.map((g) => ({ id: toHex(g.publicKey), publicKey: g.publicKey, power: g.power })),
+    );
+    for (let i = 0; i < o.validators; i++) {
+      const signer = signers[i]!;
+      const validator = this.set.index.get(toHex(signer.publicKey))!;
+      const honest = i < o.validators - o.byzantine;
+      this.nodes.push(this.makeNode(`n${i}`, validator, honest, signer));
+      if (!honest && o.behaviour === 'twins')
+        this.nodes.push(this.makeNode(`n${i}-twin`, validator, false, signer));
+    }
+  }
+
+  private makeNode(id: string, validator: number, honest: boolean, signer: Signer): SimNode {
+    return {
+      id,
+      validator,
+      honest,
+      signer,
+      storage: new MemoryStorage(),
+      graph: undefined,
+      committed: 0n,
+      up: false,
+    };
+  }
+
+  get totalPower(): number {
+    return this.genesis.reduce((a, g) => a + g.power, 0);
+  }
+
+  /** Starts (or restarts, keeping only its storage) a node. */
+  start(node: SimNode): void {
+    const skew = this.o.plan.skews[node.id];
+    const graph = new EngineGraph({
+      node: node.id,
+      scheduler: this.scheduler,
+      inspector: this.inspector,
+      seed: this.o.seed,
+      storage: node.storage,
+      signer: node.signer,
+      verify: this.verify,
+      ...(skew === undefined ? {} : { skew }),
+    });
+    const consensus = graph.add('consensus', consensusEngine, {
+      chainId: this.chainId,
+      validators: this.genesis,
+      genesisAppRoot: new Uint8Array(32),
+      awaitAppRoot: true,
+      ...(this.o.timeouts ? { timeouts: this.o.timeouts } : {}),
+    });
+    const digest = graph.add('digest', digestEngine);
+    graph.connect(consensus.out.committed, digest.in.committed);
+    graph.connect(digest.out.appRoot, consensus.in.appRoot);
+    graph.observe(consensus.out.net).subscribe((m) => this.outbound(node, m.to, m.bytes));
+    graph.observe(consensus.out.committed).subscribe((c) => this.onCommitted(node, c));
+    graph.observe(consensus.out.penalty).subscribe((p) => {
+      this.penalties++;
+      this.penaltyReasons[p.reason] = (this.penaltyReasons[p.reason] ?? 0) + 1;
+    });
+    node.graph = graph;
+    node.up = true;
+    this.network.attach(node.id, (from, bytes) => {
+      if (node.honest) this.observeReceived(bytes);
+      graph.send(consensus.in.net, { peer: from, bytes }, `net:${from}`);
+    });
+    graph.start();
+    this.offerTxs(node);
+  }
+
+  /** Stands in for the mempool: offers a fresh batch of transactions after every commit. */
+  private offerTxs(node: SimNode): void {
+    const n = this.o.txsPerBlock ?? 0;
+    if (n === 0 || node.graph === undefined) return;
+    const txs = Array.from({ length: n }, (_, i) =>
+      new TextEncoder().encode(`${node.id}:${node.committed}:${i}`),
+    );
+    node.graph.send({ dir: 'in', engine: 'consensus', port: 'txs', schema: consensusEngine.inputs.txs }, txs);
+  }
+
+  /** Crashes a node: its engines stop, its in-flight messages are lost, its storage stays. */
+  crash(node: SimNode): void {
+    if (!node.up) return;
+    node.graph?.stop();
+    node.graph = undefined;
+    node.up = false;
+    this.network.detach(node.id);
+  }
+
+  /** Messages leaving a node: honest ones are checked for double signing; Byzantine ones are bent. */
+  private outbound(node: SimNode, to: string, bytes: Uint8Array): void {
+    if (!node.up) return;
+    if (node.honest) this.checkNoDoubleSign(node, bytes);
+    if (!node.honest && this.o.behaviour === 'silent') return;
+    if (!node.honest && this.o.behaviour === 'equivocate' && to === '') {
+      const bent = this.equivocation(node, bytes);
+      if (bent !== undefined) {
+        const peers = this.network.nodes().filter((p) => p !== node.id);
+        for (const [i, p] of peers.entries()) this.network.send(node.id, p, i % 2 === 0 ? bytes : bent);
+        return;
+      }
+    }
+    if (to === '') this.network.broadcast(node.id, bytes);
+    else this.network.send(node.id, to, bytes);
+  }
+
+  /** A conflicting twin of a vote or proposal, signed with the Byzantine node's own key. */
+  private equivocation(node: SimNode, bytes: Uint8Array): Uint8Array | undefined {
+    const env = tryDecode(NetEnvelope, bytes, CONSENSUS_LIMITS);
+    if (!env.ok) return undefined;
+    const m = env.value.message;
+    if (m.tag === 'vote' && m.value.validator === node.validator) {
+      const v = m.value;
+      const blockHash = v.blockHash === null ? this.random.bytes(32) : null;
+      const signature = node.signer.sign(voteSignBytes(this.chainId, { ...v, blockHash }));
+      return encode(NetEnvelope, {
+        chainId: this.chainId,
+        message: { tag: 'vote', value: { ...v, blockHash, signature } },
+      });
+    }
+    if (m.tag === 'proposal' && m.value.proposer === node.validator) {
+      const p = m.value;
+      const txs = [...p.block.txs, this.random.bytes(8)];
+      const header = { ...p.block.header, txsHash: txsHash(txs) };
+      const block = { ...p.block, header, txs };
+      const signature = node.signer.sign(
+        proposalSignBytes(this.chainId, {
+          height: p.height,
+          round: p.round,
+          validRound: p.validRound,
+          blockHash: blockHash(header),
+        }),
+      );
+      return encode(NetEnvelope, {
+        chainId: this.chainId,
+        message: { tag: 'proposal', value: { ...p, block, signature } },
+      });
+    }
+    return undefined;
+  }
+
+  private checkNoDoubleSign(node: SimNode, bytes: Uint8Array): void {
+    const env = tryDecode(NetEnvelope, bytes, CONSENSUS_LIMITS);
+    if (!env.ok) return;
+    const m = env.value.message;
+    let key: string;
+    let value: string;
+    if (m.tag === 'vote') {
+      key = `${m.value.validator}/${m.value.height}/${m.value.round}/${m.value.type}`;
+      value = m.value.blockHash === null ? 'nil' : toHex(m.value.blockHash);
+    } else if (m.tag === 'proposal') {
+      key = `${m.value.proposer}/${m.value.height}/${m.value.round}/proposal`;
+      value = toHex(blockHash(m.value.block.header));
+    } else return;
+    const earlier = this.signedBy.get(key);
+    if (earlier === undefined) this.signedBy.set(key, value);
+    else if (earlier !== value) {
+      this.violations.push({
+        invariant: 'double-sign',
+        detail: `honest ${node.id} signed ${key} for ${earlier.slice(0, 8)} and ${value.slice(0, 8)}`,
+      });
+    }
+  }
+
+  /** What honest nodes receive, pooled: the forensic record that names equivocators (signatures checked). */
+  private observeReceived(bytes: Uint8Array): void {
+    const env = tryDecode(NetEnvelope, bytes, CONSENSUS_LIMITS);
+    if (!env.ok || env.value.message.tag !== 'vote') return;
+    const v = env.value.message.value;
+    const publicKey = this.set.validators[v.validator]?.publicKey;
+    if (publicKey === undefined || !this.verify(publicKey, voteSignBytes(this.chainId, v), v.signature))
+      return;
+    const key = `${v.validator}/${v.height}/${v.round}/${v.type}`;
+    const first = this.seenVotes.get(key);
+    if (first === undefined) {
+      this.seenVotes.set(key, v);
+      return;
+    }
+    const same =
+      first.blockHash === null || v.blockHash === null
+        ? first.blockHash === v.blockHash
+        : bytesEqual(first.blockHash, v.blockHash);
+    if (!same) this.culprits.add(v.validator);
+  }
+
+  private onCommitted(node: SimNode, c: CommittedBlock): void {
+    const h = c.block.header.height;
+    const hash = toHex(blockHash(c.block.header));
+    if (node.honest) {
+      if (h !== node.committed + 1n) {
+        this.violations.push({
+          invariant: 'integrity',
+          detail: `${node.id} committed height ${h} after ${node.committed}`,
+        });
+      }
+      if (
+        checkCertificate(c.certificate, h, blockHash(c.block.header), this.set, this.chainId, this.verify) !==
+        null
+      ) {
+        this.violations.push({
+          invariant: 'validity',
+          detail: `${node.id} committed height ${h} without a valid certificate`,
+        });
+      }
+      const other = this.decided.get(h);
+      if (other === undefined) this.decided.set(h, hash);
+      else if (other !== hash) {
+        this.violations.push({
+          invariant: 'agreement',
+          detail: `height ${h}: ${node.id} committed ${hash.slice(0, 12)}, another honest node ${other.slice(0, 12)}`,
+        });
+      }
+    }
+    node.committed = h;
+    this.offerTxs(node);
+  }
+
+  private honestUp(): SimNode[] {
+    return this.nodes.filter((n) => n.honest && n.up);
+  }
+
+  run(): ClusterReport {
+    const o = this.o;
+    for (const node of this.nodes) this.start(node);
+    o.onStart?.(this);
+    for (const c of o.plan.crashes) {
+      const node = this.nodes.find((n) => n.id === c.node);
+      if (node === undefined) continue;
+      this.scheduler.at(c.at, () => this.crash(node));
+      if (c.restartAt !== undefined) this.scheduler.at(c.restartAt, () => this.start(node));
+    }
+    const gst = stabilisationTime(o.plan);
+    const perHeight = o.livenessPerHeightMs ?? 3_000;
+    const deadline = gst + perHeight * (o.heights + 2);
+    const target = BigInt(o.heights);
+    const done = () => this.honestUp().every((n) => n.committed >= target) && this.scheduler.now() >= gst;
+    let lastReport = -1;
+    for (;;) {
+      const why = this.scheduler.run({ until: done, maxTime: deadline, maxSteps: 5_000 });
+      if (o.onProgress) {
+        const hs = this.honestUp().map((n) => Number(n.committed));
+        const t = Math.floor(this.scheduler.now() / 1000);
+        if (t !== lastReport) {
+          lastReport = t;
+          o.onProgress({
+            time: this.scheduler.now(),
+            minHeight: Math.min(...hs),
+            maxHeight: Math.max(...hs),
+          });
+        }
+      }
+      if (why !== 'steps') break;
+    }
+    const laggards = this.honestUp().filter((n) => n.committed < target);
+    const f = Math.floor((o.validators - 1) / 3);
+    if (laggards.length > 0 && o.byzantine <= f) {
+      this.violations.push({
+        invariant: 'liveness',
+        detail: `after stabilisation at ${gst} ms, ${laggards.map((n) => `${n.id}@${n.committed}`).join(', ')} had not reached height ${o.heights} by ${deadline} ms`,
+      });
+    }
+    const agreementBroken = this.violations.some((v) => v.invariant === 'agreement');
+    const culpritPower = [...this.culprits].reduce((a, i) => a + this.set.validators[i]!.power, 0);
+    // accountability: a safety violation must come with proof against at least n/3 of the power
+    if (agreementBroken && culpritPower * 3 < this.totalPower) {
+      this.violations.push({
+        invariant: 'accountability',
+        detail: `agreement broke but evidence names only ${culpritPower} of ${this.totalPower} voting power`,
+      });
+    }
+    return {
+      seed: o.seed,
+      plan: describePlan(o.plan),
+      traceHash: this.inspector.traceHash(),
+      virtualTime: this.scheduler.now(),
+      heights: Object.fromEntries(this.nodes.map((n) => [n.id, Number(n.committed)])),
+      violations: this.violations,
+      agreementBroken,
+      culprits: this.nodes.filter((n) => this.culprits.has(n.validator)).map((n) => n.id),
+      culpritPower,
+      totalPower: this.totalPower,
+      messages: {
+        sent: this.network.stats.sent,
+        delivered: this.network.stats.delivered,
+        dropped: this.network.stats.dropped,
+        partitioned: this.network.stats.partitioned,
+      },
+      penalties: this.penalties,
+      penaltyReasons: { ...this.penaltyReasons },
+      events: this.inspector.eventCount,
+    };
+  }
+}
+
+export function runCluster(o: ClusterOptions): ClusterReport {
+  return new Cluster(o).run();
+}
