@@ -44,6 +44,7 @@ import {
   DEFAULT_TIMEOUTS,
   initialRoundState,
   proposerOf,
+  type Resume,
   type RoundInput,
   type RoundOutput,
   type RoundState,
@@ -56,6 +57,7 @@ import {
   KIND_PREVOTE,
   KIND_PROPOSAL,
   type SignedKind,
+  type WalEntry,
 } from './store.ts';
 import {
   initialPriorities,
@@ -192,7 +194,12 @@ export function initialState(cfg: ConsensusConfig, env: Env): { state: Consensus
     committedCount: 0,
   };
   const effects = emptyEffects();
-  if (appRoot === undefined) return { state: base, effects }; // the app reports its root, then we start
+  if (appRoot === undefined) {
+    // we crashed between committing the block and hearing the app's root: hand the app the block
+    // again (it is the same block, so applying it is idempotent), then start once the root comes
+    effects.committed.push(decode(CommittedBlock, env.store.block(last)!, CONSENSUS_LIMITS));
+    return { state: base, effects };
+  }
   return { state: startHeight(base, env, effects), effects };
 }
 
@@ -207,7 +214,7 @@ function startHeight(s0: ConsensusState, env: Env, fx: Effects): ConsensusState 
     const p = decode(Proposal, e.bytes, CONSENSUS_LIMITS);
     s = { ...s, blocks: { ...s.blocks, [toHex(blockHash(p.block.header))]: p.block } };
   }
-  s = feed(s, { kind: 'start-height', round: resumeRound }, env, fx);
+  s = feed(s, { kind: 'start-height', round: resumeRound, resume: resumeFromWal(wal, resumeRound) }, env, fx);
   for (const e of wal) {
     if (e.kind === KIND_PROPOSAL) {
       fx.sends.push({
@@ -221,6 +228,28 @@ function startHeight(s0: ConsensusState, env: Env, fx: Effects): ConsensusState 
     }
   }
   return s;
+}
+
+/** What our own signed messages say about where we were: step in the last round, and our lock. */
+function resumeFromWal(wal: readonly WalEntry[], round: number): Resume | undefined {
+  if (wal.length === 0) return undefined;
+  let lockedValue: string | null = null;
+  let lockedRound = -1;
+  for (const e of wal) {
+    if (e.kind !== KIND_PRECOMMIT) continue;
+    const v = decode(Vote, e.bytes, CONSENSUS_LIMITS);
+    if (v.blockHash !== null && e.round > lockedRound) {
+      lockedRound = e.round;
+      lockedValue = toHex(v.blockHash);
+    }
+  }
+  const inRound = wal.filter((e) => e.round === round);
+  const step = inRound.some((e) => e.kind === KIND_PRECOMMIT)
+    ? 'precommit'
+    : inRound.some((e) => e.kind === KIND_PREVOTE)
+      ? 'prevote'
+      : 'propose';
+  return { step, lockedValue, lockedRound };
 }
 
 function envelope(s: ConsensusState, message: ConsensusMessage): Uint8Array {

@@ -72,8 +72,11 @@ export interface RoundState {
 }
 
 export type RoundInput =
-  /** Enter the height at round 0, or at the round a restarted node's WAL shows it was in. */
-  | { kind: 'start-height'; round?: number }
+  /**
+   * Enter the height at round 0 or, after a restart, where the WAL shows the node was: its round,
+   * its step there, and the lock its last non-nil precommit implies (locks must survive restarts).
+   */
+  | { kind: 'start-height'; round?: number; resume?: Resume }
   | { kind: 'proposal'; round: number; value: string; validRound: number; valid: boolean }
   | { kind: 'propose-value'; round: number; value: string }
   | { kind: 'vote'; vote: KeptVote }
@@ -93,6 +96,12 @@ export type RoundOutput =
   | { kind: 'decide'; height: number; round: number; value: string }
   | { kind: 'new-round'; height: number; round: number }
   | { kind: 'evidence'; first: KeptVote; second: KeptVote };
+
+export interface Resume {
+  readonly step: 'propose' | 'prevote' | 'precommit';
+  readonly lockedValue: ValueId;
+  readonly lockedRound: number;
+}
 
 export interface StepResult {
   readonly state: RoundState;
@@ -160,8 +169,22 @@ export function step(state: RoundState, input: RoundInput): StepResult {
 function applyInput(s: RoundState, input: RoundInput, out: RoundOutput[]): RoundState {
   if (s.decision !== null && input.kind !== 'vote') return s;
   switch (input.kind) {
-    case 'start-height':
-      return s.round >= 0 ? s : startRound(s, input.round ?? 0, out);
+    case 'start-height': {
+      if (s.round >= 0) return s;
+      const r = input.resume;
+      const locked =
+        r === undefined || r.lockedValue === null
+          ? s
+          : {
+              ...s,
+              lockedValue: r.lockedValue,
+              lockedRound: r.lockedRound,
+              validValue: r.lockedValue,
+              validRound: r.lockedRound,
+            };
+      const started = startRound(locked, input.round ?? 0, out);
+      return r === undefined || r.step === 'propose' ? started : { ...started, step: r.step };
+    }
     case 'proposal': {
       if (s.proposals[input.round] !== undefined) return s; // the first proposal of a round counts
       return {

@@ -98,6 +98,7 @@ export interface SimNode {
   storage: MemoryStorage;
   graph: EngineGraph | undefined;
   committed: bigint;
+  lastHash: string;
   up: boolean;
 }
 
@@ -158,6 +159,7 @@ export class Cluster {
       storage: new MemoryStorage(),
       graph: undefined,
       committed: 0n,
+      lastHash: '',
       up: false,
     };
   }
@@ -166,8 +168,20 @@ export class Cluster {
     return this.genesis.reduce((a, g) => a + g.power, 0);
   }
 
-  /** Starts (or restarts, keeping only its storage) a node. */
+  private pendingRestarts = 0;
+
+  /** Restarts a crashed node at `at`; the run does not end while a restart is pending. */
+  scheduleRestart(node: SimNode, at: number): void {
+    this.pendingRestarts++;
+    this.scheduler.at(at, () => {
+      this.pendingRestarts--;
+      this.start(node);
+    });
+  }
+
+  /** Starts (or restarts, keeping only its storage) a node; a node that is up is left alone. */
   start(node: SimNode): void {
+    if (node.up) return;
     const skew = this.o.plan.skews[node.id];
     const graph = new EngineGraph({
       node: node.id,
@@ -323,6 +337,8 @@ export class Cluster {
   private onCommitted(node: SimNode, c: CommittedBlock): void {
     const h = c.block.header.height;
     const hash = toHex(blockHash(c.block.header));
+    // a restarted node re-announces its last block to its app: the same block again is a replay
+    if (h === node.committed && hash === node.lastHash) return;
     if (node.honest) {
       if (h !== node.committed + 1n) {
         this.violations.push({
@@ -349,6 +365,7 @@ export class Cluster {
       }
     }
     node.committed = h;
+    node.lastHash = hash;
     this.offerTxs(node);
   }
 
@@ -364,13 +381,16 @@ export class Cluster {
       const node = this.nodes.find((n) => n.id === c.node);
       if (node === undefined) continue;
       this.scheduler.at(c.at, () => this.crash(node));
-      if (c.restartAt !== undefined) this.scheduler.at(c.restartAt, () => this.start(node));
+      if (c.restartAt !== undefined) this.scheduleRestart(node, c.restartAt);
     }
     const gst = stabilisationTime(o.plan);
     const perHeight = o.livenessPerHeightMs ?? 3_000;
     const deadline = gst + perHeight * (o.heights + 2);
     const target = BigInt(o.heights);
-    const done = () => this.honestUp().every((n) => n.committed >= target) && this.scheduler.now() >= gst;
+    const done = () =>
+      this.pendingRestarts === 0 &&
+      this.honestUp().every((n) => n.committed >= target) &&
+      this.scheduler.now() >= gst;
     let lastReport = -1;
     for (;;) {
       const why = this.scheduler.run({ until: done, maxTime: deadline, maxSteps: 5_000 });
