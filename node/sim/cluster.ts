@@ -369,6 +369,16 @@ export class Cluster {
     this.offerTxs(node);
   }
 
+  /** Messages and timeouts processed by every engine of every running node (for benchmarks). */
+  engineSteps(): number {
+    let n = 0;
+    for (const node of this.nodes) {
+      if (node.graph === undefined) continue;
+      for (const name of node.graph.engineNames()) n += node.graph.instance(name).processed;
+    }
+    return n;
+  }
+
   private honestUp(): SimNode[] {
     return this.nodes.filter((n) => n.honest && n.up);
   }
@@ -428,7 +438,7 @@ export class Cluster {
     return {
       seed: o.seed,
       plan: describePlan(o.plan),
-      traceHash: this.inspector.traceHash(),
+      traceHash: this.o.trace === false ? '' : this.inspector.traceHash(),
       virtualTime: this.scheduler.now(),
       heights: Object.fromEntries(this.nodes.map((n) => [n.id, Number(n.committed)])),
       violations: this.violations,
