@@ -60,7 +60,12 @@ function verifyThroughEngine(): void {
   const validators = signers.map((s) => ({ publicKey: s.publicKey, power: 1 }));
   const cfg = { chainId: 'bench', validators, genesisAppRoot: new Uint8Array(32), timeouts: undefined };
   const random = new Random('bench-votes');
-  const makeEnv = () => ({ signer: undefined, verify, store: new ConsensusStore(new MemoryStorage()), now: 0 });
+  const makeEnv = () => ({
+    signer: undefined,
+    verify,
+    store: new ConsensusStore(new MemoryStorage()),
+    now: 0,
+  });
   const base = initialState(cfg, makeEnv()).state;
   const index = (pk: Uint8Array) => base.validators.index.get(toHex(pk))!;
   const votes: { bytes: Uint8Array; pk: Uint8Array; msg: Uint8Array; sig: Uint8Array }[] = [];
@@ -71,7 +76,12 @@ function verifyThroughEngine(): void {
         const msg = voteSignBytes('bench', body);
         const sig = s.sign(msg);
         const vote = { ...body, validator: index(s.publicKey), signature: sig };
-        votes.push({ bytes: encode(NetEnvelope, { chainId: 'bench', message: { tag: 'vote', value: vote } }), pk: s.publicKey, msg, sig });
+        votes.push({
+          bytes: encode(NetEnvelope, { chainId: 'bench', message: { tag: 'vote', value: vote } }),
+          pk: s.publicKey,
+          msg,
+          sig,
+        });
       }
     }
   }
@@ -89,7 +99,13 @@ function verifyThroughEngine(): void {
     if (ok !== votes.length) throw new Error('raw verification failed');
     return votes.length;
   }, 2000);
-  report({ name: 'consensus.verify', value: throughEngine, unit: 'votes/s', ratio: throughEngine / raw, vs: 'raw-node:crypto-ed25519-verify' });
+  report({
+    name: 'consensus.verify',
+    value: throughEngine,
+    unit: 'votes/s',
+    ratio: throughEngine / raw,
+    vs: 'raw-node:crypto-ed25519-verify',
+  });
 }
 
 export default async function consensusBench(): Promise<void> {

@@ -11,8 +11,10 @@ import {
   BlockHeader,
   Certificate,
   type DuplicateVoteEvidence,
-  DuplicateVoteEvidence as EvidenceSchema,
+  type Evidence,
+  Evidence as EvidenceSchema,
   ProposalSignBytes,
+  type SignedProposalHeader,
   VOTE_PRECOMMIT,
   VOTE_PREVOTE,
   type Vote,
@@ -46,7 +48,7 @@ export function txsHash(txs: readonly Uint8Array[]): Uint8Array {
   return sha256(encode(TxList, [...txs]));
 }
 
-export function evidenceHash(evidence: readonly DuplicateVoteEvidence[]): Uint8Array {
+export function evidenceHash(evidence: readonly Evidence[]): Uint8Array {
   return sha256(encode(EvidenceList, [...evidence]));
 }
 
@@ -129,8 +131,46 @@ export function checkCertificate(
   return power >= quorum(set.totalPower) ? null : 'bad-certificate';
 }
 
-/** Evidence is two validly signed, different votes by one validator for one height, round and type. */
+/** Evidence of either kind: two validly signed, conflicting messages from one validator. */
 export function checkEvidence(
+  e: Evidence,
+  set: ValidatorSet,
+  chainId: string,
+  verify: Verifier,
+): RejectReason | null {
+  return e.tag === 'vote'
+    ? checkVoteEvidence(e.value, set, chainId, verify)
+    : checkProposalEvidence(e.value, set, chainId, verify);
+}
+
+function checkProposalHeader(
+  p: SignedProposalHeader,
+  set: ValidatorSet,
+  chainId: string,
+  verify: Verifier,
+): boolean {
+  const validator = set.validators[p.proposer];
+  return validator !== undefined && verify(validator.publicKey, proposalSignBytes(chainId, p), p.signature);
+}
+
+/** Two validly signed proposals by one proposer for one height and round, for different blocks. */
+export function checkProposalEvidence(
+  e: { first: SignedProposalHeader; second: SignedProposalHeader },
+  set: ValidatorSet,
+  chainId: string,
+  verify: Verifier,
+): RejectReason | null {
+  const a = e.first;
+  const b = e.second;
+  if (a.proposer !== b.proposer || a.height !== b.height || a.round !== b.round) return 'bad-evidence';
+  if (bytesEqual(a.blockHash, b.blockHash) && a.validRound === b.validRound) return 'bad-evidence';
+  if (!checkProposalHeader(a, set, chainId, verify) || !checkProposalHeader(b, set, chainId, verify))
+    return 'bad-evidence';
+  return null;
+}
+
+/** Two validly signed, different votes by one validator for one height, round and type. */
+export function checkVoteEvidence(
   e: DuplicateVoteEvidence,
   set: ValidatorSet,
   chainId: string,

@@ -54,6 +54,27 @@ export type Certificate = Infer<typeof Certificate>;
 export const DuplicateVoteEvidence = s.struct({ first: Vote, second: Vote });
 export type DuplicateVoteEvidence = Infer<typeof DuplicateVoteEvidence>;
 
+/** A proposal without its block: what the proposer signed, enough to prove equivocation. */
+export const SignedProposalHeader = s.struct({
+  height: s.u64(),
+  round: s.u32(),
+  validRound: s.u32(),
+  blockHash: Hash,
+  proposer: s.u16(),
+  signature: Signature,
+});
+export type SignedProposalHeader = Infer<typeof SignedProposalHeader>;
+
+/** Two different signed proposals by one proposer for the same height and round. */
+export const DuplicateProposalEvidence = s.struct({
+  first: SignedProposalHeader,
+  second: SignedProposalHeader,
+});
+export type DuplicateProposalEvidence = Infer<typeof DuplicateProposalEvidence>;
+
+export const Evidence = s.variant({ vote: DuplicateVoteEvidence, proposal: DuplicateProposalEvidence });
+export type Evidence = Infer<typeof Evidence>;
+
 export const BlockHeader = s.struct({
   chainId: s.string({ max: 64 }),
   height: s.u64(),
@@ -76,7 +97,7 @@ export const Block = s.struct({
   txs: s.list(s.bytes({ max: MAX_TX_BYTES }), { max: MAX_TXS_PER_BLOCK }),
   /** The previous block's commit certificate (none for height 1). */
   lastCommit: s.option(Certificate),
-  evidence: s.list(DuplicateVoteEvidence, { max: MAX_EVIDENCE }),
+  evidence: s.list(Evidence, { max: MAX_EVIDENCE }),
 });
 export type Block = Infer<typeof Block>;
 

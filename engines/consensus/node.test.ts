@@ -5,9 +5,10 @@ import { SimKeyring } from '../../runtime/sim/signer.ts';
 import { MemoryStorage } from '../../storage/memory.ts';
 import { encode } from '../../wire/schema.ts';
 import type { Signer } from '../../wire/sign.ts';
-import { voteSignBytes } from './chain.ts';
-import { NetEnvelope, VOTE_PREVOTE, type Vote } from './messages.ts';
+import { blockHash, checkEvidence, proposalSignBytes, voteSignBytes } from './chain.ts';
+import { type Block, NetEnvelope, VOTE_PREVOTE, type Vote } from './messages.ts';
 import { type ConsensusState, type Env, emptyEffects, initialState, onNet, onTimeout } from './node.ts';
+import { proposerOf } from './round.ts';
 import { ConsensusStore, KIND_PREVOTE } from './store.ts';
 
 const CHAIN = 'test-chain';
@@ -117,5 +118,64 @@ describe('consensus node: WAL', () => {
     expect(restarted.effects.sends.some((s) => Buffer.from(s.bytes).includes(Buffer.from(logged!)))).toBe(
       true,
     );
+  });
+});
+
+describe('consensus node: proposal equivocation', () => {
+  it('two different signed proposals for one round become evidence that checks out', () => {
+    const t = setup();
+    const proposerIndex = proposerOf(t.state.round, 0);
+    const signer = t.signers.find((s) => t.indexOf(s) === proposerIndex)!;
+    // the node under test must not be the proposer itself
+    const watcher = t.signers.find((s) => t.indexOf(s) !== proposerIndex)!;
+    const w = setup(t.signers.indexOf(watcher));
+    let state = w.state;
+    const env = w.env(0, watcher);
+    // two different blocks (they differ in time); their validity does not matter for equivocation
+    const proposal = (time: number) => {
+      const block: Block = {
+        header: {
+          chainId: CHAIN,
+          height: 1n,
+          time: BigInt(time),
+          proposer: signer.publicKey,
+          lastBlockHash: new Uint8Array(32),
+          txsHash: new Uint8Array(32),
+          appRoot: new Uint8Array(32),
+          lastCommitHash: new Uint8Array(32),
+          evidenceHash: new Uint8Array(32),
+          validatorsHash: new Uint8Array(32),
+        },
+        txs: [],
+        lastCommit: null,
+        evidence: [],
+      };
+      const hash = blockHash(block.header);
+      const signature = signer.sign(
+        proposalSignBytes(CHAIN, { height: 1n, round: 0, validRound: 0, blockHash: hash }),
+      );
+      return encode(NetEnvelope, {
+        chainId: CHAIN,
+        message: {
+          tag: 'proposal',
+          value: { height: 1n, round: 0, validRound: 0, block, proposer: proposerIndex, signature },
+        },
+      });
+    };
+    const fx = emptyEffects();
+    state = onNet(state, 'p', proposal(1), env, fx);
+    state = onNet(state, 'p', proposal(2), env, fx);
+    expect(state.evidence).toHaveLength(1);
+    const e = state.evidence[0]!;
+    expect(e.tag).toBe('proposal');
+    expect(checkEvidence(e, state.validators, CHAIN, w.keyring.verify)).toBeNull();
+    // the same evidence with one signature swapped for the other message's is rejected
+    if (e.tag === 'proposal') {
+      const forged = {
+        tag: 'proposal' as const,
+        value: { ...e.value, second: { ...e.value.second, signature: e.value.first.signature } },
+      };
+      expect(checkEvidence(forged, state.validators, CHAIN, w.keyring.verify)).toBe('bad-evidence');
+    }
   });
 });

@@ -33,9 +33,10 @@ import {
   CONSENSUS_LIMITS,
   CommittedBlock,
   type ConsensusMessage,
-  type DuplicateVoteEvidence,
+  type Evidence,
   NetEnvelope,
   Proposal,
+  type SignedProposalHeader,
   VOTE_PRECOMMIT,
   VOTE_PREVOTE,
   Vote,
@@ -126,7 +127,9 @@ export interface ConsensusState {
   /** Candidate blocks of this height, by hex hash. */
   readonly blocks: Readonly<Record<string, Block>>;
   readonly pendingTxs: readonly Uint8Array[];
-  readonly evidence: readonly DuplicateVoteEvidence[];
+  readonly evidence: readonly Evidence[];
+  /** The signed header of the first proposal seen per round (to prove a proposer equivocated). */
+  readonly proposalHeaders: Readonly<Record<number, SignedProposalHeader>>;
   /** Decided at this height, waiting for the app root before moving on. */
   readonly decided: CommittedBlock | null;
   /** Messages for the next height, replayed once we get there (bounded). */
@@ -186,6 +189,7 @@ export function initialState(cfg: ConsensusConfig, env: Env): { state: Consensus
     blocks: {},
     pendingTxs: [],
     evidence: [],
+    proposalHeaders: {},
     decided: null,
     future: [],
     penalties: {},
@@ -309,19 +313,25 @@ function carryOut(s: ConsensusState, out: RoundOutput, env: Env, fx: Effects): C
     case 'evidence': {
       const first = out.first.signed as Vote;
       const second = out.second.signed as Vote;
-      const e: DuplicateVoteEvidence = { first, second };
-      const dup = s.evidence.some(
-        (x) =>
-          x.first.validator === first.validator &&
-          x.first.round === first.round &&
-          x.first.type === first.type &&
-          x.first.height === first.height,
-      );
-      return dup ? s : { ...s, evidence: [...s.evidence, e] };
+      return addEvidence(s, { tag: 'vote', value: { first, second } });
     }
     case 'new-round':
       return s;
   }
+}
+
+/** Keeps one piece of evidence per offence (offender, height, round, kind). */
+function addEvidence(s: ConsensusState, e: Evidence): ConsensusState {
+  const key = (x: Evidence) =>
+    x.tag === 'vote'
+      ? `v/${x.value.first.validator}/${x.value.first.height}/${x.value.first.round}/${x.value.first.type}`
+      : `p/${x.value.first.proposer}/${x.value.first.height}/${x.value.first.round}`;
+  const k = key(e);
+  return s.evidence.some((x) => key(x) === k) ? s : { ...s, evidence: [...s.evidence, e] };
+}
+
+function evidenceSignature(e: Evidence): Uint8Array {
+  return e.value.first.signature;
 }
 
 function buildBlock(s: ConsensusState, env: Env): Block {
@@ -474,9 +484,10 @@ function maybeAdvance(s: ConsensusState, env: Env, fx: Effects): ConsensusState 
     lastCommit: committed.certificate,
     appRoot: root,
     blocks: {},
+    proposalHeaders: {},
     pendingTxs: s.pendingTxs.filter((t) => !included.has(toHex(t))),
     evidence: s.evidence.filter(
-      (e) => !committed.block.evidence.some((x) => bytesEqual(x.first.signature, e.first.signature)),
+      (e) => !committed.block.evidence.some((x) => bytesEqual(evidenceSignature(x), evidenceSignature(e))),
     ),
     decided: null,
     deadlines,
@@ -589,6 +600,19 @@ function onProposal(
     blockHash: hash,
   });
   if (!env.verify(validator.publicKey, signed, p.signature)) return penalize(s, fx, peer, 'bad-signature');
+  const header: SignedProposalHeader = {
+    height: p.height,
+    round: p.round,
+    validRound: p.validRound,
+    blockHash: hash,
+    proposer: p.proposer,
+    signature: p.signature,
+  };
+  const earlier = s.proposalHeaders[p.round];
+  if (earlier === undefined) s = { ...s, proposalHeaders: { ...s.proposalHeaders, [p.round]: header } };
+  else if (!bytesEqual(earlier.blockHash, hash) || earlier.validRound !== p.validRound) {
+    s = addEvidence(s, { tag: 'proposal', value: { first: earlier, second: header } });
+  }
   if (s.appRoot === undefined) return s;
   const invalid = checkBlock(
     p.block,

@@ -116,6 +116,7 @@ export class Cluster {
   private readonly decided = new Map<bigint, string>();
   private readonly signedBy = new Map<string, string>();
   private readonly seenVotes = new Map<string, Vote>();
+  private readonly seenProposals = new Map<string, string>();
   private readonly culprits = new Set<number>();
   private penalties = 0;
   readonly penaltyReasons: Record<string, number> = {};
@@ -316,7 +317,20 @@ export class Cluster {
   /** What honest nodes receive, pooled: the forensic record that names equivocators (signatures checked). */
   private observeReceived(bytes: Uint8Array): void {
     const env = tryDecode(NetEnvelope, bytes, CONSENSUS_LIMITS);
-    if (!env.ok || env.value.message.tag !== 'vote') return;
+    if (!env.ok) return;
+    if (env.value.message.tag === 'proposal') {
+      const p = env.value.message.value;
+      const publicKey = this.set.validators[p.proposer]?.publicKey;
+      const hash = blockHash(p.block.header);
+      const signed = proposalSignBytes(this.chainId, { ...p, blockHash: hash });
+      if (publicKey === undefined || !this.verify(publicKey, signed, p.signature)) return;
+      const key = `${p.proposer}/${p.height}/${p.round}`;
+      const first = this.seenProposals.get(key);
+      if (first === undefined) this.seenProposals.set(key, toHex(hash));
+      else if (first !== toHex(hash)) this.culprits.add(p.proposer);
+      return;
+    }
+    if (env.value.message.tag !== 'vote') return;
     const v = env.value.message.value;
     const publicKey = this.set.validators[v.validator]?.publicKey;
     if (publicKey === undefined || !this.verify(publicKey, voteSignBytes(this.chainId, v), v.signature))
