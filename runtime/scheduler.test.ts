@@ -99,6 +99,7 @@ describe('LiveScheduler', () => {
       });
     });
     expect(log).toEqual(['l0', 'l1', 'l2', 'timer']);
-    expect(s.now() - t0).toBeGreaterThanOrEqual(19);
+    // never before its time (the scheduler re-arms when the runtime's timer wakes early)
+    expect(s.now() - t0).toBeGreaterThanOrEqual(20);
   });
 });

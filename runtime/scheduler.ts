@@ -242,13 +242,18 @@ export class LiveScheduler implements Scheduler {
 
   at(time: number, task: () => void): TimerHandle {
     const entry: Entry = { time, key: 0, seq: this.seq++, task, cancelled: false };
-    const delay = time - this.now();
+    this.arm(entry);
+    return entry;
+  }
+
+  /** Node's timers may wake a little early against this clock: never run a task before its time. */
+  private arm(entry: Entry): void {
+    const delay = entry.time - this.now();
     if (delay <= 0) this.enqueueReady(entry);
     else {
-      const t = setTimeout(() => this.enqueueReady(entry), delay);
+      const t = setTimeout(() => (entry.cancelled ? undefined : this.arm(entry)), Math.ceil(delay));
       t.unref?.();
     }
-    return entry;
   }
 
   cancel(handle: TimerHandle): void {

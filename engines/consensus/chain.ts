@@ -230,6 +230,7 @@ export function checkBlock(block: Block, tip: ChainTip, verify: Verifier): Rejec
     if (certOk !== null) return certOk;
   }
   for (const e of block.evidence) {
+    if (e.value.first.height !== tip.height - 1n) return 'bad-evidence';
     if (checkEvidence(e, tip.previousValidators, tip.chainId, verify) !== null) return 'bad-evidence';
   }
   return null;

@@ -79,7 +79,7 @@ export function createConsensusMachine(host: EngineHost) {
             next = onTxs(context, event.msg);
             break;
           case 'appRoot':
-            next = onAppRoot(context, event.msg.height, event.msg.root, e, fx);
+            next = onAppRoot(context, event.msg.height, event.msg.root, event.msg.validatorUpdates, e, fx);
             break;
           case 'timeout':
             next = onTimeout(context, event.name, e, fx);

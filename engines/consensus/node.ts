@@ -9,7 +9,7 @@
  * they guard are returned, which is what makes them write-ahead.
  */
 import { toHex } from '../../wire/commit.ts';
-import { decode, encode, tryDecode } from '../../wire/schema.ts';
+import { decode, encode, s, tryDecode } from '../../wire/schema.ts';
 import type { Signer, Verifier } from '../../wire/sign.ts';
 import {
   blockHash,
@@ -61,11 +61,13 @@ import {
   type WalEntry,
 } from './store.ts';
 import {
+  applyChanges,
   initialPriorities,
   makeValidatorSet,
   type Priorities,
   powersOf,
   prioritiesForNextHeight,
+  sameSet,
   type ValidatorSet,
 } from './validators.ts';
 import { type KeptVote, votesFor } from './votekeeper.ts';
@@ -110,7 +112,9 @@ export interface Effects {
 
 export interface ConsensusState {
   readonly chainId: string;
+  /** The validator set of this height, and of the previous one (which signed `lastCommit`). */
   readonly validators: ValidatorSet;
+  readonly previousValidators: ValidatorSet;
   readonly self: number;
   readonly timeouts: TimeoutConfig;
   readonly awaitAppRoot: boolean;
@@ -149,14 +153,26 @@ function emptyEffects(): Effects {
 
 /** Builds the initial state, resuming from storage (committed blocks, roots, WAL) after a restart. */
 export function initialState(cfg: ConsensusConfig, env: Env): { state: ConsensusState; effects: Effects } {
-  const validators = makeValidatorSet(
+  const genesis = makeValidatorSet(
     cfg.validators.map((v) => ({ id: toHex(v.publicKey), publicKey: v.publicKey, power: v.power })),
   );
-  const powers = powersOf(validators);
-  const self = env.signer === undefined ? -1 : (validators.index.get(toHex(env.signer.publicKey)) ?? -1);
+  if (env.store.validatorsAt(1n) === undefined) env.store.setValidators(1n, encodeSet(genesis));
   const last = env.store.lastHeight();
-  let priorities = initialPriorities(powers);
-  for (let h = 1n; h <= last; h++) priorities = prioritiesForNextHeight(powers, priorities);
+  const height = last + 1n;
+  // proposer priorities carry from height to height and restart when the set changes
+  let priorities = initialPriorities(powersOf(genesis));
+  let previous = genesis;
+  for (let h = 2n; h <= height; h++) {
+    const set = setAt(env.store, h);
+    priorities = sameSet(set, previous)
+      ? prioritiesForNextHeight(powersOf(set), priorities)
+      : initialPriorities(powersOf(set));
+    previous = set;
+  }
+  const validators = setAt(env.store, height);
+  const previousValidators = height > 1n ? setAt(env.store, height - 1n) : validators;
+  const powers = powersOf(validators);
+  const self = selfIndex(validators, env.signer);
   let lastBlockHash = ZERO_HASH;
   let lastCommit: Certificate | null = null;
   if (last > 0n) {
@@ -170,10 +186,10 @@ export function initialState(cfg: ConsensusConfig, env: Env): { state: Consensus
       ? cfg.genesisAppRoot
       : (env.store.root(last) ?? (awaitAppRoot ? undefined : cfg.genesisAppRoot));
   const timeouts = cfg.timeouts ?? DEFAULT_TIMEOUTS;
-  const height = last + 1n;
   const base: ConsensusState = {
     chainId: cfg.chainId,
     validators,
+    previousValidators,
     self,
     timeouts,
     awaitAppRoot,
@@ -205,6 +221,29 @@ export function initialState(cfg: ConsensusConfig, env: Env): { state: Consensus
     return { state: base, effects };
   }
   return { state: startHeight(base, env, effects), effects };
+}
+
+const ValidatorSetWire = s.list(s.struct({ publicKey: s.bytes({ length: 32 }), power: s.u64() }), {
+  max: 10_000,
+});
+
+function encodeSet(set: ValidatorSet): Uint8Array {
+  return encode(
+    ValidatorSetWire,
+    set.validators.map((v) => ({ publicKey: v.publicKey, power: BigInt(v.power) })),
+  );
+}
+
+/** The validator set in force at `height` (stored at the height it took effect). */
+function setAt(store: ConsensusStore, height: bigint): ValidatorSet {
+  const stored = decode(ValidatorSetWire, store.validatorsAt(height)!);
+  return makeValidatorSet(
+    stored.map((v) => ({ id: toHex(v.publicKey), publicKey: v.publicKey, power: Number(v.power) })),
+  );
+}
+
+function selfIndex(set: ValidatorSet, signer: Signer | undefined): number {
+  return signer === undefined ? -1 : (set.index.get(toHex(signer.publicKey)) ?? -1);
 }
 
 /** Enters the current height: at round 0, or where the WAL says we were, re-sending what we signed. */
@@ -336,7 +375,8 @@ function evidenceSignature(e: Evidence): Uint8Array {
 
 function buildBlock(s: ConsensusState, env: Env): Block {
   const txs = s.pendingTxs.slice(0, s.maxTxsPerBlock);
-  const evidence = s.evidence.slice(0, 100);
+  // evidence is checked against the set that signed it, which the next block knows as its previous set
+  const evidence = s.evidence.filter((e) => e.value.first.height === s.height - 1n).slice(0, 100);
   const proposer = s.validators.validators[s.self]!;
   return {
     header: {
@@ -469,17 +509,24 @@ function maybeAdvance(s: ConsensusState, env: Env, fx: Effects): ConsensusState 
   }
   const committed = s.decided;
   const included = new Set(committed.block.txs.map((t) => toHex(t)));
-  const powers = powersOf(s.validators);
-  const priorities = prioritiesForNextHeight(powers, s.priorities);
   const height = s.height + 1n;
+  const validators = setAt(env.store, height);
+  const powers = powersOf(validators);
+  const priorities = sameSet(validators, s.validators)
+    ? prioritiesForNextHeight(powers, s.priorities)
+    : initialPriorities(powers);
+  const self = selfIndex(validators, env.signer);
   const deadlines: Record<string, number> = {};
   for (const [k, v] of Object.entries(s.deadlines))
     if (!/^(propose|prevote|precommit)\//.test(k)) deadlines[k] = v;
   let next: ConsensusState = {
     ...s,
     height,
+    validators,
+    previousValidators: s.validators,
+    self,
     priorities,
-    round: initialRoundState(Number(height), s.self, powers, priorities, s.timeouts),
+    round: initialRoundState(Number(height), self, powers, priorities, s.timeouts),
     lastBlockHash: blockHash(committed.block.header),
     lastCommit: committed.certificate,
     appRoot: root,
@@ -487,7 +534,9 @@ function maybeAdvance(s: ConsensusState, env: Env, fx: Effects): ConsensusState 
     proposalHeaders: {},
     pendingTxs: s.pendingTxs.filter((t) => !included.has(toHex(t))),
     evidence: s.evidence.filter(
-      (e) => !committed.block.evidence.some((x) => bytesEqual(evidenceSignature(x), evidenceSignature(e))),
+      (e) =>
+        e.value.first.height >= s.height &&
+        !committed.block.evidence.some((x) => bytesEqual(evidenceSignature(x), evidenceSignature(e))),
     ),
     decided: null,
     deadlines,
@@ -622,7 +671,7 @@ function onProposal(
       lastBlockHash: s.lastBlockHash,
       appRoot: s.appRoot,
       validators: s.validators,
-      previousValidators: s.validators,
+      previousValidators: s.previousValidators,
     },
     env.verify,
   );
@@ -656,7 +705,7 @@ function onSyncResponse(
       lastBlockHash: s.lastBlockHash,
       appRoot: s.appRoot,
       validators: s.validators,
-      previousValidators: s.validators,
+      previousValidators: s.previousValidators,
     },
     env.verify,
   );
@@ -719,10 +768,23 @@ export function onAppRoot(
   s: ConsensusState,
   height: bigint,
   root: Uint8Array,
+  updates: readonly { publicKey: Uint8Array; power: bigint }[],
   env: Env,
   fx: Effects,
 ): ConsensusState {
   env.store.setRoot(height, root);
+  if (updates.length > 0) {
+    // decided at `height`, in force from `height + 2`; re-applying the same updates is idempotent
+    const base = setAt(env.store, height + 1n);
+    const next = applyChanges(
+      base,
+      updates.map((u) => ({
+        publicKey: u.publicKey,
+        power: u.power > BigInt(Number.MAX_SAFE_INTEGER) ? -1 : Number(u.power),
+      })),
+    );
+    if (!sameSet(next, base)) env.store.setValidators(height + 2n, encodeSet(next));
+  }
   if (s.round.round < 0 && s.appRoot === undefined && height === s.height - 1n) {
     return startHeight({ ...s, appRoot: root }, env, fx);
   }

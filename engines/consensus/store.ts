@@ -4,6 +4,7 @@
  *   c/wal/<height:8><round:4><kind:1>  the exact bytes this node signed (write-ahead: logged before sent)
  *   c/block/<height:8>                 committed block + certificate (what block sync serves)
  *   c/root/<height:8>                  the application state root after that height
+ *   c/valset/<height:8>                the validator set from that height on (until the next entry)
  *
  * The signing guard is the WAL: before signing a (height, round, kind) the engine asks for what it
  * already signed there; it re-sends those bytes instead of signing anything else, so a restarted
@@ -21,6 +22,7 @@ const enc = new TextEncoder();
 const WAL = enc.encode('c/wal/');
 const BLOCK = enc.encode('c/block/');
 const ROOT = enc.encode('c/root/');
+const VALSET = enc.encode('c/valset/');
 
 function concat(...parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
@@ -107,5 +109,22 @@ export class ConsensusStore {
 
   root(height: bigint): Uint8Array | undefined {
     return this.storage.read(concat(ROOT, u64be(height)));
+  }
+
+  /** Records the (encoded) validator set that applies from `height` on. */
+  setValidators(height: bigint, encoded: Uint8Array): void {
+    this.storage.write(concat(VALSET, u64be(height)), encoded);
+  }
+
+  /** The encoded validator set in force at `height`: the latest entry at or below it. */
+  validatorsAt(height: bigint): Uint8Array | undefined {
+    for (const [, value] of this.storage.scan(VALSET, {
+      end: concat(VALSET, u64be(height + 1n)),
+      reverse: true,
+      limit: 1,
+    })) {
+      return value;
+    }
+    return undefined;
   }
 }

@@ -106,3 +106,41 @@ export function proposerForRound(powers: readonly number[], start: Priorities, r
 export function prioritiesForNextHeight(powers: readonly number[], start: Priorities): Priorities {
   return advanceProposer(powers, start).next;
 }
+
+/** A power change for one validator; power 0 removes it. */
+export interface PowerChange {
+  readonly publicKey: Uint8Array;
+  readonly power: number;
+}
+
+function hexOf(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+}
+
+/**
+ * Applies changes to a set. Returns the set unchanged if the result would be empty or a power is
+ * not a safe positive integer (the application's mistake must not halt the chain).
+ */
+export function applyChanges(set: ValidatorSet, changes: readonly PowerChange[]): ValidatorSet {
+  const byId = new Map(set.validators.map((v) => [v.id, v]));
+  for (const c of changes) {
+    const id = hexOf(c.publicKey);
+    if (c.power === 0) byId.delete(id);
+    else if (Number.isSafeInteger(c.power) && c.power > 0)
+      byId.set(id, { id, publicKey: c.publicKey, power: c.power });
+    else return set;
+  }
+  if (byId.size === 0) return set;
+  try {
+    return makeValidatorSet([...byId.values()]);
+  } catch {
+    return set;
+  }
+}
+
+export function sameSet(a: ValidatorSet, b: ValidatorSet): boolean {
+  return (
+    a.validators.length === b.validators.length &&
+    a.validators.every((v, i) => v.id === b.validators[i]!.id && v.power === b.validators[i]!.power)
+  );
+}

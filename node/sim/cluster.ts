@@ -22,8 +22,13 @@ import {
 } from '../../engines/consensus/messages.ts';
 import type { GenesisValidator } from '../../engines/consensus/node.ts';
 import type { TimeoutConfig } from '../../engines/consensus/round.ts';
-import { makeValidatorSet, type ValidatorSet } from '../../engines/consensus/validators.ts';
-import { digestEngine } from '../../engines/digest/engine.ts';
+import {
+  applyChanges,
+  makeValidatorSet,
+  sameSet,
+  type ValidatorSet,
+} from '../../engines/consensus/validators.ts';
+import { digestEngine, validatorUpdatesOf, valsetTx } from '../../engines/digest/engine.ts';
 import { EngineGraph } from '../../runtime/graph.ts';
 import { Inspector } from '../../runtime/inspect.ts';
 import { Random } from '../../runtime/random.ts';
@@ -63,6 +68,10 @@ export interface ClusterOptions {
   txsPerBlock?: number;
   trace?: boolean;
   onProgress?: (p: { time: number; minHeight: number; maxHeight: number }) => void;
+  /** Honest nodes that start as full nodes (not in the genesis set): n<validators>, n<validators+1>, … */
+  fullNodes?: number;
+  /** Validator power changes, submitted as transactions once height-1 is committed (power 0 removes). */
+  validatorChanges?: readonly { height: number; node: string; power: number }[];
   /** Called once every node has started (tests hook crash points here). */
   onStart?: (cluster: Cluster) => void;
 }
@@ -92,7 +101,8 @@ export interface ClusterReport {
 
 export interface SimNode {
   id: string;
-  validator: number;
+  /** Hex of the node's public key: its identity in whatever validator set is in force. */
+  key: string;
   honest: boolean;
   signer: Signer;
   storage: MemoryStorage;
@@ -112,12 +122,14 @@ export class Cluster {
   private readonly verify: Verifier;
   private readonly genesis: GenesisValidator[];
   private readonly set: ValidatorSet;
+  /** Validator sets by the height they take effect (mirrors the app's rule: decided at h, in force at h+2). */
+  private readonly sets = new Map<bigint, ValidatorSet>();
   private readonly chainId = 'fractal-sim';
   private readonly decided = new Map<bigint, string>();
   private readonly signedBy = new Map<string, string>();
   private readonly seenVotes = new Map<string, Vote>();
   private readonly seenProposals = new Map<string, string>();
-  private readonly culprits = new Set<number>();
+  private readonly culprits = new Set<string>();
   private penalties = 0;
   readonly penaltyReasons: Record<string, number> = {};
 
@@ -130,31 +142,33 @@ export class Cluster {
     const keyring = new SimKeyring();
     this.verify = o.ed25519 ? ed25519Verify : keyring.verify;
     const signers: Signer[] = [];
-    for (let i = 0; i < o.validators; i++) {
+    for (let i = 0; i < o.validators + (o.fullNodes ?? 0); i++) {
       if (o.ed25519) {
         const seed = new Uint8Array(32);
         new DataView(seed.buffer).setUint32(0, i + 1);
         signers.push(createSigner(keyPairFromSeed(seed).secretKey));
       } else signers.push(keyring.signer(`validator-${i}`));
     }
-    this.genesis = signers.map((s) => ({ publicKey: s.publicKey, power: 1 }));
+    this.genesis = signers.slice(0, o.validators).map((s) => ({ publicKey: s.publicKey, power: 1 }));
     this.set = makeValidatorSet(
       this.genesis.map((g) => ({ id: toHex(g.publicKey), publicKey: g.publicKey, power: g.power })),
     );
+    this.sets.set(1n, this.set);
     for (let i = 0; i < o.validators; i++) {
       const signer = signers[i]!;
-      const validator = this.set.index.get(toHex(signer.publicKey))!;
       const honest = i < o.validators - o.byzantine;
-      this.nodes.push(this.makeNode(`n${i}`, validator, honest, signer));
-      if (!honest && o.behaviour === 'twins')
-        this.nodes.push(this.makeNode(`n${i}-twin`, validator, false, signer));
+      this.nodes.push(this.makeNode(`n${i}`, honest, signer));
+      if (!honest && o.behaviour === 'twins') this.nodes.push(this.makeNode(`n${i}-twin`, false, signer));
     }
+    // full nodes: honest, not in the genesis set (a validator change may add them)
+    for (let i = o.validators; i < signers.length; i++)
+      this.nodes.push(this.makeNode(`n${i}`, true, signers[i]!));
   }
 
-  private makeNode(id: string, validator: number, honest: boolean, signer: Signer): SimNode {
+  private makeNode(id: string, honest: boolean, signer: Signer): SimNode {
     return {
       id,
-      validator,
+      key: toHex(signer.publicKey),
       honest,
       signer,
       storage: new MemoryStorage(),
@@ -163,6 +177,17 @@ export class Cluster {
       lastHash: '',
       up: false,
     };
+  }
+
+  /** The validator set in force at `height`. */
+  setAt(height: bigint): ValidatorSet {
+    let best = 1n;
+    for (const h of this.sets.keys()) if (h <= height && h > best) best = h;
+    return this.sets.get(best)!;
+  }
+
+  private keyOf(height: bigint, index: number): string | undefined {
+    return this.setAt(height).validators[index]?.id;
   }
 
   get totalPower(): number {
@@ -223,10 +248,17 @@ export class Cluster {
   /** Stands in for the mempool: offers a fresh batch of transactions after every commit. */
   private offerTxs(node: SimNode): void {
     const n = this.o.txsPerBlock ?? 0;
-    if (n === 0 || node.graph === undefined) return;
-    const txs = Array.from({ length: n }, (_, i) =>
+    if (node.graph === undefined) return;
+    const txs: Uint8Array[] = Array.from({ length: n }, (_, i) =>
       new TextEncoder().encode(`${node.id}:${node.committed}:${i}`),
     );
+    for (const change of this.o.validatorChanges ?? []) {
+      const target = this.nodes.find((x) => x.id === change.node);
+      if (target !== undefined && node.committed + 1n >= BigInt(change.height)) {
+        txs.push(valsetTx(target.signer.publicKey, change.power));
+      }
+    }
+    if (txs.length === 0) return;
     node.graph.send({ dir: 'in', engine: 'consensus', port: 'txs', schema: consensusEngine.inputs.txs }, txs);
   }
 
@@ -261,7 +293,7 @@ export class Cluster {
     const env = tryDecode(NetEnvelope, bytes, CONSENSUS_LIMITS);
     if (!env.ok) return undefined;
     const m = env.value.message;
-    if (m.tag === 'vote' && m.value.validator === node.validator) {
+    if (m.tag === 'vote' && this.keyOf(m.value.height, m.value.validator) === node.key) {
       const v = m.value;
       const blockHash = v.blockHash === null ? this.random.bytes(32) : null;
       const signature = node.signer.sign(voteSignBytes(this.chainId, { ...v, blockHash }));
@@ -270,7 +302,7 @@ export class Cluster {
         message: { tag: 'vote', value: { ...v, blockHash, signature } },
       });
     }
-    if (m.tag === 'proposal' && m.value.proposer === node.validator) {
+    if (m.tag === 'proposal' && this.keyOf(m.value.height, m.value.proposer) === node.key) {
       const p = m.value;
       const txs = [...p.block.txs, this.random.bytes(8)];
       const header = { ...p.block.header, txsHash: txsHash(txs) };
@@ -320,19 +352,19 @@ export class Cluster {
     if (!env.ok) return;
     if (env.value.message.tag === 'proposal') {
       const p = env.value.message.value;
-      const publicKey = this.set.validators[p.proposer]?.publicKey;
+      const publicKey = this.setAt(p.height).validators[p.proposer]?.publicKey;
       const hash = blockHash(p.block.header);
       const signed = proposalSignBytes(this.chainId, { ...p, blockHash: hash });
       if (publicKey === undefined || !this.verify(publicKey, signed, p.signature)) return;
       const key = `${p.proposer}/${p.height}/${p.round}`;
       const first = this.seenProposals.get(key);
       if (first === undefined) this.seenProposals.set(key, toHex(hash));
-      else if (first !== toHex(hash)) this.culprits.add(p.proposer);
+      else if (first !== toHex(hash)) this.culprits.add(toHex(publicKey));
       return;
     }
     if (env.value.message.tag !== 'vote') return;
     const v = env.value.message.value;
-    const publicKey = this.set.validators[v.validator]?.publicKey;
+    const publicKey = this.setAt(v.height).validators[v.validator]?.publicKey;
     if (publicKey === undefined || !this.verify(publicKey, voteSignBytes(this.chainId, v), v.signature))
       return;
     const key = `${v.validator}/${v.height}/${v.round}/${v.type}`;
@@ -345,7 +377,7 @@ export class Cluster {
       first.blockHash === null || v.blockHash === null
         ? first.blockHash === v.blockHash
         : bytesEqual(first.blockHash, v.blockHash);
-    if (!same) this.culprits.add(v.validator);
+    if (!same) this.culprits.add(toHex(publicKey));
   }
 
   private onCommitted(node: SimNode, c: CommittedBlock): void {
@@ -361,8 +393,14 @@ export class Cluster {
         });
       }
       if (
-        checkCertificate(c.certificate, h, blockHash(c.block.header), this.set, this.chainId, this.verify) !==
-        null
+        checkCertificate(
+          c.certificate,
+          h,
+          blockHash(c.block.header),
+          this.setAt(h),
+          this.chainId,
+          this.verify,
+        ) !== null
       ) {
         this.violations.push({
           invariant: 'validity',
@@ -370,8 +408,17 @@ export class Cluster {
         });
       }
       const other = this.decided.get(h);
-      if (other === undefined) this.decided.set(h, hash);
-      else if (other !== hash) {
+      if (other === undefined) {
+        this.decided.set(h, hash);
+        const updates = validatorUpdatesOf(c.block.txs);
+        if (updates.length > 0) {
+          const next = applyChanges(
+            this.setAt(h + 1n),
+            updates.map((u) => ({ publicKey: u.publicKey, power: Number(u.power) })),
+          );
+          if (!sameSet(next, this.setAt(h + 1n))) this.sets.set(h + 2n, next);
+        }
+      } else if (other !== hash) {
         this.violations.push({
           invariant: 'agreement',
           detail: `height ${h}: ${node.id} committed ${hash.slice(0, 12)}, another honest node ${other.slice(0, 12)}`,
@@ -441,7 +488,10 @@ export class Cluster {
       });
     }
     const agreementBroken = this.violations.some((v) => v.invariant === 'agreement');
-    const culpritPower = [...this.culprits].reduce((a, i) => a + this.set.validators[i]!.power, 0);
+    const culpritPower = [...this.culprits].reduce(
+      (a, k) => a + (this.set.validators[this.set.index.get(k) ?? -1]?.power ?? 0),
+      0,
+    );
     // accountability: a safety violation must come with proof against at least n/3 of the power
     if (agreementBroken && culpritPower * 3 < this.totalPower) {
       this.violations.push({
@@ -457,7 +507,7 @@ export class Cluster {
       heights: Object.fromEntries(this.nodes.map((n) => [n.id, Number(n.committed)])),
       violations: this.violations,
       agreementBroken,
-      culprits: this.nodes.filter((n) => this.culprits.has(n.validator)).map((n) => n.id),
+      culprits: this.nodes.filter((n) => this.culprits.has(n.key)).map((n) => n.id),
       culpritPower,
       totalPower: this.totalPower,
       messages: {
