@@ -37,7 +37,7 @@ describe('consensus properties (simulated cluster)', () => {
           expect(safety, explain(r, plan)).toEqual([]);
         },
       ),
-      propParams('consensus.safety', 40),
+      propParams('consensus.safety', 100),
     );
   });
 
@@ -62,7 +62,7 @@ describe('consensus properties (simulated cluster)', () => {
             if (!id.startsWith('n3')) expect(h).toBeGreaterThanOrEqual(8);
         },
       ),
-      propParams('consensus.liveness', 25),
+      propParams('consensus.liveness', 60),
     );
   });
 
@@ -105,7 +105,7 @@ describe('consensus properties (simulated cluster)', () => {
           if (r.agreementBroken) expect(r.culpritPower * 3).toBeGreaterThanOrEqual(r.totalPower);
         },
       ),
-      propParams('consensus.accountability', 15),
+      propParams('consensus.accountability', 30),
     );
     // the property is only meaningful if forks really happen in the generated runs
     expect(broke).toBeGreaterThan(0);

@@ -14,6 +14,7 @@ import type { Signer, Verifier } from '../../wire/sign.ts';
 import {
   blockHash,
   bytesEqual,
+  type ChainTip,
   certificateHash,
   checkBlock,
   checkCertificate,
@@ -663,18 +664,7 @@ function onProposal(
     s = addEvidence(s, { tag: 'proposal', value: { first: earlier, second: header } });
   }
   if (s.appRoot === undefined) return s;
-  const invalid = checkBlock(
-    p.block,
-    {
-      chainId: s.chainId,
-      height: s.height,
-      lastBlockHash: s.lastBlockHash,
-      appRoot: s.appRoot,
-      validators: s.validators,
-      previousValidators: s.previousValidators,
-    },
-    env.verify,
-  );
+  const invalid = checkBlock(p.block, tipOf(s), env.verify);
   if (invalid !== null) s = penalize(s, fx, peer, invalid);
   const id = toHex(hash);
   if (invalid === null) s = { ...s, blocks: { ...s.blocks, [id]: p.block } };
@@ -684,6 +674,18 @@ function onProposal(
     env,
     fx,
   );
+}
+
+/** What a block of the current height must extend. */
+function tipOf(s: ConsensusState): ChainTip {
+  return {
+    chainId: s.chainId,
+    height: s.height,
+    lastBlockHash: s.lastBlockHash,
+    appRoot: s.appRoot,
+    validators: s.validators,
+    previousValidators: s.previousValidators,
+  };
 }
 
 function onSyncResponse(
@@ -697,18 +699,7 @@ function onSyncResponse(
   const hash = blockHash(c.block.header);
   const certBad = checkCertificate(c.certificate, s.height, hash, s.validators, s.chainId, env.verify);
   if (certBad !== null) return penalize(s, fx, peer, certBad);
-  const blockBad = checkBlock(
-    c.block,
-    {
-      chainId: s.chainId,
-      height: s.height,
-      lastBlockHash: s.lastBlockHash,
-      appRoot: s.appRoot,
-      validators: s.validators,
-      previousValidators: s.previousValidators,
-    },
-    env.verify,
-  );
+  const blockBad = checkBlock(c.block, tipOf(s), env.verify);
   if (blockBad !== null) return penalize(s, fx, peer, blockBad);
   const next = commitBlock({ ...s, round: { ...s.round, step: 'commit' } }, c, env, fx);
   // keep pulling while the peer is ahead
