@@ -109,6 +109,8 @@ export interface SimNode {
   graph: EngineGraph | undefined;
   committed: bigint;
   lastHash: string;
+  /** A restarted node may re-announce its last block once (to its app), and only then. */
+  replayAllowed: boolean;
   up: boolean;
 }
 
@@ -175,6 +177,7 @@ export class Cluster {
       graph: undefined,
       committed: 0n,
       lastHash: '',
+      replayAllowed: false,
       up: false,
     };
   }
@@ -208,6 +211,7 @@ export class Cluster {
   /** Starts (or restarts, keeping only its storage) a node; a node that is up is left alone. */
   start(node: SimNode): void {
     if (node.up) return;
+    node.replayAllowed = node.committed > 0n;
     const skew = this.o.plan.skews[node.id];
     const graph = new EngineGraph({
       node: node.id,
@@ -383,8 +387,10 @@ export class Cluster {
   private onCommitted(node: SimNode, c: CommittedBlock): void {
     const h = c.block.header.height;
     const hash = toHex(blockHash(c.block.header));
-    // a restarted node re-announces its last block to its app: the same block again is a replay
-    if (h === node.committed && hash === node.lastHash) return;
+    // a restarted node re-announces its last block to its app: the same block, once, is a replay
+    const replay = node.replayAllowed && h === node.committed && hash === node.lastHash;
+    node.replayAllowed = false;
+    if (replay) return;
     if (node.honest) {
       if (h !== node.committed + 1n) {
         this.violations.push({
@@ -488,6 +494,14 @@ export class Cluster {
       });
     }
     const agreementBroken = this.violations.some((v) => v.invariant === 'agreement');
+    // accountability also means never blaming the innocent
+    const framed = this.nodes.filter((n) => n.honest && this.culprits.has(n.key)).map((n) => n.id);
+    if (framed.length > 0) {
+      this.violations.push({
+        invariant: 'accountability',
+        detail: `honest ${framed.join(', ')} named as equivocators`,
+      });
+    }
     const culpritPower = [...this.culprits].reduce(
       (a, k) => a + (this.set.validators[this.set.index.get(k) ?? -1]?.power ?? 0),
       0,
