@@ -1,5 +1,27 @@
 export { MemoryStorage } from './memory.ts';
 export {
+  computeRoot,
+  decodeProof,
+  emptyRoot,
+  encodeProof,
+  HASH_BYTES,
+  innerHash,
+  keyPath,
+  leafHash,
+  MAX_DEPTH,
+  type MembershipProof,
+  type MerkleChange,
+  type MerkleEntry,
+  type MerkleProof,
+  MerkleProofSchema,
+  type MerkleStats,
+  type NonMembershipProof,
+  type ProofLeaf,
+  SparseMerkleTree,
+  type SparseMerkleTreeOptions,
+  verifyProof,
+} from './merkle.ts';
+export {
   bytesEqual,
   compareBytes,
   copyBytes,
