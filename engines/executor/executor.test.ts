@@ -1,0 +1,227 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { propParams } from '../../props/config.ts';
+import { MemoryStorage } from '../../storage/memory.ts';
+import { multievaluate } from '../../vm/multievaluate.ts';
+import {
+  ALWAYS_ACCEPT,
+  ALWAYS_REJECT,
+  builtinNatives,
+  type NativeDefinition,
+  nativeVm,
+} from '../../vm/native.ts';
+import { createVmTable } from '../../vm/table.ts';
+import type { VirtualMachine } from '../../vm/types.ts';
+import { toHex } from '../../wire/commit.ts';
+import { encode } from '../../wire/schema.ts';
+import { type BlockResult, executeSerial, executeSharded } from './block.ts';
+import { DECLARED_INPUTS, DECLARED_OUTPUTS, Declared, nativeFn, predicateCommitment } from './natives.ts';
+import { type Note, noteKey, ownerPrefix, type Transaction } from './notes.ts';
+import type { Multievaluate } from './phases.ts';
+import { waves } from './schedule.ts';
+import { NoteStore } from './state.ts';
+
+/** Accepts always; its config (an owner id) only makes the code, and so the commitment, distinct. */
+const ACCEPT_AS: NativeDefinition = {
+  name: 'test-accept-as',
+  version: '1',
+  baseGas: 10,
+  perByteGas: 0,
+  takesConfig: true,
+  run: () => ({ ok: true, value: { kind: 'basic', value: { kind: 'boolean', value: true } }, gasUsed: 0 }),
+};
+const registry = builtinNatives().register(DECLARED_INPUTS).register(DECLARED_OUTPUTS).register(ACCEPT_AS);
+const table = createVmTable([nativeVm(registry) as VirtualMachine<never>]);
+const mev: Multievaluate = (fn, args, gas) => multievaluate(fn, args, gas, { table });
+
+const ACCEPT = nativeFn(ALWAYS_ACCEPT.name, ALWAYS_ACCEPT.version);
+const REJECT = nativeFn(ALWAYS_REJECT.name, ALWAYS_REJECT.version);
+const A = predicateCommitment(ACCEPT);
+const R = predicateCommitment(REJECT);
+const LOOKUP = nativeFn(DECLARED_INPUTS.name, DECLARED_INPUTS.version);
+const CALC = nativeFn(DECLARED_OUTPUTS.name, DECLARED_OUTPUTS.version);
+const GAS = 1_000_000;
+
+const OWNERS = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((i) =>
+  nativeFn(ACCEPT_AS.name, ACCEPT_AS.version, Uint8Array.of(i)),
+);
+const ownerCommitment = (i: number) => predicateCommitment(OWNERS[i]!);
+
+function freshStore(initial: readonly Note[]): NoteStore {
+  const store = new NoteStore(new MemoryStorage());
+  expect(store.registerCode(ACCEPT)).toEqual(A);
+  expect(store.registerCode(REJECT)).toEqual(R);
+  for (const o of OWNERS) store.registerCode(o);
+  store.putNotes(initial.map((note) => ({ key: noteKey(note), note })));
+  return store;
+}
+
+const note = (owner: number, key: number, value = 0, app = A): Note => ({
+  provenance: [],
+  application: app,
+  owner: ownerCommitment(owner),
+  key: Uint8Array.of(key),
+  value: Uint8Array.of(value),
+});
+
+function tx(
+  inputs: readonly Note[],
+  outputs: readonly Note[],
+  constraints?: { read: Uint8Array[]; write: Uint8Array[] },
+): Transaction {
+  const keys = [...inputs, ...outputs].map((n) => noteKey(n));
+  return {
+    stateReadConstraints: constraints?.read ?? inputs.map((n) => noteKey(n)),
+    stateWriteConstraints: constraints?.write ?? keys,
+    lookupCode: LOOKUP,
+    calculationCode: CALC,
+    extradata: encode(Declared, {
+      inputs: inputs.map((n) => noteKey(n)),
+      outputs: [...outputs],
+      payload: new Uint8Array(0),
+    }),
+  };
+}
+
+/** Applies a block result to a clone of the store's storage and lists the resulting notes. */
+function finalState(storage: MemoryStorage, result: BlockResult): string[] {
+  const copy = storage.clone();
+  copy.batch(NoteStore.ops(result.writes));
+  return [...new NoteStore(copy).notes()].map(([k, n]) => `${toHex(k)}=${toHex(n.value)}`);
+}
+
+describe('executor: four phases', () => {
+  it('accepts a transfer: consumes the input, creates the output', () => {
+    const a = note(1, 1, 5);
+    const b = note(2, 1, 5);
+    const store = freshStore([a]);
+    const r = executeSerial([tx([a], [b])], store, mev, GAS);
+    expect(r.receipts[0]).toMatchObject({ accepted: true, phase: 'commit' });
+    expect(r.receipts[0]!.gasUsed).toBeGreaterThan(0);
+    expect(r.writes[0]!.consume.map(toHex)).toEqual([toHex(noteKey(a))]);
+  });
+
+  it('explains rejections: which phase, which predicate, which note', () => {
+    const bad = note(1, 2, 0, R);
+    const store = freshStore([bad, note(1, 3)]);
+    const [vp, missing, readOutside, spentTwice] = executeSerial(
+      [
+        tx([bad], [note(3, 9)]),
+        tx([note(7, 7)], []),
+        tx([note(1, 3)], [], { read: [], write: [] }),
+        tx([note(1, 3), note(1, 3)], []),
+      ],
+      store,
+      mev,
+      GAS,
+    ).receipts;
+    expect(vp).toMatchObject({
+      accepted: false,
+      phase: 'validity',
+      predicate: toHex(R),
+      note: toHex(noteKey(bad)),
+    });
+    expect(missing).toMatchObject({
+      accepted: false,
+      phase: 'lookup',
+      reason: 'input note missing or already spent',
+    });
+    expect(readOutside).toMatchObject({
+      accepted: false,
+      phase: 'lookup',
+      reason: 'read outside the read constraints',
+    });
+    expect(spentTwice).toMatchObject({
+      accepted: false,
+      phase: 'lookup',
+      reason: 'the same input note is named twice',
+    });
+  });
+
+  it('a note is spent once: the second spender fails, a re-created spent note is refused', () => {
+    const a = note(1, 1);
+    const store = freshStore([a]);
+    const r = executeSerial(
+      [tx([a], [note(2, 1)]), tx([a], [note(3, 1)]), tx([note(2, 1)], [a])],
+      store,
+      mev,
+      GAS,
+    );
+    expect(r.receipts.map((x) => x.accepted)).toEqual([true, false, false]);
+    expect(r.receipts[2]).toMatchObject({ phase: 'commit', reason: 'output would re-create a spent note' });
+  });
+
+  it('a failing transaction does not stop the block', () => {
+    const store = freshStore([note(1, 1)]);
+    const r = executeSerial([tx([note(9, 9)], []), tx([note(1, 1)], [note(2, 2)])], store, mev, GAS);
+    expect(r.receipts.map((x) => x.accepted)).toEqual([false, true]);
+  });
+
+  it('out of gas is a rejection with the gas used', () => {
+    const store = freshStore([note(1, 1)]);
+    const r = executeSerial([tx([note(1, 1)], [note(2, 2)])], store, mev, 10);
+    expect(r.receipts[0]).toMatchObject({ accepted: false, phase: 'lookup' });
+    expect(r.receipts[0]!.reason).toMatch(/out-of-gas/);
+  });
+});
+
+describe('executor: parallel equals serial', () => {
+  // a small universe of owners and keys so that transactions conflict a lot
+  const noteArb = fc
+    .record({
+      owner: fc.integer({ min: 0, max: 3 }),
+      key: fc.integer({ min: 0, max: 5 }),
+      value: fc.integer({ min: 0, max: 9 }),
+      reject: fc.boolean(),
+    })
+    .map((x) => note(x.owner, x.key, x.value, x.reject && x.value === 0 ? R : A));
+  const constraintMode = fc.constantFrom('exact', 'owner', 'too-narrow');
+  const txArb = fc.record({
+    inputs: fc.array(noteArb, { maxLength: 3 }),
+    outputs: fc.array(noteArb, { maxLength: 3 }),
+    mode: constraintMode,
+  });
+
+  it('for generated blocks with many conflicts, 1, 2, 4 and 8 shards give the serial result', () => {
+    fc.assert(
+      fc.property(
+        fc.array(noteArb, { maxLength: 12 }),
+        fc.array(txArb, { minLength: 1, maxLength: 16 }),
+        fc.integer(),
+        (initial, specs, seed) => {
+          const unique = [...new Map(initial.map((n) => [toHex(noteKey(n)), n])).values()];
+          const txs = specs.map((t) => {
+            const keys = [...t.inputs, ...t.outputs];
+            if (t.mode === 'exact') return tx(t.inputs, t.outputs);
+            if (t.mode === 'owner') {
+              const prefixes = keys.map((n) => ownerPrefix(n.provenance, n.application, n.owner));
+              return tx(t.inputs, t.outputs, { read: prefixes, write: prefixes });
+            }
+            return tx(t.inputs, t.outputs, {
+              read: t.inputs.slice(1).map(noteKey),
+              write: t.outputs.slice(1).map(noteKey),
+            });
+          });
+          const storage = freshStore(unique).storage as MemoryStorage;
+          const serial = executeSerial(txs, new NoteStore(storage), mev, GAS);
+          const expected = finalState(storage, serial);
+          for (const shards of [1, 2, 4, 8]) {
+            const sharded = executeSharded(txs, new NoteStore(storage), mev, GAS, shards, seed);
+            expect(sharded.receipts).toEqual(serial.receipts);
+            expect(finalState(storage, sharded)).toEqual(expected);
+          }
+          // no note consumed twice, within or across transactions
+          const consumed = serial.writes.flatMap((w) => w.consume.map(toHex));
+          expect(new Set(consumed).size).toBe(consumed.length);
+        },
+      ),
+      propParams('executor.parallel-equals-serial', 150),
+    );
+  });
+
+  it('non-conflicting transactions share a wave; conflicting ones are ordered', () => {
+    const [a, b, c] = [note(1, 1), note(2, 2), note(3, 3)];
+    const txs = [tx([a], [note(1, 4)]), tx([b], [note(2, 4)]), tx([note(1, 4)], [c])];
+    expect(waves(txs)).toEqual([[0, 1], [2]]);
+  });
+});

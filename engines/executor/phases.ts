@@ -1,0 +1,185 @@
+/**
+ * The four phases of seed 002, for one transaction, as a pure function of a read-only state view:
+ *
+ *   1. lookup       lookupCode(extradata) names the input notes' keys; they are read (read
+ *                   constraints enforced, spent or missing notes reject). No writes.
+ *   2. calculation  calculationCode(inputs, extradata) computes the output notes.
+ *   3. validity     every application and owner predicate of every input and output note is
+ *                   evaluated on (inputs, outputs, extradata); each must return true.
+ *   4. commit       if and only if all accepted: the inputs are consumed and the outputs created
+ *                   (write constraints enforced, no key written twice).
+ *
+ * The result is a receipt and, when accepted, a write set; applying write sets belongs to the
+ * scheduler, so serial and sharded execution share this code exactly.
+ */
+
+import type { EvalResult } from '../../vm/types.ts';
+import { toHex } from '../../wire/commit.ts';
+import type { FunctionValue } from '../../wire/schema.ts';
+import { s, tryDecode } from '../../wire/schema.ts';
+import type { DataValue } from '../../wire/types.ts';
+import { allowed, Note, noteKey, type Transaction } from './notes.ts';
+
+export type Phase = 'lookup' | 'calculation' | 'validity' | 'commit';
+
+export interface Receipt {
+  readonly accepted: boolean;
+  /** Where it stopped (accepted receipts say 'commit'). */
+  readonly phase: Phase;
+  readonly reason: string;
+  /** The predicate (hex commitment) and note (hex key) a rejection is about, if any. */
+  readonly predicate?: string;
+  readonly note?: string;
+  readonly gasUsed: number;
+}
+
+export interface WriteSet {
+  readonly consume: readonly Uint8Array[];
+  readonly create: readonly { key: Uint8Array; note: Note }[];
+}
+
+/** What a transaction may see of state. */
+export interface StateView {
+  /** The note at `key`, if present and unspent. */
+  note(key: Uint8Array): Note | undefined;
+  /** Whether a note at `key` was ever consumed (the spent set: a consumed note never returns). */
+  spent(key: Uint8Array): boolean;
+  /** The predicate code a commitment binds to (from the code registry). */
+  code(commitment: Uint8Array): FunctionValue | undefined;
+}
+
+export type Multievaluate = (fn: DataValue, args: readonly DataValue[], gasLimit: number) => EvalResult;
+
+/** What validity predicates are shown: every input and output note, and the extradata. */
+export const TxView = s.struct({ inputs: s.list(Note), outputs: s.list(Note), extradata: s.bytes() });
+const KeyList = s.list(s.bytes({ max: 4096 }), { max: 1024 });
+const NoteList = s.list(Note, { max: 1024 });
+
+const fnValue = (f: FunctionValue): DataValue => ({
+  kind: 'basic',
+  value: { kind: 'function', vm: f.vm, code: f.code },
+});
+const bytesValue = (b: Uint8Array): DataValue => ({ kind: 'basic', value: { kind: 'binary', value: b } });
+
+function reject(
+  phase: Phase,
+  reason: string,
+  gasUsed: number,
+  extra: { predicate?: string; note?: string } = {},
+) {
+  return { receipt: { accepted: false, phase, reason, gasUsed, ...extra } as Receipt, writes: undefined };
+}
+
+/** The binary payload of a result that should be bytes (lists are carried as BinaryT). */
+function binaryOf(v: DataValue): Uint8Array | undefined {
+  return v.kind === 'basic' && v.value.kind === 'binary' ? v.value.value : undefined;
+}
+
+export function executeTransaction(
+  tx: Transaction,
+  state: StateView,
+  multievaluate: Multievaluate,
+  gasLimit: number,
+): { receipt: Receipt; writes: WriteSet | undefined } {
+  let gas = 0;
+  const remaining = () => Math.max(0, gasLimit - gas);
+
+  // 1. lookup
+  const looked = multievaluate(fnValue(tx.lookupCode), [bytesValue(tx.extradata)], remaining());
+  gas += looked.gasUsed;
+  if (!looked.ok)
+    return reject('lookup', `lookup code failed: ${looked.error.code}: ${looked.error.message}`, gas);
+  const keyBytes = binaryOf(looked.value);
+  const keys = keyBytes === undefined ? undefined : tryDecode(KeyList, keyBytes);
+  if (keys === undefined || !keys.ok)
+    return reject('lookup', 'lookup code did not return a list of keys', gas);
+  const inputs: Note[] = [];
+  const seen = new Set<string>();
+  for (const key of keys.value) {
+    const hex = toHex(key);
+    if (!allowed(tx.stateReadConstraints, key))
+      return reject('lookup', 'read outside the read constraints', gas, { note: hex });
+    if (seen.has(hex)) return reject('lookup', 'the same input note is named twice', gas, { note: hex });
+    seen.add(hex);
+    const note = state.note(key);
+    if (note === undefined)
+      return reject('lookup', 'input note missing or already spent', gas, { note: hex });
+    inputs.push(note);
+  }
+
+  // 2. calculation
+  const inputsValue = NoteList.toValue(inputs);
+  const calculated = multievaluate(
+    fnValue(tx.calculationCode),
+    [inputsValue, bytesValue(tx.extradata)],
+    remaining(),
+  );
+  gas += calculated.gasUsed;
+  if (!calculated.ok) {
+    return reject(
+      'calculation',
+      `calculation code failed: ${calculated.error.code}: ${calculated.error.message}`,
+      gas,
+    );
+  }
+  const outBytes = binaryOf(calculated.value);
+  const outs = outBytes === undefined ? undefined : tryDecode(NoteList, outBytes);
+  if (outs === undefined || !outs.ok)
+    return reject('calculation', 'calculation code did not return a list of notes', gas);
+  const outputs = outs.value;
+
+  // 3. validity: each distinct predicate once, all must accept
+  const view = TxView.toValue({ inputs, outputs, extradata: tx.extradata });
+  const predicates = new Map<string, { commitment: Uint8Array; note: Note }>();
+  for (const note of [...inputs, ...outputs]) {
+    for (const commitment of [note.application, note.owner]) {
+      const hex = toHex(commitment);
+      if (!predicates.has(hex)) predicates.set(hex, { commitment, note });
+    }
+  }
+  for (const [hex, { commitment, note }] of predicates) {
+    const fn = state.code(commitment);
+    const noteHex = toHex(noteKey(note));
+    if (fn === undefined)
+      return reject('validity', 'no code registered for this predicate', gas, {
+        predicate: hex,
+        note: noteHex,
+      });
+    const verdict = multievaluate(fnValue(fn), [view], remaining());
+    gas += verdict.gasUsed;
+    if (!verdict.ok) {
+      return reject('validity', `predicate failed: ${verdict.error.code}: ${verdict.error.message}`, gas, {
+        predicate: hex,
+        note: noteHex,
+      });
+    }
+    const v = verdict.value;
+    const accepted = v.kind === 'basic' && v.value.kind === 'boolean' && v.value.value;
+    if (!accepted)
+      return reject('validity', 'predicate rejected the transaction', gas, { predicate: hex, note: noteHex });
+  }
+
+  // 4. commit
+  const consume = inputs.map((n) => noteKey(n));
+  const create: { key: Uint8Array; note: Note }[] = [];
+  const created = new Set<string>();
+  for (const note of outputs) {
+    const key = noteKey(note);
+    const hex = toHex(key);
+    if (!allowed(tx.stateWriteConstraints, key))
+      return reject('commit', 'write outside the write constraints', gas, { note: hex });
+    if (created.has(hex) || state.note(key) !== undefined)
+      return reject('commit', 'output note already exists', gas, { note: hex });
+    if (state.spent(key)) return reject('commit', 'output would re-create a spent note', gas, { note: hex });
+    created.add(hex);
+    create.push({ key, note });
+  }
+  for (const key of consume) {
+    if (!allowed(tx.stateWriteConstraints, key))
+      return reject('commit', 'consumes outside the write constraints', gas, { note: toHex(key) });
+  }
+  return {
+    receipt: { accepted: true, phase: 'commit', reason: 'accepted', gasUsed: gas },
+    writes: { consume, create },
+  };
+}

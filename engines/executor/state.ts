@@ -1,0 +1,112 @@
+/**
+ * Executor state over the node's `Storage` (handed in by the runtime):
+ *
+ *   x/n/<note key>      the note (canonical encoding), while unspent
+ *   x/s/<note key>      present once the note was consumed: the spent set, kept forever
+ *   x/c/<commitment>    the predicate code a commitment binds to (the code registry)
+ *
+ * A block runs against an `Overlay`: its transactions see each other's effects in block order,
+ * and the block's writes reach storage as one atomic batch.
+ */
+import type { BatchOp, Storage } from '../../storage/types.ts';
+import { commitTyped } from '../../wire/commit.ts';
+import { decode, encode, type FunctionValue } from '../../wire/schema.ts';
+import { FunctionV, Note } from './notes.ts';
+import type { StateView, WriteSet } from './phases.ts';
+
+const enc = new TextEncoder();
+const NOTE = enc.encode('x/n/');
+const SPENT = enc.encode('x/s/');
+const CODE = enc.encode('x/c/');
+const ONE = Uint8Array.of(1);
+
+function prefixed(prefix: Uint8Array, key: Uint8Array): Uint8Array {
+  const out = new Uint8Array(prefix.length + key.length);
+  out.set(prefix, 0);
+  out.set(key, prefix.length);
+  return out;
+}
+
+const hex = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+
+export class NoteStore {
+  constructor(readonly storage: Storage) {}
+
+  note(key: Uint8Array): Note | undefined {
+    const raw = this.storage.read(prefixed(NOTE, key));
+    return raw === undefined ? undefined : decode(Note, raw);
+  }
+
+  spent(key: Uint8Array): boolean {
+    return this.storage.read(prefixed(SPENT, key)) !== undefined;
+  }
+
+  code(commitment: Uint8Array): FunctionValue | undefined {
+    const raw = this.storage.read(prefixed(CODE, commitment));
+    return raw === undefined ? undefined : decode(FunctionV, raw);
+  }
+
+  /** Publishes predicate code; returns its commitment (sha256 of the multiencoded FunctionV), so the binding holds by construction. */
+  registerCode(fn: FunctionValue): Uint8Array {
+    const commitment = commitTyped(FunctionV, fn);
+    this.storage.write(prefixed(CODE, commitment), encode(FunctionV, fn));
+    return commitment;
+  }
+
+  /** Genesis or test setup: puts notes directly. */
+  putNotes(notes: readonly { key: Uint8Array; note: Note }[]): void {
+    this.storage.batch(
+      notes.map((n) => ({ op: 'put', key: prefixed(NOTE, n.key), value: encode(Note, n.note) })),
+    );
+  }
+
+  /** Every unspent note, in key order (for state roots and comparisons). */
+  *notes(): IterableIterator<[Uint8Array, Note]> {
+    for (const [k, v] of this.storage.scan(NOTE)) yield [k.slice(NOTE.length), decode(Note, v)];
+  }
+
+  /** Storage operations for a set of write sets, in order (extra ops, e.g. receipts, may be appended). */
+  static ops(writes: readonly WriteSet[]): BatchOp[] {
+    const ops: BatchOp[] = [];
+    for (const w of writes) {
+      for (const key of w.consume) {
+        ops.push({ op: 'del', key: prefixed(NOTE, key) });
+        ops.push({ op: 'put', key: prefixed(SPENT, key), value: ONE });
+      }
+      for (const c of w.create)
+        ops.push({ op: 'put', key: prefixed(NOTE, c.key), value: encode(Note, c.note) });
+    }
+    return ops;
+  }
+}
+
+/** A block's view: storage plus the writes of the block's earlier transactions. */
+export class Overlay implements StateView {
+  private readonly notes = new Map<string, Note | null>();
+  private readonly spentKeys = new Set<string>();
+
+  constructor(private readonly base: NoteStore) {}
+
+  note(key: Uint8Array): Note | undefined {
+    const k = hex(key);
+    const mine = this.notes.get(k);
+    if (mine !== undefined) return mine ?? undefined;
+    return this.base.note(key);
+  }
+
+  spent(key: Uint8Array): boolean {
+    return this.spentKeys.has(hex(key)) || this.base.spent(key);
+  }
+
+  code(commitment: Uint8Array): FunctionValue | undefined {
+    return this.base.code(commitment);
+  }
+
+  apply(w: WriteSet): void {
+    for (const key of w.consume) {
+      this.notes.set(hex(key), null);
+      this.spentKeys.add(hex(key));
+    }
+    for (const c of w.create) this.notes.set(hex(c.key), c.note);
+  }
+}
