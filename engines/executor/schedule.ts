@@ -23,8 +23,9 @@ export function waves(txs: readonly Transaction[]): number[][] {
     let w = 0;
     for (let i = 0; i < j; i++) if (waveOf[i]! >= w && conflicts(txs[i]!, txs[j]!)) w = waveOf[i]! + 1;
     waveOf.push(w);
-    if (out[w] === undefined) out[w] = [];
-    out[w].push(j);
+    const wave = out[w] ?? [];
+    wave.push(j);
+    out[w] = wave;
   }
   return out;
 }
