@@ -8,7 +8,6 @@ import { encode, s } from '../../wire/schema.ts';
 import type { Verifier } from '../../wire/sign.ts';
 import {
   type Block,
-  BlockHeader,
   Certificate,
   type DuplicateVoteEvidence,
   type Evidence,
@@ -40,9 +39,7 @@ export type RejectReason =
 const TxList = s.list(s.bytes());
 const EvidenceList = s.list(EvidenceSchema);
 
-export function blockHash(header: BlockHeader): Uint8Array {
-  return sha256(encode(BlockHeader, header));
-}
+export { blockHash } from '../../wire/ledger.ts';
 
 export function txsHash(txs: readonly Uint8Array[]): Uint8Array {
   return sha256(encode(TxList, [...txs]));

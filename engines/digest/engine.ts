@@ -16,9 +16,7 @@ import {
   type EngineInput,
 } from '../../runtime/engine.ts';
 import { sha256 } from '../../wire/commit.ts';
-import { blockHash } from '../consensus/chain.ts';
-import { CommittedBlock } from '../consensus/messages.ts';
-import { AppRoot } from '../consensus/ports.ts';
+import { AppRoot, blockHash, CommittedBlock } from '../../wire/ledger.ts';
 
 const inputs = { committed: CommittedBlock };
 const outputs = { appRoot: AppRoot };

@@ -20,7 +20,8 @@ import { s, tryDecode } from '../../wire/schema.ts';
 import type { DataValue } from '../../wire/types.ts';
 import { allowed, Note, noteKey, type Transaction } from './notes.ts';
 
-export type Phase = 'lookup' | 'calculation' | 'validity' | 'commit';
+/** `decode`: the transaction bytes were not a transaction. */
+export type Phase = 'decode' | 'lookup' | 'calculation' | 'validity' | 'commit';
 
 export interface Receipt {
   readonly accepted: boolean;
@@ -61,62 +62,69 @@ const fnValue = (f: FunctionValue): DataValue => ({
 });
 const bytesValue = (b: Uint8Array): DataValue => ({ kind: 'basic', value: { kind: 'binary', value: b } });
 
-function reject(
-  phase: Phase,
-  reason: string,
-  gasUsed: number,
-  extra: { predicate?: string; note?: string } = {},
-) {
-  return { receipt: { accepted: false, phase, reason, gasUsed, ...extra } as Receipt, writes: undefined };
-}
-
 /** The binary payload of a result that should be bytes (lists are carried as BinaryT). */
 function binaryOf(v: DataValue): Uint8Array | undefined {
   return v.kind === 'basic' && v.value.kind === 'binary' ? v.value.value : undefined;
 }
 
-export function executeTransaction(
+/** A phase either hands its result to the next one or ends the transaction with a receipt. */
+export type PhaseResult<T> = { ok: true; value: T; gasUsed: number } | { ok: false; receipt: Receipt };
+
+function stop(
+  phase: Phase,
+  reason: string,
+  gasUsed: number,
+  extra: { predicate?: string; note?: string } = {},
+) {
+  return { ok: false as const, receipt: { accepted: false, phase, reason, gasUsed, ...extra } as Receipt };
+}
+
+/** Phase 1: the input notes (read constraints enforced; missing or spent notes reject). */
+export function lookupPhase(
   tx: Transaction,
   state: StateView,
-  multievaluate: Multievaluate,
+  mev: Multievaluate,
   gasLimit: number,
-): { receipt: Receipt; writes: WriteSet | undefined } {
-  let gas = 0;
-  const remaining = () => Math.max(0, gasLimit - gas);
-
-  // 1. lookup
-  const looked = multievaluate(fnValue(tx.lookupCode), [bytesValue(tx.extradata)], remaining());
+  gas = 0,
+): PhaseResult<Note[]> {
+  const looked = mev(fnValue(tx.lookupCode), [bytesValue(tx.extradata)], Math.max(0, gasLimit - gas));
   gas += looked.gasUsed;
   if (!looked.ok)
-    return reject('lookup', `lookup code failed: ${looked.error.code}: ${looked.error.message}`, gas);
+    return stop('lookup', `lookup code failed: ${looked.error.code}: ${looked.error.message}`, gas);
   const keyBytes = binaryOf(looked.value);
   const keys = keyBytes === undefined ? undefined : tryDecode(KeyList, keyBytes);
-  if (keys === undefined || !keys.ok)
-    return reject('lookup', 'lookup code did not return a list of keys', gas);
+  if (keys === undefined || !keys.ok) return stop('lookup', 'lookup code did not return a list of keys', gas);
   const inputs: Note[] = [];
   const seen = new Set<string>();
   for (const key of keys.value) {
     const hex = toHex(key);
     if (!allowed(tx.stateReadConstraints, key))
-      return reject('lookup', 'read outside the read constraints', gas, { note: hex });
-    if (seen.has(hex)) return reject('lookup', 'the same input note is named twice', gas, { note: hex });
+      return stop('lookup', 'read outside the read constraints', gas, { note: hex });
+    if (seen.has(hex)) return stop('lookup', 'the same input note is named twice', gas, { note: hex });
     seen.add(hex);
     const note = state.note(key);
-    if (note === undefined)
-      return reject('lookup', 'input note missing or already spent', gas, { note: hex });
+    if (note === undefined) return stop('lookup', 'input note missing or already spent', gas, { note: hex });
     inputs.push(note);
   }
+  return { ok: true, value: inputs, gasUsed: gas };
+}
 
-  // 2. calculation
-  const inputsValue = NoteList.toValue(inputs);
-  const calculated = multievaluate(
+/** Phase 2: the output notes (no state is read or written). */
+export function calculationPhase(
+  tx: Transaction,
+  inputs: readonly Note[],
+  mev: Multievaluate,
+  gasLimit: number,
+  gas: number,
+): PhaseResult<Note[]> {
+  const calculated = mev(
     fnValue(tx.calculationCode),
-    [inputsValue, bytesValue(tx.extradata)],
-    remaining(),
+    [NoteList.toValue([...inputs]), bytesValue(tx.extradata)],
+    Math.max(0, gasLimit - gas),
   );
   gas += calculated.gasUsed;
   if (!calculated.ok) {
-    return reject(
+    return stop(
       'calculation',
       `calculation code failed: ${calculated.error.code}: ${calculated.error.message}`,
       gas,
@@ -125,11 +133,21 @@ export function executeTransaction(
   const outBytes = binaryOf(calculated.value);
   const outs = outBytes === undefined ? undefined : tryDecode(NoteList, outBytes);
   if (outs === undefined || !outs.ok)
-    return reject('calculation', 'calculation code did not return a list of notes', gas);
-  const outputs = outs.value;
+    return stop('calculation', 'calculation code did not return a list of notes', gas);
+  return { ok: true, value: outs.value, gasUsed: gas };
+}
 
-  // 3. validity: each distinct predicate once, all must accept
-  const view = TxView.toValue({ inputs, outputs, extradata: tx.extradata });
+/** Phase 3: every distinct application and owner predicate of every note must accept. */
+export function validityPhase(
+  tx: Transaction,
+  inputs: readonly Note[],
+  outputs: readonly Note[],
+  state: StateView,
+  mev: Multievaluate,
+  gasLimit: number,
+  gas: number,
+): PhaseResult<null> {
+  const view = TxView.toValue({ inputs: [...inputs], outputs: [...outputs], extradata: tx.extradata });
   const predicates = new Map<string, { commitment: Uint8Array; note: Note }>();
   for (const note of [...inputs, ...outputs]) {
     for (const commitment of [note.application, note.owner]) {
@@ -141,14 +159,14 @@ export function executeTransaction(
     const fn = state.code(commitment);
     const noteHex = toHex(noteKey(note));
     if (fn === undefined)
-      return reject('validity', 'no code registered for this predicate', gas, {
+      return stop('validity', 'no code registered for this predicate', gas, {
         predicate: hex,
         note: noteHex,
       });
-    const verdict = multievaluate(fnValue(fn), [view], remaining());
+    const verdict = mev(fnValue(fn), [view], Math.max(0, gasLimit - gas));
     gas += verdict.gasUsed;
     if (!verdict.ok) {
-      return reject('validity', `predicate failed: ${verdict.error.code}: ${verdict.error.message}`, gas, {
+      return stop('validity', `predicate failed: ${verdict.error.code}: ${verdict.error.message}`, gas, {
         predicate: hex,
         note: noteHex,
       });
@@ -156,10 +174,19 @@ export function executeTransaction(
     const v = verdict.value;
     const accepted = v.kind === 'basic' && v.value.kind === 'boolean' && v.value.value;
     if (!accepted)
-      return reject('validity', 'predicate rejected the transaction', gas, { predicate: hex, note: noteHex });
+      return stop('validity', 'predicate rejected the transaction', gas, { predicate: hex, note: noteHex });
   }
+  return { ok: true, value: null, gasUsed: gas };
+}
 
-  // 4. commit
+/** Phase 4: consume the inputs and create the outputs (write constraints enforced). */
+export function commitPhase(
+  tx: Transaction,
+  inputs: readonly Note[],
+  outputs: readonly Note[],
+  state: StateView,
+  gas: number,
+): PhaseResult<WriteSet> {
   const consume = inputs.map((n) => noteKey(n));
   const create: { key: Uint8Array; note: Note }[] = [];
   const created = new Set<string>();
@@ -167,19 +194,38 @@ export function executeTransaction(
     const key = noteKey(note);
     const hex = toHex(key);
     if (!allowed(tx.stateWriteConstraints, key))
-      return reject('commit', 'write outside the write constraints', gas, { note: hex });
+      return stop('commit', 'write outside the write constraints', gas, { note: hex });
     if (created.has(hex) || state.note(key) !== undefined)
-      return reject('commit', 'output note already exists', gas, { note: hex });
-    if (state.spent(key)) return reject('commit', 'output would re-create a spent note', gas, { note: hex });
+      return stop('commit', 'output note already exists', gas, { note: hex });
+    if (state.spent(key)) return stop('commit', 'output would re-create a spent note', gas, { note: hex });
     created.add(hex);
     create.push({ key, note });
   }
   for (const key of consume) {
     if (!allowed(tx.stateWriteConstraints, key))
-      return reject('commit', 'consumes outside the write constraints', gas, { note: toHex(key) });
+      return stop('commit', 'consumes outside the write constraints', gas, { note: toHex(key) });
   }
-  return {
-    receipt: { accepted: true, phase: 'commit', reason: 'accepted', gasUsed: gas },
-    writes: { consume, create },
-  };
+  return { ok: true, value: { consume, create }, gasUsed: gas };
+}
+
+export function acceptedReceipt(gasUsed: number): Receipt {
+  return { accepted: true, phase: 'commit', reason: 'accepted', gasUsed };
+}
+
+/** All four phases of one transaction. */
+export function executeTransaction(
+  tx: Transaction,
+  state: StateView,
+  mev: Multievaluate,
+  gasLimit: number,
+): { receipt: Receipt; writes: WriteSet | undefined } {
+  const looked = lookupPhase(tx, state, mev, gasLimit);
+  if (!looked.ok) return { receipt: looked.receipt, writes: undefined };
+  const calc = calculationPhase(tx, looked.value, mev, gasLimit, looked.gasUsed);
+  if (!calc.ok) return { receipt: calc.receipt, writes: undefined };
+  const valid = validityPhase(tx, looked.value, calc.value, state, mev, gasLimit, calc.gasUsed);
+  if (!valid.ok) return { receipt: valid.receipt, writes: undefined };
+  const committed = commitPhase(tx, looked.value, calc.value, state, valid.gasUsed);
+  if (!committed.ok) return { receipt: committed.receipt, writes: undefined };
+  return { receipt: acceptedReceipt(committed.gasUsed), writes: committed.value };
 }

@@ -1,0 +1,186 @@
+/**
+ * The token's two native validity predicates (README.md has the rules):
+ *
+ *   token-conservation@1  application predicate; config = canonical TokenDefinition. Over the notes
+ *                         of its own application only, per (provenance, asset): consumed == created,
+ *                         unless the mint authority signed the transaction digest (mint / burn).
+ *   ed25519-owner@1       owner predicate; config = the owner's 32-byte public key. Accepts iff the
+ *                         owner has no input note in the transaction, or signed its digest.
+ *
+ * Both take the executor's TxView and read the Declared transaction in its extradata; they reject
+ * when the view's notes are not exactly the Declared ones, so a signature always covers precisely
+ * the notes consumed and created. Gas: declared base and per-byte costs, plus SIGNATURE_GAS for each
+ * signature verified.
+ */
+import { Declared, nativeFn, predicateCommitment } from '../../engines/executor/natives.ts';
+import { type Note, Note as NoteSchema, noteKey, provenancePrefix } from '../../engines/executor/notes.ts';
+import { TxView } from '../../engines/executor/phases.ts';
+import type { NativeDefinition, NativeRegistry } from '../../vm/native.ts';
+import type { EvalResult } from '../../vm/types.ts';
+import { toHex } from '../../wire/commit.ts';
+import { encode, type FunctionValue, tryDecode } from '../../wire/schema.ts';
+import { PUBLIC_KEY_BYTES, verify } from '../../wire/sign.ts';
+import { type DataValue, V } from '../../wire/types.ts';
+import {
+  declaredDigest,
+  type SignatureEntry,
+  signaturesOf,
+  TokenDefinition,
+  tokenValueOf,
+} from './format.ts';
+
+/** Gas charged per ed25519 verification, on top of the declared base and per-byte costs. */
+export const SIGNATURE_GAS = 2_000;
+
+export const CONSERVATION_NAME = 'token-conservation';
+export const OWNER_NAME = 'ed25519-owner';
+export const PREDICATE_VERSION = '1';
+
+interface View {
+  readonly inputs: readonly Note[];
+  readonly outputs: readonly Note[];
+  readonly signatures: readonly SignatureEntry[];
+  readonly digest: Uint8Array;
+}
+
+const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
+
+/** The predicate argument as a view bound to its Declared transaction, or undefined. */
+function viewOf(args: readonly DataValue[]): View | undefined {
+  if (args.length !== 1) return undefined;
+  let tx: { inputs: Note[]; outputs: Note[]; extradata: Uint8Array };
+  try {
+    tx = TxView.fromValue(args[0]!);
+  } catch {
+    return undefined;
+  }
+  const d = tryDecode(Declared, tx.extradata);
+  if (!d.ok) return undefined;
+  const declared = d.value;
+  if (declared.inputs.length !== tx.inputs.length || declared.outputs.length !== tx.outputs.length)
+    return undefined;
+  for (let i = 0; i < tx.inputs.length; i++)
+    if (!sameBytes(noteKey(tx.inputs[i]!), declared.inputs[i]!)) return undefined;
+  for (let i = 0; i < tx.outputs.length; i++)
+    if (!sameBytes(encode(NoteSchema, tx.outputs[i]!), encode(NoteSchema, declared.outputs[i]!)))
+      return undefined;
+  return {
+    inputs: tx.inputs,
+    outputs: tx.outputs,
+    signatures: signaturesOf(declared.payload),
+    digest: declaredDigest(declared),
+  };
+}
+
+const verdict = (ok: boolean, gasUsed = 0): EvalResult => ({ ok: true, value: V.bool(ok), gasUsed });
+const outOfGas = (gasLeft: number): EvalResult => ({
+  ok: false,
+  error: { code: 'out-of-gas', message: 'not enough gas to verify a signature' },
+  gasUsed: gasLeft,
+});
+
+/** Whether `publicKey` signed `digest`: the first entry for that key decides (one verification at most). */
+function signedBy(view: View, publicKey: Uint8Array): boolean {
+  const entry = view.signatures.find((e) => sameBytes(e.publicKey, publicKey));
+  return entry !== undefined && verify(publicKey, view.digest, entry.signature);
+}
+
+/** A predicate's own commitment from its config, cached (bounded). */
+function commitmentCache(name: string): (config: Uint8Array) => Uint8Array {
+  const cache = new Map<string, Uint8Array>();
+  return (config) => {
+    const k = toHex(config);
+    let c = cache.get(k);
+    if (c === undefined) {
+      if (cache.size >= 4096) cache.clear();
+      c = predicateCommitment(nativeFn(name, PREDICATE_VERSION, config));
+      cache.set(k, c);
+    }
+    return c;
+  };
+}
+const applicationOf = commitmentCache(CONSERVATION_NAME);
+const ownerCommitmentOf = commitmentCache(OWNER_NAME);
+
+/**
+ * Per (provenance, asset) of this application's notes: created − consumed; undefined if any of
+ * those notes has a malformed or zero value.
+ */
+export function tokenDeltas(
+  application: Uint8Array,
+  inputs: readonly Note[],
+  outputs: readonly Note[],
+): Map<string, bigint> | undefined {
+  const deltas = new Map<string, bigint>();
+  const add = (note: Note, sign: bigint): boolean => {
+    if (!sameBytes(note.application, application)) return true;
+    const v = tokenValueOf(note.value);
+    if (v === undefined) return false;
+    const k = `${toHex(provenancePrefix(note.provenance))}/${toHex(v.asset)}`;
+    deltas.set(k, (deltas.get(k) ?? 0n) + sign * v.amount);
+    return true;
+  };
+  for (const n of inputs) if (!add(n, -1n)) return undefined;
+  for (const n of outputs) if (!add(n, 1n)) return undefined;
+  return deltas;
+}
+
+export const TOKEN_CONSERVATION: NativeDefinition = {
+  name: CONSERVATION_NAME,
+  version: PREDICATE_VERSION,
+  baseGas: 200,
+  perByteGas: 1,
+  takesConfig: true,
+  run(args, config, _ctx, gasLeft) {
+    const def = tryDecode(TokenDefinition, config);
+    if (!def.ok) return verdict(false);
+    const view = viewOf(args);
+    if (view === undefined) return verdict(false);
+    const deltas = tokenDeltas(applicationOf(config), view.inputs, view.outputs);
+    if (deltas === undefined) return verdict(false);
+    if ([...deltas.values()].every((d) => d === 0n)) return verdict(true);
+    // supply changes: only with the mint authority's signature
+    if (gasLeft < SIGNATURE_GAS) return outOfGas(gasLeft);
+    return verdict(signedBy(view, def.value.mintAuthority), SIGNATURE_GAS);
+  },
+};
+
+export const ED25519_OWNER: NativeDefinition = {
+  name: OWNER_NAME,
+  version: PREDICATE_VERSION,
+  baseGas: 200,
+  perByteGas: 1,
+  takesConfig: true,
+  run(args, config, _ctx, gasLeft) {
+    if (config.length !== PUBLIC_KEY_BYTES) return verdict(false);
+    const view = viewOf(args);
+    if (view === undefined) return verdict(false);
+    const self = ownerCommitmentOf(config);
+    // receiving needs no signature; spending does
+    if (!view.inputs.some((n) => sameBytes(n.owner, self))) return verdict(true);
+    if (gasLeft < SIGNATURE_GAS) return outOfGas(gasLeft);
+    return verdict(signedBy(view, config), SIGNATURE_GAS);
+  },
+};
+
+/** Adds token-conservation@1 and ed25519-owner@1 to a registry (and returns it). */
+export function tokenNatives(registry: NativeRegistry): NativeRegistry {
+  return registry.register(TOKEN_CONSERVATION).register(ED25519_OWNER);
+}
+
+/** The conservation predicate of a token definition, and the application commitment notes carry. */
+export function conservationPredicate(def: TokenDefinition): {
+  fn: FunctionValue;
+  commitment: Uint8Array;
+} {
+  const fn = nativeFn(CONSERVATION_NAME, PREDICATE_VERSION, encode(TokenDefinition, def));
+  return { fn, commitment: predicateCommitment(fn) };
+}
+
+/** The owner predicate of an ed25519 public key, and the owner commitment notes carry. */
+export function ownerPredicate(publicKey: Uint8Array): { fn: FunctionValue; commitment: Uint8Array } {
+  if (publicKey.length !== PUBLIC_KEY_BYTES)
+    throw new RangeError(`owner public key must be ${PUBLIC_KEY_BYTES} bytes`);
+  const fn = nativeFn(OWNER_NAME, PREDICATE_VERSION, publicKey);
+  return { fn, commitment: predicateCommitment(fn) };
+}
