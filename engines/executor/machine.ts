@@ -1,0 +1,245 @@
+/**
+ * The executor's XState machine. A committed block is executed transaction by transaction, each
+ * through the four phases of seed 002, which are the machine's states:
+ *
+ *   idle -> executing.decode -> lookup -> calculation -> validity -> commit -> next -> ... -> sealing -> idle
+ *
+ * The steps are eventless transitions, so a whole block runs while one `committed` message is
+ * processed, and the statechart shows the phases a transaction went through. A phase that rejects
+ * records the receipt and jumps to `next`; a failed transaction never stops the block. Context is
+ * plain data (receipts and write sets so far), so a restart from a snapshot resumes exactly.
+ */
+import { assign, enqueueActions, setup } from 'xstate';
+import type { EngineEmitted, EngineEvent, EngineHost, EngineInput } from '../../runtime/engine.ts';
+import type { CommittedBlock } from '../../wire/ledger.ts';
+import { tryDecode } from '../../wire/schema.ts';
+import { Ledger } from './ledger.ts';
+import { type Note, Transaction } from './notes.ts';
+import {
+  acceptedReceipt,
+  calculationPhase,
+  commitPhase,
+  lookupPhase,
+  type Multievaluate,
+  type PhaseResult,
+  type Receipt,
+  validityPhase,
+  type WriteSet,
+} from './phases.ts';
+import type { executorInputs, executorOutputs } from './ports.ts';
+import { Overlay } from './state.ts';
+
+export interface ExecutorConfig {
+  /** Gas each transaction may use across its phases. */
+  gasLimit: number;
+}
+
+interface Current {
+  tx: Transaction | null;
+  inputs: Note[];
+  outputs: Note[];
+  gas: number;
+  /** Set when a phase rejected: the transaction is finished. */
+  receipt: Receipt | null;
+  writes: WriteSet | null;
+}
+
+export interface ExecutorContext {
+  readonly gasLimit: number;
+  readonly queue: readonly CommittedBlock[];
+  readonly cursor: number;
+  readonly current: Current;
+  readonly receipts: readonly Receipt[];
+  readonly writes: readonly WriteSet[];
+}
+
+const FRESH: Current = { tx: null, inputs: [], outputs: [], gas: 0, receipt: null, writes: null };
+
+type Events = EngineEvent<typeof executorInputs>;
+type Emitted = EngineEmitted<typeof executorOutputs>;
+
+export function createExecutorMachine(mev: Multievaluate) {
+  return (host: EngineHost) => {
+    if (host.storage === undefined) throw new Error('the executor needs storage');
+    const ledger = new Ledger(host.storage);
+    // the overlay is derived from context (writes so far), cached by identity
+    let cache: { writes: readonly WriteSet[]; overlay: Overlay } | undefined;
+    const overlayOf = (ctx: ExecutorContext): Overlay => {
+      if (cache?.writes !== ctx.writes) {
+        const overlay = new Overlay(ledger.notes);
+        for (const w of ctx.writes) overlay.apply(w);
+        cache = { writes: ctx.writes, overlay };
+      }
+      return cache.overlay;
+    };
+    const block = (ctx: ExecutorContext) => ctx.queue[0]!;
+    const txBytes = (ctx: ExecutorContext) => block(ctx).block.txs[ctx.cursor]!;
+    const afterPhase = <T>(
+      ctx: ExecutorContext,
+      r: PhaseResult<T>,
+      put: (v: T) => Partial<Current>,
+    ): Current =>
+      r.ok ? { ...ctx.current, ...put(r.value), gas: r.gasUsed } : { ...ctx.current, receipt: r.receipt };
+
+    return setup({
+      types: {} as {
+        context: ExecutorContext;
+        events: Events;
+        emitted: Emitted;
+        input: EngineInput<ExecutorConfig>;
+      },
+      guards: {
+        hasBlock: ({ context }) => context.queue.length > 0,
+        alreadyExecuted: ({ context }) =>
+          context.queue.length > 0 && block(context).block.header.height <= ledger.executedHeight(),
+        blockDone: ({ context }) => context.cursor >= block(context).block.txs.length,
+        finished: ({ context }) => context.current.receipt !== null,
+      },
+      actions: {
+        enqueue: assign(({ context, event }) =>
+          event.type === 'committed' ? { queue: [...context.queue, event.msg] } : {},
+        ),
+        replayRoot: enqueueActions(({ context, enqueue }) => {
+          // consensus re-announces a block after a restart: answer with the root we stored
+          const height = block(context).block.header.height;
+          const stored = ledger.receipts(height);
+          if (stored !== undefined) {
+            enqueue.emit({ type: 'appRoot', msg: { height, root: stored.root, validatorUpdates: [] } });
+          }
+          enqueue.assign({ queue: context.queue.slice(1) });
+        }),
+        decode: assign(({ context }) => {
+          const d = tryDecode(Transaction, txBytes(context));
+          const current: Current = d.ok
+            ? { ...FRESH, tx: d.value }
+            : {
+                ...FRESH,
+                receipt: {
+                  accepted: false,
+                  phase: 'decode',
+                  reason: `not a transaction: ${d.error.message}`,
+                  gasUsed: 0,
+                },
+              };
+          return { current };
+        }),
+        lookup: assign(({ context }) => ({
+          current: afterPhase(
+            context,
+            lookupPhase(context.current.tx!, overlayOf(context), mev, context.gasLimit),
+            (inputs) => ({ inputs }),
+          ),
+        })),
+        calculation: assign(({ context }) => ({
+          current: afterPhase(
+            context,
+            calculationPhase(
+              context.current.tx!,
+              context.current.inputs,
+              mev,
+              context.gasLimit,
+              context.current.gas,
+            ),
+            (outputs) => ({ outputs }),
+          ),
+        })),
+        validity: assign(({ context }) => {
+          const c = context.current;
+          return {
+            current: afterPhase(
+              context,
+              validityPhase(c.tx!, c.inputs, c.outputs, overlayOf(context), mev, context.gasLimit, c.gas),
+              () => ({}),
+            ),
+          };
+        }),
+        commit: assign(({ context }) => {
+          const c = context.current;
+          const r = commitPhase(c.tx!, c.inputs, c.outputs, overlayOf(context), c.gas);
+          return {
+            current: r.ok
+              ? { ...c, writes: r.value, receipt: acceptedReceipt(r.gasUsed) }
+              : { ...c, receipt: r.receipt },
+          };
+        }),
+        next: assign(({ context }) => ({
+          receipts: [...context.receipts, context.current.receipt!],
+          writes:
+            context.current.writes === null ? context.writes : [...context.writes, context.current.writes],
+          cursor: context.cursor + 1,
+          current: FRESH,
+        })),
+        seal: enqueueActions(({ context, enqueue }) => {
+          const height = block(context).block.header.height;
+          const sealed = ledger.seal(height, context.receipts, context.writes);
+          enqueue.emit({ type: 'receipts', msg: sealed });
+          enqueue.emit({ type: 'appRoot', msg: { height, root: sealed.root, validatorUpdates: [] } });
+          enqueue.assign({
+            queue: context.queue.slice(1),
+            cursor: 0,
+            receipts: [],
+            writes: [],
+            current: FRESH,
+          });
+        }),
+      },
+    }).createMachine({
+      id: 'executor',
+      context: ({ input }) => ({
+        gasLimit: input.config.gasLimit,
+        queue: [],
+        cursor: 0,
+        current: FRESH,
+        receipts: [],
+        writes: [],
+      }),
+      on: { committed: { actions: 'enqueue' } },
+      initial: 'idle',
+      states: {
+        idle: {
+          always: [
+            { guard: 'alreadyExecuted', actions: 'replayRoot', target: 'idle', reenter: true },
+            { guard: 'hasBlock', target: 'executing' },
+          ],
+        },
+        executing: {
+          initial: 'decode',
+          states: {
+            decode: {
+              always: [
+                { guard: 'blockDone', target: '#executor.sealing' },
+                { actions: 'decode', target: 'lookup' },
+              ],
+            },
+            lookup: {
+              always: [
+                { guard: 'finished', target: 'next' },
+                { actions: 'lookup', target: 'calculation' },
+              ],
+            },
+            calculation: {
+              always: [
+                { guard: 'finished', target: 'next' },
+                { actions: 'calculation', target: 'validity' },
+              ],
+            },
+            validity: {
+              always: [
+                { guard: 'finished', target: 'next' },
+                { actions: 'validity', target: 'commit' },
+              ],
+            },
+            commit: {
+              always: [
+                { guard: 'finished', target: 'next' },
+                { actions: 'commit', target: 'next' },
+              ],
+            },
+            next: { always: { actions: 'next', target: 'decode' } },
+          },
+        },
+        sealing: { always: { actions: 'seal', target: 'idle' } },
+      },
+    });
+  };
+}
