@@ -137,7 +137,80 @@ export function calculationPhase(
   return { ok: true, value: outs.value, gasUsed: gas };
 }
 
-/** Phase 3: every distinct application and owner predicate of every note must accept. */
+/** One predicate evaluation of the validity phase. */
+export interface PredicateJob {
+  /** hex commitment of the predicate, and the (hex) key of a note it guards (for receipts) */
+  readonly predicate: string;
+  readonly note: string;
+  readonly fn: FunctionValue;
+  /** the argument: TxView of (inputs, outputs, extradata) */
+  readonly view: DataValue;
+  readonly gasLimit: number;
+}
+
+/**
+ * Phase 3, part one: the distinct application and owner predicates of every note, in note order.
+ * All of them run with the same limit (the gas left after calculation), so they are independent
+ * and may run in any order or in parallel (seed 002: "all validity predicate checks can be
+ * performed in parallel").
+ */
+export function validityJobs(
+  tx: Transaction,
+  inputs: readonly Note[],
+  outputs: readonly Note[],
+  state: StateView,
+  gasLimit: number,
+  gas: number,
+): PhaseResult<PredicateJob[]> {
+  const view = TxView.toValue({ inputs: [...inputs], outputs: [...outputs], extradata: tx.extradata });
+  const jobs: PredicateJob[] = [];
+  const seen = new Set<string>();
+  for (const note of [...inputs, ...outputs]) {
+    for (const commitment of [note.application, note.owner]) {
+      const predicate = toHex(commitment);
+      if (seen.has(predicate)) continue;
+      seen.add(predicate);
+      const noteHex = toHex(noteKey(note));
+      const fn = state.code(commitment);
+      if (fn === undefined)
+        return stop('validity', 'no code registered for this predicate', gas, { predicate, note: noteHex });
+      jobs.push({ predicate, note: noteHex, fn, view, gasLimit: Math.max(0, gasLimit - gas) });
+    }
+  }
+  return { ok: true, value: jobs, gasUsed: gas };
+}
+
+/** Evaluates one predicate job (in process, or inside a worker). */
+export function evaluateJob(job: PredicateJob, mev: Multievaluate): EvalResult {
+  return mev(fnValue(job.fn), [job.view], job.gasLimit);
+}
+
+/**
+ * Phase 3, part two: the verdict from every job's result. Gas is the sum of all predicates'
+ * gas; the first rejection in job order is the one a receipt names.
+ */
+export function validityVerdict(
+  jobs: readonly PredicateJob[],
+  results: readonly EvalResult[],
+  gasLimit: number,
+  gas: number,
+): PhaseResult<null> {
+  const total = gas + results.reduce((n, r) => n + r.gasUsed, 0);
+  for (const [i, r] of results.entries()) {
+    const job = jobs[i]!;
+    const where = { predicate: job.predicate, note: job.note };
+    if (!r.ok) return stop('validity', `predicate failed: ${r.error.code}: ${r.error.message}`, total, where);
+    const v = r.value;
+    if (!(v.kind === 'basic' && v.value.kind === 'boolean' && v.value.value)) {
+      return stop('validity', 'predicate rejected the transaction', total, where);
+    }
+  }
+  if (total > gasLimit)
+    return stop('validity', `predicates used ${total} gas, over the limit ${gasLimit}`, total);
+  return { ok: true, value: null, gasUsed: total };
+}
+
+/** Phase 3 in process. */
 export function validityPhase(
   tx: Transaction,
   inputs: readonly Note[],
@@ -147,36 +220,14 @@ export function validityPhase(
   gasLimit: number,
   gas: number,
 ): PhaseResult<null> {
-  const view = TxView.toValue({ inputs: [...inputs], outputs: [...outputs], extradata: tx.extradata });
-  const predicates = new Map<string, { commitment: Uint8Array; note: Note }>();
-  for (const note of [...inputs, ...outputs]) {
-    for (const commitment of [note.application, note.owner]) {
-      const hex = toHex(commitment);
-      if (!predicates.has(hex)) predicates.set(hex, { commitment, note });
-    }
-  }
-  for (const [hex, { commitment, note }] of predicates) {
-    const fn = state.code(commitment);
-    const noteHex = toHex(noteKey(note));
-    if (fn === undefined)
-      return stop('validity', 'no code registered for this predicate', gas, {
-        predicate: hex,
-        note: noteHex,
-      });
-    const verdict = mev(fnValue(fn), [view], Math.max(0, gasLimit - gas));
-    gas += verdict.gasUsed;
-    if (!verdict.ok) {
-      return stop('validity', `predicate failed: ${verdict.error.code}: ${verdict.error.message}`, gas, {
-        predicate: hex,
-        note: noteHex,
-      });
-    }
-    const v = verdict.value;
-    const accepted = v.kind === 'basic' && v.value.kind === 'boolean' && v.value.value;
-    if (!accepted)
-      return stop('validity', 'predicate rejected the transaction', gas, { predicate: hex, note: noteHex });
-  }
-  return { ok: true, value: null, gasUsed: gas };
+  const jobs = validityJobs(tx, inputs, outputs, state, gasLimit, gas);
+  if (!jobs.ok) return jobs;
+  return validityVerdict(
+    jobs.value,
+    jobs.value.map((j) => evaluateJob(j, mev)),
+    gasLimit,
+    gas,
+  );
 }
 
 /** Phase 4: consume the inputs and create the outputs (write constraints enforced). */

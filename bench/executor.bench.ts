@@ -1,0 +1,140 @@
+/**
+ * executor.transfers: signed token transfers per second through the executor (four phases,
+ * predicates, sealing notes, spent set, receipts and the Merkle root) on SQLite, against the raw
+ * SQLite write rate for the same rows (prepared inserts in one transaction) in the same run.
+ *
+ * executor.parallel: the speed-up of predicate evaluation on 2 worker threads over 1, for a
+ * conflict-free block of transfers (the machine has 2 cores: the physical limit is 2.0).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import {
+  defineToken,
+  mintTx,
+  registerTokenCode,
+  signTx,
+  type Token,
+  transferTx,
+} from '../apps/token/index.ts';
+import { executeSerial } from '../engines/executor/block.ts';
+import { Ledger } from '../engines/executor/ledger.ts';
+import type { Transaction } from '../engines/executor/notes.ts';
+import { executeParallel } from '../engines/executor/parallel.ts';
+import { NoteStore } from '../engines/executor/state.ts';
+import { predicatePool } from '../node/predicate-pool.ts';
+import { nodeMultievaluate } from '../node/vm.ts';
+import { SqliteStorage } from '../storage/sqlite.ts';
+import type { Storage } from '../storage/types.ts';
+import { sha256 } from '../wire/commit.ts';
+import { keyPairFromSeed } from '../wire/sign.ts';
+import { report } from './report.ts';
+
+const GAS = 10_000_000;
+const GOLD = new Uint8Array(32).fill(3);
+const seed = (label: string) => sha256(new TextEncoder().encode(label));
+const authority = seed('bench authority');
+const token: Token = defineToken(keyPairFromSeed(authority).publicKey);
+
+/** n users each holding one note, and a block of n conflict-free signed transfers. */
+function prepare(storage: Storage, n: number): { ledger: Ledger; txs: Transaction[] } {
+  const users = Array.from({ length: n }, (_, i) => seed(`bench user ${i}`));
+  const pks = users.map((u) => keyPairFromSeed(u).publicKey);
+  const ledger = new Ledger(storage);
+  registerTokenCode(ledger.notes, token, pks);
+  // a transaction creates at most 1024 notes: mint in chunks
+  const mints: Transaction[] = [];
+  for (let i = 0; i < n; i += 500) {
+    const chunk = pks.slice(i, i + 500).map((owner) => ({ owner, asset: GOLD, amount: 10n }));
+    mints.push(signTx(mintTx(token, chunk, Uint8Array.of(1, i >> 8, i & 0xff)), [authority]));
+  }
+  const minted = executeSerial(mints, ledger.notes, nodeMultievaluate, GAS * 100);
+  const refused = minted.receipts.find((r) => !r.accepted);
+  if (refused !== undefined) throw new Error(`bench mint rejected: ${refused.reason}`);
+  ledger.seal(1n, minted.receipts, minted.writes);
+  const notes = minted.writes.flatMap((w) => w.create.map((c) => c.note));
+  const txs = notes.map((note, i) =>
+    signTx(
+      transferTx(token, [note], [{ owner: pks[(i + 1) % n]!, asset: GOLD, amount: 10n }], Uint8Array.of(2)),
+      [users[i]!],
+    ),
+  );
+  return { ledger, txs };
+}
+
+function transfersOnSqlite(dir: string): void {
+  const n = 2_000;
+  const storage = SqliteStorage.open(join(dir, 'executor.sqlite'));
+  const { ledger, txs } = prepare(storage, n);
+  const t0 = performance.now();
+  const result = executeSerial(txs, ledger.notes, nodeMultievaluate, GAS);
+  const sealed = ledger.seal(2n, result.receipts, result.writes);
+  const seconds = (performance.now() - t0) / 1000;
+  const accepted = sealed.receipts.filter((r) => r.accepted).length;
+  if (accepted !== n) throw new Error(`bench transfers rejected: ${n - accepted}`);
+  const rows = NoteStore.ops(result.writes).length + 2;
+  storage.close();
+
+  // the peer: the same number of rows written raw, in one transaction
+  const db = new Database(join(dir, 'raw.sqlite'));
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.exec('CREATE TABLE kv (k BLOB PRIMARY KEY, v BLOB) WITHOUT ROWID');
+  const insert = db.prepare('INSERT INTO kv (k, v) VALUES (?, ?)');
+  const value = new Uint8Array(120);
+  const r0 = performance.now();
+  db.transaction(() => {
+    for (let i = 0; i < rows; i++) insert.run(sha256(Uint8Array.of(i & 0xff, i >> 8, i >> 16)), value);
+  })();
+  const rawSeconds = (performance.now() - r0) / 1000;
+  db.close();
+  const perSecond = n / seconds;
+  const rawTransfersPerSecond = rows / rawSeconds / (rows / n);
+  report({
+    name: 'executor.transfers',
+    value: perSecond,
+    unit: 'transfers/s',
+    ratio: perSecond / rawTransfersPerSecond,
+    vs: `raw-sqlite-write-rate-for-the-same-${(rows / n).toFixed(1)}-rows-per-transfer`,
+  });
+}
+
+async function parallelSpeedup(dir: string): Promise<void> {
+  const n = 1_500;
+  const time = async (workers: number): Promise<number> => {
+    const storage = SqliteStorage.open(join(dir, `par-${workers}.sqlite`));
+    const { ledger, txs } = prepare(storage, n);
+    const pool = predicatePool(workers);
+    try {
+      await executeParallel(txs.slice(0, 50), ledger.notes, nodeMultievaluate, GAS, pool.runner); // warm the workers
+      const t0 = performance.now();
+      const r = await executeParallel(txs, ledger.notes, nodeMultievaluate, GAS, pool.runner);
+      const seconds = (performance.now() - t0) / 1000;
+      if (r.receipts.some((x) => !x.accepted)) throw new Error('bench transfer rejected');
+      return seconds;
+    } finally {
+      await pool.close();
+      storage.close();
+    }
+  };
+  const one = await time(1);
+  const two = await time(2);
+  report({
+    name: 'executor.parallel',
+    value: one / two,
+    unit: 'x',
+    ratio: one / two / 2,
+    vs: 'ideal-2x-on-2-cores',
+  });
+}
+
+export default async function executorBench(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'fractal-bench-'));
+  try {
+    transfersOnSqlite(dir);
+    await parallelSpeedup(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * The node's virtual machines: native (built-ins, the executor's declared-transaction functions,
+ * the applications' predicates), WebAssembly and transparent-proof. The table is code: every node
+ * and every predicate worker builds the same one.
+ */
+import { tokenNatives } from '../apps/token/predicates.ts';
+import { DECLARED_INPUTS, DECLARED_OUTPUTS } from '../engines/executor/natives.ts';
+import type { Multievaluate } from '../engines/executor/phases.ts';
+import { multievaluate, type VmTable } from '../vm/multievaluate.ts';
+import { builtinNatives, nativeVm } from '../vm/native.ts';
+import { transparentProofVm } from '../vm/provable.ts';
+import { createVmTable } from '../vm/table.ts';
+import type { VirtualMachine } from '../vm/types.ts';
+import { wasmVm } from '../vm/wasm/vm.ts';
+
+let table: VmTable | undefined;
+
+export function nodeVmTable(): VmTable {
+  table ??= createVmTable([
+    nativeVm(
+      tokenNatives(builtinNatives().register(DECLARED_INPUTS).register(DECLARED_OUTPUTS)),
+    ) as VirtualMachine<never>,
+    wasmVm as VirtualMachine<never>,
+    transparentProofVm() as VirtualMachine<never>,
+  ]);
+  return table;
+}
+
+export const nodeMultievaluate: Multievaluate = (fn, args, gas) =>
+  multievaluate(fn, args, gas, { table: nodeVmTable() });
