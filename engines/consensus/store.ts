@@ -11,6 +11,7 @@
  * node never signs two different messages for one step. Committing a height writes the block and
  * prunes the WAL below it in one atomic batch.
  */
+import { concatBytes as concat, u32be, u64be } from '../../storage/prefix.ts';
 import type { BatchOp, Storage } from '../../storage/types.ts';
 
 export type SignedKind = 0 | 1 | 2; // proposal, prevote, precommit
@@ -23,28 +24,6 @@ const WAL = enc.encode('c/wal/');
 const BLOCK = enc.encode('c/block/');
 const ROOT = enc.encode('c/root/');
 const VALSET = enc.encode('c/valset/');
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
-
-function u64be(v: bigint): Uint8Array {
-  const b = new Uint8Array(8);
-  new DataView(b.buffer).setBigUint64(0, v);
-  return b;
-}
-
-function u32be(v: number): Uint8Array {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setUint32(0, v);
-  return b;
-}
 
 export interface WalEntry {
   round: number;

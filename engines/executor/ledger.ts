@@ -9,6 +9,7 @@
  *   smt/...             the sparse Merkle tree (storage/merkle.ts)
  */
 import { SparseMerkleTree } from '../../storage/merkle.ts';
+import { concatBytes, u64be } from '../../storage/prefix.ts';
 import type { BatchOp, Storage } from '../../storage/types.ts';
 import { decode, encode } from '../../wire/schema.ts';
 import { Note } from './notes.ts';
@@ -20,17 +21,8 @@ const enc = new TextEncoder();
 const HEIGHT = enc.encode('x/h');
 const RECEIPTS = enc.encode('x/r/');
 
-function u64be(v: bigint): Uint8Array {
-  const b = new Uint8Array(8);
-  new DataView(b.buffer).setBigUint64(0, v);
-  return b;
-}
-
 function receiptsKey(height: bigint): Uint8Array {
-  const k = new Uint8Array(RECEIPTS.length + 8);
-  k.set(RECEIPTS, 0);
-  k.set(u64be(height), RECEIPTS.length);
-  return k;
+  return concatBytes(RECEIPTS, u64be(height));
 }
 
 export function toWire(r: Receipt): ReceiptWire {

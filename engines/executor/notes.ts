@@ -15,6 +15,7 @@
  * (write) prefixes is a prefix of that key. Touching anything else fails the transaction at once.
  */
 
+import { concatBytes, hasPrefix } from '../../storage/prefix.ts';
 import { type Infer, s } from '../../wire/schema.ts';
 import { encodeVarint } from '../../wire/varint.ts';
 
@@ -51,24 +52,14 @@ function segment(bytes: Uint8Array): Uint8Array {
   return out;
 }
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
-
 /** The encoded `{provenance}` segment. */
 export function provenancePrefix(provenance: readonly Uint8Array[]): Uint8Array {
-  return concat([encodeVarint(provenance.length), ...provenance.map(segment)]);
+  return concatBytes(...[encodeVarint(provenance.length), ...provenance.map(segment)]);
 }
 
 /** `{provenance}/{application}/` — every note of one application under one provenance. */
 export function applicationPrefix(provenance: readonly Uint8Array[], application: Uint8Array): Uint8Array {
-  return concat([provenancePrefix(provenance), segment(application)]);
+  return concatBytes(...[provenancePrefix(provenance), segment(application)]);
 }
 
 /** `{provenance}/{application}/{owner}/` — every note one owner holds in one application. */
@@ -77,26 +68,20 @@ export function ownerPrefix(
   application: Uint8Array,
   owner: Uint8Array,
 ): Uint8Array {
-  return concat([applicationPrefix(provenance, application), segment(owner)]);
+  return concatBytes(...[applicationPrefix(provenance, application), segment(owner)]);
 }
 
 /** The state key of a note: `{provenance}/{application}/{owner}/{key}`. */
 export function noteKey(note: Pick<Note, 'provenance' | 'application' | 'owner' | 'key'>): Uint8Array {
-  return concat([ownerPrefix(note.provenance, note.application, note.owner), segment(note.key)]);
-}
-
-export function startsWith(key: Uint8Array, prefix: Uint8Array): boolean {
-  if (prefix.length > key.length) return false;
-  for (let i = 0; i < prefix.length; i++) if (key[i] !== prefix[i]) return false;
-  return true;
+  return concatBytes(...[ownerPrefix(note.provenance, note.application, note.owner), segment(note.key)]);
 }
 
 /** Whether a constraint set (prefixes) allows `key`. */
 export function allowed(constraints: readonly Uint8Array[], key: Uint8Array): boolean {
-  return constraints.some((p) => startsWith(key, p));
+  return constraints.some((p) => hasPrefix(key, p));
 }
 
 /** Two constraint sets overlap iff some prefix of one is a prefix of (or equal to) one of the other. */
 export function overlap(a: readonly Uint8Array[], b: readonly Uint8Array[]): boolean {
-  return a.some((p) => b.some((q) => startsWith(p, q) || startsWith(q, p)));
+  return a.some((p) => b.some((q) => hasPrefix(p, q) || hasPrefix(q, p)));
 }

@@ -8,6 +8,7 @@
  * A block runs against an `Overlay`: its transactions see each other's effects in block order,
  * and the block's writes reach storage as one atomic batch.
  */
+import { concatBytes } from '../../storage/prefix.ts';
 import type { BatchOp, Storage } from '../../storage/types.ts';
 import { commitTyped } from '../../wire/commit.ts';
 import { decode, encode, type FunctionValue } from '../../wire/schema.ts';
@@ -20,43 +21,36 @@ const SPENT = enc.encode('x/s/');
 const CODE = enc.encode('x/c/');
 const ONE = Uint8Array.of(1);
 
-function prefixed(prefix: Uint8Array, key: Uint8Array): Uint8Array {
-  const out = new Uint8Array(prefix.length + key.length);
-  out.set(prefix, 0);
-  out.set(key, prefix.length);
-  return out;
-}
-
 const hex = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 
 export class NoteStore {
   constructor(readonly storage: Storage) {}
 
   note(key: Uint8Array): Note | undefined {
-    const raw = this.storage.read(prefixed(NOTE, key));
+    const raw = this.storage.read(concatBytes(NOTE, key));
     return raw === undefined ? undefined : decode(Note, raw);
   }
 
   spent(key: Uint8Array): boolean {
-    return this.storage.read(prefixed(SPENT, key)) !== undefined;
+    return this.storage.read(concatBytes(SPENT, key)) !== undefined;
   }
 
   code(commitment: Uint8Array): FunctionValue | undefined {
-    const raw = this.storage.read(prefixed(CODE, commitment));
+    const raw = this.storage.read(concatBytes(CODE, commitment));
     return raw === undefined ? undefined : decode(FunctionV, raw);
   }
 
   /** Publishes predicate code; returns its commitment (sha256 of the multiencoded FunctionV), so the binding holds by construction. */
   registerCode(fn: FunctionValue): Uint8Array {
     const commitment = commitTyped(FunctionV, fn);
-    this.storage.write(prefixed(CODE, commitment), encode(FunctionV, fn));
+    this.storage.write(concatBytes(CODE, commitment), encode(FunctionV, fn));
     return commitment;
   }
 
   /** Genesis or test setup: puts notes directly. */
   putNotes(notes: readonly { key: Uint8Array; note: Note }[]): void {
     this.storage.batch(
-      notes.map((n) => ({ op: 'put', key: prefixed(NOTE, n.key), value: encode(Note, n.note) })),
+      notes.map((n) => ({ op: 'put', key: concatBytes(NOTE, n.key), value: encode(Note, n.note) })),
     );
   }
 
@@ -70,11 +64,11 @@ export class NoteStore {
     const ops: BatchOp[] = [];
     for (const w of writes) {
       for (const key of w.consume) {
-        ops.push({ op: 'del', key: prefixed(NOTE, key) });
-        ops.push({ op: 'put', key: prefixed(SPENT, key), value: ONE });
+        ops.push({ op: 'del', key: concatBytes(NOTE, key) });
+        ops.push({ op: 'put', key: concatBytes(SPENT, key), value: ONE });
       }
       for (const c of w.create)
-        ops.push({ op: 'put', key: prefixed(NOTE, c.key), value: encode(Note, c.note) });
+        ops.push({ op: 'put', key: concatBytes(NOTE, c.key), value: encode(Note, c.note) });
     }
     return ops;
   }
