@@ -6,6 +6,7 @@
 import { sha256, toHex } from '../../wire/commit.ts';
 import { encode, s } from '../../wire/schema.ts';
 import type { Verifier } from '../../wire/sign.ts';
+import { bytesEqual } from '../../wire/types.ts';
 import {
   type Block,
   Certificate,
@@ -40,6 +41,7 @@ const TxList = s.list(s.bytes());
 const EvidenceList = s.list(EvidenceSchema);
 
 export { blockHash } from '../../wire/ledger.ts';
+export { bytesEqual };
 
 export function txsHash(txs: readonly Uint8Array[]): Uint8Array {
   return sha256(encode(TxList, [...txs]));
@@ -233,15 +235,7 @@ export function checkBlock(block: Block, tip: ChainTip, verify: Verifier): Rejec
   return null;
 }
 
-export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 function optionalBytesEqual(a: Uint8Array | null, b: Uint8Array | null): boolean {
   if (a === null || b === null) return a === b;
   return bytesEqual(a, b);
 }
-
-export const hex = toHex;

@@ -6,6 +6,8 @@
  * rounds each validator proposes in proportion to its power. Priorities are centred and clamped
  * as CometBFT does, so they stay bounded.
  */
+import { toHex } from '../../wire/commit.ts';
+
 export interface Validator {
   /** Hex of the ed25519 public key; also the validator's address. */
   readonly id: string;
@@ -113,10 +115,6 @@ export interface PowerChange {
   readonly power: number;
 }
 
-function hexOf(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
-}
-
 /**
  * Applies changes to a set. Returns the set unchanged if the result would be empty or a power is
  * not a safe positive integer (the application's mistake must not halt the chain).
@@ -124,7 +122,7 @@ function hexOf(b: Uint8Array): string {
 export function applyChanges(set: ValidatorSet, changes: readonly PowerChange[]): ValidatorSet {
   const byId = new Map(set.validators.map((v) => [v.id, v]));
   for (const c of changes) {
-    const id = hexOf(c.publicKey);
+    const id = toHex(c.publicKey);
     if (c.power === 0) byId.delete(id);
     else if (Number.isSafeInteger(c.power) && c.power > 0)
       byId.set(id, { id, publicKey: c.publicKey, power: c.power });

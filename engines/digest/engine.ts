@@ -15,7 +15,7 @@ import {
   type EngineEvent,
   type EngineInput,
 } from '../../runtime/engine.ts';
-import { sha256 } from '../../wire/commit.ts';
+import { sha256, toHex } from '../../wire/commit.ts';
 import { AppRoot, blockHash, CommittedBlock } from '../../wire/ledger.ts';
 
 const inputs = { committed: CommittedBlock };
@@ -42,7 +42,7 @@ export function validatorUpdatesOf(txs: readonly Uint8Array[]): { publicKey: Uin
     const power = new DataView(tx.buffer, tx.byteOffset, tx.byteLength).getBigUint64(
       VALSET_MAGIC.length + 32,
     );
-    byKey.set(Buffer.from(publicKey).toString('hex'), { publicKey, power });
+    byKey.set(toHex(publicKey), { publicKey, power });
   }
   return [...byKey.values()];
 }

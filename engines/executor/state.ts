@@ -10,7 +10,7 @@
  */
 import { concatBytes } from '../../storage/prefix.ts';
 import type { BatchOp, Storage } from '../../storage/types.ts';
-import { commitTyped } from '../../wire/commit.ts';
+import { commitTyped, toHex } from '../../wire/commit.ts';
 import { decode, encode, type FunctionValue } from '../../wire/schema.ts';
 import { FunctionV, Note } from './notes.ts';
 import type { StateView, WriteSet } from './phases.ts';
@@ -21,7 +21,7 @@ const SPENT = enc.encode('x/s/');
 const CODE = enc.encode('x/c/');
 const ONE = Uint8Array.of(1);
 
-const hex = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+const hex = toHex;
 
 export class NoteStore {
   constructor(readonly storage: Storage) {}
