@@ -116,3 +116,29 @@ export type AppRoot = Infer<typeof AppRoot>;
 export function blockHash(header: BlockHeader): Uint8Array {
   return sha256(encode(BlockHeader, header));
 }
+
+/**
+ * One transaction as the executor receives it: which envelope it came from, and either the
+ * executor transaction's bytes or why it was discarded before execution (a ciphertext that did
+ * not decrypt, a malformed plaintext). Discarded entries still get a receipt, in order.
+ */
+export const OrderedTx = s.struct({
+  envelope: Hash,
+  /** the height whose block carried the envelope (earlier than `OrderedBlock.height` for decrypted txs) */
+  includedAt: s.u64(),
+  encrypted: s.bool(),
+  tx: s.variant({ ok: s.bytes({ max: MAX_TX_BYTES }), discarded: s.string({ max: 256 }) }),
+});
+export type OrderedTx = Infer<typeof OrderedTx>;
+
+/**
+ * What the decryptor hands the executor for a committed height: the transactions that became
+ * executable at that height, in execution order (the encrypted transactions decrypted at this
+ * height in their committed order, then this block's plain transactions in block order).
+ */
+export const OrderedBlock = s.struct({
+  height: s.u64(),
+  blockHash: Hash,
+  txs: s.list(OrderedTx, { max: 2 * MAX_TXS_PER_BLOCK }),
+});
+export type OrderedBlock = Infer<typeof OrderedBlock>;
