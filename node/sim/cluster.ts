@@ -29,7 +29,7 @@ import {
   type ValidatorSet,
 } from '../../engines/consensus/validators.ts';
 import { digestEngine, validatorUpdatesOf, valsetTx } from '../../engines/digest/engine.ts';
-import { EngineGraph } from '../../runtime/graph.ts';
+import { EngineGraph, type EngineHandle } from '../../runtime/graph.ts';
 import { Inspector } from '../../runtime/inspect.ts';
 import { Random } from '../../runtime/random.ts';
 import { SimScheduler } from '../../runtime/scheduler.ts';
@@ -46,6 +46,11 @@ import {
   type Signer,
   type Verifier,
 } from '../../wire/sign.ts';
+
+/** Frames on the simulated network start with the channel (engine) they are for. */
+export const CHANNEL_CONSENSUS = 0;
+
+export type ConsensusPorts = EngineHandle<typeof consensusEngine.inputs, typeof consensusEngine.outputs>;
 
 export type ByzantineBehaviour = 'equivocate' | 'twins' | 'silent';
 
@@ -126,7 +131,7 @@ export class Cluster {
   private readonly set: ValidatorSet;
   /** Validator sets by the height they take effect (mirrors the app's rule: decided at h, in force at h+2). */
   private readonly sets = new Map<bigint, ValidatorSet>();
-  private readonly chainId = 'fractal-sim';
+  protected readonly chainId = 'fractal-sim';
   private readonly decided = new Map<bigint, string>();
   private readonly signedBy = new Map<string, string>();
   private readonly seenVotes = new Map<string, Vote>();
@@ -230,23 +235,58 @@ export class Cluster {
       awaitAppRoot: true,
       ...(this.o.timeouts ? { timeouts: this.o.timeouts } : {}),
     });
+    this.wireApp(node, graph, consensus);
+    graph.observe(consensus.out.net).subscribe((m) => this.outbound(node, m.to, m.bytes));
+    graph.observe(consensus.out.committed).subscribe((c) => this.onCommitted(node, c));
+    graph.observe(consensus.out.penalty).subscribe((p) => this.penalise(p.reason));
+    node.graph = graph;
+    node.up = true;
+    this.network.attach(node.id, (from, frame) => {
+      const channel = frame[0];
+      const bytes = frame.subarray(1);
+      if (channel === CHANNEL_CONSENSUS) {
+        if (node.honest) this.observeReceived(bytes);
+        graph.send(consensus.in.net, { peer: from, bytes }, `net:${from}`);
+      } else if (channel !== undefined) this.deliver(node, graph, channel, from, bytes);
+    });
+    graph.start();
+    this.afterCommit(node);
+  }
+
+  /** Adds the node's application engines (here the digest app) and connects them to consensus. */
+  protected wireApp(_node: SimNode, graph: EngineGraph, consensus: ConsensusPorts): void {
     const digest = graph.add('digest', digestEngine);
     graph.connect(consensus.out.committed, digest.in.committed);
     graph.connect(digest.out.appRoot, consensus.in.appRoot);
-    graph.observe(consensus.out.net).subscribe((m) => this.outbound(node, m.to, m.bytes));
-    graph.observe(consensus.out.committed).subscribe((c) => this.onCommitted(node, c));
-    graph.observe(consensus.out.penalty).subscribe((p) => {
-      this.penalties++;
-      this.penaltyReasons[p.reason] = (this.penaltyReasons[p.reason] ?? 0) + 1;
-    });
-    node.graph = graph;
-    node.up = true;
-    this.network.attach(node.id, (from, bytes) => {
-      if (node.honest) this.observeReceived(bytes);
-      graph.send(consensus.in.net, { peer: from, bytes }, `net:${from}`);
-    });
-    graph.start();
+  }
+
+  /** A frame for an engine other than consensus arrived (the base cluster has none). */
+  protected deliver(
+    _node: SimNode,
+    _graph: EngineGraph,
+    _channel: number,
+    _from: string,
+    _bytes: Uint8Array,
+  ): void {}
+
+  /** After start and after every commit (here: stand in for the mempool). */
+  protected afterCommit(node: SimNode): void {
     this.offerTxs(node);
+  }
+
+  protected penalise(reason: string): void {
+    this.penalties++;
+    this.penaltyReasons[reason] = (this.penaltyReasons[reason] ?? 0) + 1;
+  }
+
+  /** Sends `bytes` on a channel of the simulated network ('' = every peer). */
+  protected sendFrame(node: SimNode, channel: number, to: string, bytes: Uint8Array): void {
+    if (!node.up) return;
+    const frame = new Uint8Array(bytes.length + 1);
+    frame[0] = channel;
+    frame.set(bytes, 1);
+    if (to === '') this.network.broadcast(node.id, frame);
+    else this.network.send(node.id, to, frame);
   }
 
   /** Stands in for the mempool: offers a fresh batch of transactions after every commit. */
@@ -284,12 +324,12 @@ export class Cluster {
       const bent = this.equivocation(node, bytes);
       if (bent !== undefined) {
         const peers = this.network.nodes().filter((p) => p !== node.id);
-        for (const [i, p] of peers.entries()) this.network.send(node.id, p, i % 2 === 0 ? bytes : bent);
+        for (const [i, p] of peers.entries())
+          this.sendFrame(node, CHANNEL_CONSENSUS, p, i % 2 === 0 ? bytes : bent);
         return;
       }
     }
-    if (to === '') this.network.broadcast(node.id, bytes);
-    else this.network.send(node.id, to, bytes);
+    this.sendFrame(node, CHANNEL_CONSENSUS, to, bytes);
   }
 
   /** A conflicting twin of a vote or proposal, signed with the Byzantine node's own key. */
@@ -433,7 +473,7 @@ export class Cluster {
     }
     node.committed = h;
     node.lastHash = hash;
-    this.offerTxs(node);
+    this.afterCommit(node);
   }
 
   /** Messages and timeouts processed by every engine of every running node (for benchmarks). */
