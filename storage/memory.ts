@@ -6,6 +6,10 @@
  * - read, overwrite, delete of an absent key: O(L log n)
  * - insert of a new key or delete of a present one: O(L log n) search + O(n) array splice (a memmove
  *   of pointers: ~tens of microseconds at 10^5 entries, fine for simulation-sized stores)
+ * - batch of m ops: sorted by key (O(m log m) compares, skipped when already in order) and reduced
+ *   to the last op per key, then merged in place (see `#merge`): O(m log n) searches plus one
+ *   linear move of the entries after the first insertion or removal, instead of an O(n) splice
+ *   per key. Batches of a few ops splice per key, which costs the same without the bookkeeping.
  * - scan: O(L log n) to find the range, then O(1) per entry plus the copy of the yielded bytes
  * - clone: O(n) (pointer copies; stored byte arrays are never mutated so they are shared)
  *
@@ -31,6 +35,45 @@ import {
 } from './types.ts';
 
 const EMPTY: readonly [Key, Value][] = [];
+/** Placeholder while the arrays grow in `#merge` (always overwritten). */
+const EMPTY_BYTES = new Uint8Array(0);
+
+/** Batches up to this many ops splice per key; larger ones are merged (see `#merge`). */
+const SPLICE_MAX = 4;
+
+/** First index in [lo, hi) whose key is >= key (hi if none). */
+function lowerBound(keys: readonly Uint8Array[], key: Uint8Array, lo: number, hi: number): number {
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (compareBytes(keys[mid]!, key) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * The batch's effect as one op per key, sorted by key: ops apply in order, so the last op on a
+ * key is the one that counts. A stable sort keeps equal keys in batch order; it is skipped when
+ * the batch is already in key order (the Merkle tree's batches are).
+ */
+function lastPerKey(ops: readonly BatchOp[]): BatchOp[] {
+  let ordered: readonly BatchOp[] = ops;
+  for (let j = 1; j < ops.length; j++) {
+    if (compareBytes(ops[j - 1]!.key, ops[j]!.key) > 0) {
+      const order = ops.map((_, t) => t).sort((x, y) => compareBytes(ops[x]!.key, ops[y]!.key) || x - y);
+      ordered = order.map((t) => ops[t]!);
+      break;
+    }
+  }
+  const out: BatchOp[] = [];
+  for (let t = 0; t < ordered.length; t++) {
+    const op = ordered[t]!;
+    const next = ordered[t + 1];
+    if (next !== undefined && compareBytes(next.key, op.key) === 0) continue; // a later op wins
+    out.push(op);
+  }
+  return out;
+}
 
 export class MemoryStorage implements Storage {
   #keys: Uint8Array[] = [];
@@ -77,10 +120,14 @@ export class MemoryStorage implements Storage {
     // validate everything first: once we start applying, nothing can fail, so the batch is atomic
     for (let i = 0; i < ops.length; i++) checkOp(ops[i], i);
     this.#detachScans();
-    for (const op of ops) {
-      if (op.op === 'put') this.#put(op.key, op.value);
-      else this.#del(op.key);
+    if (ops.length <= SPLICE_MAX) {
+      for (const op of ops) {
+        if (op.op === 'put') this.#put(op.key, op.value);
+        else this.#del(op.key);
+      }
+      return;
     }
+    this.#merge(lastPerKey(ops));
   }
 
   scan(prefix: Key, opts?: ScanOptions): IterableIterator<[Key, Value]> {
@@ -135,15 +182,7 @@ export class MemoryStorage implements Storage {
 
   /** First index whose key is >= key. */
   #lowerBound(key: Uint8Array): number {
-    const keys = this.#keys;
-    let lo = 0;
-    let hi = keys.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (compareBytes(keys[mid]!, key) < 0) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    return lowerBound(this.#keys, key, 0, this.#keys.length);
   }
 
   /** Index of key, or -(insertion point) - 1. */
@@ -161,6 +200,74 @@ export class MemoryStorage implements Storage {
       const at = -i - 1;
       this.#keys.splice(at, 0, copyBytes(key));
       this.#vals.splice(at, 0, copyBytes(value));
+    }
+  }
+
+  /**
+   * Applies ops sorted by key, one per key (see `lastPerKey`), in place, in one linear pass per
+   * kind of change: every op's position is found by a forward binary search; overwrites replace
+   * the value; removals compact the arrays front to back; insertions then merge back to front
+   * into the arrays grown by their number. Entries before the first removal or insertion do not
+   * move, and no array of the store's size is allocated.
+   */
+  #merge(ops: readonly BatchOp[]): void {
+    const keys = this.#keys;
+    const vals = this.#vals;
+    const n = keys.length;
+    const removed: number[] = []; // indices of present keys deleted, ascending
+    const inserts: { at: number; op: BatchOp & { op: 'put' } }[] = []; // insertion points, ascending
+    let from = 0;
+    for (const op of ops) {
+      const i = lowerBound(keys, op.key, from, n);
+      from = i;
+      const hit = i < n && compareBytes(keys[i]!, op.key) === 0;
+      if (op.op === 'put') {
+        if (hit) vals[i] = copyBytes(op.value);
+        else inserts.push({ at: i, op });
+      } else if (hit) removed.push(i);
+    }
+    let len = n;
+    if (removed.length > 0) {
+      // front to back: shift the survivors over the removed entries, and move every insertion
+      // point down by the removed entries before it
+      let w = removed[0]!;
+      let d = 0;
+      for (let r = w; r < n; r++) {
+        if (d < removed.length && removed[d] === r) {
+          d++;
+          continue;
+        }
+        keys[w] = keys[r]!;
+        vals[w] = vals[r]!;
+        w++;
+      }
+      d = 0;
+      for (const x of inserts) {
+        while (d < removed.length && removed[d]! < x.at) d++;
+        x.at -= d;
+      }
+      len = n - removed.length;
+      keys.length = len;
+      vals.length = len;
+    }
+    if (inserts.length === 0) return;
+    // back to front: grow by the insertions, then move each stretch of old entries up to its
+    // final place and put the new entry below it
+    for (let t = 0; t < inserts.length; t++) {
+      keys.push(EMPTY_BYTES);
+      vals.push(EMPTY_BYTES);
+    }
+    let r = len - 1;
+    let w = len + inserts.length - 1;
+    for (let j = inserts.length - 1; j >= 0; j--) {
+      const x = inserts[j]!;
+      for (; r >= x.at; r--, w--) {
+        keys[w] = keys[r]!;
+        vals[w] = vals[r]!;
+      }
+      keys[w] = copyBytes(x.op.key);
+      vals[w] = copyBytes(x.op.value);
+      w--;
     }
   }
 
