@@ -1,0 +1,12 @@
+/** The mempool engine: envelopes from clients and peers in, the proposer's batch out. */
+import { defineEngine } from '../../runtime/engine.ts';
+import { createMempoolMachine } from './machine.ts';
+import type { MempoolConfig } from './node.ts';
+import { mempoolInputs, mempoolOutputs } from './ports.ts';
+
+export const mempoolEngine = defineEngine<typeof mempoolInputs, typeof mempoolOutputs, MempoolConfig>({
+  name: 'mempool',
+  inputs: mempoolInputs,
+  outputs: mempoolOutputs,
+  machine: createMempoolMachine,
+});
