@@ -511,6 +511,21 @@ export function verifyBlockShares(
 // ---------------------------------------------------------------------------------------------
 // combination and decryption
 
+/** λ_i(0) per index set: a block combines every transaction from the same validators. */
+const lagrangeCache = new Map<string, bigint[]>();
+const LAGRANGE_CACHE_SIZE = 256;
+
+function lagrangeCached(indices: readonly number[]): bigint[] {
+  const id = indices.join(',');
+  let lambdas = lagrangeCache.get(id);
+  if (lambdas === undefined) {
+    lambdas = lagrangeAtZero(indices.map(BigInt));
+    if (lagrangeCache.size >= LAGRANGE_CACHE_SIZE) lagrangeCache.clear();
+    lagrangeCache.set(id, lambdas);
+  }
+  return lambdas;
+}
+
 /**
  * K = Σ λ_i·u_i over exactly the first t shares (Lagrange at zero). Since Σ λ_i = 1 this is
  * u_t + Σ_{i<t} λ_i·(u_i − u_t): t − 1 scalar multiplications. The shares must have been
@@ -536,7 +551,7 @@ export function combine(
       throw new RangeError(`combine: share ${sh.index} is not a point`);
     }
   }
-  const lambdas = lagrangeAtZero(used.map((sh) => BigInt(sh.index)));
+  const lambdas = lagrangeCached(used.map((sh) => sh.index));
   const last = (used[t - 1] as { ui: Uint8Array }).ui;
   let K = last;
   for (let k = 0; k < t - 1; k++) {
