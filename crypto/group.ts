@@ -152,7 +152,7 @@ export const sodiumGroup: Group = {
   },
   msm(points, scalars) {
     if (points.length !== scalars.length) throw new RangeError('msm: lengths differ');
-    let acc = IDENTITY.slice();
+    let acc: Uint8Array = IDENTITY.slice();
     for (let i = 0; i < points.length; i++) {
       acc = sodium.crypto_core_ristretto255_add(
         acc,
@@ -165,6 +165,9 @@ export const sodiumGroup: Group = {
 };
 
 const NPoint = ristretto255.Point;
+const derive = ristretto255_hasher.deriveToCurve;
+if (derive === undefined) throw new Error('@noble/curves lacks ristretto255 element derivation');
+const deriveToCurve = derive;
 type NoblePoint = InstanceType<typeof NPoint>;
 const decode = (p: Uint8Array): NoblePoint => NPoint.fromBytes(p);
 
@@ -198,7 +201,7 @@ export const nobleGroup: Group = {
     if (points.length === 0) return IDENTITY.slice();
     return pippenger(NPoint, points.map(decode), scalars.map(mod)).toBytes();
   },
-  fromUniform: (bytes64) => ristretto255_hasher.deriveToCurve(bytes64).toBytes(),
+  fromUniform: (bytes64) => deriveToCurve(bytes64).toBytes(),
 };
 
 /** The hot-path group. */
