@@ -71,3 +71,15 @@ export function envelopeHash(signed: SignedEnvelope): Uint8Array {
 export function labelBytes(label: CiphertextLabel): Uint8Array {
   return encode(CiphertextLabel, label);
 }
+
+/**
+ * An epoch's threshold encryption key, once its DKG has finished: the decryptor announces it, the
+ * mempool checks encrypted envelopes against it, clients encrypt to `publicKey`.
+ */
+export const EpochKey = s.struct({
+  epoch: s.u64(),
+  publicKey: PublicKey,
+  threshold: s.u16(),
+  verificationKeys: s.list(PublicKey, { max: 1_000 }),
+});
+export type EpochKey = Infer<typeof EpochKey>;

@@ -8,7 +8,7 @@
  * blocks to announce. Storage writes (WAL, blocks) happen inside the handlers, before the messages
  * they guard are returned, which is what makes them write-ahead.
  */
-import { toHex } from '../../wire/commit.ts';
+import { sha256, toHex } from '../../wire/commit.ts';
 import { decode, encode, s, tryDecode } from '../../wire/schema.ts';
 import type { Signer, Verifier } from '../../wire/sign.ts';
 import {
@@ -132,6 +132,11 @@ export interface ConsensusState {
   /** Candidate blocks of this height, by hex hash. */
   readonly blocks: Readonly<Record<string, Block>>;
   readonly pendingTxs: readonly Uint8Array[];
+  /**
+   * Hashes of transactions committed in the last RECENT_HEIGHTS heights, by height: a batch the
+   * mempool sent before it saw a commit must not put them into another block.
+   */
+  readonly recentTxs: ReadonlyMap<string, bigint>;
   readonly evidence: readonly Evidence[];
   /** The signed header of the first proposal seen per round (to prove a proposer equivocated). */
   readonly proposalHeaders: Readonly<Record<number, SignedProposalHeader>>;
@@ -205,6 +210,7 @@ export function initialState(cfg: ConsensusConfig, env: Env): { state: Consensus
     appRoot,
     blocks: {},
     pendingTxs: [],
+    recentTxs: new Map(),
     evidence: [],
     proposalHeaders: {},
     decided: null,
@@ -509,7 +515,10 @@ function maybeAdvance(s: ConsensusState, env: Env, fx: Effects): ConsensusState 
     if (root === undefined) return s;
   }
   const committed = s.decided;
-  const included = new Set(committed.block.txs.map((t) => toHex(t)));
+  const included = new Set(committed.block.txs.map((t) => toHex(sha256(t))));
+  const recentTxs = new Map<string, bigint>();
+  for (const [k, at] of s.recentTxs) if (at + RECENT_HEIGHTS > s.height) recentTxs.set(k, at);
+  for (const k of included) recentTxs.set(k, s.height);
   const height = s.height + 1n;
   const validators = setAt(env.store, height);
   const powers = powersOf(validators);
@@ -533,7 +542,8 @@ function maybeAdvance(s: ConsensusState, env: Env, fx: Effects): ConsensusState 
     appRoot: root,
     blocks: {},
     proposalHeaders: {},
-    pendingTxs: s.pendingTxs.filter((t) => !included.has(toHex(t))),
+    pendingTxs: s.pendingTxs.filter((t) => !included.has(toHex(sha256(t)))),
+    recentTxs,
     evidence: s.evidence.filter(
       (e) =>
         e.value.first.height >= s.height &&
@@ -751,8 +761,11 @@ function resendRecent(s: ConsensusState, env: Env, fx: Effects): void {
 
 /** The mempool's current batch: what we would propose. */
 export function onTxs(s: ConsensusState, txs: readonly Uint8Array[]): ConsensusState {
-  return { ...s, pendingTxs: [...txs] };
+  return { ...s, pendingTxs: txs.filter((t) => !s.recentTxs.has(toHex(sha256(t)))) };
 }
+
+/** How many heights a committed transaction is kept out of new proposals. */
+export const RECENT_HEIGHTS = 16n;
 
 /** The application's state root after `height`. */
 export function onAppRoot(

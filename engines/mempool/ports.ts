@@ -42,14 +42,9 @@ export const AdmitReply = s.struct({
 });
 export type AdmitReply = Infer<typeof AdmitReply>;
 
-/** An epoch's threshold encryption key (as the decryptor announces it; the mempool uses epoch and key). */
-export const EpochKey = s.struct({
-  epoch: s.u64(),
-  publicKey: s.bytes({ length: 32 }),
-  threshold: s.u16(),
-  verificationKeys: s.list(s.bytes({ length: 32 }), { max: 1_000 }),
-});
-export type EpochKey = Infer<typeof EpochKey>;
+export { EpochKey } from '../../wire/envelope.ts';
+
+import { EpochKey } from '../../wire/envelope.ts';
 
 export const mempoolInputs = { submit: SubmitTx, net: NetIn, committed: CommittedBlock, epochKey: EpochKey };
 export const mempoolOutputs = { admitted: AdmitReply, txs: TxBatch, net: NetOut, penalty: PeerPenalty };

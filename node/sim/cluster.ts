@@ -125,8 +125,9 @@ export class Cluster {
   readonly network: SimNetwork;
   readonly nodes: SimNode[] = [];
   readonly violations: Violation[] = [];
-  private readonly random: Random;
-  private readonly verify: Verifier;
+  protected readonly random: Random;
+  protected readonly verify: Verifier;
+  protected readonly keyring = new SimKeyring();
   private readonly genesis: GenesisValidator[];
   private readonly set: ValidatorSet;
   /** Validator sets by the height they take effect (mirrors the app's rule: decided at h, in force at h+2). */
@@ -146,7 +147,7 @@ export class Cluster {
     this.inspector = new Inspector({ trace: o.trace ?? true });
     this.random = new Random(`cluster:${o.seed}`);
     this.network = new SimNetwork(this.scheduler, this.random.fork('network'), o.plan);
-    const keyring = new SimKeyring();
+    const keyring = this.keyring;
     this.verify = o.ed25519 ? ed25519Verify : keyring.verify;
     const signers: Signer[] = [];
     for (let i = 0; i < o.validators + (o.fullNodes ?? 0); i++) {
@@ -476,6 +477,11 @@ export class Cluster {
     this.afterCommit(node);
   }
 
+  /** Whether the run's own work is finished besides reaching the height (the base cluster has none). */
+  protected workDone(): boolean {
+    return true;
+  }
+
   /** Messages and timeouts processed by every engine of every running node (for benchmarks). */
   engineSteps(): number {
     let n = 0;
@@ -486,7 +492,7 @@ export class Cluster {
     return n;
   }
 
-  private honestUp(): SimNode[] {
+  protected honestUp(): SimNode[] {
     return this.nodes.filter((n) => n.honest && n.up);
   }
 
@@ -506,6 +512,7 @@ export class Cluster {
     const target = BigInt(o.heights);
     const done = () =>
       this.pendingRestarts === 0 &&
+      this.workDone() &&
       this.honestUp().every((n) => n.committed >= target) &&
       this.scheduler.now() >= gst;
     let lastReport = -1;

@@ -1,0 +1,481 @@
+/**
+ * The decryptor's logic, pure: committed blocks in, executable transactions out.
+ *
+ * For each committed block h, in block order, every envelope is checked the same way at every node
+ * (signature, instance, expiry, replay) and then:
+ *   plain      -> executable at h, in block order;
+ *   encrypted  -> its ciphertext is checked (label, epoch, TDH2 validity) and joins the pending batch
+ *                 of h, to be decrypted once t validators' shares for h are on chain;
+ *   shares     -> a validator's batched shares for an earlier block: verified, then counted;
+ *   dkg        -> a deal or complaint of the key epoch's distributed key generation.
+ * Pending batches are decrypted first-in first-out, so encrypted transactions execute in their
+ * committed order; a batch decrypted at height k runs before k's plain transactions.
+ *
+ * After block h commits, and only then, a validator makes its own shares for h's valid ciphertexts
+ * and submits them as an envelope; so no share ever exists for a transaction that is not committed.
+ *
+ * Everything here is a function of the committed chain, except what this validator submits (its
+ * deal, complaints and shares), which depends on its secret. State values are never mutated.
+ */
+import {
+  applyComplaint,
+  applyDeal,
+  type DkgParams,
+  type DkgTranscript,
+  deal,
+  dealOf,
+  emptyTranscript,
+  encryptionKeyPair,
+  finalize,
+  openShare,
+  secretShare,
+} from '../../crypto/dkg.ts';
+import {
+  BlockSharesWire,
+  blockShares,
+  Ciphertext,
+  combine,
+  decryptWithCombined,
+  type KeyShare,
+  type ThresholdKey,
+  verifyBlockShares,
+  verifyCiphertext,
+} from '../../crypto/tdh2.ts';
+import { sha256, toHex } from '../../wire/commit.ts';
+import { type Envelope, envelopeSigningBytes, labelBytes, SignedEnvelope } from '../../wire/envelope.ts';
+import { blockHash, type CommittedBlock, type OrderedBlock, type OrderedTx } from '../../wire/ledger.ts';
+import { encode, tryDecode } from '../../wire/schema.ts';
+import type { Signer, Verifier } from '../../wire/sign.ts';
+import { bytesEqual } from '../../wire/types.ts';
+import { DkgMessage, type EpochKey, SharesMessage } from './messages.ts';
+
+export interface DecryptorValidator {
+  /** The key that signs its envelopes (its consensus key). */
+  readonly publicKey: Uint8Array;
+  /** Its DKG encryption key (ristretto255 point), from `encryptionKeyPair(secret)`. */
+  readonly encryptionKey: Uint8Array;
+}
+
+export interface DecryptorConfig {
+  readonly instance: string;
+  /** The DKG participants; validator i (1-based) is `validators[i - 1]`. */
+  readonly validators: readonly DecryptorValidator[];
+  /** Shares needed to decrypt (t); t - 1 colluding validators learn nothing. */
+  readonly threshold: number;
+  /** This validator's 32-byte secret (its DKG encryption key and dealing polynomial derive from it). */
+  readonly secret?: Uint8Array;
+  /** The key epoch whose DKG runs from `dkgStart` (default 0). */
+  readonly epoch?: bigint;
+  /** First height of the deal window (default 1). */
+  readonly dkgStart?: bigint;
+  /** Heights in which deals are accepted (default 6). */
+  readonly dealWindow?: number;
+  /** Heights after the deal window in which complaints are accepted (default 4). */
+  readonly complaintWindow?: number;
+  /** Re-submit own deal or shares if not on chain after this many heights (default 8). */
+  readonly resubmitAfter?: number;
+  /** Envelope lifetime in heights for own submissions (default 50). */
+  readonly expiryHeights?: number;
+}
+
+export interface PendingEntry {
+  readonly envelope: Uint8Array;
+  readonly ciphertext: Ciphertext | undefined;
+  /** why it will be discarded instead of decrypted */
+  readonly discard: string | undefined;
+}
+
+export interface PendingBatch {
+  readonly height: bigint;
+  readonly blockHash: Uint8Array;
+  readonly entries: readonly PendingEntry[];
+  /** the valid ciphertexts, in block order: what shares are made for */
+  readonly valid: readonly Ciphertext[];
+  /** verified shares by validator index */
+  readonly shares: ReadonlyMap<number, readonly Uint8Array[]>;
+  /** when this validator last submitted its shares for the batch */
+  readonly sentAt: bigint | undefined;
+}
+
+export interface DecryptorState {
+  /** the last committed height processed */
+  readonly height: bigint;
+  readonly epoch: bigint;
+  readonly transcript: DkgTranscript;
+  readonly dealSentAt: bigint | undefined;
+  readonly complainedAbout: readonly number[];
+  readonly key: ThresholdKey | undefined;
+  readonly keyFailure: string | undefined;
+  readonly myShare: KeyShare | undefined;
+  readonly pending: readonly PendingBatch[];
+  /** `payer:nonce` of committed envelopes -> their expiry (replay protection, pruned after expiry) */
+  readonly nonces: ReadonlyMap<string, bigint>;
+  /** the last ordered block, re-sent when the same height is committed again (app replay) */
+  readonly last: OrderedBlock | undefined;
+}
+
+/** What processing one block produced. */
+export interface Output {
+  ordered: OrderedBlock | undefined;
+  /** signed envelopes this validator submits to the mempool */
+  submit: Uint8Array[];
+  epochKey: EpochKey | undefined;
+}
+
+export interface Env {
+  readonly signer: Signer | undefined;
+  readonly verify: Verifier;
+}
+
+export const DEFAULTS = {
+  epoch: 0n,
+  dkgStart: 1n,
+  dealWindow: 6,
+  complaintWindow: 4,
+  resubmitAfter: 8,
+  expiryHeights: 50,
+};
+
+const NONCE_SHARES = 1n << 62n;
+const NONCE_DKG = 1n << 61n;
+
+export function dkgParams(cfg: DecryptorConfig): DkgParams {
+  return {
+    instance: cfg.instance,
+    epoch: cfg.epoch ?? DEFAULTS.epoch,
+    n: cfg.validators.length,
+    t: cfg.threshold,
+    encryptionKeys: cfg.validators.map((v) => v.encryptionKey),
+  };
+}
+
+export function initialState(cfg: DecryptorConfig): DecryptorState {
+  if (cfg.threshold < 1 || cfg.threshold > cfg.validators.length) {
+    throw new RangeError(`threshold ${cfg.threshold} must be in 1..${cfg.validators.length}`);
+  }
+  return {
+    height: 0n,
+    epoch: cfg.epoch ?? DEFAULTS.epoch,
+    transcript: emptyTranscript(dkgParams(cfg)),
+    dealSentAt: undefined,
+    complainedAbout: [],
+    key: undefined,
+    keyFailure: undefined,
+    myShare: undefined,
+    pending: [],
+    nonces: new Map(),
+    last: undefined,
+  };
+}
+
+/** This node's validator index (1-based) in the DKG set, if it is one. */
+export function myIndex(cfg: DecryptorConfig, env: Env): number | undefined {
+  if (env.signer === undefined || cfg.secret === undefined) return undefined;
+  const pk = env.signer.publicKey;
+  const i = cfg.validators.findIndex((v) => bytesEqual(v.publicKey, pk));
+  return i < 0 ? undefined : i + 1;
+}
+
+function senderIndex(cfg: DecryptorConfig, payer: Uint8Array): number | undefined {
+  const i = cfg.validators.findIndex((v) => bytesEqual(v.publicKey, payer));
+  return i < 0 ? undefined : i + 1;
+}
+
+const nonceKey = (payer: Uint8Array, nonce: bigint): string => `${toHex(payer)}:${nonce}`;
+
+function discarded(envelope: Uint8Array, height: bigint, encrypted: boolean, reason: string): OrderedTx {
+  return { envelope, includedAt: height, encrypted, tx: { tag: 'discarded', value: reason } };
+}
+
+/** Processes committed block `cb`; returns the new state and what to emit. */
+export function onCommitted(
+  cfg: DecryptorConfig,
+  s: DecryptorState,
+  cb: CommittedBlock,
+  env: Env,
+  opts: { submit: boolean } = { submit: true },
+): { state: DecryptorState; out: Output } {
+  const h = cb.block.header.height;
+  const hash = blockHash(cb.block.header);
+  const out: Output = { ordered: undefined, submit: [], epochKey: undefined };
+  if (h <= s.height) {
+    // already processed: the app asked for a replay of the last block
+    if (h === s.height && s.last !== undefined) out.ordered = s.last;
+    return { state: s, out };
+  }
+  const me = myIndex(cfg, env);
+  const params = dkgParams(cfg);
+  const dealEnd = (cfg.dkgStart ?? DEFAULTS.dkgStart) + BigInt(cfg.dealWindow ?? DEFAULTS.dealWindow);
+  const complaintEnd = dealEnd + BigInt(cfg.complaintWindow ?? DEFAULTS.complaintWindow);
+  const dkgStart = cfg.dkgStart ?? DEFAULTS.dkgStart;
+
+  let transcript = s.transcript;
+  const nonces = new Map(s.nonces);
+  for (const [k, expiry] of nonces) if (expiry < h) nonces.delete(k);
+  let pending = s.pending.map((b) => ({ ...b, shares: new Map(b.shares) }));
+  const plain: OrderedTx[] = [];
+  const entries: PendingEntry[] = [];
+  const newDeals: number[] = [];
+
+  for (const bytes of cb.block.txs) {
+    // the codec is canonical, so this is envelopeHash() of whatever decodes
+    const id = sha256(bytes);
+    const decoded = tryDecode(SignedEnvelope, bytes);
+    if (!decoded.ok) {
+      plain.push(discarded(id, h, false, 'undecodable-envelope'));
+      continue;
+    }
+    const signed = decoded.value;
+    const e = signed.envelope;
+    const problem = envelopeProblem(cfg, e, signed.signature, h, nonces, env);
+    if (problem !== undefined) {
+      // system messages that fail are dropped silently; client transactions get a receipt
+      if (e.body.tag === 'plain') plain.push(discarded(id, h, false, problem));
+      else if (e.body.tag === 'encrypted')
+        entries.push({ envelope: id, ciphertext: undefined, discard: problem });
+      continue;
+    }
+    nonces.set(nonceKey(e.payer, e.nonce), e.expiry);
+    switch (e.body.tag) {
+      case 'plain':
+        plain.push({ envelope: id, includedAt: h, encrypted: false, tx: { tag: 'ok', value: e.body.value } });
+        break;
+      case 'encrypted':
+        entries.push(checkEncrypted(cfg, s, e, id));
+        break;
+      case 'shares': {
+        const sender = senderIndex(cfg, e.payer);
+        const msg = tryDecode(SharesMessage, e.body.value);
+        if (sender === undefined || !msg.ok || s.key === undefined || msg.value.epoch !== s.epoch) break;
+        const m = msg.value;
+        if (m.shares.index !== sender) break;
+        const at = pending.findIndex((b) => b.height === m.height && bytesEqual(b.blockHash, m.blockHash));
+        const batch = pending[at];
+        if (batch === undefined || batch.shares.has(sender)) break;
+        if (!verifyBlockShares(s.key, batch.valid, m.shares, batch.blockHash)) break;
+        batch.shares.set(sender, m.shares.shares);
+        break;
+      }
+      case 'dkg': {
+        const sender = senderIndex(cfg, e.payer);
+        const msg = tryDecode(DkgMessage, e.body.value);
+        if (sender === undefined || !msg.ok) break;
+        if (msg.value.tag === 'deal' && h >= dkgStart && h < dealEnd) {
+          const before = dealOf(transcript, sender);
+          transcript = applyDeal(transcript, sender, msg.value.value);
+          if (before === undefined && dealOf(transcript, sender) !== undefined) newDeals.push(sender);
+        } else if (msg.value.tag === 'complaint' && h >= dkgStart && h < complaintEnd) {
+          transcript = applyComplaint(transcript, sender, msg.value.value);
+        }
+        break;
+      }
+    }
+  }
+
+  let key = s.key;
+  let keyFailure = s.keyFailure;
+  let myShare = s.myShare;
+  let dealSentAt = s.dealSentAt;
+  let complainedAbout = s.complainedAbout;
+  const envelopes: Envelope['body'][] = [];
+
+  // The DKG, driven by height: deal, complain about bad shares, finalize at the end of the window.
+  if (me !== undefined && cfg.secret !== undefined && key === undefined && keyFailure === undefined) {
+    const resubmit = BigInt(cfg.resubmitAfter ?? DEFAULTS.resubmitAfter);
+    const dealt = hasDeal(transcript, me);
+    if (
+      !dealt &&
+      h >= dkgStart &&
+      h + 1n < dealEnd &&
+      (dealSentAt === undefined || h - dealSentAt >= resubmit)
+    ) {
+      const d = deal(params, me, cfg.secret);
+      envelopes.push({ tag: 'dkg', value: encode(DkgMessage, { tag: 'deal', value: d }) });
+      dealSentAt = h;
+    }
+    const enc = encryptionKeyPair(cfg.secret);
+    for (const dealer of newDeals) {
+      const d = dealOf(transcript, dealer);
+      if (d === undefined || complainedAbout.includes(dealer)) continue;
+      const opened = openShare(params, d, me, enc.secret);
+      if (!opened.ok && h + 1n < complaintEnd) {
+        envelopes.push({
+          tag: 'dkg',
+          value: encode(DkgMessage, { tag: 'complaint', value: opened.complaint }),
+        });
+        complainedAbout = [...complainedAbout, dealer];
+      }
+    }
+  }
+  if (key === undefined && keyFailure === undefined && h >= complaintEnd - 1n) {
+    const outcome = finalize(transcript);
+    if (outcome.ok) {
+      key = {
+        publicKey: outcome.publicKey,
+        verificationKeys: outcome.verificationKeys,
+        threshold: outcome.threshold,
+      };
+      out.epochKey = {
+        epoch: s.epoch,
+        publicKey: outcome.publicKey,
+        threshold: outcome.threshold,
+        verificationKeys: outcome.verificationKeys,
+      };
+      if (me !== undefined && cfg.secret !== undefined) {
+        const x = secretShare(transcript, outcome, me, encryptionKeyPair(cfg.secret).secret);
+        if (x !== undefined) myShare = { index: me, secret: x };
+      }
+    } else keyFailure = `${outcome.reason} (qualified ${outcome.qualified.join(',') || 'none'})`;
+  }
+
+  // This block's encrypted transactions become a pending batch (kept even if all are discarded,
+  // so that discards get their receipts in committed order).
+  if (entries.length > 0) {
+    const valid = entries.flatMap((x) =>
+      x.ciphertext !== undefined && x.discard === undefined ? [x.ciphertext] : [],
+    );
+    pending = [
+      ...pending,
+      { height: h, blockHash: hash, entries, valid, shares: new Map(), sentAt: undefined },
+    ];
+  }
+
+  // Decrypt pending batches first-in first-out while each has t verified shares.
+  const decrypted: OrderedTx[] = [];
+  while (pending.length > 0) {
+    const batch = pending[0]!;
+    if (batch.valid.length > 0 && (key === undefined || batch.shares.size < key.threshold)) break;
+    decrypted.push(...decryptBatch(key, batch));
+    pending = pending.slice(1);
+  }
+
+  // Own shares: for every still-pending batch lacking them (this block's, or a re-submission).
+  if (me !== undefined && myShare !== undefined && key !== undefined) {
+    const resubmit = BigInt(cfg.resubmitAfter ?? DEFAULTS.resubmitAfter);
+    pending = pending.map((b) => {
+      if (b.valid.length === 0 || b.shares.has(me)) return b;
+      if (b.sentAt !== undefined && h - b.sentAt < resubmit) return b;
+      const bs = blockShares(b.valid, myShare!, b.blockHash);
+      const body = encode(SharesMessage, {
+        epoch: s.epoch,
+        height: b.height,
+        blockHash: b.blockHash,
+        shares: bs,
+      });
+      envelopes.push({ tag: 'shares', value: body });
+      return { ...b, sentAt: h };
+    });
+  }
+
+  if (opts.submit && env.signer !== undefined) {
+    const expiry = h + BigInt(cfg.expiryHeights ?? DEFAULTS.expiryHeights);
+    for (const body of envelopes) out.submit.push(signEnvelope(cfg, env.signer, body, expiry));
+  }
+
+  const ordered: OrderedBlock = { height: h, blockHash: hash, txs: [...decrypted, ...plain] };
+  out.ordered = ordered;
+  const state: DecryptorState = {
+    ...s,
+    height: h,
+    transcript,
+    dealSentAt,
+    complainedAbout,
+    key,
+    keyFailure,
+    myShare,
+    pending,
+    nonces,
+    last: ordered,
+  };
+  return { state, out };
+}
+
+function envelopeProblem(
+  cfg: DecryptorConfig,
+  e: Envelope,
+  signature: Uint8Array,
+  h: bigint,
+  nonces: ReadonlyMap<string, bigint>,
+  env: Env,
+): string | undefined {
+  if (e.instance !== cfg.instance) return 'wrong-instance';
+  if (e.expiry < h) return 'expired';
+  if (nonces.has(nonceKey(e.payer, e.nonce))) return 'replay';
+  if (!env.verify(e.payer, envelopeSigningBytes(e), signature)) return 'bad-signature';
+  return undefined;
+}
+
+function checkEncrypted(cfg: DecryptorConfig, s: DecryptorState, e: Envelope, id: Uint8Array): PendingEntry {
+  if (e.body.tag !== 'encrypted') throw new Error('unreachable');
+  const { epoch, ciphertext } = e.body.value;
+  if (s.key === undefined || epoch !== s.epoch)
+    return { envelope: id, ciphertext: undefined, discard: 'unknown-epoch' };
+  const ct = tryDecode(Ciphertext, ciphertext);
+  if (!ct.ok) return { envelope: id, ciphertext: undefined, discard: 'undecodable-ciphertext' };
+  const label = labelBytes({ instance: cfg.instance, epoch, payer: e.payer });
+  if (!bytesEqual(ct.value.label, label))
+    return { envelope: id, ciphertext: undefined, discard: 'wrong-label' };
+  if (!verifyCiphertext(ct.value))
+    return { envelope: id, ciphertext: undefined, discard: 'invalid-ciphertext' };
+  return { envelope: id, ciphertext: ct.value, discard: undefined };
+}
+
+function decryptBatch(key: ThresholdKey | undefined, batch: PendingBatch): OrderedTx[] {
+  // any t verified shares give the same key; take the t lowest indices so the choice is canonical
+  const indices = [...batch.shares.keys()].sort((a, b) => a - b).slice(0, key?.threshold ?? 0);
+  let v = 0;
+  return batch.entries.map((entry) => {
+    if (entry.discard !== undefined || entry.ciphertext === undefined || key === undefined) {
+      return discarded(entry.envelope, batch.height, true, entry.discard ?? 'no-key');
+    }
+    const at = v++;
+    const shares = indices.map((index) => ({ index, ui: batch.shares.get(index)![at]! }));
+    const result = decryptWithCombined(entry.ciphertext, combine(key, entry.ciphertext, shares));
+    if (!result.ok) return discarded(entry.envelope, batch.height, true, result.reason);
+    return {
+      envelope: entry.envelope,
+      includedAt: batch.height,
+      encrypted: true,
+      tx: { tag: 'ok', value: result.plaintext },
+    };
+  });
+}
+
+function signEnvelope(
+  cfg: DecryptorConfig,
+  signer: Signer,
+  body: Envelope['body'],
+  expiry: bigint,
+): Uint8Array {
+  // one nonce per purpose, so a re-submission can never be committed twice
+  let nonce: bigint;
+  if (body.tag === 'shares') nonce = NONCE_SHARES + sharesTarget(body.value);
+  else if (body.tag === 'dkg') nonce = NONCE_DKG + dkgSlot(body.value);
+  else throw new Error(`the decryptor submits only shares and dkg bodies, not ${body.tag}`);
+  const envelope: Envelope = {
+    instance: cfg.instance,
+    payer: signer.publicKey,
+    fee: 0n,
+    nonce,
+    expiry,
+    body,
+  };
+  return encode(SignedEnvelope, { envelope, signature: signer.sign(envelopeSigningBytes(envelope)) });
+}
+
+/** A deal takes slot epoch·2^16; a complaint about dealer d slot epoch·2^16 + d. */
+function dkgSlot(body: Uint8Array): bigint {
+  const m = tryDecode(DkgMessage, body);
+  if (!m.ok) return 0n;
+  const epoch = m.value.value.epoch;
+  return (epoch << 16n) + (m.value.tag === 'deal' ? 0n : BigInt(m.value.value.dealer));
+}
+
+function sharesTarget(body: Uint8Array): bigint {
+  const m = tryDecode(SharesMessage, body);
+  return m.ok ? m.value.height : 0n;
+}
+
+function hasDeal(tr: DkgTranscript, dealer: number): boolean {
+  return dealOf(tr, dealer) !== undefined;
+}

@@ -1,0 +1,29 @@
+/**
+ * The decryptor's durable state, over the node's `Storage`:
+ *
+ *   d/block/<height:8>   each committed block it processed (encoded CommittedBlock)
+ *
+ * Its state is a pure function of those blocks (and of its secret), so a restarted decryptor
+ * replays them to rebuild pending batches, received shares, the DKG transcript and its key share,
+ * without re-submitting anything during the replay. A state checkpoint would bound replay time;
+ * the simulated and devnet chains are short enough that it is not needed yet.
+ */
+import { concatBytes, u64be } from '../../storage/prefix.ts';
+import type { Storage } from '../../storage/types.ts';
+import { CommittedBlock } from '../../wire/ledger.ts';
+import { decode, encode } from '../../wire/schema.ts';
+
+const BLOCK = new TextEncoder().encode('d/block/');
+
+export class DecryptorStore {
+  constructor(private readonly storage: Storage) {}
+
+  saveBlock(cb: CommittedBlock): void {
+    this.storage.write(concatBytes(BLOCK, u64be(cb.block.header.height)), encode(CommittedBlock, cb));
+  }
+
+  /** Processed blocks in height order. A corrupt entry is a typed DecodeError, never a wrong state. */
+  *blocks(): IterableIterator<CommittedBlock> {
+    for (const [, value] of this.storage.scan(BLOCK)) yield decode(CommittedBlock, value);
+  }
+}
