@@ -4,7 +4,9 @@
  * evaluate the transactions of one wave concurrently.
  */
 import { Random } from '../../runtime/random.ts';
-import type { Transaction } from './notes.ts';
+import type { OrderedBlock } from '../../wire/ledger.ts';
+import { tryDecode } from '../../wire/schema.ts';
+import { Transaction } from './notes.ts';
 import { executeTransaction, type Multievaluate, type Receipt, type WriteSet } from './phases.ts';
 import { waves } from './schedule.ts';
 import { type NoteStore, Overlay } from './state.ts';
@@ -70,4 +72,50 @@ export function executeSharded(
   const receipts = results.map((r) => r.receipt);
   const writes = results.flatMap((r) => (r.writes === undefined ? [] : [r.writes]));
   return { receipts, writes };
+}
+
+/** One entry of an ordered block, decoded: a transaction to execute, or its receipt already. */
+export type Prepared = { tx: Transaction; receipt: null } | { tx: null; receipt: Receipt };
+
+/**
+ * Decodes an ordered block's entries: a discarded entry gets a rejection receipt in phase
+ * 'decrypt' with the decryptor's reason, bytes that are not a transaction one in phase 'decode';
+ * neither is executed.
+ */
+export function prepareOrdered(block: OrderedBlock): Prepared[] {
+  return block.txs.map((entry): Prepared => {
+    if (entry.tx.tag === 'discarded') {
+      return { tx: null, receipt: { accepted: false, phase: 'decrypt', reason: entry.tx.value, gasUsed: 0 } };
+    }
+    const d = tryDecode(Transaction, entry.tx.value);
+    if (d.ok) return { tx: d.value, receipt: null };
+    return {
+      tx: null,
+      receipt: {
+        accepted: false,
+        phase: 'decode',
+        reason: `not a transaction: ${d.error.message}`,
+        gasUsed: 0,
+      },
+    };
+  });
+}
+
+/**
+ * Serial execution of an ordered block: `executeSerial` over its executable entries, with the
+ * receipts of discarded and undecodable entries in their positions. The reference every engine
+ * configuration must agree with.
+ */
+export function executeOrderedSerial(
+  block: OrderedBlock,
+  store: NoteStore,
+  multievaluate: Multievaluate,
+  gasLimit: number,
+): BlockResult {
+  const prepared = prepareOrdered(block);
+  const txs = prepared.flatMap((p) => (p.tx === null ? [] : [p.tx]));
+  const run = executeSerial(txs, store, multievaluate, gasLimit);
+  let next = 0;
+  const receipts = prepared.map((p) => p.receipt ?? run.receipts[next++]!);
+  return { receipts, writes: run.writes };
 }

@@ -8,13 +8,15 @@ import { ALWAYS_ACCEPT, builtinNatives, nativeVm } from '../../vm/native.ts';
 import { createVmTable } from '../../vm/table.ts';
 import type { VirtualMachine } from '../../vm/types.ts';
 import { toHex } from '../../wire/commit.ts';
-import type { CommittedBlock } from '../../wire/ledger.ts';
+import type { OrderedBlock } from '../../wire/ledger.ts';
 import { encode } from '../../wire/schema.ts';
 import { executorEngine } from './engine.ts';
 import { DECLARED_INPUTS, DECLARED_OUTPUTS, Declared, nativeFn } from './natives.ts';
 import { Note, noteKey, Transaction } from './notes.ts';
+import { inProcessRunner } from './parallel.ts';
 import type { Multievaluate } from './phases.ts';
 import type { BlockReceipts } from './ports.ts';
+import { addShardedExecutor } from './sharded.ts';
 import { NoteStore } from './state.ts';
 
 const table = createVmTable([
@@ -25,12 +27,23 @@ const ACCEPT = nativeFn(ALWAYS_ACCEPT.name, ALWAYS_ACCEPT.version);
 const LOOKUP = nativeFn(DECLARED_INPUTS.name, DECLARED_INPUTS.version);
 const CALC = nativeFn(DECLARED_OUTPUTS.name, DECLARED_OUTPUTS.version);
 
-function setup(storage = new MemoryStorage()) {
+/** The serial engine, or the sharded executor with that many shards (predicates inline or through a runner). */
+type Kind = 'serial' | { shards: number; runner?: boolean };
+
+function setup(storage = new MemoryStorage(), kind: Kind = 'serial') {
   const store = new NoteStore(storage);
   const A = store.registerCode(ACCEPT);
   const scheduler = new SimScheduler(1);
   const g = new EngineGraph({ node: 'n', scheduler, storage });
-  const ex = g.add('executor', executorEngine(mev), { gasLimit: 1_000_000 });
+  const ex =
+    kind === 'serial'
+      ? g.add('executor', executorEngine(mev), { gasLimit: 1_000_000 })
+      : addShardedExecutor(g, 'executor', {
+          shards: kind.shards,
+          mev,
+          gasLimit: 1_000_000,
+          ...(kind.runner === true ? { runner: inProcessRunner(mev) } : {}),
+        });
   const roots: { height: bigint; root: string }[] = [];
   const receipts: BlockReceipts[] = [];
   g.observe(ex.out.appRoot).subscribe((r) => roots.push({ height: r.height, root: toHex(r.root) }));
@@ -51,51 +64,94 @@ function setup(storage = new MemoryStorage()) {
       calculationCode: CALC,
       extradata: encode(Declared, { inputs: inputs.map(noteKey), outputs, payload: new Uint8Array(0) }),
     });
-  const block = (height: bigint, txs: Uint8Array[]): CommittedBlock => ({
-    block: {
-      header: {
-        chainId: 't',
-        height,
-        time: 0n,
-        proposer: new Uint8Array(32),
-        lastBlockHash: new Uint8Array(32),
-        txsHash: new Uint8Array(32),
-        appRoot: new Uint8Array(32),
-        lastCommitHash: new Uint8Array(32),
-        evidenceHash: new Uint8Array(32),
-        validatorsHash: new Uint8Array(32),
-      },
-      txs,
-      lastCommit: null,
-      evidence: [],
-    },
-    certificate: { height, round: 0, blockHash: new Uint8Array(32), signatures: [] },
+  const block = (height: bigint, txs: (Uint8Array | string)[]): OrderedBlock => ({
+    height,
+    blockHash: new Uint8Array(32).fill(Number(height)),
+    txs: txs.map((t, i) => ({
+      envelope: new Uint8Array(32).fill(i),
+      includedAt: height,
+      encrypted: typeof t === 'string',
+      tx: typeof t === 'string' ? { tag: 'discarded' as const, value: t } : { tag: 'ok' as const, value: t },
+    })),
   });
   const stateRoot = () =>
     toHex(computeRoot([...store.notes()].map(([key, n]) => ({ key, value: encode(Note, n) }))));
   return { g, ex, scheduler, store, roots, receipts, note, tx, block, stateRoot, storage };
 }
 
-describe('executor engine', () => {
-  it('executes blocks in order, emits receipts and the Merkle root of the resulting state', () => {
-    const t = setup();
-    t.g.send(t.ex.in.committed, t.block(1n, [t.tx([], [t.note(1), t.note(2)]), Uint8Array.of(9, 9, 9)]));
+const kinds: [string, Kind][] = [
+  ['serial engine', 'serial'],
+  ['sharded executor, 1 shard', { shards: 1 }],
+  ['sharded executor, 3 shards', { shards: 3 }],
+  ['sharded executor, 4 shards, predicates through a runner', { shards: 4, runner: true }],
+];
+
+/** Runs the scheduler until nothing is pending, letting a predicate runner's promises settle in between. */
+async function settle(scheduler: SimScheduler): Promise<void> {
+  for (;;) {
+    scheduler.run();
+    await new Promise((r) => setImmediate(r));
+    if (scheduler.pending === 0) return;
+  }
+}
+
+describe.each(kinds)('executor: %s', (_label, kind) => {
+  it('executes blocks in order, emits receipts and the Merkle root of the resulting state', async () => {
+    const t = setup(undefined, kind);
     t.g.send(
-      t.ex.in.committed,
-      t.block(2n, [t.tx([t.note(1)], [t.note(3)]), t.tx([t.note(1)], [t.note(4)])]),
+      t.ex.in.ordered,
+      t.block(1n, [t.tx([], [t.note(1), t.note(2)]), Uint8Array.of(9, 9, 9), 'share verification failed']),
     );
-    t.scheduler.run();
+    t.g.send(t.ex.in.ordered, t.block(2n, [t.tx([t.note(1)], [t.note(3)]), t.tx([t.note(1)], [t.note(4)])]));
+    await settle(t.scheduler);
     expect(t.receipts.map((r) => r.receipts.map((x) => `${x.accepted}:${x.phase}`))).toEqual([
-      ['true:commit', 'false:decode'],
+      ['true:commit', 'false:decode', 'false:decrypt'],
       ['true:commit', 'false:lookup'],
     ]);
+    expect(t.receipts[0]!.receipts[2]!.reason).toBe('share verification failed');
     expect(t.roots.map((r) => r.height)).toEqual([1n, 2n]);
     expect(t.roots[1]!.root).toBe(t.stateRoot());
     expect([...t.store.notes()].map(([, n]) => n.key[0])).toEqual([2, 3]);
     expect(t.store.spent(noteKey(t.note(1)))).toBe(true);
+    if (kind !== 'serial') {
+      // the notes were served and changed by the shard engines, with the predicates where configured
+      const processed = t.g.describe().engines.filter((e) => e.name.startsWith('executor-shard-'));
+      expect(processed).toHaveLength(kind.shards);
+      expect(processed.reduce((n, e) => n + e.processed, 0)).toBeGreaterThan(0);
+      expect(t.g.instance('executor').context<{ predicates: string }>().predicates).toBe(
+        kind.runner === true ? 'port' : 'inline',
+      );
+    }
   });
 
-  it('its statechart has the four phases', () => {
+  it('a re-announced block is not executed twice: the stored root is sent again', async () => {
+    const t = setup(undefined, kind);
+    const b = t.block(1n, [t.tx([], [t.note(1)])]);
+    t.g.send(t.ex.in.ordered, b);
+    await settle(t.scheduler);
+    t.g.send(t.ex.in.ordered, b);
+    await settle(t.scheduler);
+    expect(t.receipts).toHaveLength(1);
+    expect(t.roots).toHaveLength(2);
+    expect(t.roots[1]).toEqual(t.roots[0]);
+  });
+
+  it('a restarted node resumes from its storage', async () => {
+    const storage = new MemoryStorage();
+    const first = setup(storage, kind);
+    first.g.send(first.ex.in.ordered, first.block(1n, [first.tx([], [first.note(1)])]));
+    await settle(first.scheduler);
+    first.g.stop();
+    const again = setup(storage, kind);
+    again.g.send(again.ex.in.ordered, again.block(2n, [again.tx([again.note(1)], [again.note(5)])]));
+    await settle(again.scheduler);
+    expect(again.receipts[0]!.receipts[0]!.accepted).toBe(true);
+    expect(again.roots[0]!.root).toBe(again.stateRoot());
+  });
+});
+
+describe('executor statecharts', () => {
+  it('the serial engine steps each transaction through the four phases', () => {
     const t = setup();
     const states = (t.g.describe().engines[0]!.machine as { states: { executing: { states: object } } })
       .states;
@@ -109,28 +165,24 @@ describe('executor engine', () => {
     ]);
   });
 
-  it('a re-announced block is not executed twice: the stored root is sent again', () => {
-    const t = setup();
-    const b = t.block(1n, [t.tx([], [t.note(1)])]);
-    t.g.send(t.ex.in.committed, b);
-    t.scheduler.run();
-    t.g.send(t.ex.in.committed, b);
-    t.scheduler.run();
-    expect(t.receipts).toHaveLength(1);
-    expect(t.roots).toHaveLength(2);
-    expect(t.roots[1]).toEqual(t.roots[0]);
-  });
-
-  it('a restarted node resumes from its storage', () => {
-    const storage = new MemoryStorage();
-    const first = setup(storage);
-    first.g.send(first.ex.in.committed, first.block(1n, [first.tx([], [first.note(1)])]));
-    first.scheduler.run();
-    first.g.stop();
-    const again = setup(storage);
-    again.g.send(again.ex.in.committed, again.block(2n, [again.tx([again.note(1)], [again.note(5)])]));
-    again.scheduler.run();
-    expect(again.receipts[0]!.receipts[0]!.accepted).toBe(true);
-    expect(again.roots[0]!.root).toBe(again.stateRoot());
+  it('the coordinator runs each wave through the four phases; shards serve and apply', () => {
+    const t = setup(undefined, { shards: 2 });
+    const machines = Object.fromEntries(t.g.describe().engines.map((e) => [e.name, e.machine])) as Record<
+      string,
+      { states: Record<string, { states?: object }> }
+    >;
+    const coordinator = machines.executor!.states;
+    expect(Object.keys(coordinator)).toEqual([
+      'idle',
+      'next',
+      'lookup',
+      'calculation',
+      'validity',
+      'commit',
+      'sealing',
+    ]);
+    expect(Object.keys(coordinator.commit!.states!)).toEqual(['checking', 'applying']);
+    expect(Object.keys(machines['executor-shard-1']!.states)).toEqual(['idle', 'serving', 'applying']);
+    expect(t.g.describe().edges).toHaveLength(4);
   });
 });

@@ -1,4 +1,8 @@
-/** The executor engine: committed blocks in, receipts and state roots out. */
+/**
+ * The serial executor engine: ordered blocks in (`ordered`, from the decryptor), receipts and
+ * state roots out. One engine executes every transaction in block order; `addShardedExecutor`
+ * (sharded.ts) builds the same ports from a coordinator and shard engines, with the same results.
+ */
 import { defineEngine, type EngineDefinition } from '../../runtime/engine.ts';
 import { createExecutorMachine, type ExecutorConfig } from './machine.ts';
 import type { Multievaluate } from './phases.ts';

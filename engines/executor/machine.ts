@@ -1,20 +1,22 @@
 /**
- * The executor's XState machine. A committed block is executed transaction by transaction, each
- * through the four phases of seed 002, which are the machine's states:
+ * The serial executor's XState machine. An ordered block is executed transaction by transaction,
+ * in block order, each through the four phases of seed 002, which are the machine's states:
  *
  *   idle -> executing.decode -> lookup -> calculation -> validity -> commit -> next -> ... -> sealing -> idle
  *
- * The steps are eventless transitions, so a whole block runs while one `committed` message is
+ * `decode` takes the next entry: a discarded one (its ciphertext did not decrypt) gets a receipt
+ * in phase 'decrypt', bytes that are not a transaction one in phase 'decode'; neither runs.
+ * The steps are eventless transitions, so a whole block runs while one `ordered` message is
  * processed, and the statechart shows the phases a transaction went through. A phase that rejects
  * records the receipt and jumps to `next`; a failed transaction never stops the block. Context is
  * plain data (receipts and write sets so far), so a restart from a snapshot resumes exactly.
  */
 import { assign, enqueueActions, setup } from 'xstate';
 import type { EngineEmitted, EngineEvent, EngineHost, EngineInput } from '../../runtime/engine.ts';
-import type { CommittedBlock } from '../../wire/ledger.ts';
-import { tryDecode } from '../../wire/schema.ts';
+import type { OrderedBlock } from '../../wire/ledger.ts';
+import { prepareOrdered } from './block.ts';
 import { Ledger } from './ledger.ts';
-import { type Note, Transaction } from './notes.ts';
+import type { Note, Transaction } from './notes.ts';
 import {
   acceptedReceipt,
   calculationPhase,
@@ -46,7 +48,7 @@ interface Current {
 
 export interface ExecutorContext {
   readonly gasLimit: number;
-  readonly queue: readonly CommittedBlock[];
+  readonly queue: readonly OrderedBlock[];
   readonly cursor: number;
   readonly current: Current;
   readonly receipts: readonly Receipt[];
@@ -73,7 +75,7 @@ export function createExecutorMachine(mev: Multievaluate) {
       return cache.overlay;
     };
     const block = (ctx: ExecutorContext) => ctx.queue[0]!;
-    const txBytes = (ctx: ExecutorContext) => block(ctx).block.txs[ctx.cursor]!;
+    const entry = (ctx: ExecutorContext) => block(ctx).txs[ctx.cursor]!;
     const afterPhase = <T>(
       ctx: ExecutorContext,
       r: PhaseResult<T>,
@@ -91,17 +93,17 @@ export function createExecutorMachine(mev: Multievaluate) {
       guards: {
         hasBlock: ({ context }) => context.queue.length > 0,
         alreadyExecuted: ({ context }) =>
-          context.queue.length > 0 && block(context).block.header.height <= ledger.executedHeight(),
-        blockDone: ({ context }) => context.cursor >= block(context).block.txs.length,
+          context.queue.length > 0 && block(context).height <= ledger.executedHeight(),
+        blockDone: ({ context }) => context.cursor >= block(context).txs.length,
         finished: ({ context }) => context.current.receipt !== null,
       },
       actions: {
         enqueue: assign(({ context, event }) =>
-          event.type === 'committed' ? { queue: [...context.queue, event.msg] } : {},
+          event.type === 'ordered' ? { queue: [...context.queue, event.msg] } : {},
         ),
         replayRoot: enqueueActions(({ context, enqueue }) => {
-          // consensus re-announces a block after a restart: answer with the root we stored
-          const height = block(context).block.header.height;
+          // a height is re-announced after a restart: answer with the root we stored
+          const height = block(context).height;
           const stored = ledger.receipts(height);
           if (stored !== undefined) {
             enqueue.emit({ type: 'appRoot', msg: { height, root: stored.root, validatorUpdates: [] } });
@@ -109,19 +111,8 @@ export function createExecutorMachine(mev: Multievaluate) {
           enqueue.assign({ queue: context.queue.slice(1) });
         }),
         decode: assign(({ context }) => {
-          const d = tryDecode(Transaction, txBytes(context));
-          const current: Current = d.ok
-            ? { ...FRESH, tx: d.value }
-            : {
-                ...FRESH,
-                receipt: {
-                  accepted: false,
-                  phase: 'decode',
-                  reason: `not a transaction: ${d.error.message}`,
-                  gasUsed: 0,
-                },
-              };
-          return { current };
+          const [prepared] = prepareOrdered({ ...block(context), txs: [entry(context)] });
+          return { current: { ...FRESH, tx: prepared!.tx, receipt: prepared!.receipt } };
         }),
         lookup: assign(({ context }) => ({
           current: afterPhase(
@@ -170,7 +161,7 @@ export function createExecutorMachine(mev: Multievaluate) {
           current: FRESH,
         })),
         seal: enqueueActions(({ context, enqueue }) => {
-          const height = block(context).block.header.height;
+          const height = block(context).height;
           const sealed = ledger.seal(height, context.receipts, context.writes);
           enqueue.emit({ type: 'receipts', msg: sealed });
           enqueue.emit({ type: 'appRoot', msg: { height, root: sealed.root, validatorUpdates: [] } });
@@ -193,7 +184,7 @@ export function createExecutorMachine(mev: Multievaluate) {
         receipts: [],
         writes: [],
       }),
-      on: { committed: { actions: 'enqueue' } },
+      on: { ordered: { actions: 'enqueue' } },
       initial: 'idle',
       states: {
         idle: {

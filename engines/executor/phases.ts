@@ -20,8 +20,11 @@ import { s, tryDecode } from '../../wire/schema.ts';
 import type { DataValue } from '../../wire/types.ts';
 import { allowed, Note, noteKey, type Transaction } from './notes.ts';
 
-/** `decode`: the transaction bytes were not a transaction. */
-export type Phase = 'decode' | 'lookup' | 'calculation' | 'validity' | 'commit';
+/**
+ * `decrypt`: the transaction was discarded before execution (its ciphertext did not decrypt, or
+ * the plaintext was malformed); `decode`: its bytes were not an executor transaction.
+ */
+export type Phase = 'decrypt' | 'decode' | 'lookup' | 'calculation' | 'validity' | 'commit';
 
 export interface Receipt {
   readonly accepted: boolean;
@@ -87,6 +90,21 @@ export function lookupPhase(
   gasLimit: number,
   gas = 0,
 ): PhaseResult<Note[]> {
+  const keys = lookupKeys(tx, mev, gasLimit, gas);
+  if (!keys.ok) return keys;
+  return lookupInputs(tx, keys.value, state, keys.gasUsed);
+}
+
+/**
+ * Phase 1, part one: the lookup code names the input keys (no state is read). A sharded
+ * executor reads the keys `readsOf` selects from their shards before part two.
+ */
+export function lookupKeys(
+  tx: Transaction,
+  mev: Multievaluate,
+  gasLimit: number,
+  gas = 0,
+): PhaseResult<Uint8Array[]> {
   const looked = mev(fnValue(tx.lookupCode), [bytesValue(tx.extradata)], Math.max(0, gasLimit - gas));
   gas += looked.gasUsed;
   if (!looked.ok)
@@ -94,9 +112,24 @@ export function lookupPhase(
   const keyBytes = binaryOf(looked.value);
   const keys = keyBytes === undefined ? undefined : tryDecode(KeyList, keyBytes);
   if (keys === undefined || !keys.ok) return stop('lookup', 'lookup code did not return a list of keys', gas);
+  return { ok: true, value: keys.value, gasUsed: gas };
+}
+
+/** The keys part two may read: those the read constraints allow (no others are ever read). */
+export function readsOf(tx: Transaction, keys: readonly Uint8Array[]): Uint8Array[] {
+  return keys.filter((key) => allowed(tx.stateReadConstraints, key));
+}
+
+/** Phase 1, part two: the named notes, in order (read constraints enforced). */
+export function lookupInputs(
+  tx: Transaction,
+  keys: readonly Uint8Array[],
+  state: StateView,
+  gas: number,
+): PhaseResult<Note[]> {
   const inputs: Note[] = [];
   const seen = new Set<string>();
-  for (const key of keys.value) {
+  for (const key of keys) {
     const hex = toHex(key);
     if (!allowed(tx.stateReadConstraints, key))
       return stop('lookup', 'read outside the read constraints', gas, { note: hex });
@@ -228,6 +261,11 @@ export function validityPhase(
     gasLimit,
     gas,
   );
+}
+
+/** The keys the commit phase reads (to refuse existing or spent outputs): outputs the write constraints allow. */
+export function commitReadsOf(tx: Transaction, outputs: readonly Note[]): Uint8Array[] {
+  return outputs.map((n) => noteKey(n)).filter((key) => allowed(tx.stateWriteConstraints, key));
 }
 
 /** Phase 4: consume the inputs and create the outputs (write constraints enforced). */

@@ -1,0 +1,474 @@
+/**
+ * The sharded executor's coordinator. It owns no notes: shards (shard-machine.ts) serve and
+ * change them. For each ordered block it schedules the executable transactions into waves from
+ * their declared constraints (schedule.ts) and runs each wave through the four phases of seed
+ * 002, which are its states:
+ *
+ *   idle -> next -> lookup -> calculation -> validity -> commit.checking -> commit.applying -> next -> ... -> sealing -> idle
+ *
+ * - lookup: every transaction of the wave runs its lookup code; the keys it may read go, grouped
+ *   by owning shard, to the shards as one `read` each; with every answer in, the inputs resolve
+ *   (missing, spent, duplicated or out-of-constraint keys reject, exactly as serially).
+ * - calculation: every surviving transaction computes its outputs (no state).
+ * - validity: every predicate job of the wave at once: in this step (`predicates: 'inline'`), or
+ *   sent as one `PredicateBatch` on the `predicates` port and judged when `verdicts` come back
+ *   (`'port'`: worker threads live, see sharded.ts).
+ * - commit.checking: the output keys the write constraints allow are read from their shards; the
+ *   commit phase decides each transaction.
+ * - commit.applying: the accepted write sets go to their keys' shards as one `apply` each; with
+ *   every acknowledgement in, the wave is done.
+ * - sealing: one atomic batch of every write of the block, the receipts (in block position,
+ *   discarded and undecodable entries included) and the Merkle root over all state (ledger.ts),
+ *   which does not depend on how many shards there are; then `sealed` to every shard.
+ *
+ * The transactions of one wave touch disjoint keys (their constraints do not overlap), and all
+ * reads of a wave happen before any of its writes, so the result is serial execution's exactly.
+ * Requests to a shard travel on one FIFO port per shard; an unanswered round is sent again after
+ * `retryMs` (a shard that crashed lost the request), and shards answer a repeated request the
+ * same way, so a crash costs time, never correctness. Context is plain data: a restart from a
+ * snapshot resumes the block where it was.
+ */
+import { enqueueActions, setup } from 'xstate';
+import { clearDeadline, type Deadlines, setDeadline } from '../../runtime/deadlines.ts';
+import type { EngineEmitted, EngineEvent, EngineHost, EngineInput } from '../../runtime/engine.ts';
+import type { EvalResult } from '../../vm/types.ts';
+import { toHex } from '../../wire/commit.ts';
+import type { OrderedBlock } from '../../wire/ledger.ts';
+import { type Prepared, prepareOrdered } from './block.ts';
+import { Ledger } from './ledger.ts';
+import type { Note } from './notes.ts';
+import {
+  acceptedReceipt,
+  calculationPhase,
+  commitPhase,
+  commitReadsOf,
+  evaluateJob,
+  lookupInputs,
+  lookupKeys,
+  type Multievaluate,
+  type PredicateJob,
+  type Receipt,
+  readsOf,
+  type StateView,
+  validityJobs,
+  validityVerdict,
+  type WriteSet,
+} from './phases.ts';
+import type {
+  CoordinatorInputs,
+  CoordinatorOutputs,
+  PredicateCall,
+  ShardEntry,
+  ShardRequest,
+} from './ports.ts';
+import { fromOutcome, toCall } from './predicates.ts';
+import { waves } from './schedule.ts';
+import { byShard, shardOf } from './shards.ts';
+
+export interface CoordinatorConfig {
+  /** Gas each transaction may use across its phases. */
+  gasLimit: number;
+  /** Where predicates run: in the coordinator's step, or behind the `predicates`/`verdicts` ports. */
+  predicates: 'inline' | 'port';
+  /** After this many ms without every answer of a round, the unanswered requests are sent again. */
+  retryMs: number;
+}
+
+/** A transaction of the current wave between phases. */
+interface Work {
+  readonly index: number;
+  readonly keys: readonly Uint8Array[];
+  readonly inputs: readonly Note[];
+  readonly outputs: readonly Note[];
+  readonly gas: number;
+  readonly jobs: readonly PredicateJob[];
+}
+
+export interface CoordinatorContext {
+  readonly gasLimit: number;
+  readonly predicates: 'inline' | 'port';
+  readonly retryMs: number;
+  readonly queue: readonly OrderedBlock[];
+  /** The block being executed: its entries, receipts and write sets by position. */
+  readonly prepared: readonly Prepared[];
+  readonly receipts: readonly (Receipt | null)[];
+  readonly writes: readonly (WriteSet | null)[];
+  /** Waves of block positions; `wave` is the current one. */
+  readonly waves: readonly (readonly number[])[];
+  readonly wave: number;
+  readonly work: readonly Work[];
+  /** The current round of requests (shards) or predicates; answers to other rounds are ignored. */
+  readonly round: number;
+  /** Per shard: its request of the current round, until it answers. */
+  readonly outstanding: readonly (ShardRequest | null)[];
+  /** What shards answered in this wave, by key (hex). */
+  readonly fetched: Readonly<Record<string, ShardEntry>>;
+  /** The wave's predicate results, once in. */
+  readonly results: readonly EvalResult[] | null;
+  readonly deadlines: Deadlines;
+}
+
+type Events = EngineEvent<CoordinatorInputs>;
+type Emitted = EngineEmitted<CoordinatorOutputs>;
+type Ctx = CoordinatorContext;
+
+const RETRY = 'retry';
+/** Rounds are u32 on the wire. */
+const nextRound = (round: number): number => (round + 1) % 2 ** 32;
+
+export function createCoordinatorMachine(mev: Multievaluate, shards: number) {
+  return (host: EngineHost) => {
+    if (host.storage === undefined) throw new Error('the executor coordinator needs storage');
+    const ledger = new Ledger(host.storage);
+    const block = (ctx: Ctx) => ctx.queue[0]!;
+    const txOf = (ctx: Ctx, index: number) => ctx.prepared[index]!.tx!;
+    const nowOf = (e: Events) => e.now;
+    const reject = (ctx: Ctx, at: (readonly [number, Receipt])[]): (Receipt | null)[] => {
+      const receipts = [...ctx.receipts];
+      for (const [index, r] of at) receipts[index] = r;
+      return receipts;
+    };
+    /** What the wave may see: what its shards answered, and the (immutable) code registry. */
+    const viewOf = (ctx: Ctx): StateView => {
+      const entry = (key: Uint8Array): ShardEntry => {
+        const e = ctx.fetched[toHex(key)];
+        if (e === undefined) throw new Error(`executor: ${toHex(key)} was read but not fetched`);
+        return e;
+      };
+      return {
+        note: (key) => entry(key).note ?? undefined,
+        spent: (key) => entry(key).spent,
+        code: (commitment) => ledger.notes.code(commitment),
+      };
+    };
+
+    type Enqueue = {
+      assign: (p: Partial<Ctx>) => void;
+      emit: (e: Emitted) => void;
+    };
+    /** Sends one round: a request to each shard that has one; arms the retry deadline. */
+    const sendRound = (
+      ctx: Ctx,
+      enqueue: Enqueue,
+      now: number,
+      make: (shard: number, round: number) => ShardRequest | null,
+    ): void => {
+      const round = nextRound(ctx.round);
+      const outstanding = Array.from({ length: shards }, (_, i) => make(i, round));
+      for (const [i, r] of outstanding.entries()) if (r !== null) enqueue.emit({ type: `shard${i}`, msg: r });
+      const waiting = outstanding.some((r) => r !== null);
+      enqueue.assign({
+        round,
+        outstanding,
+        deadlines: waiting
+          ? setDeadline(ctx.deadlines, RETRY, now + ctx.retryMs)
+          : clearDeadline(ctx.deadlines, RETRY),
+      });
+    };
+    const readRound = (ctx: Ctx, enqueue: Enqueue, now: number, keys: Iterable<Uint8Array>): void => {
+      const groups = byShard(keys, shards, toHex);
+      sendRound(ctx, enqueue, now, (i, round) =>
+        groups[i]!.length === 0
+          ? null
+          : { tag: 'read', value: { height: block(ctx).height, round, keys: groups[i]! } },
+      );
+    };
+
+    return setup({
+      types: {} as {
+        context: Ctx;
+        events: Events;
+        emitted: Emitted;
+        input: EngineInput<CoordinatorConfig>;
+      },
+      guards: {
+        hasBlock: ({ context }) => context.queue.length > 0,
+        alreadyExecuted: ({ context }) =>
+          context.queue.length > 0 && block(context).height <= ledger.executedHeight(),
+        moreWaves: ({ context }) => context.wave + 1 < context.waves.length,
+        answered: ({ context }) => context.outstanding.every((r) => r === null),
+        judged: ({ context }) => context.results !== null,
+      },
+      actions: {
+        enqueue: enqueueActions(({ context, event, enqueue }) => {
+          if (event.type === 'ordered') enqueue.assign({ queue: [...context.queue, event.msg] });
+        }),
+        replayRoot: enqueueActions(({ context, enqueue }) => {
+          // a height is re-announced after a restart: answer with the root we stored
+          const height = block(context).height;
+          const stored = ledger.receipts(height);
+          if (stored !== undefined) {
+            enqueue.emit({ type: 'appRoot', msg: { height, root: stored.root, validatorUpdates: [] } });
+          }
+          enqueue.assign({ queue: context.queue.slice(1) });
+        }),
+        /** Decodes the block and schedules its executable transactions into waves. */
+        begin: enqueueActions(({ context, enqueue }) => {
+          const prepared = prepareOrdered(block(context));
+          const executable = prepared.flatMap((p, i) => (p.tx === null ? [] : [i]));
+          const plan = waves(executable.map((i) => prepared[i]!.tx!)).map((w) =>
+            w.map((k) => executable[k]!),
+          );
+          enqueue.assign({
+            prepared,
+            receipts: prepared.map((p) => p.receipt),
+            writes: prepared.map(() => null),
+            waves: plan,
+            wave: -1,
+            work: [],
+            fetched: {},
+            results: null,
+          });
+        }),
+        /** lookup, part one: the wave's lookup codes run; the keys they may read go to their shards. */
+        lookup: enqueueActions(({ context, event, enqueue }) => {
+          const wave = context.wave + 1;
+          const work: Work[] = [];
+          const rejected: [number, Receipt][] = [];
+          for (const index of context.waves[wave]!) {
+            const keys = lookupKeys(txOf(context, index), mev, context.gasLimit);
+            if (!keys.ok) rejected.push([index, keys.receipt]);
+            else work.push({ index, keys: keys.value, inputs: [], outputs: [], gas: keys.gasUsed, jobs: [] });
+          }
+          const next = {
+            ...context,
+            wave,
+            work,
+            fetched: {},
+            results: null,
+            receipts: reject(context, rejected),
+          };
+          enqueue.assign(next);
+          readRound(
+            next,
+            enqueue,
+            nowOf(event),
+            work.flatMap((w) => readsOf(txOf(context, w.index), w.keys)),
+          );
+        }),
+        /** A shard's answer to the current round. */
+        collect: enqueueActions(({ context, event, enqueue }) => {
+          if (event.type !== 'replies') return;
+          const r = event.msg.value;
+          if (r.shard >= shards || r.round !== context.round || context.outstanding[r.shard] === null) return;
+          if (context.queue.length === 0 || r.height !== block(context).height) return;
+          const outstanding = context.outstanding.map((x, i) => (i === r.shard ? null : x));
+          let fetched = context.fetched;
+          if (event.msg.tag === 'read') {
+            const more: Record<string, ShardEntry> = { ...fetched };
+            for (const e of event.msg.value.entries) {
+              if (shardOf(e.key, shards) !== r.shard)
+                throw new Error(`shard ${r.shard} answered for a key of another shard`);
+              more[toHex(e.key)] = e;
+            }
+            fetched = more;
+          }
+          const done = outstanding.every((x) => x === null);
+          enqueue.assign({
+            outstanding,
+            fetched,
+            deadlines: done ? clearDeadline(context.deadlines, RETRY) : context.deadlines,
+          });
+        }),
+        /** The retry deadline passed: send the unanswered requests of the round again. */
+        resend: enqueueActions(({ context, event, enqueue }) => {
+          if (event.type !== 'timeout' || event.name !== RETRY) return;
+          const waiting = context.outstanding.some((r) => r !== null);
+          for (const [i, r] of context.outstanding.entries())
+            if (r !== null) enqueue.emit({ type: `shard${i}`, msg: r });
+          enqueue.assign({
+            deadlines: waiting
+              ? setDeadline(context.deadlines, RETRY, event.now + context.retryMs)
+              : clearDeadline(context.deadlines, RETRY),
+          });
+        }),
+        /** lookup, part two: the inputs, from the shards' answers. */
+        resolveInputs: enqueueActions(({ context, enqueue }) => {
+          const view = viewOf(context);
+          const work: Work[] = [];
+          const rejected: [number, Receipt][] = [];
+          for (const w of context.work) {
+            const r = lookupInputs(txOf(context, w.index), w.keys, view, w.gas);
+            if (!r.ok) rejected.push([w.index, r.receipt]);
+            else work.push({ ...w, inputs: r.value, gas: r.gasUsed });
+          }
+          enqueue.assign({ work, receipts: reject(context, rejected) });
+        }),
+        calculate: enqueueActions(({ context, enqueue }) => {
+          const work: Work[] = [];
+          const rejected: [number, Receipt][] = [];
+          for (const w of context.work) {
+            const r = calculationPhase(txOf(context, w.index), w.inputs, mev, context.gasLimit, w.gas);
+            if (!r.ok) rejected.push([w.index, r.receipt]);
+            else work.push({ ...w, outputs: r.value, gas: r.gasUsed });
+          }
+          enqueue.assign({ work, receipts: reject(context, rejected) });
+        }),
+        /** validity, part one: every predicate job of the wave, evaluated here or sent out. */
+        validate: enqueueActions(({ context, enqueue }) => {
+          const view = viewOf(context);
+          const work: Work[] = [];
+          const rejected: [number, Receipt][] = [];
+          for (const w of context.work) {
+            const tx = txOf(context, w.index);
+            const r = validityJobs(tx, w.inputs, w.outputs, view, context.gasLimit, w.gas);
+            if (!r.ok) rejected.push([w.index, r.receipt]);
+            else work.push({ ...w, jobs: r.value });
+          }
+          const jobs = work.flatMap((w) => w.jobs);
+          const receipts = reject(context, rejected);
+          if (context.predicates === 'inline' || jobs.length === 0) {
+            enqueue.assign({ work, receipts, results: jobs.map((j) => evaluateJob(j, mev)) });
+            return;
+          }
+          const calls: PredicateCall[] = work.flatMap((w) => {
+            const tx = txOf(context, w.index);
+            const view = { inputs: [...w.inputs], outputs: [...w.outputs], extradata: tx.extradata };
+            return w.jobs.map((j) => toCall(j, view));
+          });
+          const round = nextRound(context.round);
+          enqueue.emit({ type: 'predicates', msg: { height: block(context).height, round, calls } });
+          enqueue.assign({ work, receipts, round, results: null });
+        }),
+        verdicts: enqueueActions(({ context, event, enqueue }) => {
+          if (event.type !== 'verdicts') return;
+          const v = event.msg;
+          if (context.queue.length === 0 || v.height !== block(context).height || v.round !== context.round)
+            return;
+          const expected = context.work.reduce((n, w) => n + w.jobs.length, 0);
+          if (v.results.length !== expected)
+            throw new Error(`predicate runner returned ${v.results.length} results for ${expected} jobs`);
+          enqueue.assign({ results: v.results.map(fromOutcome) });
+        }),
+        /** validity, part two: the verdicts; commit, part one: the output keys go to their shards. */
+        check: enqueueActions(({ context, event, enqueue }) => {
+          const results = context.results!;
+          const work: Work[] = [];
+          const rejected: [number, Receipt][] = [];
+          let first = 0;
+          for (const w of context.work) {
+            const mine = results.slice(first, first + w.jobs.length);
+            first += w.jobs.length;
+            const r = validityVerdict(w.jobs, mine, context.gasLimit, w.gas);
+            if (!r.ok) rejected.push([w.index, r.receipt]);
+            else work.push({ ...w, gas: r.gasUsed, jobs: [] });
+          }
+          const next = { ...context, work, results: null, receipts: reject(context, rejected) };
+          enqueue.assign(next);
+          readRound(
+            next,
+            enqueue,
+            nowOf(event),
+            work.flatMap((w) => commitReadsOf(txOf(context, w.index), w.outputs)),
+          );
+        }),
+        /** commit, part two: the decisions; the accepted writes go to their keys' shards. */
+        apply: enqueueActions(({ context, event, enqueue }) => {
+          const view = viewOf(context);
+          const receipts = [...context.receipts];
+          const writes = [...context.writes];
+          const consume: Uint8Array[][] = Array.from({ length: shards }, () => []);
+          const create: { key: Uint8Array; note: Note }[][] = Array.from({ length: shards }, () => []);
+          for (const w of context.work) {
+            const r = commitPhase(txOf(context, w.index), w.inputs, w.outputs, view, w.gas);
+            if (!r.ok) {
+              receipts[w.index] = r.receipt;
+              continue;
+            }
+            receipts[w.index] = acceptedReceipt(r.gasUsed);
+            writes[w.index] = r.value;
+            for (const key of r.value.consume) consume[shardOf(key, shards)]!.push(key);
+            for (const c of r.value.create) create[shardOf(c.key, shards)]!.push(c);
+          }
+          const next = { ...context, receipts, writes, work: [] };
+          enqueue.assign(next);
+          const height = block(context).height;
+          sendRound(next, enqueue, nowOf(event), (i, round) =>
+            consume[i]!.length + create[i]!.length === 0
+              ? null
+              : { tag: 'apply', value: { height, round, consume: consume[i]!, create: create[i]! } },
+          );
+        }),
+        seal: enqueueActions(({ context, enqueue }) => {
+          const height = block(context).height;
+          const receipts = context.receipts.map((r) => r!);
+          const writes = context.writes.filter((w): w is WriteSet => w !== null);
+          const sealed = ledger.seal(height, receipts, writes);
+          enqueue.emit({ type: 'receipts', msg: sealed });
+          enqueue.emit({ type: 'appRoot', msg: { height, root: sealed.root, validatorUpdates: [] } });
+          for (let i = 0; i < shards; i++)
+            enqueue.emit({ type: `shard${i}`, msg: { tag: 'sealed', value: { height } } });
+          enqueue.assign({
+            queue: context.queue.slice(1),
+            prepared: [],
+            receipts: [],
+            writes: [],
+            waves: [],
+            wave: -1,
+            work: [],
+            outstanding: context.outstanding.map(() => null),
+            fetched: {},
+            results: null,
+            deadlines: clearDeadline(context.deadlines, RETRY),
+          });
+        }),
+      },
+    }).createMachine({
+      id: 'executor-coordinator',
+      context: ({ input }) => ({
+        gasLimit: input.config.gasLimit,
+        predicates: input.config.predicates,
+        retryMs: input.config.retryMs,
+        queue: [],
+        prepared: [],
+        receipts: [],
+        writes: [],
+        waves: [],
+        wave: -1,
+        work: [],
+        round: 0,
+        outstanding: Array.from({ length: shards }, () => null),
+        fetched: {},
+        results: null,
+        deadlines: {},
+      }),
+      on: { ordered: { actions: 'enqueue' } },
+      initial: 'idle',
+      states: {
+        idle: {
+          always: [
+            { guard: 'alreadyExecuted', actions: 'replayRoot', target: 'idle', reenter: true },
+            { guard: 'hasBlock', actions: 'begin', target: 'next' },
+          ],
+        },
+        next: {
+          always: [{ guard: 'moreWaves', actions: 'lookup', target: 'lookup' }, { target: 'sealing' }],
+        },
+        lookup: {
+          always: { guard: 'answered', actions: 'resolveInputs', target: 'calculation' },
+          on: { replies: { actions: 'collect' }, timeout: { actions: 'resend' } },
+        },
+        calculation: { always: { actions: 'calculate', target: 'validity' } },
+        validity: {
+          entry: 'validate',
+          always: { guard: 'judged', actions: 'check', target: 'commit' },
+          on: { verdicts: { actions: 'verdicts' } },
+        },
+        commit: {
+          initial: 'checking',
+          states: {
+            checking: {
+              always: { guard: 'answered', actions: 'apply', target: 'applying' },
+              on: { replies: { actions: 'collect' }, timeout: { actions: 'resend' } },
+            },
+            applying: {
+              always: { guard: 'answered', target: '#executor-coordinator.next' },
+              on: { replies: { actions: 'collect' }, timeout: { actions: 'resend' } },
+            },
+          },
+        },
+        sealing: { always: { actions: 'seal', target: 'idle' } },
+      },
+    });
+  };
+}

@@ -1,0 +1,186 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { propParams } from '../../props/config.ts';
+import { EngineGraph } from '../../runtime/graph.ts';
+import { Inspector } from '../../runtime/inspect.ts';
+import { SimScheduler } from '../../runtime/scheduler.ts';
+import { MemoryStorage } from '../../storage/memory.ts';
+import { multievaluate } from '../../vm/multievaluate.ts';
+import { builtinNatives, nativeVm } from '../../vm/native.ts';
+import { createVmTable } from '../../vm/table.ts';
+import type { VirtualMachine } from '../../vm/types.ts';
+import { toHex } from '../../wire/commit.ts';
+import { type Note, noteKey, ownerPrefix } from './notes.ts';
+import type { Multievaluate } from './phases.ts';
+import type { ShardReply } from './ports.ts';
+import { fromOutcome, toOutcome } from './predicates.ts';
+import { coordinatorEngine, shardEngine } from './sharded.ts';
+import { ownerLevel, shardOf } from './shards.ts';
+import { NoteStore } from './state.ts';
+
+const bytes32 = (b: number) => new Uint8Array(32).fill(b);
+const note = (owner: number, key: number, provenance: Uint8Array[] = []): Note => ({
+  provenance,
+  application: bytes32(1),
+  owner: bytes32(owner),
+  key: Uint8Array.of(key),
+  value: Uint8Array.of(0),
+});
+
+describe('shard partition', () => {
+  it('a note key is owned by the shard of its owner-level prefix', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 255 }),
+        fc.integer({ min: 0, max: 255 }),
+        fc.array(fc.uint8Array({ maxLength: 8 }), { maxLength: 3 }),
+        fc.integer({ min: 1, max: 64 }),
+        (owner, key, provenance, shards) => {
+          const n = note(owner, key, provenance);
+          const prefix = ownerPrefix(n.provenance, n.application, n.owner);
+          expect(toHex(ownerLevel(noteKey(n))!)).toBe(toHex(prefix));
+          // every note of one owner in one application lives on one shard
+          expect(shardOf(noteKey(n), shards)).toBe(
+            shardOf(noteKey(note(owner, key ^ 1, provenance)), shards),
+          );
+          expect(shardOf(noteKey(n), shards)).toBeLessThan(shards);
+        },
+      ),
+      propParams('executor.shard-partition', 200),
+    );
+  });
+
+  it('bytes that are not a note key are hashed whole; the rule is fixed', () => {
+    expect(ownerLevel(Uint8Array.of(0, 5, 1))).toBeUndefined();
+    expect(ownerLevel(new Uint8Array(0))).toBeUndefined();
+    expect(ownerLevel(Uint8Array.of(0x80))).toBeUndefined();
+    expect(shardOf(Uint8Array.of(0, 5, 1), 1)).toBe(0);
+    // pinned values: a change of the rule would move every note to another shard
+    expect([1, 2, 3, 4, 5, 6, 7, 8].map((o) => shardOf(noteKey(note(o, 0)), 8))).toEqual([
+      5, 1, 1, 5, 2, 3, 3, 6,
+    ]);
+    expect(() => shardOf(Uint8Array.of(1), 0)).toThrow(RangeError);
+  });
+
+  it('owners spread over the shards', () => {
+    const counts = new Array<number>(4).fill(0);
+    for (let o = 0; o < 200; o++) counts[shardOf(noteKey(note(o, 0)), 4)]!++;
+    for (const c of counts) expect(c).toBeGreaterThan(25);
+  });
+});
+
+describe('predicate outcomes across the port', () => {
+  it('rebuild results the verdict judges the same way', () => {
+    const t = (value: boolean) => ({
+      ok: true as const,
+      value: { kind: 'basic' as const, value: { kind: 'boolean' as const, value } },
+      gasUsed: 7,
+    });
+    expect(fromOutcome(toOutcome(t(true)))).toEqual(t(true));
+    expect(fromOutcome(toOutcome(t(false)))).toEqual(t(false));
+    const other = {
+      ok: true as const,
+      value: { kind: 'basic' as const, value: { kind: 'binary' as const, value: Uint8Array.of(1) } },
+      gasUsed: 3,
+    };
+    expect(toOutcome(other).outcome.tag).toBe('rejected');
+    const failed = {
+      ok: false as const,
+      error: { code: 'out-of-gas' as const, message: 'stop' },
+      gasUsed: 9,
+    };
+    expect(fromOutcome(toOutcome(failed))).toEqual(failed);
+  });
+});
+
+describe('shard engine', () => {
+  function shard(count = 2) {
+    const storage = new MemoryStorage();
+    const store = new NoteStore(storage);
+    // owners on shard 0 of `count`
+    const mine = [...Array(64).keys()].filter((o) => shardOf(noteKey(note(o, 0)), count) === 0);
+    const theirs = [...Array(64).keys()].find((o) => shardOf(noteKey(note(o, 0)), count) !== 0)!;
+    const a = note(mine[0]!, 1);
+    const b = note(mine[1]!, 2);
+    store.putNotes([{ key: noteKey(a), note: a }]);
+    const scheduler = new SimScheduler(3);
+    const inspector = new Inspector({ trace: true });
+    const g = new EngineGraph({ node: 'n', scheduler, storage, inspector });
+    const s = g.add('shard', shardEngine, { index: 0, count });
+    const replies: ShardReply[] = [];
+    g.observe(s.out.reply).subscribe((r) => replies.push(r));
+    const crashes: string[] = [];
+    inspector.events$.subscribe((e) => {
+      if (e.kind === 'crash') crashes.push(String(e.error));
+    });
+    g.start();
+    return { g, s, scheduler, replies, crashes, a, b, foreign: note(theirs, 3), storage };
+  }
+  const read = (height: bigint, round: number, keys: Uint8Array[]) => ({
+    tag: 'read' as const,
+    value: { height, round, keys },
+  });
+
+  it('serves its keys from storage plus the block applied so far; an apply is taken once', () => {
+    const t = shard();
+    const [ka, kb] = [noteKey(t.a), noteKey(t.b)];
+    const apply = {
+      tag: 'apply' as const,
+      value: { height: 1n, round: 2, consume: [ka], create: [{ key: kb, note: t.b }] },
+    };
+    t.g.send(t.s.in.request, read(1n, 1, [ka, kb]));
+    t.g.send(t.s.in.request, apply);
+    t.g.send(t.s.in.request, apply); // a re-sent apply: acknowledged, not applied again
+    t.g.send(t.s.in.request, read(1n, 3, [ka, kb]));
+    t.scheduler.run();
+    expect(t.crashes).toEqual([]);
+    const shown = t.replies.map((r) =>
+      r.tag === 'read'
+        ? r.value.entries
+            .map((e) => `${e.note === null ? '-' : e.note.key[0]}${e.spent ? 's' : ''}`)
+            .join(',')
+        : `applied ${r.value.round}`,
+    );
+    expect(shown).toEqual(['1,-', 'applied 2', 'applied 2', '-s,2']);
+    expect(t.g.instance('shard').stateString()).toBe('serving');
+    // shards never write storage: the coordinator seals
+    expect(new NoteStore(t.storage).note(kb)).toBeUndefined();
+    t.g.send(t.s.in.request, { tag: 'sealed', value: { height: 1n } });
+    t.g.send(t.s.in.request, read(1n, 4, [ka])); // late request for a sealed height: ignored
+    t.scheduler.run();
+    expect(t.g.instance('shard').stateString()).toBe('idle');
+    expect(t.replies).toHaveLength(4);
+  });
+
+  it('a key of another shard, or an apply that breaks the note rules, crashes it (a coordinator bug)', () => {
+    const t = shard();
+    t.g.send(t.s.in.request, read(1n, 1, [noteKey(t.foreign)]));
+    t.g.send(t.s.in.request, {
+      tag: 'apply',
+      value: { height: 1n, round: 2, consume: [noteKey(t.b)], create: [] },
+    });
+    t.scheduler.run();
+    expect(t.crashes).toHaveLength(2);
+    expect(t.crashes[0]).toMatch(/of another shard/);
+    expect(t.crashes[1]).toMatch(/consume of a missing note/);
+    expect(t.replies).toEqual([]);
+  });
+});
+
+describe('coordinator engine', () => {
+  it('has one request port per shard', () => {
+    const table = createVmTable([nativeVm(builtinNatives()) as VirtualMachine<never>]);
+    const mev: Multievaluate = (fn, args, gas) => multievaluate(fn, args, gas, { table });
+    const def = coordinatorEngine(mev, 3);
+    expect(Object.keys(def.outputs)).toEqual([
+      'appRoot',
+      'receipts',
+      'predicates',
+      'shard0',
+      'shard1',
+      'shard2',
+    ]);
+    expect(Object.keys(def.inputs)).toEqual(['ordered', 'replies', 'verdicts']);
+    expect(() => coordinatorEngine(mev, 0)).toThrow(RangeError);
+  });
+});
