@@ -5,6 +5,12 @@
  *
  * executor.parallel: the speed-up of predicate evaluation on 2 worker threads over 1, for a
  * conflict-free block of transfers (the machine has 2 cores: the physical limit is 2.0).
+ *
+ * executor.sharded: the same transfers through the sharded executor's engine graph (a coordinator
+ * and 4 shard engines exchanging every lookup, check and apply as messages, predicates on 2
+ * worker threads through the coordinator's port, live scheduler, SQLite), against the serial
+ * function path (`executeSerial` + seal) on the same block in the same run: the cost of running
+ * execution as engines.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,14 +26,20 @@ import {
 } from '../apps/token/index.ts';
 import { executeSerial } from '../engines/executor/block.ts';
 import { Ledger } from '../engines/executor/ledger.ts';
-import type { Transaction } from '../engines/executor/notes.ts';
+import { Transaction } from '../engines/executor/notes.ts';
 import { executeParallel } from '../engines/executor/parallel.ts';
+import type { BlockReceipts } from '../engines/executor/ports.ts';
+import { addShardedExecutor } from '../engines/executor/sharded.ts';
 import { NoteStore } from '../engines/executor/state.ts';
 import { predicatePool } from '../node/predicate-pool.ts';
 import { nodeMultievaluate } from '../node/vm.ts';
+import { EngineGraph } from '../runtime/graph.ts';
+import { LiveScheduler } from '../runtime/scheduler.ts';
 import { SqliteStorage } from '../storage/sqlite.ts';
 import type { Storage } from '../storage/types.ts';
 import { sha256 } from '../wire/commit.ts';
+import type { OrderedBlock } from '../wire/ledger.ts';
+import { encode } from '../wire/schema.ts';
 import { keyPairFromSeed } from '../wire/sign.ts';
 import { report } from './report.ts';
 
@@ -129,11 +141,66 @@ async function parallelSpeedup(dir: string): Promise<void> {
   });
 }
 
+async function shardedEngines(dir: string): Promise<void> {
+  const n = 1_500;
+  // the peer: the function path on the same block
+  const plain = SqliteStorage.open(join(dir, 'serial.sqlite'));
+  const p = prepare(plain, n);
+  const s0 = performance.now();
+  const r = executeSerial(p.txs, p.ledger.notes, nodeMultievaluate, GAS);
+  p.ledger.seal(2n, r.receipts, r.writes);
+  const serialSeconds = (performance.now() - s0) / 1000;
+  plain.close();
+
+  const storage = SqliteStorage.open(join(dir, 'sharded.sqlite'));
+  const { txs } = prepare(storage, n);
+  const block: OrderedBlock = {
+    height: 2n,
+    blockHash: new Uint8Array(32),
+    txs: txs.map((tx, i) => ({
+      envelope: sha256(Uint8Array.of(i & 0xff, i >> 8)),
+      includedAt: 2n,
+      encrypted: false,
+      tx: { tag: 'ok' as const, value: encode(Transaction, tx) },
+    })),
+  };
+  const pool = predicatePool(2);
+  const g = new EngineGraph({ node: 'bench', scheduler: new LiveScheduler(), storage });
+  const ex = addShardedExecutor(g, 'executor', {
+    shards: 4,
+    mev: nodeMultievaluate,
+    gasLimit: GAS,
+    runner: pool.runner,
+  });
+  const sealed = new Promise<BlockReceipts>((resolve) => g.observe(ex.out.receipts).subscribe(resolve));
+  try {
+    await pool.runner([]); // start the workers
+    g.start();
+    const t0 = performance.now();
+    g.send(ex.in.ordered, block);
+    const got = await sealed;
+    const seconds = (performance.now() - t0) / 1000;
+    if (got.receipts.some((x) => !x.accepted)) throw new Error('bench transfer rejected');
+    report({
+      name: 'executor.sharded',
+      value: n / seconds,
+      unit: 'transfers/s',
+      ratio: serialSeconds / seconds,
+      vs: 'serial-function-path-same-block-same-run',
+    });
+  } finally {
+    g.stop();
+    await pool.close();
+    storage.close();
+  }
+}
+
 export default async function executorBench(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'fractal-bench-'));
   try {
     transfersOnSqlite(dir);
     await parallelSpeedup(dir);
+    await shardedEngines(dir);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,6 +1,8 @@
 /**
  * Predicates on worker threads: a block of signed token transfers (some invalid, some
- * conflicting) executed with the worker pool equals serial execution, receipt for receipt.
+ * conflicting) executed with the worker pool equals serial execution, receipt for receipt; and
+ * the same through the sharded executor's engine graph on the live scheduler, its predicates
+ * leaving the coordinator on its port for the pool.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -11,14 +13,21 @@ import {
   type Token,
   transferTx,
 } from '../apps/token/index.ts';
-import { executeSerial } from '../engines/executor/block.ts';
-import type { Note, Transaction } from '../engines/executor/notes.ts';
+import { executeOrderedSerial, executeSerial } from '../engines/executor/block.ts';
+import { Ledger } from '../engines/executor/ledger.ts';
+import { type Note, Transaction } from '../engines/executor/notes.ts';
 import { executeParallel, inProcessRunner } from '../engines/executor/parallel.ts';
+import type { BlockReceipts } from '../engines/executor/ports.ts';
+import { addShardedExecutor } from '../engines/executor/sharded.ts';
 import { NoteStore } from '../engines/executor/state.ts';
 import { predicatePool } from '../node/predicate-pool.ts';
 import { nodeMultievaluate } from '../node/vm.ts';
+import { EngineGraph } from '../runtime/graph.ts';
+import { LiveScheduler } from '../runtime/scheduler.ts';
 import { MemoryStorage } from '../storage/memory.ts';
-import { sha256 } from '../wire/commit.ts';
+import { sha256, toHex } from '../wire/commit.ts';
+import type { OrderedBlock } from '../wire/ledger.ts';
+import { encode } from '../wire/schema.ts';
 import { keyPairFromSeed } from '../wire/sign.ts';
 
 const seed = (label: string) => sha256(new TextEncoder().encode(label));
@@ -85,5 +94,38 @@ describe('executor with predicates on worker threads', () => {
     expect(local.receipts).toEqual(serial.receipts);
     expect(workers.receipts).toEqual(serial.receipts);
     expect(workers.writes).toEqual(serial.writes);
+  });
+
+  it('the sharded executor engines on the live scheduler, predicates on 2 workers, equal serial execution', async () => {
+    const { store, txs } = block();
+    const ordered: OrderedBlock = {
+      height: 1n,
+      blockHash: new Uint8Array(32),
+      txs: txs.map((tx, i) => ({
+        envelope: sha256(Uint8Array.of(i)),
+        includedAt: 1n,
+        encrypted: false,
+        tx: { tag: 'ok' as const, value: encode(Transaction, tx) },
+      })),
+    };
+    const storage = store.storage as MemoryStorage;
+    const reference = new Ledger(storage.clone());
+    const serial = executeOrderedSerial(ordered, reference.notes, nodeMultievaluate, GAS);
+    const expected = reference.seal(1n, serial.receipts, serial.writes);
+
+    const g = new EngineGraph({ node: 'live', scheduler: new LiveScheduler(), storage: storage.clone() });
+    const ex = addShardedExecutor(g, 'executor', {
+      shards: 4,
+      mev: nodeMultievaluate,
+      gasLimit: GAS,
+      runner: pool.runner,
+    });
+    const sealed = new Promise<BlockReceipts>((resolve) => g.observe(ex.out.receipts).subscribe(resolve));
+    g.start();
+    g.send(ex.in.ordered, ordered);
+    const got = await sealed;
+    g.stop();
+    expect(got).toEqual(expected);
+    expect(toHex(got.root)).toBe(toHex(expected.root));
   });
 });

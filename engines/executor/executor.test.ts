@@ -18,7 +18,7 @@ import { type BlockResult, executeSerial, executeSharded } from './block.ts';
 import { DECLARED_INPUTS, DECLARED_OUTPUTS, Declared, nativeFn, predicateCommitment } from './natives.ts';
 import { type Note, noteKey, ownerPrefix, type Transaction } from './notes.ts';
 import type { Multievaluate } from './phases.ts';
-import { waves } from './schedule.ts';
+import { conflicts, waves } from './schedule.ts';
 import { NoteStore } from './state.ts';
 
 /** Accepts always; its config (an owner id) only makes the code, and so the commitment, distinct. */
@@ -216,6 +216,30 @@ describe('executor: parallel equals serial', () => {
         },
       ),
       propParams('executor.parallel-equals-serial', 150),
+    );
+  });
+
+  it('the trie schedule equals the pairwise definition', () => {
+    // short prefixes over a tiny alphabet: equal, nested and disjoint prefixes all occur
+    const prefix = fc.uint8Array({ min: 0, max: 2, maxLength: 3 });
+    const txArb = fc.record({
+      read: fc.array(prefix, { maxLength: 3 }),
+      write: fc.array(prefix, { maxLength: 3 }),
+    });
+    fc.assert(
+      fc.property(fc.array(txArb, { maxLength: 30 }), (specs) => {
+        const txs = specs.map((c) => tx([], [], c));
+        const waveOf: number[] = [];
+        const expected: number[][] = [];
+        for (let j = 0; j < txs.length; j++) {
+          let w = 0;
+          for (let i = 0; i < j; i++) if (conflicts(txs[i]!, txs[j]!)) w = Math.max(w, waveOf[i]! + 1);
+          waveOf.push(w);
+          (expected[w] ??= []).push(j);
+        }
+        expect(waves(txs)).toEqual(expected);
+      }),
+      propParams('executor.waves-trie', 300),
     );
   });
 

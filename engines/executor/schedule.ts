@@ -4,6 +4,14 @@
  * wave after every transaction it depends on, so the transactions of one wave touch disjoint state
  * and can run concurrently against the state the earlier waves left: the result equals serial
  * execution in block order. (A transaction cannot touch state outside its constraints: it fails.)
+ *
+ * Two constraint prefixes overlap iff one is a prefix of the other. `waves` finds, for each
+ * transaction, the latest wave among the earlier transactions it conflicts with through a byte
+ * trie of every prefix declared so far: on the path to one of its prefixes lie the earlier
+ * prefixes that are prefixes of it; below its node, those it is a prefix of. Each node keeps the
+ * latest wave of a read and of a write ending there, and of any ending in its subtree, so a block
+ * is scheduled in time linear in the total length of its constraints (`conflicts`, pairwise, is
+ * the definition the trie is tested against).
  */
 import { overlap, type Transaction } from './notes.ts';
 
@@ -15,14 +23,62 @@ export function conflicts(a: Transaction, b: Transaction): boolean {
   );
 }
 
+/** A trie node: the latest wave (-1: none) of reads and writes ending here and in the subtree. */
+interface Node {
+  readonly children: Map<number, Node>;
+  read: number;
+  write: number;
+  subRead: number;
+  subWrite: number;
+}
+
+const node = (): Node => ({ children: new Map(), read: -1, write: -1, subRead: -1, subWrite: -1 });
+
+/** The latest wave of an earlier read or write overlapping `prefix` (-1 if none). */
+function latest(root: Node, prefix: Uint8Array, reads: boolean): number {
+  let n: Node | undefined = root;
+  let w = -1;
+  for (let i = 0; ; i++) {
+    // earlier prefixes of which `prefix` is an extension end on its path
+    w = Math.max(w, n.write, reads ? n.read : -1);
+    if (i === prefix.length) break;
+    n = n.children.get(prefix[i]!);
+    if (n === undefined) return w;
+  }
+  // earlier prefixes that extend `prefix` end in its subtree
+  return Math.max(w, n.subWrite, reads ? n.subRead : -1);
+}
+
+function insert(root: Node, prefix: Uint8Array, wave: number, write: boolean): void {
+  let n = root;
+  for (let i = 0; ; i++) {
+    if (write) n.subWrite = Math.max(n.subWrite, wave);
+    else n.subRead = Math.max(n.subRead, wave);
+    if (i === prefix.length) break;
+    let next = n.children.get(prefix[i]!);
+    if (next === undefined) {
+      next = node();
+      n.children.set(prefix[i]!, next);
+    }
+    n = next;
+  }
+  if (write) n.write = Math.max(n.write, wave);
+  else n.read = Math.max(n.read, wave);
+}
+
 /** Waves of transaction indices; within a wave, indices stay in block order. */
 export function waves(txs: readonly Transaction[]): number[][] {
-  const waveOf: number[] = [];
+  const root = node();
   const out: number[][] = [];
   for (let j = 0; j < txs.length; j++) {
-    let w = 0;
-    for (let i = 0; i < j; i++) if (waveOf[i]! >= w && conflicts(txs[i]!, txs[j]!)) w = waveOf[i]! + 1;
-    waveOf.push(w);
+    const tx = txs[j]!;
+    let after = -1;
+    // its reads conflict with earlier writes; its writes with earlier reads and writes
+    for (const p of tx.stateReadConstraints) after = Math.max(after, latest(root, p, false));
+    for (const p of tx.stateWriteConstraints) after = Math.max(after, latest(root, p, true));
+    const w = after + 1;
+    for (const p of tx.stateReadConstraints) insert(root, p, w, false);
+    for (const p of tx.stateWriteConstraints) insert(root, p, w, true);
     const wave = out[w] ?? [];
     wave.push(j);
     out[w] = wave;
