@@ -235,7 +235,7 @@ describe('executor: parallel equals serial', () => {
           let w = 0;
           for (let i = 0; i < j; i++) if (conflicts(txs[i]!, txs[j]!)) w = Math.max(w, waveOf[i]! + 1);
           waveOf.push(w);
-          (expected[w] ??= []).push(j);
+          expected[w] = [...(expected[w] ?? []), j];
         }
         expect(waves(txs)).toEqual(expected);
       }),
