@@ -40,6 +40,11 @@ program
   )
   .option('--ed25519', 'sign with ed25519 instead of the fast keyed-hash stand-in', false)
   .option('--no-replay', 'skip the second run that checks the trace hash')
+  .option(
+    '--pipeline <txs>',
+    'run the whole ordering pipeline (mempool, on-chain DKG, threshold decryption, executor) with this many client mints, half encrypted',
+    intArg('--pipeline', 1, 100_000),
+  )
   .option('--quiet', 'no progress lines', false)
   .option('--example', 'simulate the example engine graph instead (producer, two workers, collector)', false)
   .option('--jobs <n>', 'with --example: jobs the producer sends', intArg('--jobs', 1, 1_000_000), 200)
@@ -62,6 +67,7 @@ program
       example: boolean;
       jobs: number;
       crashJob?: number;
+      pipeline?: number;
     }) => {
       const seed = opts.seed ?? Math.floor(Math.random() * 2 ** 32);
       if (opts.example) {
@@ -86,6 +92,7 @@ program
         ed25519: opts.ed25519,
         replay: opts.replay,
         quiet: opts.quiet,
+        ...(opts.pipeline === undefined ? {} : { pipeline: opts.pipeline }),
       });
     },
   );
