@@ -31,7 +31,6 @@ import {
   secretShare,
 } from '../../crypto/dkg.ts';
 import {
-  BlockSharesWire,
   blockShares,
   Ciphertext,
   combine,
