@@ -24,8 +24,9 @@
  * The transactions of one wave touch disjoint keys (their constraints do not overlap), and all
  * reads of a wave happen before any of its writes, so the result is serial execution's exactly.
  * Requests to a shard travel on one FIFO port per shard; an unanswered round is sent again after
- * `retryMs` (a shard that crashed lost the request), and shards answer a repeated request the
- * same way, so a crash costs time, never correctness. Context is plain data: a restart from a
+ * `retryMs`, then twice that, and so on (a shard that crashed lost the request, or the coordinator
+ * crashed while the answer came in), and shards answer a repeated request the same way; the same
+ * holds for a predicate batch. So a crash costs time, never correctness. Context is plain data: a restart from a
  * snapshot resumes the block where it was.
  */
 import { enqueueActions, setup } from 'xstate';
@@ -57,7 +58,7 @@ import {
 import type {
   CoordinatorInputs,
   CoordinatorOutputs,
-  PredicateCall,
+  PredicateBatch,
   ShardEntry,
   ShardRequest,
 } from './ports.ts';
@@ -105,6 +106,8 @@ export interface CoordinatorContext {
   readonly fetched: Readonly<Record<string, ShardEntry>>;
   /** The wave's predicate results, once in. */
   readonly results: readonly EvalResult[] | null;
+  /** Re-sends of the current round so far (the wait doubles with each, up to 2^10 retryMs). */
+  readonly attempt: number;
   readonly deadlines: Deadlines;
 }
 
@@ -113,6 +116,9 @@ type Emitted = EngineEmitted<CoordinatorOutputs>;
 type Ctx = CoordinatorContext;
 
 const RETRY = 'retry';
+/** When to re-send a round that was sent `attempt` times before. */
+const retryAt = (ctx: { retryMs: number }, now: number, attempt: number): number =>
+  now + ctx.retryMs * 2 ** Math.min(attempt, 10);
 /** Rounds are u32 on the wire. */
 const nextRound = (round: number): number => (round + 1) % 2 ** 32;
 
@@ -160,8 +166,9 @@ export function createCoordinatorMachine(mev: Multievaluate, shards: number) {
       enqueue.assign({
         round,
         outstanding,
+        attempt: 0,
         deadlines: waiting
-          ? setDeadline(ctx.deadlines, RETRY, now + ctx.retryMs)
+          ? setDeadline(ctx.deadlines, RETRY, retryAt(ctx, now, 0))
           : clearDeadline(ctx.deadlines, RETRY),
       });
     };
@@ -173,6 +180,17 @@ export function createCoordinatorMachine(mev: Multievaluate, shards: number) {
           : { tag: 'read', value: { height: block(ctx).height, round, keys: groups[i]! } },
       );
     };
+
+    /** The wave's predicate jobs in wire form, for the `predicates` port. */
+    const predicateBatch = (ctx: Ctx, round: number): PredicateBatch => ({
+      height: block(ctx).height,
+      round,
+      calls: ctx.work.flatMap((w) => {
+        const tx = txOf(ctx, w.index);
+        const view = { inputs: [...w.inputs], outputs: [...w.outputs], extradata: tx.extradata };
+        return w.jobs.map((j) => toCall(j, view));
+      }),
+    });
 
     return setup({
       types: {} as {
@@ -276,9 +294,11 @@ export function createCoordinatorMachine(mev: Multievaluate, shards: number) {
           const waiting = context.outstanding.some((r) => r !== null);
           for (const [i, r] of context.outstanding.entries())
             if (r !== null) enqueue.emit({ type: `shard${i}`, msg: r });
+          const attempt = context.attempt + 1;
           enqueue.assign({
+            attempt,
             deadlines: waiting
-              ? setDeadline(context.deadlines, RETRY, event.now + context.retryMs)
+              ? setDeadline(context.deadlines, RETRY, retryAt(context, event.now, attempt))
               : clearDeadline(context.deadlines, RETRY),
           });
         }),
@@ -305,7 +325,7 @@ export function createCoordinatorMachine(mev: Multievaluate, shards: number) {
           enqueue.assign({ work, receipts: reject(context, rejected) });
         }),
         /** validity, part one: every predicate job of the wave, evaluated here or sent out. */
-        validate: enqueueActions(({ context, enqueue }) => {
+        validate: enqueueActions(({ context, event, enqueue }) => {
           const view = viewOf(context);
           const work: Work[] = [];
           const rejected: [number, Receipt][] = [];
@@ -321,14 +341,26 @@ export function createCoordinatorMachine(mev: Multievaluate, shards: number) {
             enqueue.assign({ work, receipts, results: jobs.map((j) => evaluateJob(j, mev)) });
             return;
           }
-          const calls: PredicateCall[] = work.flatMap((w) => {
-            const tx = txOf(context, w.index);
-            const view = { inputs: [...w.inputs], outputs: [...w.outputs], extradata: tx.extradata };
-            return w.jobs.map((j) => toCall(j, view));
-          });
           const round = nextRound(context.round);
-          enqueue.emit({ type: 'predicates', msg: { height: block(context).height, round, calls } });
-          enqueue.assign({ work, receipts, round, results: null });
+          enqueue.emit({ type: 'predicates', msg: predicateBatch({ ...context, work }, round) });
+          enqueue.assign({
+            work,
+            receipts,
+            round,
+            results: null,
+            attempt: 0,
+            deadlines: setDeadline(context.deadlines, RETRY, retryAt(context, nowOf(event), 0)),
+          });
+        }),
+        /** No verdicts in time (the coordinator crashed while they came in): ask again. */
+        resendPredicates: enqueueActions(({ context, event, enqueue }) => {
+          if (event.type !== 'timeout' || event.name !== RETRY) return;
+          const attempt = context.attempt + 1;
+          enqueue.emit({ type: 'predicates', msg: predicateBatch(context, context.round) });
+          enqueue.assign({
+            attempt,
+            deadlines: setDeadline(context.deadlines, RETRY, retryAt(context, event.now, attempt)),
+          });
         }),
         verdicts: enqueueActions(({ context, event, enqueue }) => {
           if (event.type !== 'verdicts') return;
@@ -338,7 +370,10 @@ export function createCoordinatorMachine(mev: Multievaluate, shards: number) {
           const expected = context.work.reduce((n, w) => n + w.jobs.length, 0);
           if (v.results.length !== expected)
             throw new Error(`predicate runner returned ${v.results.length} results for ${expected} jobs`);
-          enqueue.assign({ results: v.results.map(fromOutcome) });
+          enqueue.assign({
+            results: v.results.map(fromOutcome),
+            deadlines: clearDeadline(context.deadlines, RETRY),
+          });
         }),
         /** validity, part two: the verdicts; commit, part one: the output keys go to their shards. */
         check: enqueueActions(({ context, event, enqueue }) => {
@@ -430,6 +465,7 @@ export function createCoordinatorMachine(mev: Multievaluate, shards: number) {
         outstanding: Array.from({ length: shards }, () => null),
         fetched: {},
         results: null,
+        attempt: 0,
         deadlines: {},
       }),
       on: { ordered: { actions: 'enqueue' } },
@@ -452,7 +488,7 @@ export function createCoordinatorMachine(mev: Multievaluate, shards: number) {
         validity: {
           entry: 'validate',
           always: { guard: 'judged', actions: 'check', target: 'commit' },
-          on: { verdicts: { actions: 'verdicts' } },
+          on: { verdicts: { actions: 'verdicts' }, timeout: { actions: 'resendPredicates' } },
         },
         commit: {
           initial: 'checking',
