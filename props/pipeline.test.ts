@@ -4,6 +4,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import type { ByzantineBehaviour } from '../node/sim/cluster.ts';
 import { type PipelineReport, runPipeline } from '../node/sim/pipeline.ts';
 import { describePlan, type FaultPlan, NO_FAULTS } from '../runtime/sim/faults.ts';
 import { faultPlanArb } from './arbitraries.ts';
@@ -15,12 +16,12 @@ function explain(r: PipelineReport, plan: FaultPlan): string {
   return `seed=${r.seed} plan: ${describePlan(plan)}\nviolations: ${r.violations.map((v) => `${v.invariant}: ${v.detail}`).join('\n  ')}`;
 }
 
-const run = (seed: number, plan: FaultPlan, variant = 0, heights = 22) =>
+const run = (seed: number, plan: FaultPlan, variant = 0, heights = 22, behaviour?: ByzantineBehaviour) =>
   runPipeline({
     seed,
     validators: 4,
-    byzantine: 0,
-    behaviour: 'silent',
+    byzantine: behaviour === undefined ? 0 : 1,
+    behaviour: behaviour ?? 'silent',
     heights,
     plan,
     livenessPerHeightMs: 3_000,
@@ -56,17 +57,18 @@ describe('ordering pipeline (simulated cluster)', () => {
     );
   });
 
-  it('every committed encrypted transaction is executed exactly once in committed order at every honest node, under faults', () => {
+  it('every committed encrypted transaction is executed exactly once in committed order at every honest node, under faults and a Byzantine validator', () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 0, max: 2 ** 31 }),
+        fc.option(fc.constantFrom<ByzantineBehaviour>('equivocate', 'twins', 'silent'), { nil: undefined }),
         faultPlanArb({ nodes: NODES4, window: 3_000, maxPartitions: 1, maxCrashes: 1, restart: true }),
-        (seed, plan) => {
-          const r = run(seed, plan);
+        (seed, behaviour, plan) => {
+          const r = run(seed, plan, 0, 22, behaviour);
           expect(r.violations, explain(r, plan)).toEqual([]);
         },
       ),
-      propParams('pipeline.exactly-once', 6),
+      propParams('pipeline.exactly-once', 8),
     );
   });
 });
