@@ -45,6 +45,11 @@ program
     'run the whole ordering pipeline (mempool, on-chain DKG, threshold decryption, executor) with this many client mints, half encrypted',
     intArg('--pipeline', 1, 100_000),
   )
+  .option(
+    '--shards <n>',
+    'with --pipeline: execute on a coordinator and n shard engines',
+    intArg('--shards', 1, 64),
+  )
   .option('--quiet', 'no progress lines', false)
   .option('--example', 'simulate the example engine graph instead (producer, two workers, collector)', false)
   .option('--jobs <n>', 'with --example: jobs the producer sends', intArg('--jobs', 1, 1_000_000), 200)
@@ -68,6 +73,7 @@ program
       jobs: number;
       crashJob?: number;
       pipeline?: number;
+      shards?: number;
     }) => {
       const seed = opts.seed ?? Math.floor(Math.random() * 2 ** 32);
       if (opts.example) {
@@ -93,6 +99,7 @@ program
         replay: opts.replay,
         quiet: opts.quiet,
         ...(opts.pipeline === undefined ? {} : { pipeline: opts.pipeline }),
+        ...(opts.shards === undefined ? {} : { shards: opts.shards }),
       });
     },
   );

@@ -19,13 +19,16 @@ export interface SimConsensusOptions {
   quiet: boolean;
   /** Run the whole ordering pipeline (mempool, DKG, threshold decryption, executor) with this many client transactions. */
   pipeline?: number;
+  /** With `pipeline`: shard engines of the executor (absent: the one-engine executor). */
+  shards?: number;
 }
 
 export function replayCommand(o: SimConsensusOptions): string {
   return (
     `npm run fractal -- sim --nodes ${o.nodes} --byzantine ${o.byzantine} --behaviour ${o.behaviour}` +
     ` --heights ${o.heights} --faults ${o.faults} --seed ${o.seed}${o.ed25519 ? ' --ed25519' : ''}` +
-    (o.pipeline === undefined ? '' : ` --pipeline ${o.pipeline}`)
+    (o.pipeline === undefined ? '' : ` --pipeline ${o.pipeline}`) +
+    (o.shards === undefined ? '' : ` --shards ${o.shards}`)
   );
 }
 
@@ -54,7 +57,15 @@ function run(
         }),
   };
   if (o.pipeline !== undefined) {
-    return runPipeline({ ...options, workload: { txs: o.pipeline, encrypted: 0.5, every: 5 } });
+    return runPipeline({
+      ...options,
+      workload: {
+        txs: o.pipeline,
+        encrypted: 0.5,
+        every: 5,
+        ...(o.shards === undefined ? {} : { shards: o.shards }),
+      },
+    });
   }
   return runCluster(options);
 }
@@ -94,7 +105,7 @@ export function simConsensus(o: SimConsensusOptions, out: (line: string) => void
     out(
       `pipeline: DKG key at height ${report.dkgHeight ?? 'never'}; client txs submitted ${report.submitted.plain} plain + ` +
         `${report.submitted.encrypted} encrypted, committed ${report.committed.plain} + ${report.committed.encrypted}, ` +
-        `executed ${report.executed} (${report.accepted} accepted)`,
+        `executed ${report.executed} (${report.accepted} accepted); refused at admission ${JSON.stringify(report.refused)}`,
     );
     line(
       'exactly once, in committed order: every committed encrypted tx decrypts to its plaintext at every honest node; identical executed blocks and state roots',

@@ -16,6 +16,7 @@ import type { EpochKey } from '../../engines/decryptor/messages.ts';
 import { executorEngine } from '../../engines/executor/engine.ts';
 import { Transaction } from '../../engines/executor/notes.ts';
 import type { BlockReceipts } from '../../engines/executor/ports.ts';
+import { addShardedExecutor } from '../../engines/executor/sharded.ts';
 import { NoteStore } from '../../engines/executor/state.ts';
 import { mempoolEngine } from '../../engines/mempool/engine.ts';
 import type { EngineGraph } from '../../runtime/graph.ts';
@@ -45,6 +46,8 @@ export interface WorkloadOptions {
   every: number;
   /** which plaintexts: runs that differ only here submit plaintexts of equal length and fee */
   variant?: number;
+  /** execute on a coordinator and this many shard engines instead of the one-engine executor */
+  shards?: number;
 }
 
 export interface PipelineOptions extends ClusterOptions {
@@ -59,6 +62,8 @@ export interface PipelineReport extends ClusterReport {
   /** client transactions executed (accepted or not) at the most advanced honest node */
   executed: number;
   accepted: number;
+  /** client submissions refused at admission, by reason (e.g. a lagging node without the epoch key yet) */
+  refused: Record<string, number>;
   dkgHeight: number | undefined;
 }
 
@@ -95,6 +100,8 @@ export class PipelineCluster extends Cluster {
   private epochKey: EpochKey | undefined;
   private dkgHeight: number | undefined;
   private workloadStarted = false;
+  /** client submissions the mempool refused, by reason */
+  private readonly refused: Record<string, number> = {};
   private lastSubmitAt = 0;
   private submittedCount = { plain: 0, encrypted: 0 };
 
@@ -140,7 +147,14 @@ export class PipelineCluster extends Cluster {
       threshold: this.threshold,
       ...(secret === undefined ? {} : { secret }),
     });
-    const executor = graph.add('executor', executorEngine(nodeMultievaluate), { gasLimit: 10_000_000 });
+    const executor =
+      this.workload.shards === undefined
+        ? graph.add('executor', executorEngine(nodeMultievaluate), { gasLimit: 10_000_000 })
+        : addShardedExecutor(graph, 'executor', {
+            shards: this.workload.shards,
+            mev: nodeMultievaluate,
+            gasLimit: 10_000_000,
+          });
     graph.connect(mempool.out.txs, consensus.in.txs);
     graph.connect(consensus.out.committed, mempool.in.committed);
     graph.connect(consensus.out.committed, decryptor.in.committed);
@@ -150,6 +164,12 @@ export class PipelineCluster extends Cluster {
     graph.connect(executor.out.appRoot, consensus.in.appRoot);
     graph.observe(mempool.out.net).subscribe((m) => this.sendFrame(node, CHANNEL_MEMPOOL, m.to, m.bytes));
     graph.observe(mempool.out.penalty).subscribe((p) => this.penalise(`mempool:${p.reason}`));
+    graph.observe(mempool.out.admitted).subscribe((r) => {
+      if (!r.ok && r.id.startsWith('client:')) {
+        const reason = r.reason ?? 'unknown';
+        this.refused[reason] = (this.refused[reason] ?? 0) + 1;
+      }
+    });
     const log = this.logs.get(node.id)!;
     graph.observe(decryptor.out.epochKey).subscribe((k) => this.onEpochKey(k, node));
     graph.observe(decryptor.out.ordered).subscribe((b) => {
@@ -404,6 +424,7 @@ export class PipelineCluster extends Cluster {
       committed,
       executed,
       accepted,
+      refused: { ...this.refused },
       dkgHeight: this.dkgHeight,
     };
   }
