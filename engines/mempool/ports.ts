@@ -1,29 +1,14 @@
 /**
  * The mempool engine's port messages.
  *
- * NetIn, NetOut, PeerPenalty and TxBatch are the same wire types as consensus's (engines never
- * import each other, so they are defined again here; the graph checks that connected ports carry
- * equal wire types). EpochKey is the decryptor's announcement of an epoch's encryption key.
+ * NetIn, NetOut, PeerPenalty and TxBatch are shared with consensus (wire/ports.ts); EpochKey is
+ * the decryptor's announcement of an epoch's encryption key (wire/envelope.ts).
  */
-import { CommittedBlock, Hash, MAX_TX_BYTES, MAX_TXS_PER_BLOCK } from '../../wire/ledger.ts';
+import { CommittedBlock, Hash } from '../../wire/ledger.ts';
+import { NetIn, NetOut, PeerPenalty, TxBatch } from '../../wire/ports.ts';
 import { type Infer, s } from '../../wire/schema.ts';
 
-const MAX_FRAME = 32 * 1024 * 1024;
-
-/** Bytes from a peer (the network layer does not decode: the mempool does, and penalises). */
-export const NetIn = s.struct({ peer: s.string({ max: 128 }), bytes: s.bytes({ max: MAX_FRAME }) });
-export type NetIn = Infer<typeof NetIn>;
-
-/** Bytes for one peer, or for every peer when `to` is empty. */
-export const NetOut = s.struct({ to: s.string({ max: 128 }), bytes: s.bytes({ max: MAX_FRAME }) });
-export type NetOut = Infer<typeof NetOut>;
-
-export const PeerPenalty = s.struct({ peer: s.string({ max: 128 }), reason: s.string({ max: 32 }) });
-export type PeerPenalty = Infer<typeof PeerPenalty>;
-
-/** The proposer's candidate transactions (encoded SignedEnvelopes), in priority order: consensus's `txs`. */
-export const TxBatch = s.list(s.bytes({ max: MAX_TX_BYTES }), { max: MAX_TXS_PER_BLOCK });
-export type TxBatch = Infer<typeof TxBatch>;
+export { NetIn, NetOut, PeerPenalty, TxBatch };
 
 /**
  * A client's (or the decryptor's) envelope: `bytes` is an encoded SignedEnvelope; `id` is echoed in
