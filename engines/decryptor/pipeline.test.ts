@@ -8,6 +8,7 @@ import { sha256 } from '../../wire/commit.ts';
 import { type Envelope, envelopeSigningBytes, labelBytes, SignedEnvelope } from '../../wire/envelope.ts';
 import type { CommittedBlock } from '../../wire/ledger.ts';
 import { encode, tryDecode } from '../../wire/schema.ts';
+import { bareCommittedBlock } from '../../wire/testing.ts';
 import { SharesMessage } from './messages.ts';
 import {
   type DecryptorConfig,
@@ -33,29 +34,7 @@ const config = (i: number): DecryptorConfig => ({
 const envOf = (i: number): Env => ({ signer: validators[i]!, verify: keyring.verify });
 const client = keyring.signer('client');
 
-function block(height: bigint, txs: Uint8Array[]): CommittedBlock {
-  const z = new Uint8Array(32);
-  return {
-    block: {
-      header: {
-        chainId: INSTANCE,
-        height,
-        time: 0n,
-        proposer: z,
-        lastBlockHash: z,
-        txsHash: z,
-        appRoot: z,
-        lastCommitHash: z,
-        evidenceHash: z,
-        validatorsHash: z,
-      },
-      txs,
-      lastCommit: null,
-      evidence: [],
-    },
-    certificate: { height, round: 0, blockHash: z, signatures: [] },
-  };
-}
+const block = (height: bigint, txs: Uint8Array[]) => bareCommittedBlock(INSTANCE, height, txs);
 
 /** Four decryptors fed the same chain; each block carries everything submitted after the last. */
 class Chain {

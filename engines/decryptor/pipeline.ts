@@ -170,9 +170,7 @@ export function initialState(cfg: DecryptorConfig): DecryptorState {
 /** This node's validator index (1-based) in the DKG set, if it is one. */
 export function myIndex(cfg: DecryptorConfig, env: Env): number | undefined {
   if (env.signer === undefined || cfg.secret === undefined) return undefined;
-  const pk = env.signer.publicKey;
-  const i = cfg.validators.findIndex((v) => bytesEqual(v.publicKey, pk));
-  return i < 0 ? undefined : i + 1;
+  return senderIndex(cfg, env.signer.publicKey);
 }
 
 function senderIndex(cfg: DecryptorConfig, payer: Uint8Array): number | undefined {
@@ -281,7 +279,7 @@ export function onCommitted(
   // The DKG, driven by height: deal, complain about bad shares, finalize at the end of the window.
   if (me !== undefined && cfg.secret !== undefined && key === undefined && keyFailure === undefined) {
     const resubmit = BigInt(cfg.resubmitAfter ?? DEFAULTS.resubmitAfter);
-    const dealt = hasDeal(transcript, me);
+    const dealt = dealOf(transcript, me) !== undefined;
     if (
       !dealt &&
       h >= dkgStart &&
@@ -473,8 +471,4 @@ function dkgSlot(body: Uint8Array): bigint {
 function sharesTarget(body: Uint8Array): bigint {
   const m = tryDecode(SharesMessage, body);
   return m.ok ? m.value.height : 0n;
-}
-
-function hasDeal(tr: DkgTranscript, dealer: number): boolean {
-  return dealOf(tr, dealer) !== undefined;
 }

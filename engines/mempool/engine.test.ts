@@ -7,8 +7,8 @@ import { SimScheduler } from '../../runtime/scheduler.ts';
 import { type FaultPlan, NO_FAULTS } from '../../runtime/sim/faults.ts';
 import { SimNetwork } from '../../runtime/sim/network.ts';
 import { sha256, toHex } from '../../wire/commit.ts';
-import type { CommittedBlock } from '../../wire/ledger.ts';
 import { decode, encode } from '../../wire/schema.ts';
+import { bareCommittedBlock } from '../../wire/testing.ts';
 import { mempoolEngine } from './engine.ts';
 import type { MempoolContext } from './machine.ts';
 import { type MempoolMessage, MempoolNetMessage } from './messages.ts';
@@ -20,29 +20,7 @@ const validators = [0, 1, 2].map((i) => keyOf(`validator-${i}`));
 const KEY = epochKey();
 const EPOCH = { epoch: 1n, publicKey: KEY.publicKey, threshold: 2, verificationKeys: [] };
 
-function block(height: bigint, txs: Uint8Array[]): CommittedBlock {
-  const z = new Uint8Array(32);
-  return {
-    block: {
-      header: {
-        chainId: INSTANCE,
-        height,
-        time: 0n,
-        proposer: z,
-        lastBlockHash: z,
-        txsHash: z,
-        appRoot: z,
-        lastCommitHash: z,
-        evidenceHash: z,
-        validatorsHash: z,
-      },
-      txs,
-      lastCommit: null,
-      evidence: [],
-    },
-    certificate: { height, round: 0, blockHash: z, signatures: [] },
-  };
-}
+const block = (height: bigint, txs: Uint8Array[]) => bareCommittedBlock(INSTANCE, height, txs);
 
 const wire = (message: MempoolMessage, instance = INSTANCE) =>
   encode(MempoolNetMessage, { instance, message });

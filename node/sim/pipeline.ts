@@ -78,6 +78,9 @@ interface NodeLog {
   ordered: Map<bigint, OrderedBlock>;
   roots: Map<bigint, string>;
   receipts: Map<bigint, BlockReceipts>;
+  /** client envelopes handed to this node's executor (kept as blocks arrive, for `workDone`) */
+  clientExecuted: Set<string>;
+  lastOrdered: bigint;
 }
 
 /** Heights after which a committed encrypted transaction must have been executed (shares need a few blocks). */
@@ -97,6 +100,8 @@ export class PipelineCluster extends Cluster {
   private readonly logs = new Map<string, NodeLog>();
   private readonly blocks = new Map<bigint, CommittedBlock>();
   private readonly clientTxs = new Map<string, ClientTx>();
+  /** client envelopes in committed blocks */
+  private readonly committedClient = new Set<string>();
   private epochKey: EpochKey | undefined;
   private dkgHeight: number | undefined;
   private workloadStarted = false;
@@ -131,7 +136,13 @@ export class PipelineCluster extends Cluster {
         this.token,
         this.clients.map((c) => c.publicKey),
       );
-      this.logs.set(node.id, { ordered: new Map(), roots: new Map(), receipts: new Map() });
+      this.logs.set(node.id, {
+        ordered: new Map(),
+        roots: new Map(),
+        receipts: new Map(),
+        clientExecuted: new Set(),
+        lastOrdered: 0n,
+      });
     }
   }
 
@@ -186,11 +197,21 @@ export class PipelineCluster extends Cluster {
         return;
       }
       log.ordered.set(b.height, b);
+      if (b.height > log.lastOrdered) log.lastOrdered = b.height;
+      for (const t of b.txs) {
+        const id = toHex(t.envelope);
+        if (this.clientTxs.has(id)) log.clientExecuted.add(id);
+      }
     });
     graph.observe(executor.out.appRoot).subscribe((r) => log.roots.set(r.height, toHex(r.root)));
     graph.observe(executor.out.receipts).subscribe((r) => log.receipts.set(r.height, r));
     graph.observe(consensus.out.committed).subscribe((c) => {
-      if (node.honest && !this.blocks.has(c.block.header.height)) this.blocks.set(c.block.header.height, c);
+      if (!node.honest || this.blocks.has(c.block.header.height)) return;
+      this.blocks.set(c.block.header.height, c);
+      for (const bytes of c.block.txs) {
+        const id = toHex(sha256(bytes));
+        if (this.clientTxs.has(id)) this.committedClient.add(id);
+      }
     });
   }
 
@@ -212,26 +233,13 @@ export class PipelineCluster extends Cluster {
   /** Done once every client transaction is submitted and each committed one executed everywhere. */
   protected override workDone(): boolean {
     if (this.submittedCount.plain + this.submittedCount.encrypted < this.workload.txs) return false;
-    const committed = new Set<string>();
-    for (const b of this.blocks.values()) {
-      for (const bytes of b.block.txs) {
-        const id = toHex(sha256(bytes));
-        if (this.clientTxs.has(id)) committed.add(id);
-      }
-    }
     // a transaction lost with a crashed node's mempool is never committed: wait for it a while only
-    const lost = this.clientTxs.size - committed.size;
+    const lost = this.clientTxs.size - this.committedClient.size;
     if (lost > 0 && this.scheduler.now() < this.lastSubmitAt + LOST_GRACE_MS) return false;
     return this.honestUp().every((n) => {
       const log = this.logs.get(n.id)!;
-      let executed = 0;
-      let last = 0n;
-      for (const b of log.ordered.values()) {
-        for (const t of b.txs) if (committed.has(toHex(t.envelope))) executed++;
-        if (b.height > last) last = b.height;
-      }
-      // and the executor has finished the last block it was handed
-      return executed >= committed.size && log.receipts.has(last);
+      // every committed client tx reached this executor, and it finished the last block it was handed
+      return log.clientExecuted.size >= this.committedClient.size && log.receipts.has(log.lastOrdered);
     });
   }
 
