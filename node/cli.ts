@@ -2,20 +2,12 @@
  * The `fractal` command line. Subcommands arrive with the issues that build them; every one has
  * `--help`, and bad arguments say what to do.
  */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
+import { intArg } from './cli-args.ts';
+import { registerNodeCommands } from './cli-node.ts';
 import type { ByzantineBehaviour } from './sim/cluster.ts';
 import { simConsensus } from './sim-consensus.ts';
 import { simExample } from './sim-example.ts';
-
-function intArg(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
-  return (raw: string): number => {
-    const n = Number(raw);
-    if (!Number.isSafeInteger(n) || n < min || n > max) {
-      throw new InvalidArgumentError(`${name} must be an integer between ${min} and ${max}, got "${raw}"`);
-    }
-    return n;
-  };
-}
 
 const program = new Command();
 program
@@ -103,5 +95,7 @@ program
       });
     },
   );
+
+registerNodeCommands(program);
 
 await program.parseAsync(process.argv);

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { propParams } from '../../props/config.ts';
 import { SimKeyring } from '../../runtime/sim/signer.ts';
 import { MemoryStorage } from '../../storage/memory.ts';
-import { encode } from '../../wire/schema.ts';
+import { decode, encode } from '../../wire/schema.ts';
 import type { Signer } from '../../wire/sign.ts';
 import { blockHash, checkEvidence, proposalSignBytes, voteSignBytes } from './chain.ts';
 import { type Block, NetEnvelope, VOTE_PREVOTE, type Vote } from './messages.ts';
@@ -177,5 +177,41 @@ describe('consensus node: proposal equivocation', () => {
       };
       expect(checkEvidence(forged, state.validators, CHAIN, w.keyring.verify)).toBe('bad-evidence');
     }
+  });
+});
+
+describe('consensus node: block interval (timeout_commit)', () => {
+  const tagOf = (m: { bytes: Uint8Array }) => decode(NetEnvelope, m.bytes).message.tag;
+
+  /** The validator proposing round 0 of height 1, set up with a block interval. */
+  function proposerWithInterval(blockInterval: number) {
+    const t = setup();
+    const proposer = proposerOf(t.state.round, 0);
+    const signer = t.signers.find((s) => t.indexOf(s) === proposer)!;
+    const storage = new MemoryStorage();
+    const env = (now: number): Env => ({
+      signer,
+      verify: t.keyring.verify,
+      store: new ConsensusStore(storage),
+      now,
+    });
+    const { state, effects } = initialState({ ...t.cfg, blockInterval }, env(1_000));
+    return { state, effects, env };
+  }
+
+  it('without an interval the proposer proposes at once', () => {
+    const { effects } = proposerWithInterval(0);
+    expect(effects.sends.map(tagOf)).toContain('proposal');
+  });
+
+  it('with an interval the proposer waits, then proposes a block stamped after the interval', () => {
+    const { state, effects, env } = proposerWithInterval(250);
+    expect(effects.sends).toEqual([]);
+    expect(state.deadlines['build/1/0']).toBe(1_250);
+    const fx = emptyEffects();
+    const next = onTimeout(state, 'build/1/0', env(1_250), fx);
+    expect(fx.sends.map(tagOf)).toContain('proposal');
+    expect(next.deadlines['build/1/0']).toBeUndefined();
+    expect(Object.values(next.blocks)[0]!.header.time).toBe(1_250n);
   });
 });

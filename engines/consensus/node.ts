@@ -91,6 +91,12 @@ export interface ConsensusConfig {
   maxTxsPerBlock?: number;
   /** Messages of a round this far above ours are dropped as far-future. */
   maxRoundsAhead?: number;
+  /**
+   * Tendermint's `timeout_commit`: a proposer builds its round-0 block no sooner than this many ms
+   * after the height began, so blocks come at a steady pace (and gather transactions) instead of as
+   * fast as votes travel. 0 (the default) proposes at once. Keep it below the propose timeout.
+   */
+  blockInterval?: number;
 }
 
 export interface Env {
@@ -122,7 +128,10 @@ export interface ConsensusState {
   readonly statusInterval: number;
   readonly maxTxsPerBlock: number;
   readonly maxRoundsAhead: number;
+  readonly blockInterval: number;
   readonly height: bigint;
+  /** When this height began (local time), for the block interval. */
+  readonly heightStartedAt: number;
   readonly round: RoundState;
   readonly priorities: Priorities;
   readonly lastBlockHash: Uint8Array;
@@ -202,7 +211,9 @@ export function initialState(cfg: ConsensusConfig, env: Env): { state: Consensus
     statusInterval: cfg.statusInterval ?? 250,
     maxTxsPerBlock: cfg.maxTxsPerBlock ?? 1000,
     maxRoundsAhead: cfg.maxRoundsAhead ?? 64,
+    blockInterval: cfg.blockInterval ?? 0,
     height,
+    heightStartedAt: env.now,
     round: initialRoundState(Number(height), self, powers, priorities, timeouts),
     priorities,
     lastBlockHash,
@@ -333,6 +344,10 @@ function feed(s0: ConsensusState, input: RoundInput, env: Env, fx: Effects): Con
 function carryOut(s: ConsensusState, out: RoundOutput, env: Env, fx: Effects): ConsensusState {
   switch (out.kind) {
     case 'get-value': {
+      const buildAt = s.heightStartedAt + s.blockInterval;
+      if (out.round === 0 && env.now < buildAt) {
+        return { ...s, deadlines: { ...s.deadlines, [`build/${out.height}/${out.round}`]: buildAt } };
+      }
       const block = buildBlock(s, env);
       const id = toHex(blockHash(block.header));
       const next = { ...s, blocks: { ...s.blocks, [id]: block } };
@@ -528,10 +543,11 @@ function maybeAdvance(s: ConsensusState, env: Env, fx: Effects): ConsensusState 
   const self = selfIndex(validators, env.signer);
   const deadlines: Record<string, number> = {};
   for (const [k, v] of Object.entries(s.deadlines))
-    if (!/^(propose|prevote|precommit)\//.test(k)) deadlines[k] = v;
+    if (!/^(propose|prevote|precommit|build)\//.test(k)) deadlines[k] = v;
   let next: ConsensusState = {
     ...s,
     height,
+    heightStartedAt: env.now,
     validators,
     previousValidators: s.validators,
     self,
@@ -725,8 +741,16 @@ export function onTimeout(s: ConsensusState, name: string, env: Env, fx: Effects
     resendRecent(s, env, fx);
     return { ...cleared, deadlines: { ...deadlines, status: env.now + s.statusInterval } };
   }
-  const m = /^(propose|prevote|precommit)\/(\d+)\/(\d+)$/.exec(name);
+  const m = /^(propose|prevote|precommit|build)\/(\d+)\/(\d+)$/.exec(name);
   if (m === null) return cleared;
+  if (m[1] === 'build') {
+    // the block interval has passed: build the round-0 block now (if still proposing it)
+    if (BigInt(m[2]!) !== s.height || s.decided !== null) return cleared;
+    const block = buildBlock(cleared, env);
+    const id = toHex(blockHash(block.header));
+    const next = { ...cleared, blocks: { ...cleared.blocks, [id]: block } };
+    return feed(next, { kind: 'propose-value', round: Number(m[3]), value: id }, env, fx);
+  }
   return feed(
     cleared,
     { kind: 'timeout', step: m[1] as 'propose', height: Number(m[2]), round: Number(m[3]) },

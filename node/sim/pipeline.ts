@@ -11,12 +11,9 @@
 import { defineToken, mintTx, registerTokenCode, signTx, type Token } from '../../apps/token/index.ts';
 import { encryptionKeyPair } from '../../crypto/dkg.ts';
 import { Ciphertext, encrypt } from '../../crypto/tdh2.ts';
-import { decryptorEngine } from '../../engines/decryptor/engine.ts';
 import type { EpochKey } from '../../engines/decryptor/messages.ts';
-import { executorEngine } from '../../engines/executor/engine.ts';
 import { Transaction } from '../../engines/executor/notes.ts';
 import type { BlockReceipts } from '../../engines/executor/ports.ts';
-import { addShardedExecutor } from '../../engines/executor/sharded.ts';
 import { NoteStore } from '../../engines/executor/state.ts';
 import { mempoolEngine } from '../../engines/mempool/engine.ts';
 import type { EngineGraph } from '../../runtime/graph.ts';
@@ -26,7 +23,7 @@ import { type Envelope, envelopeSigningBytes, labelBytes, SignedEnvelope } from 
 import { type CommittedBlock, OrderedBlock } from '../../wire/ledger.ts';
 import { encode } from '../../wire/schema.ts';
 import { createSigner, keyPairFromSeed, type Signer } from '../../wire/sign.ts';
-import { nodeMultievaluate } from '../vm.ts';
+import { wirePipelineApp } from '../assemble.ts';
 import {
   Cluster,
   type ClusterOptions,
@@ -148,31 +145,13 @@ export class PipelineCluster extends Cluster {
 
   protected override wireApp(node: SimNode, graph: EngineGraph, consensus: ConsensusPorts): void {
     const secret = this.secrets.get(node.key);
-    const mempool = graph.add('mempool', mempoolEngine, {
-      instance: this.chainId,
-      validators: this.dkgValidators.map((v) => v.publicKey),
-    });
-    const decryptor = graph.add('decryptor', decryptorEngine, {
+    const { mempool, decryptor, executor } = wirePipelineApp(graph, consensus, {
       instance: this.chainId,
       validators: this.dkgValidators,
       threshold: this.threshold,
       ...(secret === undefined ? {} : { secret }),
+      ...(this.workload.shards === undefined ? {} : { shards: this.workload.shards }),
     });
-    const executor =
-      this.workload.shards === undefined
-        ? graph.add('executor', executorEngine(nodeMultievaluate), { gasLimit: 10_000_000 })
-        : addShardedExecutor(graph, 'executor', {
-            shards: this.workload.shards,
-            mev: nodeMultievaluate,
-            gasLimit: 10_000_000,
-          });
-    graph.connect(mempool.out.txs, consensus.in.txs);
-    graph.connect(consensus.out.committed, mempool.in.committed);
-    graph.connect(consensus.out.committed, decryptor.in.committed);
-    graph.connect(decryptor.out.submit, mempool.in.submit);
-    graph.connect(decryptor.out.epochKey, mempool.in.epochKey);
-    graph.connect(decryptor.out.ordered, executor.in.ordered);
-    graph.connect(executor.out.appRoot, consensus.in.appRoot);
     graph.observe(mempool.out.net).subscribe((m) => this.sendFrame(node, CHANNEL_MEMPOOL, m.to, m.bytes));
     graph.observe(mempool.out.penalty).subscribe((p) => this.penalise(`mempool:${p.reason}`));
     graph.observe(mempool.out.admitted).subscribe((r) => {

@@ -1,0 +1,165 @@
+/**
+ * The node's JSON-RPC methods (node/rpc carries them over HTTP and WebSocket). Bytes travel as
+ * lower-case hex, 64-bit integers as decimal strings. Every input is validated by the rpc kit;
+ * what the node refuses comes back as a JSON-RPC error with a reason, never as a crash.
+ */
+import { balanceOf, ownerCommitment, tokenValueOf } from '../apps/token/index.ts';
+import { CONSENSUS_LIMITS } from '../engines/consensus/messages.ts';
+import { ConsensusStore } from '../engines/consensus/store.ts';
+import { Ledger } from '../engines/executor/ledger.ts';
+import { Note } from '../engines/executor/notes.ts';
+import { NoteStore } from '../engines/executor/state.ts';
+import { sha256, toHex } from '../wire/commit.ts';
+import { blockHash, CommittedBlock } from '../wire/ledger.ts';
+import { decode, encode } from '../wire/schema.ts';
+import { DEMO_ASSET, type NoteJson, tokenOf } from './client.ts';
+import type { LiveNode } from './node.ts';
+import { ERR, p, RpcError, type RpcMethod } from './rpc/index.ts';
+
+/** Notes returned by one `notes` call at most. */
+const MAX_NOTES = 1_000;
+
+export function nodeApi(node: LiveNode): Record<string, RpcMethod<never, unknown>> {
+  const token = tokenOf(node.genesis.mintAuthority);
+  const store = new ConsensusStore(node.storage);
+  const ledger = new Ledger(node.storage);
+  const notes = new NoteStore(node.storage);
+
+  const method = <P>(m: RpcMethod<P, unknown>): RpcMethod<never, unknown> => m as RpcMethod<never, unknown>;
+
+  return {
+    status: method({
+      description: 'height, round, step, executed height and state root, epoch key, peers, mempool size',
+      params: p.none(),
+      handler: () => node.status(),
+    }),
+    submit: method({
+      description:
+        'submit a signed envelope (hex of wire SignedEnvelope, plain or encrypted); returns its hash once the mempool admits it',
+      params: p.object({ tx: p.hex({ maxBytes: 1024 * 1024 }) }),
+      handler: async ({ tx }) => {
+        const r = await node.submit(tx);
+        if (!r.ok)
+          throw new RpcError(ERR.REJECTED, `rejected: ${r.reason ?? 'unknown'}`, { reason: r.reason });
+        return { hash: r.hash === null ? null : toHex(r.hash) };
+      },
+    }),
+    block: method({
+      description: 'the committed block at a height: header, transaction hashes, certificate round',
+      params: p.object({ height: p.u64() }),
+      handler: ({ height }) => {
+        const raw = store.block(height);
+        if (raw === undefined) throw new RpcError(ERR.NOT_FOUND, `no block at height ${height} yet`);
+        const c = decode(CommittedBlock, raw, CONSENSUS_LIMITS);
+        const h = c.block.header;
+        return {
+          height: h.height.toString(),
+          hash: toHex(blockHash(h)),
+          time: h.time.toString(),
+          proposer: toHex(h.proposer),
+          lastBlockHash: toHex(h.lastBlockHash),
+          appRoot: toHex(h.appRoot),
+          txs: c.block.txs.map((t) => toHex(sha256(t))),
+          evidence: c.block.evidence.length,
+          certificate: { round: c.certificate.round, signatures: c.certificate.signatures.length },
+        };
+      },
+    }),
+    appRoot: method({
+      description: 'the state root after executing a height (with that height receipts summary)',
+      params: p.object({ height: p.u64() }),
+      handler: ({ height }) => {
+        const r = ledger.receipts(height);
+        if (r === undefined) throw new RpcError(ERR.NOT_FOUND, `height ${height} is not executed yet`);
+        return {
+          height: height.toString(),
+          root: toHex(r.root),
+          txs: r.receipts.length,
+          accepted: r.receipts.filter((x) => x.accepted).length,
+        };
+      },
+    }),
+    receipt: method({
+      description: 'the receipt of an envelope by its hash: execution height, phase, outcome, gas',
+      params: p.object({ hash: p.hex({ bytes: 32 }) }),
+      handler: ({ hash }) => {
+        const r = node.indexer.receipt(hash);
+        if (r === undefined)
+          throw new RpcError(ERR.NOT_FOUND, 'no receipt for this hash (not executed yet?)');
+        return {
+          hash: toHex(r.hash),
+          height: r.height.toString(),
+          index: r.index,
+          includedAt: r.includedAt.toString(),
+          encrypted: r.encrypted,
+          accepted: r.receipt.accepted,
+          phase: r.receipt.phase,
+          reason: r.receipt.reason,
+          predicate: r.receipt.predicate,
+          gasUsed: r.receipt.gasUsed.toString(),
+        };
+      },
+    }),
+    notes: method({
+      description: 'the unspent demo-token notes owned by an ed25519 public key (at most 1000)',
+      params: p.object({ owner: p.hex({ bytes: 32 }) }),
+      handler: ({ owner }) => {
+        const commitment = toHex(ownerCommitment(owner));
+        const app = toHex(token.application);
+        const out: NoteJson[] = [];
+        for (const [key, n] of notes.notes()) {
+          if (toHex(n.owner) !== commitment || toHex(n.application) !== app) continue;
+          const v = tokenValueOf(n.value);
+          if (v === undefined) continue;
+          out.push({
+            key: toHex(key),
+            asset: toHex(v.asset),
+            amount: v.amount.toString(),
+            note: toHex(encode(Note, n)),
+          });
+          if (out.length >= MAX_NOTES) break;
+        }
+        return out;
+      },
+    }),
+    balance: method({
+      description: 'the demo-token balance of an ed25519 public key (asset defaults to the demo asset)',
+      params: p.object({ owner: p.hex({ bytes: 32 }), asset: p.optional(p.hex({ bytes: 32 })) }),
+      handler: ({ owner, asset }) => ({
+        owner: toHex(owner),
+        asset: toHex(asset ?? DEMO_ASSET),
+        amount: balanceOf(notes, token, owner, asset ?? DEMO_ASSET).toString(),
+      }),
+    }),
+    epochKey: method({
+      description: "the current epoch's threshold encryption key (after the DKG)",
+      params: p.none(),
+      handler: () => {
+        const k = node.epochKey;
+        if (k === undefined)
+          throw new RpcError(ERR.UNAVAILABLE, 'no epoch key yet: the DKG has not finished');
+        return { epoch: k.epoch.toString(), publicKey: toHex(k.publicKey) };
+      },
+    }),
+    genesis: method({
+      description: 'the instance, validators, mint authority and DKG windows this node runs',
+      params: p.none(),
+      handler: () => ({
+        instance: node.genesis.instance,
+        validators: node.genesis.validators.map((v) => ({
+          name: v.name,
+          publicKey: toHex(v.publicKey),
+          power: v.power,
+        })),
+        mintAuthority: toHex(node.genesis.mintAuthority),
+        asset: toHex(DEMO_ASSET),
+        dkg: node.genesis.dkg,
+      }),
+    }),
+    peers: method({
+      description: 'connected peers with their scores and traffic',
+      params: p.none(),
+      handler: () => node.network.peers(),
+    }),
+  };
+}

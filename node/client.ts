@@ -1,0 +1,118 @@
+/**
+ * What a client does to use a node: build a token mint or transfer, wrap it in a signed envelope
+ * (plain, or threshold-encrypted under the epoch key the node reports), and read notes back from
+ * their RPC form. Used by `fractal tx`, `fractal query` and the devnet workload.
+ */
+import { randomBytes } from 'node:crypto';
+import { defineToken, mintTx, signTx, type Token, transferTx } from '../apps/token/index.ts';
+import { Ciphertext, encrypt } from '../crypto/tdh2.ts';
+import { Note, Transaction } from '../engines/executor/notes.ts';
+import { fromHex, sha256, toHex } from '../wire/commit.ts';
+import { type Envelope, envelopeSigningBytes, labelBytes, SignedEnvelope } from '../wire/envelope.ts';
+import { decode, encode } from '../wire/schema.ts';
+import { keyPairFromSeed, sign } from '../wire/sign.ts';
+
+/** The asset the devnet's token mints (any 32 bytes name an asset). */
+export const DEMO_ASSET = sha256(new TextEncoder().encode('fractal-demo-asset'));
+
+/** How far ahead of the current height a client lets its envelope be included. */
+export const EXPIRY_HEIGHTS = 1_000n;
+
+export interface EpochKeyJson {
+  epoch: string;
+  publicKey: string;
+}
+
+export interface NoteJson {
+  key: string;
+  asset: string;
+  amount: string;
+  /** the note's canonical encoding (what a transfer consumes) */
+  note: string;
+}
+
+export interface EnvelopeOptions {
+  instance: string;
+  /** the payer's ed25519 seed */
+  payerKey: Uint8Array;
+  fee: bigint;
+  nonce?: bigint;
+  /** the current committed height; the envelope expires EXPIRY_HEIGHTS later */
+  height: bigint;
+  /** encrypt under this epoch key (else the transaction travels in the clear) */
+  epochKey?: EpochKeyJson;
+}
+
+export function tokenOf(mintAuthority: Uint8Array): Token {
+  return defineToken(mintAuthority);
+}
+
+/** A fresh random u64 nonce (unique per payer with overwhelming probability). */
+export function randomNonce(): bigint {
+  return randomBytes(8).readBigUInt64BE(0);
+}
+
+/** Wraps an executor transaction in a signed envelope; returns its bytes and hash. */
+export function envelopeFor(tx: Transaction, o: EnvelopeOptions): { bytes: Uint8Array; hash: string } {
+  const payer = keyPairFromSeed(o.payerKey).publicKey;
+  const plaintext = encode(Transaction, tx);
+  const base = {
+    instance: o.instance,
+    payer,
+    fee: o.fee,
+    nonce: o.nonce ?? randomNonce(),
+    expiry: o.height + EXPIRY_HEIGHTS,
+  };
+  let envelope: Envelope;
+  if (o.epochKey === undefined) envelope = { ...base, body: { tag: 'plain', value: plaintext } };
+  else {
+    const key = { epoch: BigInt(o.epochKey.epoch), publicKey: fromHex(o.epochKey.publicKey) };
+    const label = labelBytes({ instance: o.instance, epoch: key.epoch, payer });
+    const ct = encrypt(key, plaintext, label, randomBytes(64));
+    envelope = {
+      ...base,
+      body: { tag: 'encrypted', value: { epoch: key.epoch, ciphertext: encode(Ciphertext, ct) } },
+    };
+  }
+  const bytes = encode(SignedEnvelope, {
+    envelope,
+    signature: sign(o.payerKey, envelopeSigningBytes(envelope)),
+  });
+  return { bytes, hash: toHex(sha256(bytes)) };
+}
+
+/** A mint of `amounts` to `owner`, one note each, signed by the mint authority. */
+export function buildMint(
+  token: Token,
+  authorityKey: Uint8Array,
+  owner: Uint8Array,
+  amounts: readonly bigint[],
+  nonce: bigint = randomNonce(),
+): Transaction {
+  const n = new Uint8Array(8);
+  new DataView(n.buffer).setBigUint64(0, nonce);
+  return signTx(
+    mintTx(
+      token,
+      amounts.map((amount) => ({ owner, asset: DEMO_ASSET, amount })),
+      n,
+    ),
+    [authorityKey],
+  );
+}
+
+/** A transfer of `amount` from the owner of `input` to `to`, with the change back to the owner. */
+export function buildTransfer(
+  token: Token,
+  ownerKey: Uint8Array,
+  input: NoteJson,
+  to: Uint8Array,
+  amount: bigint,
+): Transaction {
+  const have = BigInt(input.amount);
+  if (amount <= 0n || amount > have) throw new Error(`cannot send ${amount} from a note of ${have}`);
+  const owner = keyPairFromSeed(ownerKey).publicKey;
+  const outputs = [{ owner: to, asset: fromHex(input.asset), amount }];
+  if (have > amount) outputs.push({ owner, asset: fromHex(input.asset), amount: have - amount });
+  return signTx(transferTx(token, [decode(Note, fromHex(input.note))], outputs), [ownerKey]);
+}

@@ -1,0 +1,310 @@
+/**
+ * Node configuration and genesis: the JSON files an operator writes (or `fractal init` writes),
+ * checked key by key. Every mistake is a `ConfigError` naming the file, the key and what to do;
+ * nothing is half-applied. Every key and its default is listed in node/CONFIG.md.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { encryptionKeyPair } from '../crypto/dkg.ts';
+import { sha256 } from '../wire/commit.ts';
+import { keyPairFromSeed } from '../wire/sign.ts';
+
+export class ConfigError extends Error {
+  constructor(
+    readonly file: string,
+    readonly key: string,
+    message: string,
+  ) {
+    super(`${file}: ${key === '' ? '' : `${key}: `}${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export const ROLES = ['validator', 'full', 'solver', 'relay'] as const;
+export type Role = (typeof ROLES)[number];
+/** Roles whose engines exist today; the others are accepted by the schema but refused at start. */
+export const BUILT_ROLES: readonly Role[] = ['validator', 'full'];
+
+export interface GenesisValidator {
+  name: string;
+  publicKey: Uint8Array;
+  power: number;
+  /** the validator's DKG encryption key (x25519-style ristretto point, derived from its identity) */
+  encryptionKey: Uint8Array;
+}
+
+export interface Genesis {
+  /** the fractal instance (chain id) */
+  instance: string;
+  validators: GenesisValidator[];
+  /** the demo token's mint authority (ed25519 public key) */
+  mintAuthority: Uint8Array;
+  /** accounts whose ed25519 owner predicate code is published at genesis */
+  accounts: Uint8Array[];
+  /** the DKG's deal window and complaint window, in heights */
+  dkg: { start: number; dealWindow: number; complaintWindow: number };
+}
+
+export interface NodeConfig {
+  /** the file this came from (errors name it); relative paths below resolve against its folder */
+  file: string;
+  name: string;
+  roles: Role[];
+  /** hex ed25519 seed file */
+  identityKey: string;
+  genesis: string;
+  dataDir: string;
+  p2p: { host: string; port: number };
+  peers: string[];
+  rpc: { host: string; port: number };
+  /** ms between the start of a height and its round-0 proposal */
+  blockInterval: number;
+  timeouts: { propose: number; prevote: number; precommit: number };
+  /** executor shards (0 = the one-engine executor) */
+  shards: number;
+  logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  /** SQLite synchronous mode: 'full' fsyncs every commit; 'normal' survives process kills, not power loss */
+  sync: 'full' | 'normal';
+}
+
+export const CONFIG_DEFAULTS = {
+  roles: ['validator'] as Role[],
+  identityKey: 'node.key',
+  genesis: 'genesis.json',
+  dataDir: 'data',
+  p2p: { host: '127.0.0.1', port: 26656 },
+  peers: [] as string[],
+  rpc: { host: '127.0.0.1', port: 26657 },
+  blockInterval: 200,
+  timeouts: { propose: 1_000, prevote: 300, precommit: 300 },
+  shards: 0,
+  logLevel: 'info' as const,
+  sync: 'full' as const,
+};
+
+export const DKG_DEFAULTS = { start: 1, dealWindow: 6, complaintWindow: 4 };
+
+type Json = Record<string, unknown>;
+
+function readJson(file: string): Json {
+  if (!existsSync(file)) throw new ConfigError(file, '', 'no such file (create one with `fractal init`)');
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new ConfigError(file, '', `not valid JSON: ${(e as Error).message}`);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new ConfigError(file, '', 'must hold a JSON object');
+  }
+  return value as Json;
+}
+
+/** Reads keys of one JSON object, each checked, with unknown keys refused (typos are errors). */
+class Reader {
+  constructor(
+    private readonly file: string,
+    private readonly obj: Json,
+    private readonly prefix: string,
+    known: readonly string[],
+  ) {
+    for (const k of Object.keys(obj)) {
+      if (!known.includes(k)) this.fail(k, `unknown key (known: ${known.join(', ')})`);
+    }
+  }
+
+  fail(key: string, msg: string): never {
+    throw new ConfigError(this.file, this.prefix + key, msg);
+  }
+
+  string(key: string, dflt?: string, pattern?: RegExp): string {
+    const v = this.obj[key] ?? dflt;
+    if (typeof v !== 'string' || v === '') this.fail(key, 'must be a non-empty string');
+    if (pattern !== undefined && !pattern.test(v)) this.fail(key, `must match ${pattern}`);
+    return v;
+  }
+
+  int(key: string, dflt: number | undefined, min: number, max: number): number {
+    const v = this.obj[key] ?? dflt;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+      this.fail(key, `must be an integer from ${min} to ${max}`);
+    }
+    return v;
+  }
+
+  oneOf<T extends string>(key: string, dflt: T, options: readonly T[]): T {
+    const v = this.obj[key] ?? dflt;
+    if (typeof v !== 'string' || !options.includes(v as T))
+      this.fail(key, `must be one of ${options.join(', ')}`);
+    return v as T;
+  }
+
+  hex(key: string, bytes: number): Uint8Array {
+    const v = this.obj[key];
+    if (typeof v !== 'string' || !new RegExp(`^[0-9a-f]{${bytes * 2}}$`).test(v)) {
+      this.fail(key, `must be ${bytes} bytes of lower-case hex`);
+    }
+    return Uint8Array.from(Buffer.from(v, 'hex'));
+  }
+
+  array(key: string, dflt?: unknown[]): unknown[] {
+    const v = this.obj[key] ?? dflt;
+    if (!Array.isArray(v)) this.fail(key, 'must be an array');
+    return v;
+  }
+
+  object(key: string, known: readonly string[], dflt: Json = {}): Reader {
+    const v = this.obj[key] ?? dflt;
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) this.fail(key, 'must be an object');
+    return new Reader(this.file, v as Json, `${this.prefix}${key}.`, known);
+  }
+}
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+export function loadNodeConfig(path: string): NodeConfig {
+  const file = resolve(path);
+  const r = new Reader(file, readJson(file), '', [
+    'name',
+    'roles',
+    'identityKey',
+    'genesis',
+    'dataDir',
+    'p2p',
+    'peers',
+    'rpc',
+    'blockInterval',
+    'timeouts',
+    'shards',
+    'logLevel',
+    'sync',
+  ]);
+  const roles = r.array('roles', CONFIG_DEFAULTS.roles).map((x, i) => {
+    if (typeof x !== 'string' || !(ROLES as readonly string[]).includes(x)) {
+      r.fail(`roles[${i}]`, `must be one of ${ROLES.join(', ')}`);
+    }
+    return x as Role;
+  });
+  if (roles.length === 0) r.fail('roles', 'needs at least one role');
+  if (roles.includes('validator') && roles.includes('full'))
+    r.fail('roles', 'a node is a validator or a full node, not both');
+  const p2p = r.object('p2p', ['host', 'port']);
+  const rpc = r.object('rpc', ['host', 'port']);
+  const timeouts = r.object('timeouts', ['propose', 'prevote', 'precommit']);
+  const peers = r.array('peers', CONFIG_DEFAULTS.peers).map((x, i) => {
+    if (typeof x !== 'string' || !/^wss?:\/\/[^\s#]+(#[0-9a-f]{64})?$/.test(x)) {
+      r.fail(`peers[${i}]`, 'must be ws://host:port, optionally with #<hex public key> to pin the identity');
+    }
+    return x as string;
+  });
+  const blockInterval = r.int('blockInterval', CONFIG_DEFAULTS.blockInterval, 0, 60_000);
+  const propose = timeouts.int('propose', CONFIG_DEFAULTS.timeouts.propose, 10, 600_000);
+  if (blockInterval >= propose) {
+    r.fail(
+      'blockInterval',
+      `must be below timeouts.propose (${propose} ms), or proposals would always time out`,
+    );
+  }
+  const base = dirname(file);
+  const at = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
+  return {
+    file,
+    name: r.string('name', undefined, NAME),
+    roles,
+    identityKey: at(r.string('identityKey', CONFIG_DEFAULTS.identityKey)),
+    genesis: at(r.string('genesis', CONFIG_DEFAULTS.genesis)),
+    dataDir: at(r.string('dataDir', CONFIG_DEFAULTS.dataDir)),
+    p2p: {
+      host: p2p.string('host', CONFIG_DEFAULTS.p2p.host),
+      port: p2p.int('port', CONFIG_DEFAULTS.p2p.port, 0, 65_535),
+    },
+    peers,
+    rpc: {
+      host: rpc.string('host', CONFIG_DEFAULTS.rpc.host),
+      port: rpc.int('port', CONFIG_DEFAULTS.rpc.port, 0, 65_535),
+    },
+    blockInterval,
+    timeouts: {
+      propose,
+      prevote: timeouts.int('prevote', CONFIG_DEFAULTS.timeouts.prevote, 10, 600_000),
+      precommit: timeouts.int('precommit', CONFIG_DEFAULTS.timeouts.precommit, 10, 600_000),
+    },
+    shards: r.int('shards', CONFIG_DEFAULTS.shards, 0, 64),
+    logLevel: r.oneOf('logLevel', CONFIG_DEFAULTS.logLevel, ['debug', 'info', 'warn', 'error', 'silent']),
+    sync: r.oneOf('sync', CONFIG_DEFAULTS.sync, ['full', 'normal']),
+  };
+}
+
+export function loadGenesis(path: string): Genesis {
+  const file = resolve(path);
+  const r = new Reader(file, readJson(file), '', [
+    'instance',
+    'validators',
+    'mintAuthority',
+    'accounts',
+    'dkg',
+  ]);
+  const validators = r.array('validators').map((v, i) => {
+    if (v === null || typeof v !== 'object' || Array.isArray(v))
+      r.fail(`validators[${i}]`, 'must be an object');
+    const x = new Reader(file, v as Json, `validators[${i}].`, [
+      'name',
+      'publicKey',
+      'power',
+      'encryptionKey',
+    ]);
+    return {
+      name: x.string('name', `v${i}`, NAME),
+      publicKey: x.hex('publicKey', 32),
+      power: x.int('power', 1, 1, 1_000_000),
+      encryptionKey: x.hex('encryptionKey', 32),
+    };
+  });
+  if (validators.length === 0) r.fail('validators', 'needs at least one validator');
+  const keys = new Set(validators.map((v) => Buffer.from(v.publicKey).toString('hex')));
+  if (keys.size !== validators.length) r.fail('validators', 'two validators share a public key');
+  const accounts = r.array('accounts', []).map((a, i) => {
+    if (typeof a !== 'string' || !/^[0-9a-f]{64}$/.test(a))
+      r.fail(`accounts[${i}]`, 'must be 32 bytes of hex');
+    return Uint8Array.from(Buffer.from(a as string, 'hex'));
+  });
+  const dkg = r.object('dkg', ['start', 'dealWindow', 'complaintWindow']);
+  return {
+    instance: r.string('instance', undefined, /^[a-z0-9][a-z0-9-]{0,63}$/),
+    validators,
+    mintAuthority: r.hex('mintAuthority', 32),
+    accounts,
+    dkg: {
+      start: dkg.int('start', DKG_DEFAULTS.start, 1, 1_000_000),
+      dealWindow: dkg.int('dealWindow', DKG_DEFAULTS.dealWindow, 1, 1_000),
+      complaintWindow: dkg.int('complaintWindow', DKG_DEFAULTS.complaintWindow, 1, 1_000),
+    },
+  };
+}
+
+/** Reads a hex ed25519 seed file (as `fractal keys` writes it). */
+export function loadIdentity(path: string): Uint8Array {
+  if (!existsSync(path))
+    throw new ConfigError(path, '', 'no identity key here (create one with `fractal keys new`)');
+  const text = readFileSync(path, 'utf8').trim();
+  if (!/^[0-9a-f]{64}$/.test(text)) throw new ConfigError(path, '', 'must hold 32 bytes of lower-case hex');
+  return Uint8Array.from(Buffer.from(text, 'hex'));
+}
+
+/** The DKG secret of a validator, derived from its identity seed (so one key file is enough). */
+export function dkgSecret(identity: Uint8Array): Uint8Array {
+  return sha256(new Uint8Array([...new TextEncoder().encode('fractal/dkg-secret/v1\0'), ...identity]));
+}
+
+/** What `fractal keys show` prints and a genesis lists: identity and DKG encryption public keys. */
+export function publicKeysOf(identity: Uint8Array): { publicKey: Uint8Array; encryptionKey: Uint8Array } {
+  return {
+    publicKey: keyPairFromSeed(identity).publicKey,
+    encryptionKey: encryptionKeyPair(dkgSecret(identity)).publicKey,
+  };
+}
+
+/** Shares needed to decrypt: f + 1 of n = 3f + 1 validators. */
+export function thresholdOf(validators: number): number {
+  return Math.floor((validators - 1) / 3) + 1;
+}

@@ -1,0 +1,129 @@
+/**
+ * A network's files on disk, as `fractal init` and `fractal devnet` write them:
+ *
+ *   <dir>/genesis.json           instance, validators (identity + DKG encryption keys), mint authority
+ *   <dir>/clients.json           demo accounts: the mint authority's and the clients' seeds (hex)
+ *   <dir>/<name>/node.key        the node's ed25519 seed (hex)
+ *   <dir>/<name>/config.json     its configuration (node/CONFIG.md), peers pinned by public key
+ *   <dir>/<name>/data/           its SQLite database (created by the node)
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { toHex } from '../wire/commit.ts';
+import { keyPairFromSeed } from '../wire/sign.ts';
+import { ConfigError, DKG_DEFAULTS, publicKeysOf } from './config.ts';
+
+export interface LayoutOptions {
+  validators: number;
+  /** demo client accounts */
+  clients: number;
+  host: string;
+  /** node i listens for peers on basePort + 2i and serves RPC on basePort + 2i + 1 */
+  basePort: number;
+  instance: string;
+  blockInterval: number;
+}
+
+export interface Layout {
+  dir: string;
+  genesis: string;
+  nodes: { name: string; config: string; rpc: string; p2p: string }[];
+  authority: Uint8Array;
+  clients: Uint8Array[];
+}
+
+const hexSeed = () => toHex(randomBytes(32));
+
+function writeFile(path: string, text: string, secret = false): void {
+  writeFileSync(path, text, secret ? { mode: 0o600 } : {});
+}
+
+/** Writes a new network layout into `dir` (which must not hold one yet). */
+export function createLayout(dir: string, o: LayoutOptions): Layout {
+  if (existsSync(join(dir, 'genesis.json'))) {
+    throw new ConfigError(
+      join(dir, 'genesis.json'),
+      '',
+      'a network already lives here (use --reset to start afresh)',
+    );
+  }
+  mkdirSync(dir, { recursive: true });
+  const seeds = Array.from({ length: o.validators }, hexSeed);
+  const names = seeds.map((_, i) => `v${i}`);
+  const keys = seeds.map((s) => publicKeysOf(Uint8Array.from(Buffer.from(s, 'hex'))));
+  const authority = hexSeed();
+  const clients = Array.from({ length: o.clients }, hexSeed);
+  const pub = (seed: string) => toHex(keyPairFromSeed(Uint8Array.from(Buffer.from(seed, 'hex'))).publicKey);
+  const genesis = {
+    instance: o.instance,
+    validators: names.map((name, i) => ({
+      name,
+      publicKey: toHex(keys[i]!.publicKey),
+      power: 1,
+      encryptionKey: toHex(keys[i]!.encryptionKey),
+    })),
+    mintAuthority: pub(authority),
+    accounts: clients.map(pub),
+    dkg: DKG_DEFAULTS,
+  };
+  writeFile(join(dir, 'genesis.json'), `${JSON.stringify(genesis, null, 2)}\n`);
+  writeFile(join(dir, 'clients.json'), `${JSON.stringify({ authority, clients }, null, 2)}\n`, true);
+  const p2pPort = (i: number) => o.basePort + 2 * i;
+  names.forEach((name, i) => {
+    const home = join(dir, name);
+    mkdirSync(home, { recursive: true });
+    writeFile(join(home, 'node.key'), `${seeds[i]}\n`, true);
+    const config = {
+      name,
+      roles: ['validator'],
+      identityKey: 'node.key',
+      genesis: '../genesis.json',
+      dataDir: 'data',
+      p2p: { host: o.host, port: p2pPort(i) },
+      peers: names
+        .map((_, j) => j)
+        .filter((j) => j !== i)
+        .map((j) => `ws://${o.host}:${p2pPort(j)}#${toHex(keys[j]!.publicKey)}`),
+      rpc: { host: o.host, port: p2pPort(i) + 1 },
+      blockInterval: o.blockInterval,
+      logLevel: 'info',
+      sync: 'normal',
+    };
+    writeFile(join(home, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+  });
+  return readLayout(dir);
+}
+
+/** Reads a layout back (node list from genesis order). */
+export function readLayout(dir: string): Layout {
+  const genesisFile = join(dir, 'genesis.json');
+  if (!existsSync(genesisFile))
+    throw new ConfigError(genesisFile, '', 'no network here (create one with `fractal init`)');
+  const genesis = JSON.parse(readFileSync(genesisFile, 'utf8')) as { validators: { name: string }[] };
+  const clientsFile = join(dir, 'clients.json');
+  const demo = existsSync(clientsFile)
+    ? (JSON.parse(readFileSync(clientsFile, 'utf8')) as { authority: string; clients: string[] })
+    : { authority: '', clients: [] };
+  const nodes = genesis.validators.map(({ name }) => {
+    const config = join(dir, name, 'config.json');
+    const c = JSON.parse(readFileSync(config, 'utf8')) as {
+      p2p: { host: string; port: number };
+      rpc: { host: string; port: number };
+    };
+    return {
+      name,
+      config,
+      rpc: `http://${c.rpc.host}:${c.rpc.port}`,
+      p2p: `ws://${c.p2p.host}:${c.p2p.port}`,
+    };
+  });
+  const bytes = (h: string) => Uint8Array.from(Buffer.from(h, 'hex'));
+  return {
+    dir,
+    genesis: genesisFile,
+    nodes,
+    authority: bytes(demo.authority),
+    clients: demo.clients.map(bytes),
+  };
+}

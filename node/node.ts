@@ -1,0 +1,423 @@
+/**
+ * A live Fractal node: the engine graph of node/assemble.ts on the wall clock, over SQLite, with
+ * its `net` ports carried by the encrypted WebSocket transport, a JSON-RPC API, Prometheus metrics
+ * and structured logs. Roles decide which engines run (a validator signs and holds a DKG share; a
+ * full node follows, serves and relays).
+ *
+ * Start-up resumes from the data directory: consensus replays its WAL and block store, the
+ * decryptor its block log, the executor its ledger, the query index repairs what a crash cut off.
+ * Shutdown stops intake first (RPC, network), lets the mailboxes drain, then closes storage.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { registerTokenCode } from '../apps/token/index.ts';
+import { consensusEngine } from '../engines/consensus/engine.ts';
+import type { ConsensusState } from '../engines/consensus/node.ts';
+import { Ledger } from '../engines/executor/ledger.ts';
+import type { BlockReceipts } from '../engines/executor/ports.ts';
+import { NoteStore } from '../engines/executor/state.ts';
+import type { AdmitReply } from '../engines/mempool/ports.ts';
+import { EngineGraph } from '../runtime/graph.ts';
+import { Inspector } from '../runtime/inspect.ts';
+import { LiveScheduler } from '../runtime/scheduler.ts';
+import { SqliteStorage } from '../storage/sqlite.ts';
+import { sha256, toHex } from '../wire/commit.ts';
+import type { EpochKey } from '../wire/envelope.ts';
+import { blockHash, type CommittedBlock } from '../wire/ledger.ts';
+import { createSigner, verify } from '../wire/sign.ts';
+import { nodeApi } from './api.ts';
+import { type PipelineApp, wirePipelineApp } from './assemble.ts';
+import { tokenOf } from './client.ts';
+import {
+  BUILT_ROLES,
+  ConfigError,
+  dkgSecret,
+  type Genesis,
+  type NodeConfig,
+  publicKeysOf,
+  thresholdOf,
+} from './config.ts';
+import { Indexer } from './indexer.ts';
+import { createLogger, type Logger, logFn } from './log.ts';
+import { NodeMetrics } from './metrics.ts';
+import { PeerNetwork } from './net/index.ts';
+import { RpcServer } from './rpc/index.ts';
+import type { ConsensusPorts } from './sim/cluster.ts';
+
+export const CHANNEL_CONSENSUS = 0;
+export const CHANNEL_MEMPOOL = 1;
+
+/**
+ * Engine penalties that prove the peer broke the protocol cost it transport score (five such and it
+ * is banned for a while); the rest (a far-future height from a peer that is ahead, an expired or
+ * duplicate envelope from a lagging one) happen to honest peers too, and are only counted.
+ */
+const PROVEN_MISBEHAVIOUR = new Set([
+  'undecodable',
+  'wrong-chain',
+  'wrong-instance',
+  'bad-signature',
+  'unknown-validator',
+  'bad-vote-type',
+  'bad-block',
+  'bad-certificate',
+  'bad-evidence',
+]);
+
+const GENESIS_KEY = new TextEncoder().encode('n/genesis');
+const SUBMIT_TIMEOUT_MS = 10_000;
+const DRAIN_TIMEOUT_MS = 5_000;
+
+export interface LiveNodeOptions {
+  config: NodeConfig;
+  genesis: Genesis;
+  identity: Uint8Array;
+  /** where JSON log lines go (default stdout) */
+  logDestination?: import('pino').DestinationStream;
+}
+
+export interface NodeStatus {
+  node: string;
+  instance: string;
+  publicKey: string;
+  roles: string[];
+  height: number;
+  round: number;
+  step: string;
+  executedHeight: number;
+  appRoot: string | null;
+  epochKey: { epoch: string; publicKey: string } | null;
+  peers: number;
+  mempool: number;
+}
+
+/** The genesis as stored: a data directory only ever serves the genesis it was created with. */
+function genesisId(g: Genesis): string {
+  const canonical = JSON.stringify({
+    instance: g.instance,
+    validators: g.validators.map((v) => [v.name, toHex(v.publicKey), v.power, toHex(v.encryptionKey)]),
+    mintAuthority: toHex(g.mintAuthority),
+    accounts: g.accounts.map(toHex),
+    dkg: g.dkg,
+  });
+  return toHex(sha256(new TextEncoder().encode(canonical)));
+}
+
+export class LiveNode {
+  readonly logger: Logger;
+  readonly storage: SqliteStorage;
+  readonly graph: EngineGraph;
+  readonly network: PeerNetwork;
+  readonly rpc: RpcServer;
+  readonly metrics: NodeMetrics;
+  readonly indexer: Indexer;
+  readonly consensus: ConsensusPorts;
+  readonly app: PipelineApp;
+  readonly publicKey: Uint8Array;
+  epochKey: EpochKey | undefined;
+  private committedHeight = 0n;
+  private readonly pending = new Map<string, (r: AdmitReply) => void>();
+  private readonly submittedAt = new Map<string, number>();
+  private submissions = 0;
+  private stopping: Promise<void> | undefined;
+
+  private constructor(
+    readonly config: NodeConfig,
+    readonly genesis: Genesis,
+    identity: Uint8Array,
+    destination: import('pino').DestinationStream | undefined,
+  ) {
+    for (const role of config.roles) {
+      if (!BUILT_ROLES.includes(role)) {
+        throw new ConfigError(
+          config.file,
+          'roles',
+          `the ${role} role's engines are not built yet (use validator or full)`,
+        );
+      }
+    }
+    this.logger = createLogger(config.name, config.logLevel, destination);
+    this.publicKey = publicKeysOf(identity).publicKey;
+    const isValidator = config.roles.includes('validator');
+    const listed = genesis.validators.some((v) => toHex(v.publicKey) === toHex(this.publicKey));
+    if (isValidator && !listed) {
+      throw new ConfigError(
+        config.file,
+        'roles',
+        `this node's key ${toHex(this.publicKey).slice(0, 16)}… is not a genesis validator; run it as a full node`,
+      );
+    }
+    mkdirSync(config.dataDir, { recursive: true });
+    this.storage = SqliteStorage.open(join(config.dataDir, 'node.sqlite'), { synchronous: config.sync });
+    this.checkGenesis();
+    const scheduler = new LiveScheduler();
+    this.graph = new EngineGraph({
+      node: config.name,
+      scheduler,
+      inspector: new Inspector(),
+      seed: config.name,
+      storage: this.storage,
+      signer: createSigner(identity),
+      verify,
+    });
+    const t = config.timeouts;
+    this.consensus = this.graph.add('consensus', consensusEngine, {
+      chainId: genesis.instance,
+      validators: genesis.validators.map((v) => ({ publicKey: v.publicKey, power: v.power })),
+      genesisAppRoot: new Uint8Array(32),
+      awaitAppRoot: true,
+      blockInterval: config.blockInterval,
+      timeouts: {
+        propose: t.propose,
+        proposeDelta: Math.ceil(t.propose / 2),
+        prevote: t.prevote,
+        prevoteDelta: Math.ceil(t.prevote / 2),
+        precommit: t.precommit,
+        precommitDelta: Math.ceil(t.precommit / 2),
+      },
+    });
+    this.app = wirePipelineApp(this.graph, this.consensus, {
+      instance: genesis.instance,
+      validators: genesis.validators.map((v) => ({ publicKey: v.publicKey, encryptionKey: v.encryptionKey })),
+      threshold: thresholdOf(genesis.validators.length),
+      ...(isValidator ? { secret: dkgSecret(identity) } : {}),
+      dkg: genesis.dkg,
+      shards: config.shards,
+    });
+    this.indexer = new Indexer(this.storage);
+    this.network = new PeerNetwork({
+      instance: genesis.instance,
+      secretKey: identity,
+      listen: config.p2p,
+      peers: config.peers,
+      log: logFn(this.logger.child({ engine: 'net' })),
+    });
+    this.metrics = new NodeMetrics(config.name, this.graph, {
+      height: () => Number(this.committedHeight),
+      round: () => this.consensusState()?.round.round ?? -1,
+      executedHeight: () => Number(new Ledger(this.storage).executedHeight()),
+      peers: () => this.network.peers().length,
+      mempoolSize: () => this.mempoolSize(),
+    });
+    this.rpc = new RpcServer({
+      host: config.rpc.host,
+      port: config.rpc.port,
+      methods: nodeApi(this),
+      topics: ['blocks', 'receipts'],
+      routes: {
+        '/metrics': async (_req, res) => {
+          res.writeHead(200, { 'content-type': this.metrics.contentType });
+          res.end(await this.metrics.text());
+        },
+        '/health': (_req, res) => {
+          res.writeHead(this.stopping === undefined ? 200 : 503, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ ok: this.stopping === undefined, height: Number(this.committedHeight) }));
+        },
+      },
+      log: logFn(this.logger.child({ engine: 'rpc' })),
+    });
+    this.wire();
+  }
+
+  /** Opens storage, assembles the graph and starts engines, transport and RPC. */
+  static async start(o: LiveNodeOptions): Promise<LiveNode> {
+    const node = new LiveNode(o.config, o.genesis, o.identity, o.logDestination);
+    node.graph.start();
+    await node.network.start();
+    await node.rpc.start();
+    node.logger.info(
+      {
+        publicKey: toHex(node.publicKey),
+        roles: o.config.roles,
+        height: Number(node.committedHeight),
+        p2p: node.network.port,
+        rpc: node.rpc.url,
+      },
+      'node started',
+    );
+    return node;
+  }
+
+  private checkGenesis(): void {
+    const id = new TextEncoder().encode(genesisId(this.genesis));
+    const stored = this.storage.read(GENESIS_KEY);
+    if (stored === undefined) {
+      registerTokenCode(
+        new NoteStore(this.storage),
+        tokenOf(this.genesis.mintAuthority),
+        this.genesis.accounts,
+      );
+      this.storage.write(GENESIS_KEY, id);
+    } else if (toHex(stored) !== toHex(id)) {
+      this.storage.close();
+      throw new ConfigError(
+        this.config.genesis,
+        '',
+        `the data directory ${this.config.dataDir} belongs to another genesis (start afresh with --reset, or point dataDir elsewhere)`,
+      );
+    }
+  }
+
+  private wire(): void {
+    const g = this.graph;
+    const { mempool, decryptor, executor } = this.app;
+    const consensusLog = this.logger.child({ engine: 'consensus' });
+    const mempoolLog = this.logger.child({ engine: 'mempool' });
+    const decryptorLog = this.logger.child({ engine: 'decryptor' });
+    const executorLog = this.logger.child({ engine: 'executor' });
+    const carry = (channel: number) => (m: { to: string; bytes: Uint8Array }) => {
+      if (m.to === '') this.network.broadcast(channel, m.bytes);
+      else this.network.send(m.to, channel, m.bytes);
+    };
+    g.observe(this.consensus.out.net).subscribe(carry(CHANNEL_CONSENSUS));
+    g.observe(mempool.out.net).subscribe(carry(CHANNEL_MEMPOOL));
+    this.network.onFrame((peer, channel, bytes) => {
+      if (this.stopping !== undefined) return;
+      if (channel === CHANNEL_CONSENSUS) g.send(this.consensus.in.net, { peer, bytes }, `net:${peer}`);
+      else if (channel === CHANNEL_MEMPOOL) g.send(mempool.in.net, { peer, bytes }, `net:${peer}`);
+      else this.network.penalise(peer, 'unknown-channel', 10);
+    });
+    const penalty = (engine: string, log: Logger) => (p: { peer: string; reason: string }) => {
+      this.metrics.penalties.inc({ engine, reason: p.reason });
+      log.debug({ peer: p.peer.slice(0, 16), reason: p.reason }, 'peer penalised');
+      const weight = PROVEN_MISBEHAVIOUR.has(p.reason) ? 20 : 0;
+      if (weight > 0) this.network.penalise(p.peer, `${engine}:${p.reason}`, weight);
+    };
+    g.observe(this.consensus.out.penalty).subscribe(penalty('consensus', consensusLog));
+    g.observe(mempool.out.penalty).subscribe(penalty('mempool', mempoolLog));
+    g.observe(this.consensus.out.committed).subscribe((c) => this.onCommitted(c, consensusLog));
+    g.observe(mempool.out.admitted).subscribe((r) => {
+      const resolve = this.pending.get(r.id);
+      if (resolve === undefined) return;
+      this.pending.delete(r.id);
+      resolve(r);
+    });
+    g.observe(decryptor.out.epochKey).subscribe((k) => {
+      if (this.epochKey === undefined || this.epochKey.epoch !== k.epoch) {
+        decryptorLog.info({ epoch: k.epoch.toString(), publicKey: toHex(k.publicKey) }, 'epoch key ready');
+      }
+      this.epochKey = k;
+    });
+    g.observe(decryptor.out.ordered).subscribe((b) => this.indexer.onOrdered(b));
+    g.observe(executor.out.receipts).subscribe((r) => this.onReceipts(r, executorLog));
+    this.graph.inspector.events$.subscribe((e) => {
+      if (e.kind === 'crash') this.logger.error({ engine: e.engine, error: e.error }, 'engine crashed');
+      else if (e.kind === 'restart')
+        this.logger.warn({ engine: e.engine, restarts: e.restarts }, 'engine restarted');
+      else if (e.kind === 'failed')
+        this.logger.error({ engine: e.engine, reason: e.reason }, 'engine failed');
+    });
+  }
+
+  private onCommitted(c: CommittedBlock, log: Logger): void {
+    const h = c.block.header.height;
+    if (h <= this.committedHeight) return; // the replay of the last block after a restart
+    this.committedHeight = h;
+    const latency = (Date.now() - Number(c.block.header.time)) / 1000;
+    if (latency >= 0 && latency < 3600) this.metrics.commitLatency.observe(latency);
+    const hash = toHex(blockHash(c.block.header));
+    log.debug({ height: Number(h), hash: hash.slice(0, 16), txs: c.block.txs.length }, 'committed');
+    this.rpc.publish('blocks', {
+      height: h.toString(),
+      hash,
+      time: c.block.header.time.toString(),
+      txs: c.block.txs.length,
+      round: c.certificate.round,
+    });
+  }
+
+  private onReceipts(r: BlockReceipts, log: Logger): void {
+    this.indexer.onReceipts(r);
+    const hashes = this.indexer.executedAt(r.height);
+    const now = Date.now();
+    const out = r.receipts.map((rc, i) => {
+      const hash = hashes[i] ?? '';
+      const at = this.submittedAt.get(hash);
+      if (at !== undefined) {
+        this.submittedAt.delete(hash);
+        this.metrics.txLatency.observe((now - at) / 1000);
+      }
+      return { hash, accepted: rc.accepted, phase: rc.phase, reason: rc.reason };
+    });
+    if (out.length > 0) log.debug({ height: Number(r.height), txs: out.length }, 'executed');
+    this.rpc.publish('receipts', { height: r.height.toString(), root: toHex(r.root), receipts: out });
+  }
+
+  consensusState(): ConsensusState | undefined {
+    try {
+      return this.graph.instance('consensus').context<ConsensusState>();
+    } catch {
+      return undefined;
+    }
+  }
+
+  mempoolSize(): number {
+    try {
+      return this.graph.instance('mempool').context<{ size: number }>().size;
+    } catch {
+      return 0;
+    }
+  }
+
+  get height(): bigint {
+    return this.committedHeight;
+  }
+
+  status(): NodeStatus {
+    const cs = this.consensusState();
+    const executed = new Ledger(this.storage).executedHeight();
+    const root = executed > 0n ? new Ledger(this.storage).receipts(executed)?.root : undefined;
+    return {
+      node: this.config.name,
+      instance: this.genesis.instance,
+      publicKey: toHex(this.publicKey),
+      roles: [...this.config.roles],
+      height: Number(this.committedHeight),
+      round: cs?.round.round ?? -1,
+      step: cs?.round.step ?? 'stopped',
+      executedHeight: Number(executed),
+      appRoot: root === undefined ? null : toHex(root),
+      epochKey:
+        this.epochKey === undefined
+          ? null
+          : { epoch: this.epochKey.epoch.toString(), publicKey: toHex(this.epochKey.publicKey) },
+      peers: this.network.peers().length,
+      mempool: this.mempoolSize(),
+    };
+  }
+
+  /** Hands a signed envelope to the mempool and waits for its admission verdict. */
+  submit(bytes: Uint8Array): Promise<AdmitReply> {
+    if (this.stopping !== undefined) return Promise.reject(new Error('node is shutting down'));
+    const id = `rpc:${++this.submissions}`;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new Error('the mempool did not answer in time'));
+      }, SUBMIT_TIMEOUT_MS);
+      this.pending.set(id, (r) => {
+        clearTimeout(timer);
+        if (r.ok && r.hash !== null) this.submittedAt.set(toHex(r.hash), Date.now());
+        this.metrics.submitted.inc({ outcome: r.ok ? 'admitted' : (r.reason ?? 'rejected') });
+        resolve(r);
+      });
+      this.graph.send(this.app.mempool.in.submit, { id, bytes }, 'rpc');
+    });
+  }
+
+  /** Graceful: stop intake, drain mailboxes, stop engines, close storage (idempotent). */
+  stop(reason = 'stop'): Promise<void> {
+    this.stopping ??= (async () => {
+      this.logger.info({ reason }, 'shutting down');
+      await this.rpc.close();
+      await this.network.close();
+      const deadline = Date.now() + DRAIN_TIMEOUT_MS;
+      const busy = () => this.graph.engineNames().some((n) => this.graph.instance(n).mailboxDepth > 0);
+      while (busy() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      this.graph.stop();
+      this.storage.close();
+      this.logger.info({ height: Number(this.committedHeight), drained: !busy() }, 'stopped');
+    })();
+    return this.stopping;
+  }
+}
