@@ -177,7 +177,7 @@ export async function runDevnet(o: DevnetOptions): Promise<{ summary: DevnetSumm
   const layout = fresh
     ? createLayout(dir, {
         validators: o.validators,
-        clients: 16,
+        clients: 64,
         host: '127.0.0.1',
         basePort: o.basePort,
         instance: 'fractal-devnet',

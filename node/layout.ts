@@ -19,7 +19,7 @@ export interface LayoutOptions {
   /** demo client accounts */
   clients: number;
   host: string;
-  /** node i listens for peers on basePort + 2i and serves RPC on basePort + 2i + 1 */
+  /** node i listens for peers on basePort + 2i and serves RPC on basePort + 2i + 1 (0: any free ports, one node only) */
   basePort: number;
   instance: string;
   blockInterval: number;
@@ -69,7 +69,9 @@ export function createLayout(dir: string, o: LayoutOptions): Layout {
   };
   writeFile(join(dir, 'genesis.json'), `${JSON.stringify(genesis, null, 2)}\n`);
   writeFile(join(dir, 'clients.json'), `${JSON.stringify({ authority, clients }, null, 2)}\n`, true);
-  const p2pPort = (i: number) => o.basePort + 2 * i;
+  if (o.basePort === 0 && o.validators > 1) throw new Error('basePort 0 (any free port) works for one node only');
+  const p2pPort = (i: number) => (o.basePort === 0 ? 0 : o.basePort + 2 * i);
+  const rpcPort = (i: number) => (o.basePort === 0 ? 0 : p2pPort(i) + 1);
   names.forEach((name, i) => {
     const home = join(dir, name);
     mkdirSync(home, { recursive: true });
@@ -85,7 +87,7 @@ export function createLayout(dir: string, o: LayoutOptions): Layout {
         .map((_, j) => j)
         .filter((j) => j !== i)
         .map((j) => `ws://${o.host}:${p2pPort(j)}#${toHex(keys[j]!.publicKey)}`),
-      rpc: { host: o.host, port: p2pPort(i) + 1 },
+      rpc: { host: o.host, port: rpcPort(i) },
       blockInterval: o.blockInterval,
       logLevel: 'info',
       sync: 'normal',
