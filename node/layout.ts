@@ -48,6 +48,8 @@ export function createLayout(dir: string, o: LayoutOptions): Layout {
       'a network already lives here (use --reset to start afresh)',
     );
   }
+  if (o.basePort === 0 && o.validators > 1)
+    throw new Error('basePort 0 (any free port) works for one node only');
   mkdirSync(dir, { recursive: true });
   const seeds = Array.from({ length: o.validators }, hexSeed);
   const names = seeds.map((_, i) => `v${i}`);
@@ -69,7 +71,6 @@ export function createLayout(dir: string, o: LayoutOptions): Layout {
   };
   writeFile(join(dir, 'genesis.json'), `${JSON.stringify(genesis, null, 2)}\n`);
   writeFile(join(dir, 'clients.json'), `${JSON.stringify({ authority, clients }, null, 2)}\n`, true);
-  if (o.basePort === 0 && o.validators > 1) throw new Error('basePort 0 (any free port) works for one node only');
   const p2pPort = (i: number) => (o.basePort === 0 ? 0 : o.basePort + 2 * i);
   const rpcPort = (i: number) => (o.basePort === 0 ? 0 : p2pPort(i) + 1);
   names.forEach((name, i) => {
