@@ -68,6 +68,8 @@ export interface Percentiles {
 const BIN = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'fractal.js');
 const NOTE_AMOUNT = 1_000n;
 const MINT_NOTES = 200;
+/** transfers per second of --duration to mint notes for */
+const MINT_RATE_GUESS = 300;
 /** transfers awaiting admission at once */
 const MAX_IN_FLIGHT = 256;
 
@@ -323,7 +325,8 @@ async function drive(
 
   try {
     // 4. mint notes to every client (plain transactions, signed by the mint authority)
-    const wanted = Math.min(o.txs, Math.ceil(o.duration * 2_000));
+    // notes for what the network can plausibly take in the time (minting is work for it too)
+    const wanted = Math.min(o.txs, Math.ceil(o.duration * MINT_RATE_GUESS));
     const perClient = Math.min(MINT_NOTES * 8, Math.ceil(wanted / layout.clients.length) + 1);
     const mints: string[] = [];
     for (const [c, seed] of layout.clients.entries()) {
