@@ -197,5 +197,10 @@ describe('devnet end to end: 4 processes, RPC transfers, SIGKILL and recovery', 
     // the killed node came back from its own disk: its log shows two starts and one height it resumed at
     const log = readFileSync(join(dir, 'v3', 'node.log'), 'utf8');
     expect(log.match(/"node started"/g)?.length).toBe(2);
+    // SIGTERM is a graceful stop: intake closed, mailboxes drained, storage closed, then exit
+    await procs.kill(0, 'SIGTERM');
+    const v0 = readFileSync(join(dir, 'v0', 'node.log'), 'utf8');
+    expect(v0).toMatch(/"reason":"SIGTERM".*"msg":"shutting down"/);
+    expect(v0).toMatch(/"drained":true.*"msg":"stopped"/);
   }, 300_000);
 });
