@@ -10,6 +10,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { propParams } from '../props/config.ts';
 import { toHex } from '../wire/commit.ts';
 import { keyPairFromSeed } from '../wire/sign.ts';
 import { buildMint, buildTransfer, envelopeFor, type NoteJson, tokenOf } from './client.ts';
@@ -133,8 +134,12 @@ describe('devnet end to end: 4 processes, RPC transfers, SIGKILL and recovery', 
     // phase 1: all four up
     await send(16, [0, 1, 2, 3]);
     // phase 2: v3 is killed (no shutdown, no flush) while transfers flow through the others
+    // when, within the traffic, the kill lands: from the props seed (printed), so a failing moment replays
+    const { seed } = propParams('node.e2e-kill-moment', 1);
+    const killAfterMs = (seed ?? 0) % 1_500;
+    console.log(`e2e: SIGKILL of v3 ${killAfterMs} ms into the second batch`);
     const sending = send(16, [0, 1, 2]);
-    await sleep(300);
+    await sleep(killAfterMs);
     await procs.kill(3, 'SIGKILL');
     const atKill = Number(await height());
     await sending;
