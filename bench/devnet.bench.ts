@@ -58,7 +58,8 @@ async function devnet(encrypted: number) {
       quiet: true,
       out: (l) => console.error(`  ${l}`),
     });
-    if (!ok) throw new Error('devnet bench: the run did not execute every transfer or the state roots differ');
+    if (!ok)
+      throw new Error('devnet bench: the run did not execute every transfer or the state roots differ');
     return summary;
   } finally {
     rmSync(dir, { recursive: true, force: true });
