@@ -13,11 +13,11 @@
  * interval (a transaction waits for the next block, then for its commit).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sodiumGroup } from '../crypto/group.ts';
 import { runDevnet } from '../node/devnet.ts';
+import { freePortBase } from '../node/layout.ts';
 import { keyPairFromSeed, sign, verify } from '../wire/sign.ts';
 import { measure, report } from './report.ts';
 
@@ -26,20 +26,6 @@ const VERIFIES_PER_TX = 2 * VALIDATORS;
 const MULS_PER_ENCRYPTED_TX = 16 * VALIDATORS;
 const BLOCK_INTERVAL = 200;
 const SECONDS = Number(process.env.FRACTAL_BENCH_DEVNET_SECONDS ?? 20);
-
-async function freeBase(): Promise<number> {
-  const free = (port: number) =>
-    new Promise<boolean>((res) => {
-      const s = createServer();
-      s.once('error', () => res(false));
-      s.listen(port, '127.0.0.1', () => s.close(() => res(true)));
-    });
-  for (let base = 33_000; ; base += 16) {
-    let ok = true;
-    for (let k = 0; k < 2 * VALIDATORS && ok; k++) ok = await free(base + k);
-    if (ok) return base;
-  }
-}
 
 async function devnet(encrypted: number) {
   const dir = mkdtempSync(join(tmpdir(), 'fractal-bench-devnet-'));
@@ -52,7 +38,7 @@ async function devnet(encrypted: number) {
       txs: 1_000_000,
       encrypted,
       reset: true,
-      basePort: await freeBase(),
+      basePort: await freePortBase(2 * VALIDATORS, 33_000),
       blockInterval: BLOCK_INTERVAL,
       keepRunning: false,
       quiet: true,

@@ -6,7 +6,6 @@
  * and accepted, the same balances.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,36 +14,10 @@ import { toHex } from '../wire/commit.ts';
 import { keyPairFromSeed } from '../wire/sign.ts';
 import { buildMint, buildTransfer, envelopeFor, type NoteJson, tokenOf } from './client.ts';
 import { NodeProcesses } from './devnet.ts';
-import { createLayout, type Layout } from './layout.ts';
+import { createLayout, freePortBase, type Layout } from './layout.ts';
 import type { NodeStatus } from './node.ts';
 import { RpcClient } from './rpc/index.ts';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** A base port with 8 free ports above it (validator i: p2p base+2i, RPC base+2i+1). */
-async function freeBase(): Promise<number> {
-  const free = (port: number) =>
-    new Promise<boolean>((res) => {
-      const s = createServer();
-      s.once('error', () => res(false));
-      s.listen(port, '127.0.0.1', () => s.close(() => res(true)));
-    });
-  for (let base = 31_000 + (process.pid % 500) * 16; ; base += 16) {
-    let ok = true;
-    for (let k = 0; k < 8 && ok; k++) ok = await free(base + k);
-    if (ok) return base;
-  }
-}
-
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(200);
-  }
-}
+import { sleep, until } from './testing.ts';
 
 describe('devnet end to end: 4 processes, RPC transfers, SIGKILL and recovery', () => {
   let dir: string;
@@ -59,7 +32,7 @@ describe('devnet end to end: 4 processes, RPC transfers, SIGKILL and recovery', 
       validators: 4,
       clients: 4,
       host: '127.0.0.1',
-      basePort: await freeBase(),
+      basePort: await freePortBase(8, 31_000 + (process.pid % 500) * 16),
       instance: 'fractal-e2e',
       blockInterval: 100,
     });

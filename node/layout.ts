@@ -9,6 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { toHex } from '../wire/commit.ts';
 import { keyPairFromSeed } from '../wire/sign.ts';
@@ -129,4 +130,20 @@ export function readLayout(dir: string): Layout {
     authority: bytes(demo.authority),
     clients: demo.clients.map(bytes),
   };
+}
+
+/** A base port with `count` free ports above it on 127.0.0.1 (for tests and benchmarks). */
+export async function freePortBase(count: number, from: number): Promise<number> {
+  const free = (port: number) =>
+    new Promise<boolean>((res) => {
+      const s = createServer();
+      s.once('error', () => res(false));
+      s.listen(port, '127.0.0.1', () => s.close(() => res(true)));
+    });
+  for (let base = from; base + count < 65_536; base += count) {
+    let ok = true;
+    for (let k = 0; k < count && ok; k++) ok = await free(base + k);
+    if (ok) return base;
+  }
+  throw new Error(`no ${count} free ports above ${from}`);
 }

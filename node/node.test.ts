@@ -14,18 +14,9 @@ import { ConfigError, loadGenesis, loadIdentity, loadNodeConfig } from './config
 import { createLayout, type Layout } from './layout.ts';
 import { LiveNode, type NodeStatus } from './node.ts';
 import { ERR, RpcClient, RpcError } from './rpc/index.ts';
+import { until as poll } from './testing.ts';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
+const until = <T>(what: string, probe: () => Promise<T | undefined>) => poll(what, 30_000, probe);
 
 function startNode(layout: Layout): Promise<LiveNode> {
   const config = { ...loadNodeConfig(layout.nodes[0]!.config), logLevel: 'silent' as const };
