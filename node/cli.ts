@@ -5,6 +5,7 @@
 import { Command } from 'commander';
 import { intArg } from './cli-args.ts';
 import { registerNodeCommands } from './cli-node.ts';
+import { registerVizCommands } from './cli-viz.ts';
 import type { ByzantineBehaviour } from './sim/cluster.ts';
 import { simConsensus } from './sim-consensus.ts';
 import { simExample } from './sim-example.ts';
@@ -97,5 +98,6 @@ program
   );
 
 registerNodeCommands(program);
+registerVizCommands(program);
 
 await program.parseAsync(process.argv);

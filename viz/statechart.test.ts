@@ -1,0 +1,225 @@
+import { describe, expect, it } from 'vitest';
+import { and, assign, createMachine, fromPromise, not, setup, stateIn } from 'xstate';
+import { machineOf } from '../runtime/engine.ts';
+import { engineDefinitions } from './export.ts';
+import { describeHost, INLINE, type Statechart, statechartOf, statechartOfEngine } from './statechart.ts';
+
+/** A state node as the tests read it: XState's own fields, walked independently of statechart.ts. */
+interface Node {
+  id: string;
+  type: string;
+  parent?: Node;
+  states: Record<string, Node>;
+  initial?: { target: readonly Node[] };
+  transitions: Map<string, { target?: readonly Node[]; reenter: boolean }[]>;
+  always?: { target?: readonly Node[]; reenter: boolean }[];
+}
+
+function nodesOf(root: Node): Node[] {
+  return [root, ...Object.values(root.states).flatMap(nodesOf)];
+}
+
+/** State ids as `machine.toJSON()` (what `EngineGraph.describe()` reports) lists them. */
+function definitionIds(def: { id: string; states: Record<string, unknown> }): string[] {
+  return [
+    def.id,
+    ...Object.values(def.states).flatMap((s) =>
+      definitionIds(s as { id: string; states: Record<string, unknown> }),
+    ),
+  ];
+}
+
+const noPorts = { name: 'test', inputs: {}, outputs: {} };
+
+describe('statechartOf: every engine', () => {
+  for (const def of engineDefinitions()) {
+    describe(def.name, () => {
+      const machine = machineOf(def, describeHost(def.name));
+      const chart = statechartOfEngine(def);
+      const nodes = nodesOf(machine.root as unknown as Node);
+
+      it("has the machine's state nodes, with their parents, types and initial states", () => {
+        expect(chart.engine).toBe(def.name);
+        expect(chart.id).toBe(machine.id);
+        expect(chart.states.map((s) => s.id)).toEqual(nodes.map((n) => n.id));
+        expect(chart.states.map((s) => s.id)).toEqual(definitionIds(machine.toJSON() as never));
+        for (const [i, n] of nodes.entries()) {
+          const s = chart.states[i]!;
+          expect(s.parent).toBe(n.parent?.id ?? null);
+          expect(s.type).toBe(n.type);
+          if (n.type === 'compound') expect(s.initial).toBe(n.initial!.target[0]!.id);
+          else expect(s.initial).toBeUndefined();
+        }
+      });
+
+      it('has every transition of the machine, and no other', () => {
+        let count = 0;
+        for (const n of nodes) {
+          const all = [
+            ...[...n.transitions.entries()].flatMap(([event, ts]) => ts.map((t) => ({ event, t }))),
+            ...(n.always ?? []).map((t) => ({ event: 'always', t })),
+          ];
+          for (const { event, t } of all) {
+            const targets = t.target === undefined || t.target.length === 0 ? [n] : t.target;
+            for (const target of targets) {
+              count++;
+              const found = chart.transitions.filter(
+                (x) => x.from === n.id && x.to === target.id && x.event === event,
+              );
+              expect(found.length, `${n.id} --${event}--> ${target.id}`).toBeGreaterThan(0);
+            }
+          }
+        }
+        expect(chart.transitions.length).toBe(count);
+      });
+
+      it("lists the engine's ports with their wire schema names", () => {
+        expect(chart.inputs).toEqual(
+          Object.entries(def.inputs).map(([name, schema]) => ({ name, schema: schema.name })),
+        );
+        expect(chart.outputs).toEqual(
+          Object.entries(def.outputs).map(([name, schema]) => ({ name, schema: schema.name })),
+        );
+      });
+    });
+  }
+});
+
+describe('statechartOf: consensus', () => {
+  const chart = statechartOfEngine(engineDefinitions().find((d) => d.name === 'consensus')!);
+  const steps = ['propose', 'prevote', 'precommit', 'commit'];
+
+  it('has the protocol steps, starting at propose', () => {
+    expect(chart.states.map((s) => s.id)).toEqual(['consensus', ...steps.map((s) => `consensus.${s}`)]);
+    expect(chart.states[0]!.initial).toBe('consensus.propose');
+  });
+
+  it('moves between every two steps by an eventless transition', () => {
+    for (const a of steps) {
+      for (const b of steps) {
+        if (a === b) continue;
+        const t = chart.transitions.find((x) => x.from === `consensus.${a}` && x.to === `consensus.${b}`);
+        expect(t, `${a} -> ${b}`).toMatchObject({ event: 'always', guard: INLINE });
+        expect(t!.internal).toBeUndefined();
+      }
+    }
+  });
+
+  it('handles its inputs and timeouts in place, on the machine itself', () => {
+    const internal = chart.transitions.filter((t) => t.internal === true);
+    expect(internal.map((t) => t.event)).toEqual(['net', 'txs', 'appRoot', 'timeout']);
+    for (const t of internal)
+      expect(t).toMatchObject({ from: 'consensus', to: 'consensus', actions: ['handle'] });
+  });
+});
+
+describe('statechartOf: the XState features', () => {
+  const machine = setup({
+    guards: {
+      ready: () => true,
+      above: (_, _params: { n: number }) => true,
+    },
+    actions: { log: () => {}, tick: () => {} },
+    actors: { fetcher: fromPromise(async () => 1) },
+    delays: { slow: 500 },
+  }).createMachine({
+    id: 'demo',
+    initial: 'idle',
+    entry: 'log',
+    on: { reset: { target: '.idle', reenter: true } },
+    states: {
+      idle: {
+        on: {
+          go: { guard: 'ready', target: 'busy', actions: ['log', assign({})] },
+          check: { guard: { type: 'above', params: { n: 3 } }, target: 'busy' },
+          nope: { guard: not('ready'), actions: 'tick' },
+          both: { guard: and(['ready', stateIn('#demo.idle')]), target: 'idle', reenter: true },
+          stay: { target: 'idle' },
+          quick: { guard: ({ event }) => event.type === 'quick', target: 'done' },
+        },
+        after: { 1000: 'busy', slow: { target: 'done' } },
+      },
+      busy: {
+        invoke: { src: 'fetcher', onDone: 'work', onError: '#demo.done' },
+        exit: 'log',
+      },
+      work: {
+        type: 'parallel',
+        states: {
+          left: {
+            initial: 'a',
+            states: { a: { on: { next: 'b' } }, b: { always: { target: '#demo.done', actions: 'tick' } } },
+          },
+          right: { initial: 'x', states: { x: {}, hist: { type: 'history', history: 'deep' } } },
+        },
+      },
+      done: { type: 'final' },
+    },
+  });
+  const chart = statechartOf(machine, noPorts);
+  const find = (from: string, event: string) =>
+    chart.transitions.filter((t) => t.from === from && t.event === event);
+
+  it('reads states: types, initial, history, entry, exit, invoke', () => {
+    const s = new Map(chart.states.map((x) => [x.id, x]));
+    expect(s.get('demo')).toEqual({
+      id: 'demo',
+      parent: null,
+      type: 'compound',
+      initial: 'demo.idle',
+      entry: ['log'],
+    });
+    expect(s.get('demo.busy')).toMatchObject({ type: 'atomic', exit: ['log'], invoke: ['fetcher'] });
+    expect(s.get('demo.work')).toEqual({ id: 'demo.work', parent: 'demo', type: 'parallel' });
+    expect(s.get('demo.work.right.hist')).toMatchObject({ type: 'history', history: 'deep' });
+    expect(s.get('demo.done')!.type).toBe('final');
+    // `after` adds a raise (entry) and cancel (exit) to the state: not actions of the machine's author
+    expect(s.get('demo.idle')!.entry).toBeUndefined();
+    expect(s.get('demo.idle')!.exit).toBeUndefined();
+  });
+
+  it('names guards and actions', () => {
+    expect(find('demo.idle', 'go')).toEqual([
+      { from: 'demo.idle', to: 'demo.busy', event: 'go', guard: 'ready', actions: ['log', 'assign'] },
+    ]);
+    expect(find('demo.idle', 'check')[0]!.guard).toBe('above(n=3)');
+    expect(find('demo.idle', 'nope')[0]).toEqual({
+      from: 'demo.idle',
+      to: 'demo.idle',
+      event: 'nope',
+      guard: 'not(ready)',
+      actions: ['tick'],
+      internal: true,
+    });
+    expect(find('demo.idle', 'both')[0]).toMatchObject({
+      guard: 'and(ready, in(#demo.idle))',
+      reenter: true,
+    });
+    expect(find('demo.idle', 'quick')[0]!.guard).toBe(INLINE);
+  });
+
+  it('reads internal, re-entering, delayed, eventless, done and error transitions', () => {
+    expect(find('demo.idle', 'stay')[0]).toMatchObject({ to: 'demo.idle', internal: true });
+    expect(find('demo', 'reset')[0]).toEqual({ from: 'demo', to: 'demo.idle', event: 'reset' });
+    expect(find('demo.idle', 'after 1000ms')[0]!.to).toBe('demo.busy');
+    expect(find('demo.idle', 'after slow')[0]!.to).toBe('demo.done');
+    expect(chart.transitions.filter((t) => t.from === 'demo.busy')).toEqual([
+      { from: 'demo.busy', to: 'demo.work', event: 'done(fetcher)' },
+      { from: 'demo.busy', to: 'demo.done', event: 'error(fetcher)' },
+    ]);
+    expect(find('demo.work.left.b', 'always')).toEqual([
+      { from: 'demo.work.left.b', to: 'demo.done', event: 'always', actions: ['tick'] },
+    ]);
+  });
+
+  it('is deterministic and JSON-safe', () => {
+    const again: Statechart = statechartOf(machine, noPorts);
+    expect(again).toEqual(chart);
+    expect(JSON.parse(JSON.stringify(chart))).toStrictEqual(chart);
+  });
+
+  it('reads a machine without setup', () => {
+    const m = createMachine({ id: 'plain', initial: 'a', states: { a: { on: { go: 'b' } }, b: {} } });
+    expect(statechartOf(m, noPorts).transitions).toEqual([{ from: 'plain.a', to: 'plain.b', event: 'go' }]);
+  });
+});
