@@ -21,7 +21,7 @@ import {
   tokenOf,
 } from './client.ts';
 import { loadGenesis, loadIdentity, loadNodeConfig } from './config.ts';
-import { createLayout, type Layout, readLayout } from './layout.ts';
+import { checkPortsFree, createLayout, type Layout, readLayout } from './layout.ts';
 import { LiveNode, type NodeStatus } from './node.ts';
 import { RpcClient } from './rpc/index.ts';
 
@@ -192,6 +192,7 @@ export async function runDevnet(o: DevnetOptions): Promise<{ summary: DevnetSumm
       ? `devnet: created ${layout.nodes.length} validators, genesis and demo keys in ${dir}`
       : `devnet: resuming the network in ${dir} from disk (--reset starts afresh)`,
   );
+  await checkPortsFree(layout);
   const running = o.inProcess ? await startInProcess(layout) : new NodeProcesses(layout, out).startAll();
   const rpcs = layout.nodes.map((n) => new RpcClient(n.rpc));
   const stopAll = async () => {

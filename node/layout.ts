@@ -132,14 +132,32 @@ export function readLayout(dir: string): Layout {
   };
 }
 
+/** Whether nothing listens on `port` of `host`. */
+export function portFree(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return new Promise<boolean>((res) => {
+    const s = createServer();
+    s.once('error', () => res(false));
+    s.listen(port, host, () => s.close(() => res(true)));
+  });
+}
+
+/** Refuses to start a layout whose ports are taken (another devnet, or a node of this one, still running). */
+export async function checkPortsFree(layout: Layout): Promise<void> {
+  for (const n of layout.nodes) {
+    for (const url of [n.p2p, n.rpc]) {
+      const { hostname, port } = new URL(url);
+      if (!(await portFree(Number(port), hostname))) {
+        throw new Error(
+          `port ${port} (${n.name}) is in use: is another devnet or node still running? Stop it, or use --base-port with --reset`,
+        );
+      }
+    }
+  }
+}
+
 /** A base port with `count` free ports above it on 127.0.0.1 (for tests and benchmarks). */
 export async function freePortBase(count: number, from: number): Promise<number> {
-  const free = (port: number) =>
-    new Promise<boolean>((res) => {
-      const s = createServer();
-      s.once('error', () => res(false));
-      s.listen(port, '127.0.0.1', () => s.close(() => res(true)));
-    });
+  const free = (port: number) => portFree(port);
   for (let base = from; base + count < 65_536; base += count) {
     let ok = true;
     for (let k = 0; k < count && ok; k++) ok = await free(base + k);
