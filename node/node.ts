@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { registerTokenCode } from '../apps/token/index.ts';
 import { consensusEngine } from '../engines/consensus/engine.ts';
 import type { ConsensusState } from '../engines/consensus/node.ts';
+import { ConsensusStore } from '../engines/consensus/store.ts';
 import { Ledger } from '../engines/executor/ledger.ts';
 import type { BlockReceipts } from '../engines/executor/ports.ts';
 import { NoteStore } from '../engines/executor/state.ts';
@@ -185,6 +186,8 @@ export class LiveNode {
       shards: config.shards,
     });
     this.indexer = new Indexer(this.storage);
+    // a resumed node reports the height it has on disk until consensus commits the next one
+    this.committedHeight = new ConsensusStore(this.storage).lastHeight();
     this.network = new PeerNetwork({
       instance: genesis.instance,
       secretKey: identity,
