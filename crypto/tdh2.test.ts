@@ -30,12 +30,14 @@ import {
   fastHashToScalar,
   gbar,
   type KeyShare,
+  keyShareMatches,
   MAX_BLOCK_SHARES,
   MAX_LABEL_BYTES,
   MAX_PAYLOAD_BYTES,
   type ThresholdKey,
   verifyBlockShares,
   verifyCiphertext,
+  verifyCiphertextCached,
   verifyShare,
 } from './tdh2.ts';
 
@@ -141,6 +143,30 @@ describe('TDH2: encryption and ciphertext validity', () => {
       ),
       propParams('tdh2.bit-flip', 60),
     );
+  });
+
+  it('verifyCiphertextCached answers as verifyCiphertext, also for a mauled copy of a ciphertext it accepted', () => {
+    const { key } = keysFor(2, 4);
+    const ct = encrypt(key, utf8('pay 5'), utf8('label'), new Uint8Array(64).fill(9));
+    for (let round = 0; round < 2; round++) {
+      expect(verifyCiphertextCached(ct)).toBe(true);
+      for (const field of FIELDS) {
+        const bad = { ...ct, [field]: flipBit(ct[field], 3) };
+        expect(verifyCiphertextCached(bad)).toBe(verifyCiphertext(bad));
+        expect(verifyCiphertextCached(bad)).toBe(false);
+      }
+      expect(verifyCiphertextCached({ ...ct, payload: ct.payload.slice(0, TAG_BYTES - 1) })).toBe(false);
+    }
+    expect(verifyCiphertextCached(null as unknown as Ciphertext)).toBe(false);
+  });
+
+  it('keyShareMatches: a key share is the one its verification key names', () => {
+    const { key, shares } = keysFor(2, 4);
+    for (const share of shares) expect(keyShareMatches(key, share)).toBe(true);
+    const [first] = shares as [KeyShare];
+    expect(keyShareMatches(key, { index: first.index, secret: mod(first.secret + 1n) })).toBe(false);
+    expect(keyShareMatches(key, { index: 2, secret: first.secret })).toBe(false);
+    expect(keyShareMatches(key, { index: 9, secret: first.secret })).toBe(false);
   });
 
   it('label binding: the same ciphertext under another label is invalid and does not open', () => {

@@ -265,6 +265,25 @@ function verificationKey(key: ThresholdKey, index: number): Uint8Array | undefin
   return key.verificationKeys[index - 1];
 }
 
+/**
+ * Whether a key share is the one the key's verification key h_i names (x_i·g = h_i). Shares made
+ * with a share that matches are valid by construction, so their maker need not check its own
+ * proof; one that does not match (a DKG share gone wrong) makes shares nobody accepts.
+ */
+export function keyShareMatches(key: ThresholdKey, share: KeyShare, g: Group = defaultGroup): boolean {
+  try {
+    checkKeyShare(share);
+    const hi = verificationKey(key, share.index);
+    if (hi === undefined) return false;
+    const mine = verificationKeyOf(share, g);
+    if (mine.length !== hi.length) return false;
+    for (let i = 0; i < hi.length; i++) if (mine[i] !== hi[i]) return false;
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // encryption and validity
 
@@ -325,6 +344,39 @@ export function verifyCiphertext(ct: Ciphertext, g: Group = defaultGroup): boole
   } catch {
     return false;
   }
+}
+
+const CHECKED_MAX = 1 << 14;
+/** digests of the last ciphertexts `verifyCiphertextCached` found valid (insertion order = age) */
+const checkedValid = new Map<string, true>();
+/** one long-lived iterator finds the oldest entry (a fresh `keys()` would step over every hole) */
+let checkedOldest: Iterator<string> | undefined;
+
+/**
+ * `verifyCiphertext`, remembering the last 16 384 ciphertexts that passed, keyed by a hash of every
+ * field (u, ū, e, f, the label and the payload: the whole ciphertext, not `ciphertextId`, which a
+ * mauled payload would share) and the group. A node checks each ciphertext at mempool admission
+ * and again when its block commits; the second check then costs a hash instead of 4 scalar
+ * multiplications. The answer is always `verifyCiphertext`'s.
+ */
+export function verifyCiphertextCached(ct: Ciphertext, g: Group = defaultGroup): boolean {
+  if (!wellFormed(ct)) return false;
+  const id = hasher(`fractal/tdh2/checked/${g.name}`, [ct.u, ct.ubar, ct.e, ct.f, ct.label, ct.payload])
+    .digest()
+    .toString('base64');
+  if (checkedValid.has(id)) return true;
+  if (!verifyCiphertext(ct, g)) return false;
+  if (checkedValid.size >= CHECKED_MAX) {
+    checkedOldest ??= checkedValid.keys();
+    let oldest = checkedOldest.next();
+    if (oldest.done) {
+      checkedOldest = checkedValid.keys();
+      oldest = checkedOldest.next();
+    }
+    if (!oldest.done) checkedValid.delete(oldest.value);
+  }
+  checkedValid.set(id, true);
+  return true;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -304,7 +304,9 @@ async function drive(
   const rejected: Record<string, number> = {};
   const submit = async (i: number, bytes: Uint8Array): Promise<boolean> => {
     try {
-      await rpcs[i % rpcs.length]!.call('submit', { tx: toHex(bytes) });
+      // over each node's WebSocket: an HTTP exchange per transaction costs both sides more than
+      // the transaction itself
+      await rpcs[i % rpcs.length]!.callWs('submit', { tx: toHex(bytes) });
       return true;
     } catch (e) {
       const reason = (e as { data?: { reason?: string } }).data?.reason ?? (e as Error).message;
@@ -349,14 +351,21 @@ async function drive(
     out(`devnet: minted ${perClient} notes of ${NOTE_AMOUNT} to each of ${layout.clients.length} clients`);
 
     // 5. transfers: each spends its own minted note, so none waits for another
-    const notes: { client: number; note: NoteJson }[] = [];
+    const byClient: { client: number; note: NoteJson }[][] = [];
     for (const [c, seed] of layout.clients.entries()) {
       const owner = toHex(keyPairFromSeed(seed).publicKey);
       const list = await rpcs[0]!.call<NoteJson[]>('notes', { owner });
-      for (const note of list) if (BigInt(note.amount) === NOTE_AMOUNT) notes.push({ client: c, note });
+      const mine = list.filter((note) => BigInt(note.amount) === NOTE_AMOUNT);
+      mine.sort((a, b) => a.key.localeCompare(b.key));
+      byClient.push(mine.map((note) => ({ client: c, note })));
     }
-    // interleave clients so consecutive transfers come from different payers
-    notes.sort((a, b) => a.note.key.localeCompare(b.note.key));
+    // interleave clients so consecutive transfers come from different payers (round robin: a
+    // note's key starts with its owner, so sorting by key would line up each payer's notes)
+    const notes: { client: number; note: NoteJson }[] = [];
+    const count = byClient.reduce((n, l) => n + l.length, 0);
+    for (let i = 0; notes.length < count; i++) {
+      for (const list of byClient) if (i < list.length) notes.push(list[i]!);
+    }
     const total = Math.min(wanted, notes.length);
     const sentAt = new Map<string, { at: number; encrypted: boolean }>();
     const submitted = { plain: 0, encrypted: 0 };
@@ -371,10 +380,11 @@ async function drive(
         `transfers ${bar(executed, total)} ${executed}/${total} executed, ${(executed / Math.max(secs, 0.001)).toFixed(0)} tx/s, height ${height}`,
       );
     }, 500);
+    const clientKeys = layout.clients.map((seed) => keyPairFromSeed(seed).publicKey);
     const sendOne = async (k: number) => {
       const { client, note } = notes[k]!;
       const seed = layout.clients[client]!;
-      const to = keyPairFromSeed(layout.clients[(client + 1) % layout.clients.length]!).publicKey;
+      const to = clientKeys[(client + 1) % layout.clients.length]!;
       const encrypted = Math.floor((k + 1) * o.encrypted) > Math.floor(k * o.encrypted);
       const tx = buildTransfer(token, seed, note, to, 1n + BigInt(k % 100));
       const env = envelopeFor(tx, {
@@ -444,6 +454,7 @@ async function drive(
   } finally {
     clearInterval(heightTimer);
     await sub.close();
+    await Promise.all(rpcs.map((r) => r.close()));
   }
 }
 

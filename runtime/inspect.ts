@@ -93,8 +93,12 @@ export type InspectEventInit = InspectEvent extends infer E
     : never
   : never;
 
+/** The events of `Inspector.faults$`: an engine crashed, was restarted, or was given up on. */
+export type FaultEvent = Extract<InspectEventInit, { kind: 'crash' | 'restart' | 'failed' }>;
+
 export class Inspector {
   private readonly subject = new Subject<InspectEvent>();
+  private readonly faultSubject = new Subject<FaultEvent>();
   private readonly lamports = new Map<string, number>();
   private readonly hash: Hash | undefined;
   private count = 0;
@@ -112,6 +116,20 @@ export class Inspector {
 
   get events$(): Observable<InspectEvent> {
     return this.subject.asObservable();
+  }
+
+  /**
+   * Crashes, restarts and failures only, whether or not the inspector is active: what a live node
+   * logs. Subscribing here does not make the inspector active, so engines keep skipping the
+   * per-message events (and the encoding of every delivered message for them).
+   */
+  get faults$(): Observable<FaultEvent> {
+    return this.faultSubject.asObservable();
+  }
+
+  /** Reports a crash, restart or failure on `faults$` (no Lamport tick: not part of the trace). */
+  fault(event: FaultEvent): void {
+    if (this.faultSubject.observed) this.faultSubject.next(event);
   }
 
   get eventCount(): number {
@@ -157,5 +175,6 @@ export class Inspector {
 
   complete(): void {
     this.subject.complete();
+    this.faultSubject.complete();
   }
 }

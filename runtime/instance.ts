@@ -16,7 +16,7 @@ import {
   type PortSchemas,
   stateToString,
 } from './engine.ts';
-import type { Inspector } from './inspect.ts';
+import type { FaultEvent, Inspector } from './inspect.ts';
 import type { PrngState } from './random.ts';
 import type { Scheduler, TimerHandle } from './scheduler.ts';
 import { decideRestart, type RestartPolicy } from './supervision.ts';
@@ -327,6 +327,9 @@ export class EngineInstance {
 
   private record(init: { kind: string } & Record<string, unknown>, received?: number): void {
     const insp = this.o.inspector;
+    if (init.kind === 'crash' || init.kind === 'restart' || init.kind === 'failed') {
+      insp.fault({ ...init, at: this.o.scheduler.now(), node: this.node, engine: this.name } as FaultEvent);
+    }
     if (!insp.active) return;
     insp.record(
       { ...init, at: this.o.scheduler.now(), node: this.node, engine: this.name } as Parameters<

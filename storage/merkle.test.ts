@@ -414,6 +414,32 @@ describe('storage integration', () => {
     for (const [k] of st.scan(new Uint8Array(0))) expect(k[0]).toBe('a'.charCodeAt(0));
   });
 
+  it('stage writes nothing; its ops written with others in one batch give the root update gives', () => {
+    const st = new MemoryStorage();
+    const t = new SparseMerkleTree(st);
+    const model = new SparseMerkleTree(new MemoryStorage());
+    const first = Array.from({ length: 40 }, (_, i) => ({ key: enc(`k${i}`), value: enc(`v${i}`) }));
+    const second = [
+      ...Array.from({ length: 10 }, (_, i) => ({ key: enc(`k${i}`), value: null })),
+      ...Array.from({ length: 10 }, (_, i) => ({ key: enc(`n${i}`), value: enc('new') })),
+    ];
+    for (const changes of [first, second]) {
+      const before = [...st.scan(new Uint8Array())].length;
+      const staged = t.stage(changes);
+      expect([...st.scan(new Uint8Array())].length).toBe(before);
+      st.batch([...staged.ops, { op: 'put', key: enc('other'), value: enc('x') }]);
+      t.applied(staged);
+      expect(hex(staged.root)).toBe(hex(model.update(changes)));
+      expect(hex(t.root())).toBe(hex(staged.root));
+    }
+    expect(t.get(enc('k3'))).toBeUndefined();
+    expect(t.get(enc('k30'))).toEqual(enc('v30'));
+    expect(t.get(enc('n4'))).toEqual(enc('new'));
+    expect(() => t.stage([{ key: 'k' as unknown as Uint8Array, value: null }])).toThrow(
+      expect.objectContaining({ code: 'invalid-argument' }),
+    );
+  });
+
   it('prune keeps the current and the kept roots, drops the others', () => {
     const t = new SparseMerkleTree(new MemoryStorage());
     const r1 = t.update(Array.from({ length: 30 }, (_, i) => ({ key: enc(`k${i}`), value: enc('v1') })));

@@ -259,6 +259,19 @@ type Node =
 const SUFFIX_NODE = 0x6e; // 'n'
 const SUFFIX_ROOT = 0x72; // 'r'
 
+/** An update computed but not yet written: see `SparseMerkleTree.stage`. */
+export interface StagedUpdate {
+  /** the root after the update (32 bytes; all zero for the empty tree) */
+  readonly root: Uint8Array;
+  /** the writes that persist it: the new node records and the root pointer, sorted by key */
+  readonly ops: readonly BatchOp[];
+  /** the new node records by hash (what `applied` caches) */
+  readonly nodes: readonly (readonly [Uint8Array, Uint8Array])[];
+}
+
+/** Node records kept in memory per tree (content-addressed, so a cached record never goes stale). */
+const NODE_CACHE_MAX = 1 << 16;
+
 /**
  * A sparse Merkle tree persisted in `storage`. Layout under the namespace `ns`:
  *
@@ -274,6 +287,20 @@ export class SparseMerkleTree {
   readonly stats: MerkleStats = { hashes: 0, reads: 0, writes: 0 };
   readonly #rootKey: Uint8Array;
   readonly #nodePrefix: Uint8Array;
+  /**
+   * Node records with their hashes, by the hash's first 48 bits (a hit is checked against the whole
+   * hash; a clash is a miss): read from storage, or written by an update whose batch went through.
+   * Nodes are content-addressed and `update` never deletes, so an entry is valid as long as the
+   * node is in storage; `prune` (the only thing that deletes nodes) clears it. Insertion order is
+   * age: the oldest entry leaves first.
+   */
+  readonly #cache = new Map<number, readonly [Uint8Array, Uint8Array]>();
+  /**
+   * Walks the cache in insertion order to find the oldest entry. One long-lived iterator, since
+   * `keys().next()` on a fresh one steps over every entry deleted so far (V8 leaves holes until it
+   * rehashes), which makes each eviction cost as much as the cache is large.
+   */
+  #evict: Iterator<number> | undefined;
 
   constructor(storage: Storage, opts: SparseMerkleTreeOptions = {}) {
     const ns = opts.namespace ?? new TextEncoder().encode('smt/');
@@ -315,6 +342,20 @@ export class SparseMerkleTree {
    * atomic `storage.batch`, and returns the new root. Older roots stay readable.
    */
   update(changes: readonly MerkleChange[]): Uint8Array {
+    const staged = this.stage(changes);
+    this.storage.batch(staged.ops);
+    this.applied(staged);
+    return copyBytes(staged.root);
+  }
+
+  /**
+   * `update` without the write: the new root and the batch operations that persist it (nothing is
+   * written; `changes` are checked as by `update`). The caller writes `ops` with `storage.batch`,
+   * alone or together with other operations of its own (one atomic batch), then calls
+   * `applied(staged)`. Stage the next update only after writing this one: it starts from the
+   * stored root.
+   */
+  stage(changes: readonly MerkleChange[]): StagedUpdate {
     if (!Array.isArray(changes)) throw new StorageError('invalid-argument', 'changes must be an array');
     const items: Item[] = new Array(changes.length);
     for (let i = 0; i < changes.length; i++) {
@@ -326,8 +367,10 @@ export class SparseMerkleTree {
     const sorted = sortDedup(items);
     const old = this.root();
     const ops: BatchOp[] = [];
+    const nodes: [Uint8Array, Uint8Array][] = [];
     const emit = (hash: Uint8Array, record: Uint8Array) => {
       ops.push({ op: 'put', key: this.#nodeKey(hash), value: record });
+      nodes.push([hash, record]);
     };
     const b = new Builder(this.stats, emit, (h) => this.#node(h, false).kind === 'leaf');
     const next = this.#apply(b, old, 0, sorted, 0, sorted.length).hash;
@@ -337,8 +380,12 @@ export class SparseMerkleTree {
     // Key order: the same writes (node keys are content hashes, so a repeated key carries the same
     // record; the root key occurs once), but a sorted batch is kinder to ordered backends.
     ops.sort((x, y) => compareBytes(x.key, y.key));
-    this.storage.batch(ops);
-    return copyBytes(next);
+    return { root: copyBytes(next), ops, nodes };
+  }
+
+  /** After the batch of a staged update was written: keeps its new nodes in memory for later updates and reads. */
+  applied(staged: StagedUpdate): void {
+    for (const node of staged.nodes) this.#remember(node);
   }
 
   /**
@@ -375,6 +422,7 @@ export class SparseMerkleTree {
    * number of node records deleted.
    */
   prune(keep: readonly Uint8Array[] = []): number {
+    this.#clearCache();
     const live = new Set<string>();
     const stack: Uint8Array[] = [this.root(), ...keep.map((r) => this.#start(r))];
     while (stack.length > 0) {
@@ -391,6 +439,8 @@ export class SparseMerkleTree {
     for (const [k] of this.storage.scan(this.#nodePrefix)) {
       if (k.length !== plen + HASH_BYTES || !live.has(hex(k.subarray(plen)))) dead.push(k);
     }
+    // marking read (and cached) only live nodes, but be plain about it: nothing deleted stays cached
+    this.#clearCache();
     for (let i = 0; i < dead.length; i += 1000) {
       this.storage.batch(dead.slice(i, i + 1000).map((key) => ({ op: 'del' as const, key })));
     }
@@ -444,12 +494,36 @@ export class SparseMerkleTree {
     return k;
   }
 
+  #remember(node: readonly [Uint8Array, Uint8Array]): void {
+    const id = cacheKey(node[0]);
+    if (this.#cache.size >= NODE_CACHE_MAX && !this.#cache.has(id)) {
+      this.#evict ??= this.#cache.keys();
+      let oldest = this.#evict.next();
+      if (oldest.done) {
+        this.#evict = this.#cache.keys();
+        oldest = this.#evict.next();
+      }
+      if (!oldest.done) this.#cache.delete(oldest.value);
+    }
+    this.#cache.set(id, node);
+  }
+
+  #clearCache(): void {
+    this.#cache.clear();
+    this.#evict = undefined;
+  }
+
   #node(hash: Uint8Array, isRoot: boolean): Node {
-    this.stats.reads++;
-    const rec = this.storage.read(this.#nodeKey(hash));
+    const hit = this.#cache.get(cacheKey(hash));
+    let rec: Uint8Array | undefined = hit !== undefined && bytesEqual(hit[0], hash) ? hit[1] : undefined;
     if (rec === undefined) {
-      if (isRoot) throw new StorageError('invalid-argument', `unknown or pruned merkle root ${hex(hash)}`);
-      throw new StorageError('corrupt', `merkle node ${hex(hash)} is missing`);
+      this.stats.reads++;
+      rec = this.storage.read(this.#nodeKey(hash));
+      if (rec === undefined) {
+        if (isRoot) throw new StorageError('invalid-argument', `unknown or pruned merkle root ${hex(hash)}`);
+        throw new StorageError('corrupt', `merkle node ${hex(hash)} is missing`);
+      }
+      if (isWellFormed(rec)) this.#remember([copyBytes(hash), rec]);
     }
     if (rec[0] === TAG_INNER && rec.length === NODE_LEN) {
       return { kind: 'inner', left: rec.subarray(1, 33), right: rec.subarray(33, 65) };
@@ -459,6 +533,15 @@ export class SparseMerkleTree {
     }
     throw new StorageError('corrupt', `merkle node ${hex(hash)} is malformed`);
   }
+}
+
+function isWellFormed(rec: Uint8Array): boolean {
+  return (rec[0] === TAG_INNER && rec.length === NODE_LEN) || (rec[0] === TAG_LEAF && rec.length >= NODE_LEN);
+}
+
+/** The first 48 bits of a node hash, as a Map key. */
+function cacheKey(h: Uint8Array): number {
+  return (h[0]! | (h[1]! << 8) | (h[2]! << 16)) + (h[3]! | (h[4]! << 8) | (h[5]! << 16)) * 0x100_0000;
 }
 
 function checkKey(key: unknown): asserts key is Key {

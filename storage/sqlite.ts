@@ -50,6 +50,13 @@ export interface SqliteOptions {
   integrityCheck?: 'none' | 'quick' | 'full';
   /** How long to wait for another connection's lock before failing with 'busy' (default 5000 ms). */
   busyTimeoutMs?: number;
+  /**
+   * WAL pages after which a commit copies the WAL back into the database file (SQLite's
+   * `wal_autocheckpoint`; default 1000, SQLite's own). A store whose writes land on random keys
+   * (content-addressed Merkle nodes) rewrites the same pages over and over; checkpointing less
+   * often copies each page once for many commits. Durability is the same either way.
+   */
+  walAutocheckpoint?: number;
 }
 
 type SqliteDb = Database.Database;
@@ -216,6 +223,10 @@ export class SqliteStorage implements Storage {
     if (!Number.isSafeInteger(timeout) || timeout < 0) {
       throw new StorageError('invalid-argument', `busyTimeoutMs: ${String(timeout)}`);
     }
+    const autocheckpoint = opts.walAutocheckpoint ?? 1000;
+    if (!Number.isSafeInteger(autocheckpoint) || autocheckpoint < 1) {
+      throw new StorageError('invalid-argument', `walAutocheckpoint: ${String(autocheckpoint)}`);
+    }
     let db: SqliteDb;
     try {
       db = new Database(path, { readonly, fileMustExist: readonly, timeout });
@@ -251,6 +262,7 @@ export class SqliteStorage implements Storage {
           throw new StorageError('io', `${path}: could not enable WAL journal (got ${mode})`);
         }
         db.pragma(`synchronous = ${sync === 'full' ? 'FULL' : 'NORMAL'}`);
+        db.pragma(`wal_autocheckpoint = ${autocheckpoint}`);
         if (fresh) {
           createSchema(db);
           readMeta(db, path);

@@ -2,15 +2,18 @@
  * Commitments (seed 003, "Usage"): sha256 over the multiencoded value. Since multiencode is
  * injective, equal commitments imply equal values (under the usual hash assumptions).
  */
-import { createHash } from 'node:crypto';
+import { createHash, hash as oneShotHash } from 'node:crypto';
 import { DecodeError } from './errors.ts';
 import { multiencode, multiencodeTyped, type Preferences } from './multiformat.ts';
 import type { Schema } from './schema.ts';
 import type { DataType, DataValue } from './types.ts';
 
-/** SHA-256 (node:crypto). */
+const hasOneShot = typeof oneShotHash === 'function';
+
+/** SHA-256 (node:crypto; the one-shot `hash` where the runtime has it, which skips a Hash object). */
 export function sha256(bytes: Uint8Array): Uint8Array {
-  return new Uint8Array(createHash('sha256').update(bytes).digest());
+  const b = hasOneShot ? oneShotHash('sha256', bytes, 'buffer') : createHash('sha256').update(bytes).digest();
+  return new Uint8Array(b.buffer, b.byteOffset, b.length).slice();
 }
 
 /** sha256(multiencode(type, value)); throws EncodeError when the value does not typecheck. */

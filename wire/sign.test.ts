@@ -16,6 +16,7 @@ import {
   sign,
   type Verifier,
   verify,
+  verifyCached,
 } from './sign.ts';
 
 /** RFC 8032 section 7.1 test vectors for Ed25519. */
@@ -229,5 +230,25 @@ describe('ed25519: API', () => {
     expect(toHex(sign(key, msg))).toBe(toHex(nobleSign(seed, msg)));
     key.set(fromHex(RFC8032[2]!.secret));
     expect(toHex(sign(key, msg))).toBe(RFC8032[2]!.signature);
+    // the public key too (keyPairFromSeed remembers it per array)
+    const changing = seed.slice();
+    expect(toHex(keyPairFromSeed(changing).publicKey)).toBe(RFC8032[0]!.public);
+    changing.set(fromHex(RFC8032[2]!.secret));
+    expect(toHex(keyPairFromSeed(changing).publicKey)).toBe(RFC8032[2]!.public);
+  });
+
+  it('verifyCached answers as verify, also for a triple it has seen and then one changed byte', () => {
+    const msg = new TextEncoder().encode('envelope');
+    const good = sign(seed, msg);
+    for (let round = 0; round < 2; round++) {
+      expect(verifyCached(pk, msg, good)).toBe(true);
+      const flipped = good.slice();
+      flipped[round * 40]! ^= 1;
+      expect(verifyCached(pk, msg, flipped)).toBe(false);
+      expect(verifyCached(pk, fromHex('af82'), good)).toBe(false);
+      expect(verifyCached(fromHex(RFC8032[2]!.public), msg, good)).toBe(false);
+    }
+    expect(verifyCached(null as unknown as Uint8Array, msg, good)).toBe(false);
+    expect(verifyCached(pk, msg, new Uint8Array(63))).toBe(false);
   });
 });

@@ -7,6 +7,7 @@
  * `verify` never throws: a malformed key or signature is simply not valid.
  */
 import {
+  createHash,
   createPrivateKey,
   createPublicKey,
   type KeyObject,
@@ -47,15 +48,25 @@ function privateKeyObject(seed: Uint8Array): KeyObject {
   return createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' });
 }
 
-/** Per seed array, its KeyObject and a copy of the seed (to notice if the array was changed since). */
-const secretCache = new WeakMap<Uint8Array, { seed: Uint8Array; key: KeyObject }>();
+/**
+ * Per seed array, its KeyObject, a copy of the seed (to notice if the array was changed since) and
+ * its public key once asked for (deriving it through node:crypto costs more than a signature).
+ */
+const secretCache = new WeakMap<
+  Uint8Array,
+  { seed: Uint8Array; key: KeyObject; publicKey: Uint8Array | undefined }
+>();
+
+function cachedSecret(seed: Uint8Array): { key: KeyObject; publicKey: Uint8Array | undefined } {
+  const hit = secretCache.get(seed);
+  if (hit !== undefined && equal32(hit.seed, seed)) return hit;
+  const entry = { seed: seed.slice(), key: privateKeyObject(seed), publicKey: undefined };
+  secretCache.set(seed, entry);
+  return entry;
+}
 
 function cachedPrivateKey(seed: Uint8Array): KeyObject {
-  const hit = secretCache.get(seed);
-  if (hit !== undefined && equal32(hit.seed, seed)) return hit.key;
-  const key = privateKeyObject(seed);
-  secretCache.set(seed, { seed: seed.slice(), key });
-  return key;
+  return cachedSecret(seed).key;
 }
 
 function equal32(a: Uint8Array, b: Uint8Array): boolean {
@@ -89,8 +100,9 @@ function publicKeyOf(key: KeyObject): Uint8Array {
 
 /** The key pair of a 32-byte seed. */
 export function keyPairFromSeed(seed: Uint8Array): KeyPair {
-  const key = cachedPrivateKey(seed);
-  return { publicKey: publicKeyOf(key), secretKey: seed.slice() };
+  const entry = cachedSecret(seed);
+  entry.publicKey ??= publicKeyOf(entry.key);
+  return { publicKey: entry.publicKey.slice(), secretKey: seed.slice() };
 }
 
 /** A fresh key pair from a source of random bytes (the runtime's seeded randomness in simulation). */
@@ -117,6 +129,38 @@ export function verify(publicKey: Uint8Array, msg: Uint8Array, sig: Uint8Array):
   } catch {
     return false;
   }
+}
+
+const VERIFIED_MAX = 1 << 16;
+/** sha256(publicKey || signature || msg) of recently verified triples (insertion order = age) */
+const verified = new Map<string, true>();
+/** one long-lived iterator finds the oldest entry (a fresh `keys()` would step over every hole) */
+let verifiedOldest: Iterator<string> | undefined;
+
+/**
+ * `verify`, remembering the last 65 536 triples that verified (keyed by a SHA-256 digest of the
+ * key, the signature and the whole message), so the same signed bytes checked again elsewhere in
+ * the node (the mempool at admission, then the decryptor at commit) cost a hash instead of a
+ * curve operation. The answer is always `verify`'s: it is a pure function of the triple.
+ */
+export function verifyCached(publicKey: Uint8Array, msg: Uint8Array, sig: Uint8Array): boolean {
+  if (!(publicKey instanceof Uint8Array) || publicKey.length !== PUBLIC_KEY_BYTES) return false;
+  if (!(sig instanceof Uint8Array) || sig.length !== SIGNATURE_BYTES) return false;
+  if (!(msg instanceof Uint8Array)) return false;
+  const id = createHash('sha256').update(publicKey).update(sig).update(msg).digest('base64');
+  if (verified.has(id)) return true;
+  if (!verify(publicKey, msg, sig)) return false;
+  if (verified.size >= VERIFIED_MAX) {
+    verifiedOldest ??= verified.keys();
+    let oldest = verifiedOldest.next();
+    if (oldest.done) {
+      verifiedOldest = verified.keys();
+      oldest = verifiedOldest.next();
+    }
+    if (!oldest.done) verified.delete(oldest.value);
+  }
+  verified.set(id, true);
+  return true;
 }
 
 /** A Signer holding its KeyObject (no per-call key setup). */

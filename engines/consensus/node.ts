@@ -530,7 +530,7 @@ function maybeAdvance(s: ConsensusState, env: Env, fx: Effects): ConsensusState 
     if (root === undefined) return s;
   }
   const committed = s.decided;
-  const included = new Set(committed.block.txs.map((t) => toHex(sha256(t))));
+  const included = new Set(committed.block.txs.map(txId));
   const recentTxs = new Map<string, bigint>();
   for (const [k, at] of s.recentTxs) if (at + RECENT_HEIGHTS > s.height) recentTxs.set(k, at);
   for (const k of included) recentTxs.set(k, s.height);
@@ -558,7 +558,7 @@ function maybeAdvance(s: ConsensusState, env: Env, fx: Effects): ConsensusState 
     appRoot: root,
     blocks: {},
     proposalHeaders: {},
-    pendingTxs: s.pendingTxs.filter((t) => !included.has(toHex(sha256(t)))),
+    pendingTxs: s.pendingTxs.filter((t) => !included.has(txId(t))),
     recentTxs,
     evidence: s.evidence.filter(
       (e) =>
@@ -783,9 +783,25 @@ function resendRecent(s: ConsensusState, env: Env, fx: Effects): void {
   }
 }
 
+/**
+ * Hex sha256 of a transaction, remembered per byte array: the mempool re-sends its batch (up to a
+ * block's worth of the same arrays) whenever the pool changes, and each is checked against the
+ * recently committed ones. Transactions are never mutated, and the memo is a pure function of the
+ * bytes, so this changes nothing but the cost.
+ */
+const txIds = new WeakMap<Uint8Array, string>();
+function txId(tx: Uint8Array): string {
+  let id = txIds.get(tx);
+  if (id === undefined) {
+    id = toHex(sha256(tx));
+    txIds.set(tx, id);
+  }
+  return id;
+}
+
 /** The mempool's current batch: what we would propose. */
 export function onTxs(s: ConsensusState, txs: readonly Uint8Array[]): ConsensusState {
-  return { ...s, pendingTxs: txs.filter((t) => !s.recentTxs.has(toHex(sha256(t)))) };
+  return { ...s, pendingTxs: txs.filter((t) => !s.recentTxs.has(txId(t))) };
 }
 
 /** How many heights a committed transaction is kept out of new proposals. */

@@ -144,6 +144,50 @@ describe('decryptor pipeline', () => {
     expect(m.ok).toBe(true);
   });
 
+  it("a validator's own shares count unchecked only when they are the ones it made; every node decides alike", () => {
+    const chain = keyed();
+    chain.commit([encryptedEnvelope(chain, new TextEncoder().encode('secret'), 11n)]);
+    const sharesOf = (i: number) =>
+      chain.submitted.find((bytes) => {
+        const e = tryDecode(SignedEnvelope, bytes);
+        return e.ok && Buffer.from(e.value.envelope.payer).equals(Buffer.from(validators[i]!.publicKey));
+      })!;
+    const [v1, v2, v3] = [sharesOf(0), sharesOf(1), sharesOf(2)];
+    // validator 1 publishes wrong shares under its own key (validator 2's point in place of its own)
+    const signed = tryDecode(SignedEnvelope, v1);
+    const other = tryDecode(SignedEnvelope, v2);
+    if (!signed.ok || !other.ok) throw new Error('unreachable');
+    const body = signed.value.envelope.body;
+    const otherBody = other.value.envelope.body;
+    if (body.tag !== 'shares' || otherBody.tag !== 'shares') throw new Error('expected shares');
+    const m = tryDecode(SharesMessage, body.value);
+    const m2 = tryDecode(SharesMessage, otherBody.value);
+    if (!m.ok || !m2.ok) throw new Error('unreachable');
+    const wrong = { ...m.value, shares: { ...m.value.shares, shares: [...m2.value.shares.shares] } };
+    const envelope: Envelope = {
+      ...signed.value.envelope,
+      body: { tag: 'shares', value: encode(SharesMessage, wrong) },
+    };
+    const bad = encode(SignedEnvelope, {
+      envelope,
+      signature: validators[0]!.sign(envelopeSigningBytes(envelope)),
+    });
+    chain.submitted = [];
+    chain.commit([bad, v2], []);
+    // validator 1 too must check its (altered) shares: nobody has t = 2 valid ones yet
+    expect(chain.ordered.at(-1)!.txs!.txs).toEqual([]);
+    for (const st of chain.states) {
+      expect(st.pending.length).toBe(1);
+      expect([...st.pending[0]!.shares.keys()]).toEqual([2]);
+    }
+    chain.commit([v3], []);
+    const out = chain.ordered.at(-1)!.txs!.txs;
+    expect(out.map((t) => (t.tx.tag === 'ok' ? new TextDecoder().decode(t.tx.value) : t.tx.value))).toEqual([
+      'secret',
+    ]);
+    for (const st of chain.states) expect(st.pending.length).toBe(0);
+  });
+
   it('bad input from the chain (garbage, wrong instance, bad signature, replays) is discarded with a reason, identically, never a crash', () => {
     fc.assert(
       fc.property(fc.array(fc.uint8Array({ maxLength: 200 }), { maxLength: 8 }), (garbage) => {

@@ -31,14 +31,16 @@ import {
   secretShare,
 } from '../../crypto/dkg.ts';
 import {
+  type BlockShares,
   blockShares,
   Ciphertext,
   combine,
   decryptWithCombined,
   type KeyShare,
+  keyShareMatches,
   type ThresholdKey,
   verifyBlockShares,
-  verifyCiphertext,
+  verifyCiphertextCached,
 } from '../../crypto/tdh2.ts';
 import { sha256, toHex } from '../../wire/commit.ts';
 import { type Envelope, envelopeSigningBytes, labelBytes, SignedEnvelope } from '../../wire/envelope.ts';
@@ -94,6 +96,11 @@ export interface PendingBatch {
   readonly shares: ReadonlyMap<number, readonly Uint8Array[]>;
   /** when this validator last submitted its shares for the batch */
   readonly sentAt: bigint | undefined;
+  /**
+   * The shares this validator made for the batch, when its key share matches its verification key
+   * (so they are valid by construction): the same shares on chain count without a proof check.
+   */
+  readonly mine?: readonly Uint8Array[] | undefined;
 }
 
 export interface DecryptorState {
@@ -210,6 +217,8 @@ export function onCommitted(
   const nonces = new Map(s.nonces);
   for (const [k, expiry] of nonces) if (expiry < h) nonces.delete(k);
   let pending = s.pending.map((b) => ({ ...b, shares: new Map(b.shares) }));
+  /** shares envelopes of this block per pending batch, in block order, verified in `settle` */
+  const candidates = new Map<PendingBatch, ShareCandidate[]>();
   const plain: OrderedTx[] = [];
   const entries: PendingEntry[] = [];
   const newDeals: number[] = [];
@@ -249,8 +258,10 @@ export function onCommitted(
         const at = pending.findIndex((b) => b.height === m.height && bytesEqual(b.blockHash, m.blockHash));
         const batch = pending[at];
         if (batch === undefined || batch.shares.has(sender)) break;
-        if (!verifyBlockShares(s.key, batch.valid, m.shares, batch.blockHash)) break;
-        batch.shares.set(sender, m.shares.shares);
+        // verified below (`settle`): only as many as the batch needs if it is decrypted now
+        const list = candidates.get(batch) ?? [];
+        list.push({ sender, shares: m.shares });
+        candidates.set(batch, list);
         break;
       }
       case 'dkg': {
@@ -337,18 +348,28 @@ export function onCommitted(
     ];
   }
 
-  // Decrypt pending batches first-in first-out while each has t verified shares.
+  // Decrypt pending batches first-in first-out while each has t verified shares. A batch decrypted
+  // now checks this block's shares only until it has t (any t valid shares combine to the same
+  // key x·u, so checking more would change nothing); a batch that stays pending checks all of
+  // them, so the state is exactly as if each were checked on arrival.
   const decrypted: OrderedTx[] = [];
   while (pending.length > 0) {
     const batch = pending[0]!;
-    if (batch.valid.length > 0 && (key === undefined || batch.shares.size < key.threshold)) break;
+    if (batch.valid.length > 0) {
+      if (key !== undefined) settle(key, batch, candidates.get(batch), key.threshold, me);
+      if (key === undefined || batch.shares.size < key.threshold) break;
+    }
     decrypted.push(...decryptBatch(key, batch));
     pending = pending.slice(1);
+  }
+  if (key !== undefined) {
+    for (const batch of pending) settle(key, batch, candidates.get(batch), Number.POSITIVE_INFINITY, me);
   }
 
   // Own shares: for every still-pending batch lacking them (this block's, or a re-submission).
   if (me !== undefined && myShare !== undefined && key !== undefined) {
     const resubmit = BigInt(cfg.resubmitAfter ?? DEFAULTS.resubmitAfter);
+    const trusted = keyShareMatches(key, myShare);
     pending = pending.map((b) => {
       if (b.valid.length === 0 || b.shares.has(me)) return b;
       if (b.sentAt !== undefined && h - b.sentAt < resubmit) return b;
@@ -360,7 +381,7 @@ export function onCommitted(
         shares: bs,
       });
       envelopes.push({ tag: 'shares', value: body });
-      return { ...b, sentAt: h };
+      return { ...b, sentAt: h, mine: trusted ? bs.shares : undefined };
     });
   }
 
@@ -385,6 +406,54 @@ export function onCommitted(
     last: ordered,
   };
   return { state, out };
+}
+
+/** A validator's shares for a pending batch, found in the block being processed, not yet verified. */
+interface ShareCandidate {
+  readonly sender: number;
+  readonly shares: BlockShares;
+}
+
+/**
+ * Counts the share candidates of `batch` (a working copy: its `shares` map is filled in) until it
+ * holds `need` validators' shares or the candidates run out: first this validator's own, when they
+ * are exactly the shares it made (`mine`: valid by construction), then the others by ascending
+ * index (block order among one validator's), each counting only if its proof verifies. A
+ * validator's first valid shares count; later ones from it are skipped.
+ */
+function settle(
+  key: ThresholdKey,
+  batch: PendingBatch & { shares: Map<number, readonly Uint8Array[]> },
+  list: readonly ShareCandidate[] | undefined,
+  need: number,
+  me: number | undefined,
+): void {
+  if (list === undefined || list.length === 0) return;
+  const mine = batch.mine;
+  const others: ShareCandidate[] = [];
+  for (const c of list) {
+    if (
+      c.sender === me &&
+      mine !== undefined &&
+      !batch.shares.has(c.sender) &&
+      sameShares(c.shares.shares, mine)
+    ) {
+      batch.shares.set(c.sender, c.shares.shares);
+    } else others.push(c);
+  }
+  others.sort((a, b) => a.sender - b.sender); // stable: block order per sender
+  for (const c of others) {
+    if (batch.shares.size >= need) return;
+    if (batch.shares.has(c.sender)) continue;
+    if (!verifyBlockShares(key, batch.valid, c.shares, batch.blockHash)) continue;
+    batch.shares.set(c.sender, c.shares.shares);
+  }
+}
+
+function sameShares(a: readonly Uint8Array[], b: readonly Uint8Array[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let j = 0; j < a.length; j++) if (!bytesEqual(a[j]!, b[j]!)) return false;
+  return true;
 }
 
 function envelopeProblem(
@@ -412,7 +481,7 @@ function checkEncrypted(cfg: DecryptorConfig, s: DecryptorState, e: Envelope, id
   const label = labelBytes({ instance: cfg.instance, epoch, payer: e.payer });
   if (!bytesEqual(ct.value.label, label))
     return { envelope: id, ciphertext: undefined, discard: 'wrong-label' };
-  if (!verifyCiphertext(ct.value))
+  if (!verifyCiphertextCached(ct.value))
     return { envelope: id, ciphertext: undefined, discard: 'invalid-ciphertext' };
   return { envelope: id, ciphertext: ct.value, discard: undefined };
 }

@@ -1,8 +1,8 @@
 /**
- * Sealing an executed block: the Merkle state root over every unspent note, then, in one atomic
- * batch, the notes consumed and created, the spent set, the block's receipts and the executed
- * height. The tree update comes first and is idempotent (the same changes give the same root), so
- * a crash between the two leaves a state that re-executing the block repairs exactly.
+ * Sealing an executed block: the Merkle state root over every unspent note, and, in one atomic
+ * batch, the tree's new nodes and root, the notes consumed and created, the spent set, the block's
+ * receipts and the executed height. (The tree update is also idempotent: the same changes give the
+ * same root, so re-executing a block after a crash repairs exactly what it would have written.)
  *
  *   x/h                 last executed height (u64 big-endian)
  *   x/r/<height:8>      that height's receipts (BlockReceipts)
@@ -57,18 +57,20 @@ export class Ledger {
 
   /** Seals height `height`; returns the state root after it. */
   seal(height: bigint, receipts: readonly Receipt[], writes: readonly WriteSet[]): BlockReceipts {
-    const changes = writes.flatMap((w) => [
-      ...w.consume.map((key) => ({ key, value: null })),
-      ...w.create.map((c) => ({ key: c.key, value: encode(Note, c.note) })),
-    ]);
-    const root = changes.length === 0 ? this.tree.root() : this.tree.update(changes);
+    const changes: { key: Uint8Array; value: Uint8Array | null }[] = [];
+    for (const w of writes) {
+      for (const key of w.consume) changes.push({ key, value: null });
+      for (const c of w.create) changes.push({ key: c.key, value: encode(Note, c.note) });
+    }
+    const staged = changes.length === 0 ? undefined : this.tree.stage(changes);
+    const root = staged === undefined ? this.tree.root() : staged.root;
     const record: BlockReceipts = { height, root, receipts: receipts.map(toWire) };
-    const ops: BatchOp[] = [
-      ...NoteStore.ops(writes),
-      { op: 'put', key: receiptsKey(height), value: encode(BlockReceipts, record) },
-      { op: 'put', key: HEIGHT, value: u64be(height) },
-    ];
+    const ops: BatchOp[] = staged === undefined ? [] : [...staged.ops];
+    for (const op of NoteStore.ops(writes)) ops.push(op);
+    ops.push({ op: 'put', key: receiptsKey(height), value: encode(BlockReceipts, record) });
+    ops.push({ op: 'put', key: HEIGHT, value: u64be(height) });
     this.storage.batch(ops);
+    if (staged !== undefined) this.tree.applied(staged);
     return record;
   }
 }

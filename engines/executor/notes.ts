@@ -15,9 +15,8 @@
  * (write) prefixes is a prefix of that key. Touching anything else fails the transaction at once.
  */
 
-import { concatBytes, hasPrefix } from '../../storage/prefix.ts';
+import { hasPrefix } from '../../storage/prefix.ts';
 import { type Infer, s } from '../../wire/schema.ts';
-import { encodeVarint } from '../../wire/varint.ts';
 
 export const Commitment = s.bytes({ length: 32 });
 
@@ -44,22 +43,64 @@ export const Transaction = s.struct({
 });
 export type Transaction = Infer<typeof Transaction>;
 
-function segment(bytes: Uint8Array): Uint8Array {
-  const len = encodeVarint(bytes.length);
-  const out = new Uint8Array(len.length + bytes.length);
-  out.set(len, 0);
-  out.set(bytes, len.length);
+/** Bytes of the LEB128 varint of a safe non-negative integer. */
+function varintSize(n: number): number {
+  let size = 1;
+  while (n >= 0x80) {
+    n = Math.floor(n / 0x80);
+    size++;
+  }
+  return size;
+}
+
+/** Writes the varint of `n` at `o`; returns the offset after it (same bytes as encodeVarint). */
+function putVarint(out: Uint8Array, o: number, n: number): number {
+  while (n >= 0x80) {
+    out[o++] = (n % 0x80) | 0x80;
+    n = Math.floor(n / 0x80);
+  }
+  out[o++] = n;
+  return o;
+}
+
+/**
+ * The path segments as one array: `varint(count) ++ segments of the provenance` (when given), then
+ * each of `parts` as `varint(length) ++ bytes`. One allocation: keys are built for every note a
+ * transaction touches, several times over.
+ */
+function path(provenance: readonly Uint8Array[] | undefined, parts: readonly Uint8Array[]): Uint8Array {
+  let size = 0;
+  if (provenance !== undefined) {
+    size += varintSize(provenance.length);
+    for (const p of provenance) size += varintSize(p.length) + p.length;
+  }
+  for (const p of parts) size += varintSize(p.length) + p.length;
+  const out = new Uint8Array(size);
+  let o = 0;
+  if (provenance !== undefined) {
+    o = putVarint(out, o, provenance.length);
+    for (const p of provenance) {
+      o = putVarint(out, o, p.length);
+      out.set(p, o);
+      o += p.length;
+    }
+  }
+  for (const p of parts) {
+    o = putVarint(out, o, p.length);
+    out.set(p, o);
+    o += p.length;
+  }
   return out;
 }
 
 /** The encoded `{provenance}` segment. */
 export function provenancePrefix(provenance: readonly Uint8Array[]): Uint8Array {
-  return concatBytes(...[encodeVarint(provenance.length), ...provenance.map(segment)]);
+  return path(provenance, []);
 }
 
 /** `{provenance}/{application}/` — every note of one application under one provenance. */
 export function applicationPrefix(provenance: readonly Uint8Array[], application: Uint8Array): Uint8Array {
-  return concatBytes(...[provenancePrefix(provenance), segment(application)]);
+  return path(provenance, [application]);
 }
 
 /** `{provenance}/{application}/{owner}/` — every note one owner holds in one application. */
@@ -68,12 +109,12 @@ export function ownerPrefix(
   application: Uint8Array,
   owner: Uint8Array,
 ): Uint8Array {
-  return concatBytes(...[applicationPrefix(provenance, application), segment(owner)]);
+  return path(provenance, [application, owner]);
 }
 
 /** The state key of a note: `{provenance}/{application}/{owner}/{key}`. */
 export function noteKey(note: Pick<Note, 'provenance' | 'application' | 'owner' | 'key'>): Uint8Array {
-  return concatBytes(...[ownerPrefix(note.provenance, note.application, note.owner), segment(note.key)]);
+  return path(note.provenance, [note.application, note.owner, note.key]);
 }
 
 /** Whether a constraint set (prefixes) allows `key`. */

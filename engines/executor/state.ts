@@ -23,7 +23,13 @@ const ONE = Uint8Array.of(1);
 
 const hex = toHex;
 
+/** Code registry entries kept in memory per store (a commitment binds its code forever). */
+const CODE_CACHE_MAX = 4096;
+
 export class NoteStore {
+  /** commitment (hex) -> its code, for commitments found in the registry */
+  private readonly codeCache = new Map<string, FunctionValue>();
+
   constructor(readonly storage: Storage) {}
 
   note(key: Uint8Array): Note | undefined {
@@ -35,9 +41,21 @@ export class NoteStore {
     return this.storage.read(concatBytes(SPENT, key)) !== undefined;
   }
 
+  /**
+   * The code a commitment binds to. The registry is content-addressed (a commitment is the hash of
+   * its code) and entries are never removed, so a found entry is remembered; a missing one is
+   * looked up again next time (it may be registered meanwhile).
+   */
   code(commitment: Uint8Array): FunctionValue | undefined {
+    const id = hex(commitment);
+    const hit = this.codeCache.get(id);
+    if (hit !== undefined) return hit;
     const raw = this.storage.read(concatBytes(CODE, commitment));
-    return raw === undefined ? undefined : decode(FunctionV, raw);
+    if (raw === undefined) return undefined;
+    const fn = decode(FunctionV, raw);
+    if (this.codeCache.size >= CODE_CACHE_MAX) this.codeCache.clear();
+    this.codeCache.set(id, fn);
+    return fn;
   }
 
   /** Publishes predicate code; returns its commitment (sha256 of the multiencoded FunctionV), so the binding holds by construction. */

@@ -97,13 +97,28 @@ interface Inflight {
   readonly others: string[];
 }
 
+/**
+ * Per bounded map, a long-lived iterator over its keys that finds the oldest entry. A Map iterator
+ * skips entries deleted (or refreshed to the end) after it was made, so it always yields the
+ * oldest live key; a fresh `keys().next()` would step over every hole left by earlier deletions
+ * (V8 keeps them until it rehashes), making each eviction cost as much as the map is large.
+ */
+const oldestKeys = new WeakMap<Map<unknown, unknown>, Iterator<unknown>>();
+
 /** A bounded insertion-ordered set: adding an element refreshes it; the oldest leaves first. */
 function touch<K, V>(m: Map<K, V>, k: K, v: V, max: number): void {
   m.delete(k);
   m.set(k, v);
   if (m.size > max) {
-    const oldest = m.keys().next();
-    if (!oldest.done) m.delete(oldest.value);
+    const map = m as Map<unknown, unknown>;
+    let it = oldestKeys.get(map);
+    let oldest = it?.next();
+    if (it === undefined || oldest === undefined || oldest.done) {
+      it = map.keys();
+      oldestKeys.set(map, it);
+      oldest = it.next();
+    }
+    if (!oldest.done) m.delete(oldest.value as K);
   }
 }
 

@@ -38,7 +38,7 @@
  * blindness"): two pools holding envelopes that differ only in ciphertext bytes of equal length
  * propose the same sequence of (payer, nonce).
  */
-import { Ciphertext, verifyCiphertext } from '../../crypto/tdh2.ts';
+import { Ciphertext, verifyCiphertextCached } from '../../crypto/tdh2.ts';
 import { sha256, toHex } from '../../wire/commit.ts';
 import { envelopeSigningBytes, labelBytes, SignedEnvelope } from '../../wire/envelope.ts';
 import { MAX_TX_BYTES } from '../../wire/ledger.ts';
@@ -426,7 +426,7 @@ export class Pool {
     const ct = tryDecode(Ciphertext, bytes);
     if (!ct.ok) return `ciphertext does not decode: ${ct.error.message}`;
     // validity first: nothing else about the ciphertext is trusted before it holds
-    if (!verifyCiphertext(ct.value)) return 'ciphertext is not valid';
+    if (!verifyCiphertextCached(ct.value)) return 'ciphertext is not valid';
     if (!bytesEqual(ct.value.label, labelBytes({ instance: this.instance, epoch, payer }))) {
       return 'ciphertext label is not (instance, epoch, payer)';
     }

@@ -28,6 +28,27 @@ async function rpcError(p: Promise<unknown>): Promise<RpcError> {
   throw new Error('expected an RpcError');
 }
 
+describe('callWs', () => {
+  it('gives what call gives, results and errors, over one kept WebSocket', async () => {
+    const ws = new RpcClient(t.server.url);
+    try {
+      expect(await ws.callWs('echo', { text: 'a', count: 3 })).toEqual({ text: 'aaa' });
+      expect(await ws.callWs('block', { height: 42n })).toEqual(await ws.call('block', { height: 42n }));
+      expect(await Promise.all([1, 2, 3].map((n) => ws.callWs('echo', ['z', n])))).toEqual([
+        { text: 'z' },
+        { text: 'zz' },
+        { text: 'zzz' },
+      ]);
+      const refused = await rpcError(ws.callWs('refuse'));
+      expect([refused.code, refused.data]).toEqual([ERR.REJECTED, { reason: 'fee too low' }]);
+      expect(t.server.stats().sockets).toBe(1);
+    } finally {
+      await ws.close();
+    }
+    await waitFor(() => t.server.stats().sockets === 0);
+  });
+});
+
 describe('call', () => {
   it('round trips by name and by position, on / and /rpc', async () => {
     expect(await client.call('echo', { text: 'a', count: 3 })).toEqual({ text: 'aaa' });

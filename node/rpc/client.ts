@@ -1,6 +1,7 @@
 /**
- * A JSON-RPC 2.0 client for RpcServer: `call` over HTTP (fetch), `subscribe` over one shared
- * WebSocket that is opened on the first subscription and closed after the last one.
+ * A JSON-RPC 2.0 client for RpcServer: `call` over HTTP (fetch), `subscribe` (and `callWs`) over
+ * one shared WebSocket that is opened on first use and closed after the last subscription (or, once
+ * `callWs` was used, by `close()`).
  */
 import { type RawData, WebSocket } from 'ws';
 import { RpcError } from './errors.ts';
@@ -174,6 +175,8 @@ export class RpcClient {
   private readonly headers: Readonly<Record<string, string>>;
   private nextId = 1;
   private session: WsSession | undefined;
+  /** the session `callWs` holds open (a use of it, like a subscription) */
+  private caller: WsSession | undefined;
 
   /** `url` is the server's base URL (`http://host:port`); a path (e.g. `/rpc`) is used for calls as given. */
   constructor(url: string, opts: RpcClientOptions = {}) {
@@ -216,6 +219,21 @@ export class RpcClient {
       throw new RpcTransportError(`${method}: HTTP ${status} with a non-JSON body`);
     }
     return unwrap(msg, id) as R;
+  }
+
+  /**
+   * `call` over the client's WebSocket instead of an HTTP request per call: the socket (shared with
+   * subscriptions) is opened on first use and kept until `close()`, and each call is one text frame
+   * each way, so a client making many calls (a load generator) spends far less per call, and so
+   * does the server. Same results and errors as `call`.
+   */
+  async callWs<R = unknown>(method: string, params?: unknown): Promise<R> {
+    const session = this.openSession();
+    if (this.caller !== session) {
+      this.caller = session;
+      session.users++;
+    }
+    return (await session.request(method, params === undefined ? undefined : toJsonSafe(params))) as R;
   }
 
   /**
@@ -264,6 +282,7 @@ export class RpcClient {
   /** Closes the WebSocket (ending every subscription without `onEnd`). */
   async close(): Promise<void> {
     const s = this.session;
+    this.caller = undefined;
     if (s === undefined) return;
     this.session = undefined;
     s.subs.clear();
