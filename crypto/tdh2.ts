@@ -14,6 +14,7 @@
  * bytes (tests cross-check).
  */
 import { createHash, type Hash } from 'node:crypto';
+import { BoundedSet } from '../wire/bounded-set.ts';
 import { type Schema, s } from '../wire/schema.ts';
 import { aead, KEY_BYTES, NONCE_BYTES, TAG_BYTES } from './aead.ts';
 import {
@@ -346,11 +347,8 @@ export function verifyCiphertext(ct: Ciphertext, g: Group = defaultGroup): boole
   }
 }
 
-const CHECKED_MAX = 1 << 14;
-/** digests of the last ciphertexts `verifyCiphertextCached` found valid (insertion order = age) */
-const checkedValid = new Map<string, true>();
-/** one long-lived iterator finds the oldest entry (a fresh `keys()` would step over every hole) */
-let checkedOldest: Iterator<string> | undefined;
+/** digests of the last ciphertexts `verifyCiphertextCached` found valid */
+const checkedValid = new BoundedSet<string>(1 << 14);
 
 /**
  * `verifyCiphertext`, remembering the last 16 384 ciphertexts that passed, keyed by a hash of every
@@ -366,16 +364,7 @@ export function verifyCiphertextCached(ct: Ciphertext, g: Group = defaultGroup):
     .toString('base64');
   if (checkedValid.has(id)) return true;
   if (!verifyCiphertext(ct, g)) return false;
-  if (checkedValid.size >= CHECKED_MAX) {
-    checkedOldest ??= checkedValid.keys();
-    let oldest = checkedOldest.next();
-    if (oldest.done) {
-      checkedOldest = checkedValid.keys();
-      oldest = checkedOldest.next();
-    }
-    if (!oldest.done) checkedValid.delete(oldest.value);
-  }
-  checkedValid.set(id, true);
+  checkedValid.add(id);
   return true;
 }
 

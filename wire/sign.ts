@@ -15,6 +15,7 @@ import {
   verify as nodeVerifyRaw,
 } from 'node:crypto';
 import { ed25519 } from '@noble/curves/ed25519.js';
+import { BoundedSet } from './bounded-set.ts';
 import { toHex } from './commit.ts';
 
 export const PUBLIC_KEY_BYTES = 32;
@@ -131,11 +132,8 @@ export function verify(publicKey: Uint8Array, msg: Uint8Array, sig: Uint8Array):
   }
 }
 
-const VERIFIED_MAX = 1 << 16;
-/** sha256(publicKey || signature || msg) of recently verified triples (insertion order = age) */
-const verified = new Map<string, true>();
-/** one long-lived iterator finds the oldest entry (a fresh `keys()` would step over every hole) */
-let verifiedOldest: Iterator<string> | undefined;
+/** sha256(publicKey || signature || msg) of recently verified triples */
+const verified = new BoundedSet<string>(1 << 16);
 
 /**
  * `verify`, remembering the last 65 536 triples that verified (keyed by a SHA-256 digest of the
@@ -150,16 +148,7 @@ export function verifyCached(publicKey: Uint8Array, msg: Uint8Array, sig: Uint8A
   const id = createHash('sha256').update(publicKey).update(sig).update(msg).digest('base64');
   if (verified.has(id)) return true;
   if (!verify(publicKey, msg, sig)) return false;
-  if (verified.size >= VERIFIED_MAX) {
-    verifiedOldest ??= verified.keys();
-    let oldest = verifiedOldest.next();
-    if (oldest.done) {
-      verifiedOldest = verified.keys();
-      oldest = verifiedOldest.next();
-    }
-    if (!oldest.done) verified.delete(oldest.value);
-  }
-  verified.set(id, true);
+  verified.add(id);
   return true;
 }
 
