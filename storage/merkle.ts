@@ -12,6 +12,7 @@
  * every root the tree ever had stays readable and provable until `prune` drops it.
  */
 import { createHash, hash as nodeHash } from 'node:crypto';
+import { trimOldest } from '../wire/bounded-set.ts';
 import { EncodeError } from '../wire/errors.ts';
 import { decode, encode, type Schema, s } from '../wire/schema.ts';
 import { bytesEqual, compareBytes, copyBytes } from './prefix.ts';
@@ -295,12 +296,6 @@ export class SparseMerkleTree {
    * age: the oldest entry leaves first.
    */
   readonly #cache = new Map<number, readonly [Uint8Array, Uint8Array]>();
-  /**
-   * Walks the cache in insertion order to find the oldest entry. One long-lived iterator, since
-   * `keys().next()` on a fresh one steps over every entry deleted so far (V8 leaves holes until it
-   * rehashes), which makes each eviction cost as much as the cache is large.
-   */
-  #evict: Iterator<number> | undefined;
 
   constructor(storage: Storage, opts: SparseMerkleTreeOptions = {}) {
     const ns = opts.namespace ?? new TextEncoder().encode('smt/');
@@ -495,22 +490,12 @@ export class SparseMerkleTree {
   }
 
   #remember(node: readonly [Uint8Array, Uint8Array]): void {
-    const id = cacheKey(node[0]);
-    if (this.#cache.size >= NODE_CACHE_MAX && !this.#cache.has(id)) {
-      this.#evict ??= this.#cache.keys();
-      let oldest = this.#evict.next();
-      if (oldest.done) {
-        this.#evict = this.#cache.keys();
-        oldest = this.#evict.next();
-      }
-      if (!oldest.done) this.#cache.delete(oldest.value);
-    }
-    this.#cache.set(id, node);
+    this.#cache.set(cacheKey(node[0]), node);
+    trimOldest(this.#cache, NODE_CACHE_MAX);
   }
 
   #clearCache(): void {
     this.#cache.clear();
-    this.#evict = undefined;
   }
 
   #node(hash: Uint8Array, isRoot: boolean): Node {

@@ -22,6 +22,8 @@
  * oversize, wrong-instance, bad-signature, invalid-body, not-a-validator). Honest races (expired,
  * replay, pool-full, unknown-epoch, ...) cost nothing. A penalised message never changes the pool.
  */
+
+import { trimOldest } from '../../wire/bounded-set.ts';
 import { fromHex, sha256, toHex } from '../../wire/commit.ts';
 import { encode, tryDecode } from '../../wire/schema.ts';
 import {
@@ -97,29 +99,11 @@ interface Inflight {
   readonly others: string[];
 }
 
-/**
- * Per bounded map, a long-lived iterator over its keys that finds the oldest entry. A Map iterator
- * skips entries deleted (or refreshed to the end) after it was made, so it always yields the
- * oldest live key; a fresh `keys().next()` would step over every hole left by earlier deletions
- * (V8 keeps them until it rehashes), making each eviction cost as much as the map is large.
- */
-const oldestKeys = new WeakMap<Map<unknown, unknown>, Iterator<unknown>>();
-
-/** A bounded insertion-ordered set: adding an element refreshes it; the oldest leaves first. */
+/** A bounded insertion-ordered map: setting an entry refreshes it; the oldest leaves first. */
 function touch<K, V>(m: Map<K, V>, k: K, v: V, max: number): void {
   m.delete(k);
   m.set(k, v);
-  if (m.size > max) {
-    const map = m as Map<unknown, unknown>;
-    let it = oldestKeys.get(map);
-    let oldest = it?.next();
-    if (it === undefined || oldest === undefined || oldest.done) {
-      it = map.keys();
-      oldestKeys.set(map, it);
-      oldest = it.next();
-    }
-    if (!oldest.done) m.delete(oldest.value as K);
-  }
+  trimOldest(m, max);
 }
 
 export class Gossip {
