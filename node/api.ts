@@ -6,26 +6,22 @@
 import { balanceOf, ownerCommitment, tokenValueOf } from '../apps/token/index.ts';
 import { CONSENSUS_LIMITS } from '../engines/consensus/messages.ts';
 import { ConsensusStore } from '../engines/consensus/store.ts';
-import { Ledger } from '../engines/executor/ledger.ts';
 import { Note } from '../engines/executor/notes.ts';
-import { NoteStore } from '../engines/executor/state.ts';
 import { sha256, toHex } from '../wire/commit.ts';
 import { blockHash, CommittedBlock } from '../wire/ledger.ts';
 import { decode, encode } from '../wire/schema.ts';
 import { DEMO_ASSET, type NoteJson, tokenOf } from './client.ts';
 import type { LiveNode } from './node.ts';
-import { ERR, p, RpcError, type RpcMethod } from './rpc/index.ts';
+import { ERR, method, p, RpcError, type RpcMethods } from './rpc/index.ts';
 
 /** Notes returned by one `notes` call at most. */
 const MAX_NOTES = 1_000;
 
-export function nodeApi(node: LiveNode): Record<string, RpcMethod<never, unknown>> {
+export function nodeApi(node: LiveNode): RpcMethods {
   const token = tokenOf(node.genesis.mintAuthority);
   const store = new ConsensusStore(node.storage);
-  const ledger = new Ledger(node.storage);
-  const notes = new NoteStore(node.storage);
-
-  const method = <P>(m: RpcMethod<P, unknown>): RpcMethod<never, unknown> => m as RpcMethod<never, unknown>;
+  const ledger = node.indexer.ledger;
+  const notes = ledger.notes;
 
   return {
     status: method({

@@ -37,7 +37,8 @@ export interface TxReceipt {
 }
 
 export class Indexer {
-  private readonly ledger: Ledger;
+  /** the executor's ledger, read only (executed height, receipts, roots) */
+  readonly ledger: Ledger;
 
   constructor(private readonly storage: Storage) {
     this.ledger = new Ledger(storage);
@@ -59,8 +60,8 @@ export class Indexer {
     this.storage.write(concatBytes(ORDERED, u64be(b.height)), encode(OrderedEntries, entries));
   }
 
-  /** The executor sealed a height: index its envelopes. */
-  onReceipts(r: BlockReceipts): void {
+  /** The executor sealed a height: index its envelopes; returns their hex hashes in execution order. */
+  onReceipts(r: BlockReceipts): string[] {
     const raw = this.storage.read(concatBytes(ORDERED, u64be(r.height)));
     const entries = raw === undefined ? [] : decode(OrderedEntries, raw);
     const ops: BatchOp[] = entries.map((e, index) => ({
@@ -70,6 +71,7 @@ export class Indexer {
     }));
     if (r.height > this.lastIndexed()) ops.push({ op: 'put', key: LAST, value: u64be(r.height) });
     this.storage.batch(ops);
+    return entries.map((e) => toHex(e.envelope));
   }
 
   /** Indexes heights the executor sealed after the last indexed one (a crash came between). */
@@ -79,12 +81,6 @@ export class Indexer {
       if (r === undefined) return;
       this.onReceipts(r);
     }
-  }
-
-  /** Hex hashes of the envelopes executed at `height`, in execution order. */
-  executedAt(height: bigint): string[] {
-    const raw = this.storage.read(concatBytes(ORDERED, u64be(height)));
-    return raw === undefined ? [] : decode(OrderedEntries, raw).map((e) => toHex(e.envelope));
   }
 
   receipt(hash: Uint8Array): TxReceipt | undefined {

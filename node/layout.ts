@@ -157,10 +157,9 @@ export async function checkPortsFree(layout: Layout): Promise<void> {
 
 /** A base port with `count` free ports above it on 127.0.0.1 (for tests and benchmarks). */
 export async function freePortBase(count: number, from: number): Promise<number> {
-  const free = (port: number) => portFree(port);
   for (let base = from; base + count < 65_536; base += count) {
     let ok = true;
-    for (let k = 0; k < count && ok; k++) ok = await free(base + k);
+    for (let k = 0; k < count && ok; k++) ok = await portFree(base + k);
     if (ok) return base;
   }
   throw new Error(`no ${count} free ports above ${from}`);

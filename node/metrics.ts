@@ -56,24 +56,26 @@ export class NodeMetrics {
         }
       },
     });
-    new Gauge({
-      name: 'fractal_engine_mailbox',
-      help: 'messages accepted by each engine and not yet processed',
-      labelNames: ['engine'],
-      registers: [this.registry],
-      collect() {
-        for (const name of graph.engineNames()) this.set({ engine: name }, graph.instance(name).mailboxDepth);
-      },
-    });
-    new Gauge({
-      name: 'fractal_engine_restarts',
-      help: 'supervised restarts of each engine',
-      labelNames: ['engine'],
-      registers: [this.registry],
-      collect() {
-        for (const name of graph.engineNames()) this.set({ engine: name }, graph.instance(name).restarts);
-      },
-    });
+    const perEngine = (name: string, help: string, read: (engine: string) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['engine'],
+        registers: [this.registry],
+        collect() {
+          for (const engine of graph.engineNames()) this.set({ engine }, read(engine));
+        },
+      });
+    perEngine(
+      'fractal_engine_mailbox',
+      'messages accepted by each engine and not yet processed',
+      (e) => graph.instance(e).mailboxDepth,
+    );
+    perEngine(
+      'fractal_engine_restarts',
+      'supervised restarts of each engine',
+      (e) => graph.instance(e).restarts,
+    );
     this.commitLatency = new Histogram({
       name: 'fractal_commit_latency_seconds',
       help: "a block's proposal time stamp to its commit at this node",

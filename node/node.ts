@@ -14,7 +14,6 @@ import { registerTokenCode } from '../apps/token/index.ts';
 import { consensusEngine } from '../engines/consensus/engine.ts';
 import type { ConsensusState } from '../engines/consensus/node.ts';
 import { ConsensusStore } from '../engines/consensus/store.ts';
-import { Ledger } from '../engines/executor/ledger.ts';
 import type { BlockReceipts } from '../engines/executor/ports.ts';
 import { NoteStore } from '../engines/executor/state.ts';
 import type { AdmitReply } from '../engines/mempool/ports.ts';
@@ -207,7 +206,7 @@ export class LiveNode {
     this.metrics = new NodeMetrics(config.name, this.graph, {
       height: () => Number(this.committedHeight),
       round: () => this.consensusState()?.round.round ?? -1,
-      executedHeight: () => Number(new Ledger(this.storage).executedHeight()),
+      executedHeight: () => Number(this.indexer.ledger.executedHeight()),
       peers: () => this.network.peers().length,
       mempoolSize: () => this.mempoolSize(),
     });
@@ -340,8 +339,7 @@ export class LiveNode {
   }
 
   private onReceipts(r: BlockReceipts, log: Logger): void {
-    this.indexer.onReceipts(r);
-    const hashes = this.indexer.executedAt(r.height);
+    const hashes = this.indexer.onReceipts(r);
     const now = Date.now();
     const out = r.receipts.map((rc, i) => {
       const hash = hashes[i] ?? '';
@@ -378,8 +376,8 @@ export class LiveNode {
 
   status(): NodeStatus {
     const cs = this.consensusState();
-    const executed = new Ledger(this.storage).executedHeight();
-    const root = executed > 0n ? new Ledger(this.storage).receipts(executed)?.root : undefined;
+    const executed = this.indexer.ledger.executedHeight();
+    const root = executed > 0n ? this.indexer.ledger.receipts(executed)?.root : undefined;
     return {
       node: this.config.name,
       instance: this.genesis.instance,

@@ -348,10 +348,7 @@ function carryOut(s: ConsensusState, out: RoundOutput, env: Env, fx: Effects): C
       if (out.round === 0 && env.now < buildAt) {
         return { ...s, deadlines: { ...s.deadlines, [`build/${out.height}/${out.round}`]: buildAt } };
       }
-      const block = buildBlock(s, env);
-      const id = toHex(blockHash(block.header));
-      const next = { ...s, blocks: { ...s.blocks, [id]: block } };
-      return feed(next, { kind: 'propose-value', round: out.round, value: id }, env, fx);
+      return proposeNewBlock(s, out.round, env, fx);
     }
     case 'propose':
       return sendProposal(s, out.round, out.value, out.validRound, env, fx);
@@ -379,6 +376,14 @@ function carryOut(s: ConsensusState, out: RoundOutput, env: Env, fx: Effects): C
     case 'new-round':
       return s;
   }
+}
+
+/** Builds a block from the pending transactions and offers it to the round as this round's value. */
+function proposeNewBlock(s: ConsensusState, round: number, env: Env, fx: Effects): ConsensusState {
+  const block = buildBlock(s, env);
+  const id = toHex(blockHash(block.header));
+  const next = { ...s, blocks: { ...s.blocks, [id]: block } };
+  return feed(next, { kind: 'propose-value', round, value: id }, env, fx);
 }
 
 /** Keeps one piece of evidence per offence (offender, height, round, kind). */
@@ -746,10 +751,7 @@ export function onTimeout(s: ConsensusState, name: string, env: Env, fx: Effects
   if (m[1] === 'build') {
     // the block interval has passed: build the round-0 block now (if still proposing it)
     if (BigInt(m[2]!) !== s.height || s.decided !== null) return cleared;
-    const block = buildBlock(cleared, env);
-    const id = toHex(blockHash(block.header));
-    const next = { ...cleared, blocks: { ...cleared.blocks, [id]: block } };
-    return feed(next, { kind: 'propose-value', round: Number(m[3]), value: id }, env, fx);
+    return proposeNewBlock(cleared, Number(m[3]), env, fx);
   }
   return feed(
     cleared,
