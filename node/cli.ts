@@ -5,7 +5,7 @@
 import { Command } from 'commander';
 import { intArg } from './cli-args.ts';
 import { registerNodeCommands } from './cli-node.ts';
-import { registerVizCommands } from './cli-viz.ts';
+import { DEFAULT_VIZ_PORT, registerVizCommands, serveSim } from './cli-viz.ts';
 import type { ByzantineBehaviour } from './sim/cluster.ts';
 import { simConsensus } from './sim-consensus.ts';
 import { simExample } from './sim-example.ts';
@@ -44,6 +44,19 @@ program
     intArg('--shards', 1, 64),
   )
   .option('--quiet', 'no progress lines', false)
+  .option(
+    '--viz',
+    'watch the simulation in the browser instead: serve the visualiser and print its URL',
+    false,
+  )
+  .option(
+    '--viz-port <n>',
+    'with --viz: port of the page (0: any free port)',
+    intArg('--viz-port', 0, 65535),
+    DEFAULT_VIZ_PORT,
+  )
+  .option('--viz-host <host>', 'with --viz: address to listen on', '127.0.0.1')
+  .option('--record <file>', 'record the run as a trace file (JSON lines) for `fractal viz open`')
   .option('--example', 'simulate the example engine graph instead (producer, two workers, collector)', false)
   .option('--jobs <n>', 'with --example: jobs the producer sends', intArg('--jobs', 1, 1_000_000), 200)
   .option(
@@ -52,7 +65,7 @@ program
     intArg('--crash-job', 0),
   )
   .action(
-    (opts: {
+    async (opts: {
       nodes: number;
       byzantine: number;
       behaviour: string;
@@ -62,6 +75,10 @@ program
       ed25519: boolean;
       replay: boolean;
       quiet: boolean;
+      viz: boolean;
+      vizPort: number;
+      vizHost: string;
+      record?: string;
       example: boolean;
       jobs: number;
       crashJob?: number;
@@ -69,6 +86,9 @@ program
       shards?: number;
     }) => {
       const seed = opts.seed ?? Math.floor(Math.random() * 2 ** 32);
+      if (opts.example && (opts.viz || opts.record !== undefined)) {
+        program.error('--viz and --record show consensus simulations, not --example');
+      }
       if (opts.example) {
         const crashJob = opts.crashJob ?? (opts.jobs > 7 ? 7 : undefined);
         process.exitCode = simExample({ seed, jobs: opts.jobs, crashJob, quiet: opts.quiet });
@@ -81,7 +101,7 @@ program
         program.error(`--faults must be none, light or heavy, got "${opts.faults}"`);
       }
       if (opts.byzantine > opts.nodes) program.error('--byzantine cannot exceed --nodes');
-      process.exitCode = simConsensus({
+      const options = {
         seed,
         nodes: opts.nodes,
         byzantine: opts.byzantine,
@@ -93,7 +113,10 @@ program
         quiet: opts.quiet,
         ...(opts.pipeline === undefined ? {} : { pipeline: opts.pipeline }),
         ...(opts.shards === undefined ? {} : { shards: opts.shards }),
-      });
+        ...(opts.record === undefined ? {} : { record: opts.record }),
+      };
+      if (opts.viz) await serveSim(options, opts.vizPort, opts.vizHost);
+      else process.exitCode = simConsensus(options);
     },
   );
 

@@ -10,6 +10,7 @@ import { closeSync, existsSync, mkdirSync, openSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
+import { VIZ_PATH, VIZ_WS_PATH } from '../viz/server.ts';
 import { toHex } from '../wire/commit.ts';
 import { keyPairFromSeed } from '../wire/sign.ts';
 import {
@@ -152,6 +153,12 @@ async function startInProcess(layout: Layout): Promise<Running> {
   };
 }
 
+/** One visualiser page showing every node: served by the first, fed by each node's /viz/ws. */
+export function vizUrlOf(rpcs: readonly string[]): string {
+  const feeds = rpcs.map((r) => new URL(VIZ_WS_PATH, r.replace(/^http/, 'ws')).toString());
+  return `${new URL(VIZ_PATH, rpcs[0]).toString()}?feeds=${feeds.map(encodeURIComponent).join(',')}`;
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function percentiles(xs: number[]): Percentiles {
@@ -250,6 +257,7 @@ async function drive(
   out('devnet: nodes are up');
   for (const n of layout.nodes)
     out(`  ${n.name}  rpc ${n.rpc}  metrics ${n.rpc}/metrics  ws ${n.rpc.replace('http', 'ws')}/ws`);
+  out(`devnet: watch every node's engines in the browser: ${vizUrlOf(layout.nodes.map((n) => n.rpc))}`);
 
   // 2. the DKG (by height windows) gives an epoch key
   const genesis = await rpcs[0]!.call<{

@@ -21,6 +21,9 @@ import { EngineGraph } from '../runtime/graph.ts';
 import { Inspector } from '../runtime/inspect.ts';
 import { LiveScheduler } from '../runtime/scheduler.ts';
 import { SqliteStorage } from '../storage/sqlite.ts';
+import { VizHub } from '../viz/hub.ts';
+import { VIZ_PATH, VIZ_WS_PATH, vizRoutes, vizUpgrade } from '../viz/server.ts';
+import { LiveSource } from '../viz/source.ts';
 import { sha256, toHex } from '../wire/commit.ts';
 import type { EpochKey } from '../wire/envelope.ts';
 import { blockHash, type CommittedBlock } from '../wire/ledger.ts';
@@ -115,6 +118,8 @@ export class LiveNode {
   readonly graph: EngineGraph;
   readonly network: PeerNetwork;
   readonly rpc: RpcServer;
+  /** The visualiser's feed of this node (served by the RPC server under /viz/). */
+  readonly viz: VizHub;
   readonly metrics: NodeMetrics;
   readonly indexer: Indexer;
   readonly consensus: ConsensusPorts;
@@ -210,12 +215,18 @@ export class LiveNode {
       peers: () => this.network.peers().length,
       mempoolSize: () => this.mempoolSize(),
     });
+    this.viz = new VizHub(new LiveSource(this.graph, this.graph.inspector, `node ${config.name}`), {
+      allowLoad: false,
+      log: (msg) => this.logger.warn(msg),
+    });
     this.rpc = new RpcServer({
       host: config.rpc.host,
       port: config.rpc.port,
       methods: nodeApi(this),
       topics: ['blocks', 'receipts'],
+      upgrades: { [VIZ_WS_PATH]: vizUpgrade(this.viz) },
       routes: {
+        ...vizRoutes(),
         '/metrics': async (_req, res) => {
           res.writeHead(200, { 'content-type': this.metrics.contentType });
           res.end(await this.metrics.text());
@@ -236,6 +247,7 @@ export class LiveNode {
     node.graph.start();
     await node.network.start();
     await node.rpc.start();
+    node.viz.start();
     node.logger.info(
       {
         publicKey: toHex(node.publicKey),
@@ -243,6 +255,7 @@ export class LiveNode {
         height: Number(node.committedHeight),
         p2p: node.network.port,
         rpc: node.rpc.url,
+        viz: node.vizUrl,
       },
       'node started',
     );
@@ -374,6 +387,11 @@ export class LiveNode {
     return this.committedHeight;
   }
 
+  /** The visualiser page of this node. */
+  get vizUrl(): string {
+    return new URL(VIZ_PATH, this.rpc.url).toString();
+  }
+
   status(): NodeStatus {
     const cs = this.consensusState();
     const executed = this.indexer.ledger.executedHeight();
@@ -420,6 +438,7 @@ export class LiveNode {
   stop(reason = 'stop'): Promise<void> {
     this.stopping ??= (async () => {
       this.logger.info({ reason }, 'shutting down');
+      this.viz.close();
       await this.rpc.close();
       await this.network.close();
       const deadline = Date.now() + DRAIN_TIMEOUT_MS;

@@ -4,8 +4,9 @@
  */
 import { describePlan } from '../runtime/sim/faults.ts';
 import { type Intensity, randomFaultPlan } from '../runtime/sim/plan.ts';
-import { type ByzantineBehaviour, type ClusterReport, runCluster } from './sim/cluster.ts';
-import { type PipelineReport, runPipeline } from './sim/pipeline.ts';
+import { TraceRecorder } from '../viz/trace.ts';
+import { type ByzantineBehaviour, Cluster, type ClusterReport } from './sim/cluster.ts';
+import { PipelineCluster, type PipelineReport } from './sim/pipeline.ts';
 
 export interface SimConsensusOptions {
   seed: number;
@@ -17,6 +18,8 @@ export interface SimConsensusOptions {
   ed25519: boolean;
   replay: boolean;
   quiet: boolean;
+  /** Record the (first) run's trace to this file, for `fractal viz open`. */
+  record?: string;
   /** Run the whole ordering pipeline (mempool, DKG, threshold decryption, executor) with this many client transactions. */
   pipeline?: number;
   /** With `pipeline`: shard engines of the executor (absent: the one-engine executor). */
@@ -32,10 +35,8 @@ export function replayCommand(o: SimConsensusOptions): string {
   );
 }
 
-function run(
-  o: SimConsensusOptions,
-  out: ((line: string) => void) | undefined,
-): ClusterReport | PipelineReport {
+/** The cluster a `fractal sim` run drives (not yet started): `run()` it, or hand it to the visualiser. */
+export function clusterFor(o: SimConsensusOptions, out?: (line: string) => void): Cluster {
   const ids = Array.from({ length: o.nodes }, (_, i) => `n${i}`);
   const plan = randomFaultPlan(o.seed, ids, o.faults, o.heights * 50);
   const options = {
@@ -57,7 +58,7 @@ function run(
         }),
   };
   if (o.pipeline !== undefined) {
-    return runPipeline({
+    return new PipelineCluster({
       ...options,
       workload: {
         txs: o.pipeline,
@@ -67,7 +68,32 @@ function run(
       },
     });
   }
-  return runCluster(options);
+  return new Cluster(options);
+}
+
+function run(
+  o: SimConsensusOptions,
+  out: ((line: string) => void) | undefined,
+  record?: string,
+): ClusterReport | PipelineReport {
+  const cluster = clusterFor(o, out);
+  const recorder =
+    record === undefined
+      ? undefined
+      : new TraceRecorder(cluster, record, { title: simTitle(o), seed: o.seed, command: replayCommand(o) });
+  try {
+    return cluster.run();
+  } finally {
+    recorder?.close();
+  }
+}
+
+/** One line naming the run, for the visualiser and recorded traces. */
+export function simTitle(o: SimConsensusOptions): string {
+  return (
+    `sim seed ${o.seed}: ${o.nodes} validators, ${o.byzantine} Byzantine (${o.behaviour}), faults ${o.faults}` +
+    (o.pipeline === undefined ? '' : `, pipeline ${o.pipeline} txs`)
+  );
 }
 
 export function simConsensus(o: SimConsensusOptions, out: (line: string) => void = console.log): number {
@@ -79,7 +105,7 @@ export function simConsensus(o: SimConsensusOptions, out: (line: string) => void
   );
   out(`fault plan: ${describePlan(randomFaultPlan(o.seed, ids, o.faults, o.heights * 50))}`);
   const started = performance.now();
-  const report = run(o, o.quiet ? undefined : out);
+  const report = run(o, o.quiet ? undefined : out, o.record);
   const wall = (performance.now() - started) / 1000;
   const has = (name: string) => report.violations.filter((v) => v.invariant === name);
   const line = (label: string, bad: { detail: string }[], applies = true) =>
@@ -130,6 +156,8 @@ export function simConsensus(o: SimConsensusOptions, out: (line: string) => void
       `${report.penalties} peer penalties ${JSON.stringify(report.penaltyReasons)}`,
   );
   out(`trace hash ${report.traceHash}`);
+  if (o.record !== undefined)
+    out(`trace recorded to ${o.record}; watch it: npm run fractal -- viz open ${o.record}`);
   // with more than f Byzantine nodes agreement may break: then only accountability is required
   const required = report.violations.filter((v) =>
     withinF
@@ -144,5 +172,6 @@ export function simConsensus(o: SimConsensusOptions, out: (line: string) => void
     return 1;
   }
   out(`replay with: ${replayCommand(o)}`);
+  out(`watch it in the browser: ${replayCommand(o)} --viz`);
   return 0;
 }

@@ -4,10 +4,17 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type ByzantineBehaviour, type ClusterReport, runCluster } from '../node/sim/cluster.ts';
+import {
+  type ByzantineBehaviour,
+  Cluster,
+  type ClusterOptions,
+  type ClusterReport,
+  runCluster,
+} from '../node/sim/cluster.ts';
 import { describePlan, type FaultPlan } from '../runtime/sim/faults.ts';
 import { faultPlanArb } from './arbitraries.ts';
 import { propParams } from './config.ts';
+import { recordFailingRun } from './trace.ts';
 
 const NODES4 = ['n0', 'n1', 'n2', 'n3'];
 const behaviour = fc.constantFrom<ByzantineBehaviour>('equivocate', 'twins', 'silent');
@@ -24,7 +31,7 @@ describe('consensus properties (simulated cluster)', () => {
         behaviour,
         faultPlanArb({ nodes: NODES4, window: 2_000, maxPartitions: 2, maxCrashes: 2, restart: false }),
         (seed, b, plan) => {
-          const r = runCluster({
+          const options: ClusterOptions = {
             seed,
             validators: 4,
             byzantine: 1,
@@ -32,9 +39,13 @@ describe('consensus properties (simulated cluster)', () => {
             heights: 6,
             plan,
             livenessPerHeightMs: 1_000,
-          });
+          };
+          const r = runCluster(options);
           const safety = r.violations.filter((v) => v.invariant !== 'liveness');
-          expect(safety, explain(r, plan)).toEqual([]);
+          if (safety.length > 0) {
+            const trace = recordFailingRun('consensus.safety', () => new Cluster(options), explain(r, plan));
+            expect(safety, `${explain(r, plan)}\n${trace}`).toEqual([]);
+          }
         },
       ),
       propParams('consensus.safety', 100),
@@ -48,7 +59,7 @@ describe('consensus properties (simulated cluster)', () => {
         behaviour,
         faultPlanArb({ nodes: NODES4, window: 2_000, maxPartitions: 2, maxCrashes: 2, restart: true }),
         (seed, b, plan) => {
-          const r = runCluster({
+          const options: ClusterOptions = {
             seed,
             validators: 4,
             byzantine: 1,
@@ -56,8 +67,16 @@ describe('consensus properties (simulated cluster)', () => {
             heights: 8,
             plan,
             livenessPerHeightMs: 3_000,
-          });
-          expect(r.violations, explain(r, plan)).toEqual([]);
+          };
+          const r = runCluster(options);
+          if (r.violations.length > 0) {
+            const trace = recordFailingRun(
+              'consensus.liveness',
+              () => new Cluster(options),
+              explain(r, plan),
+            );
+            expect(r.violations, `${explain(r, plan)}\n${trace}`).toEqual([]);
+          }
           for (const [id, h] of Object.entries(r.heights))
             if (!id.startsWith('n3')) expect(h).toBeGreaterThanOrEqual(8);
         },

@@ -18,7 +18,14 @@ interface Common {
 }
 
 export type InspectEvent =
-  | (Common & { kind: 'deliver'; port: string; from: string; msg: Uint8Array | undefined })
+  | (Common & {
+      kind: 'deliver';
+      port: string;
+      from: string;
+      /** the sender's Lamport time when it sent (0 when unknown): the happened-before edge */
+      sent: number;
+      msg: Uint8Array | undefined;
+    })
   | (Common & { kind: 'transition'; event: string; from: string; to: string })
   | (Common & { kind: 'emit'; port: string })
   | (Common & { kind: 'timer'; op: 'arm' | 'fire' | 'cancel'; name: string; deadline: number })
@@ -35,7 +42,13 @@ const common = { at: s.u64(), node: s.string(), lamport: s.u64(), engine: s.stri
 
 /** The canonical wire form of an inspection event, used for the trace hash and recorded traces. */
 export const InspectEventWire = s.variant({
-  deliver: s.struct({ ...common, port: s.string(), from: s.string(), msg: s.option(s.bytes()) }),
+  deliver: s.struct({
+    ...common,
+    port: s.string(),
+    from: s.string(),
+    sent: s.u64(),
+    msg: s.option(s.bytes()),
+  }),
   transition: s.struct({ ...common, event: s.string(), from: s.string(), to: s.string() }),
   emit: s.struct({ ...common, port: s.string() }),
   timer: s.struct({ ...common, op: s.string(), name: s.string(), deadline: s.u64() }),
@@ -53,7 +66,7 @@ export function encodeInspectEvent(e: InspectEvent): Uint8Array {
     case 'deliver':
       return encode(InspectEventWire, {
         tag: 'deliver',
-        value: { ...base, port: e.port, from: e.from, msg: e.msg ?? null },
+        value: { ...base, port: e.port, from: e.from, sent: BigInt(e.sent), msg: e.msg ?? null },
       });
     case 'transition':
       return encode(InspectEventWire, {

@@ -168,7 +168,13 @@ export class EngineInstance {
     }
     if (this.o.inspector.active) {
       this.record(
-        { kind: 'deliver', port, from: envelope.from, msg: this.traceBytes(schema, envelope.msg) },
+        {
+          kind: 'deliver',
+          port,
+          from: envelope.from,
+          sent: envelope.lamport,
+          msg: this.traceBytes(schema, envelope.msg),
+        },
         envelope.lamport,
       );
     } else this.o.inspector.tick(this.node, envelope.lamport);

@@ -33,6 +33,7 @@ export type RpcMethods = Readonly<Record<string, RpcMethod>>;
 export type RpcLogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type RpcLog = (level: RpcLogLevel, msg: string, fields?: Record<string, unknown>) => void;
 export type RpcRoute = (req: http.IncomingMessage, res: http.ServerResponse) => void | Promise<void>;
+export type RpcUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
 
 export interface RpcServerOptions {
   /** Default 127.0.0.1. */
@@ -67,6 +68,8 @@ export interface RpcServerOptions {
   closeGraceMs?: number;
   /** Extra GET (and HEAD) routes by exact path, e.g. `/metrics`; may override the default `/health`. */
   routes?: Readonly<Record<string, RpcRoute>>;
+  /** WebSocket upgrades on other paths than `/ws`, by exact path (e.g. the visualiser's feed). */
+  upgrades?: Readonly<Record<string, RpcUpgrade>>;
   log?: RpcLog;
 }
 
@@ -169,6 +172,7 @@ export class RpcServer {
   private readonly methods = new Map<string, RpcMethod>();
   private readonly topicSubs = new Map<string, Set<Sub>>();
   private readonly routes = new Map<string, RpcRoute>();
+  private readonly upgrades: ReadonlyMap<string, RpcUpgrade>;
   private readonly conns = new Set<Conn>();
   private readonly log: RpcLog;
   private readonly maxBody: number;
@@ -229,6 +233,12 @@ export class RpcServer {
     this.routes.set('/health', (_req, res) => {
       sendBody(res, 200, '{"ok":true}');
     });
+    this.upgrades = new Map(Object.entries(o.upgrades ?? {}));
+    for (const path of this.upgrades.keys()) {
+      if (path === WS_PATH || !path.startsWith('/')) {
+        throw new Error(`RpcServer: upgrade path ${JSON.stringify(path)} is invalid or taken`);
+      }
+    }
     for (const [path, route] of Object.entries(o.routes ?? {})) {
       if (!path.startsWith('/') || RPC_PATHS.has(path) || path === WS_PATH) {
         throw new Error(`RpcServer: route path ${JSON.stringify(path)} is invalid or taken`);
@@ -595,8 +605,12 @@ export class RpcServer {
         socket.destroy(),
       );
     };
-    if (pathOf(req.url) !== WS_PATH) {
-      reject('404 Not Found');
+    const path = pathOf(req.url);
+    if (path !== WS_PATH) {
+      const upgrade = this.upgrades.get(path);
+      if (upgrade === undefined) reject('404 Not Found');
+      else if (this.closing) reject('503 Service Unavailable');
+      else upgrade(req, socket, head);
       return;
     }
     if (this.closing) {

@@ -237,18 +237,20 @@ export class Cluster {
       ...(this.o.timeouts ? { timeouts: this.o.timeouts } : {}),
     });
     this.wireApp(node, graph, consensus);
-    graph.observe(consensus.out.net).subscribe((m) => this.outbound(node, m.to, m.bytes));
+    graph
+      .envelopes(consensus.out.net)
+      .subscribe((e) => this.outbound(node, e.msg.to, e.msg.bytes, e.lamport));
     graph.observe(consensus.out.committed).subscribe((c) => this.onCommitted(node, c));
     graph.observe(consensus.out.penalty).subscribe((p) => this.penalise(p.reason));
     node.graph = graph;
     node.up = true;
-    this.network.attach(node.id, (from, frame) => {
+    this.network.attach(node.id, (from, frame, lamport) => {
       const channel = frame[0];
       const bytes = frame.subarray(1);
       if (channel === CHANNEL_CONSENSUS) {
         if (node.honest) this.observeReceived(bytes);
-        graph.send(consensus.in.net, { peer: from, bytes }, `net:${from}`);
-      } else if (channel !== undefined) this.deliver(node, graph, channel, from, bytes);
+        graph.send(consensus.in.net, { peer: from, bytes }, `net:${from}`, lamport);
+      } else if (channel !== undefined) this.deliver(node, graph, channel, from, bytes, lamport);
     });
     graph.start();
     this.afterCommit(node);
@@ -268,6 +270,7 @@ export class Cluster {
     _channel: number,
     _from: string,
     _bytes: Uint8Array,
+    _lamport: number,
   ): void {}
 
   /** After start and after every commit (here: stand in for the mempool). */
@@ -280,14 +283,14 @@ export class Cluster {
     this.penaltyReasons[reason] = (this.penaltyReasons[reason] ?? 0) + 1;
   }
 
-  /** Sends `bytes` on a channel of the simulated network ('' = every peer). */
-  protected sendFrame(node: SimNode, channel: number, to: string, bytes: Uint8Array): void {
+  /** Sends `bytes` on a channel of the simulated network ('' = every peer), stamped with the sender's Lamport time. */
+  protected sendFrame(node: SimNode, channel: number, to: string, bytes: Uint8Array, lamport = 0): void {
     if (!node.up) return;
     const frame = new Uint8Array(bytes.length + 1);
     frame[0] = channel;
     frame.set(bytes, 1);
-    if (to === '') this.network.broadcast(node.id, frame);
-    else this.network.send(node.id, to, frame);
+    if (to === '') this.network.broadcast(node.id, frame, lamport);
+    else this.network.send(node.id, to, frame, lamport);
   }
 
   /** Stands in for the mempool: offers a fresh batch of transactions after every commit. */
@@ -317,7 +320,7 @@ export class Cluster {
   }
 
   /** Messages leaving a node: honest ones are checked for double signing; Byzantine ones are bent. */
-  private outbound(node: SimNode, to: string, bytes: Uint8Array): void {
+  private outbound(node: SimNode, to: string, bytes: Uint8Array, lamport: number): void {
     if (!node.up) return;
     if (node.honest) this.checkNoDoubleSign(node, bytes);
     if (!node.honest && this.o.behaviour === 'silent') return;
@@ -326,11 +329,11 @@ export class Cluster {
       if (bent !== undefined) {
         const peers = this.network.nodes().filter((p) => p !== node.id);
         for (const [i, p] of peers.entries())
-          this.sendFrame(node, CHANNEL_CONSENSUS, p, i % 2 === 0 ? bytes : bent);
+          this.sendFrame(node, CHANNEL_CONSENSUS, p, i % 2 === 0 ? bytes : bent, lamport);
         return;
       }
     }
-    this.sendFrame(node, CHANNEL_CONSENSUS, to, bytes);
+    this.sendFrame(node, CHANNEL_CONSENSUS, to, bytes, lamport);
   }
 
   /** A conflicting twin of a vote or proposal, signed with the Byzantine node's own key. */
@@ -496,16 +499,28 @@ export class Cluster {
     return this.nodes.filter((n) => n.honest && n.up);
   }
 
-  run(): ClusterReport {
-    const o = this.o;
+  private prepared = false;
+
+  /**
+   * Starts every node and schedules the fault plan's crashes, once; then the scheduler can be
+   * driven step by step (the visualiser does) or to the end by `run()`.
+   */
+  prepare(): void {
+    if (this.prepared) return;
+    this.prepared = true;
     for (const node of this.nodes) this.start(node);
-    o.onStart?.(this);
-    for (const c of o.plan.crashes) {
+    this.o.onStart?.(this);
+    for (const c of this.o.plan.crashes) {
       const node = this.nodes.find((n) => n.id === c.node);
       if (node === undefined) continue;
       this.scheduler.at(c.at, () => this.crash(node));
       if (c.restartAt !== undefined) this.scheduleRestart(node, c.restartAt);
     }
+  }
+
+  run(): ClusterReport {
+    const o = this.o;
+    this.prepare();
     const gst = stabilisationTime(o.plan);
     const perHeight = o.livenessPerHeightMs ?? 3_000;
     const deadline = gst + perHeight * (o.heights + 2);

@@ -152,7 +152,9 @@ export class PipelineCluster extends Cluster {
       ...(secret === undefined ? {} : { secret }),
       ...(this.workload.shards === undefined ? {} : { shards: this.workload.shards }),
     });
-    graph.observe(mempool.out.net).subscribe((m) => this.sendFrame(node, CHANNEL_MEMPOOL, m.to, m.bytes));
+    graph
+      .envelopes(mempool.out.net)
+      .subscribe((e) => this.sendFrame(node, CHANNEL_MEMPOOL, e.msg.to, e.msg.bytes, e.lamport));
     graph.observe(mempool.out.penalty).subscribe((p) => this.penalise(`mempool:${p.reason}`));
     graph.observe(mempool.out.admitted).subscribe((r) => {
       if (!r.ok && r.id.startsWith('client:')) {
@@ -200,12 +202,14 @@ export class PipelineCluster extends Cluster {
     channel: number,
     from: string,
     bytes: Uint8Array,
+    lamport: number,
   ): void {
     if (channel !== CHANNEL_MEMPOOL || !graph.engineNames().includes('mempool')) return;
     graph.send(
       { dir: 'in', engine: 'mempool', port: 'net', schema: mempoolEngine.inputs.net },
       { peer: from, bytes },
       `net:${from}`,
+      lamport,
     );
   }
 

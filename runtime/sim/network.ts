@@ -7,7 +7,8 @@ import type { Random } from '../random.ts';
 import type { SimScheduler } from '../scheduler.ts';
 import { canReach, type FaultPlan } from './faults.ts';
 
-export type Deliver = (from: string, bytes: Uint8Array) => void;
+/** `lamport` is the sender's Lamport time when it sent (0 when unknown), for happened-before. */
+export type Deliver = (from: string, bytes: Uint8Array, lamport: number) => void;
 
 export interface NetworkStats {
   sent: number;
@@ -57,7 +58,7 @@ export class SimNetwork {
     return this.known;
   }
 
-  send(from: string, to: string, bytes: Uint8Array): void {
+  send(from: string, to: string, bytes: Uint8Array, lamport = 0): void {
     this.stats.sent++;
     this.stats.bytes += bytes.length;
     if (!canReach(this.plan, from, to, this.scheduler.now())) {
@@ -86,13 +87,13 @@ export class SimNetwork {
           return;
         }
         this.stats.delivered++;
-        endpoint(from, bytes);
+        endpoint(from, bytes, lamport);
       });
     }
   }
 
   /** Sends to every other known node (up or down: a down node just loses it). */
-  broadcast(from: string, bytes: Uint8Array): void {
-    for (const to of this.known) if (to !== from) this.send(from, to, bytes);
+  broadcast(from: string, bytes: Uint8Array, lamport = 0): void {
+    for (const to of this.known) if (to !== from) this.send(from, to, bytes, lamport);
   }
 }

@@ -1,0 +1,223 @@
+/**
+ * The feed side of the visualiser: inspection events turned into what a page sees, filtered by
+ * what the page asked for and capped by a budget, so a busy network never floods a browser. What
+ * the budget holds back is counted and summarised in the next batch, never silently lost.
+ */
+import type { EngineGraph } from '../runtime/graph.ts';
+import type { InspectEvent } from '../runtime/inspect.ts';
+import {
+  type Batch,
+  type ConsensusInfo,
+  type EngineStatusInfo,
+  eventType,
+  FEED_EVENT_KINDS,
+  type FeedEvent,
+  type FeedEventKind,
+  type FilterMessage,
+  type NodeInfo,
+  type NodeStatus,
+} from './protocol.ts';
+
+/** An inspection event as the page sees it: message bodies replaced by their size. */
+export function toFeedEvent(e: InspectEvent): FeedEvent {
+  if (e.kind === 'deliver') {
+    const { msg, ...rest } = e;
+    return { ...rest, bytes: msg === undefined ? -1 : msg.length };
+  }
+  return { ...e };
+}
+
+export interface FeedFilter {
+  nodes: ReadonlySet<string> | undefined;
+  engines: ReadonlySet<string> | undefined;
+  kinds: ReadonlySet<FeedEventKind> | undefined;
+  types: ReadonlySet<string> | undefined;
+}
+
+export const NO_FILTER: FeedFilter = {
+  nodes: undefined,
+  engines: undefined,
+  kinds: undefined,
+  types: undefined,
+};
+
+const MAX_FILTER_ENTRIES = 1024;
+
+export class FilterError extends Error {
+  override readonly name = 'FilterError';
+}
+
+/** Reads a page's `filter` message; anything malformed is a FilterError naming the field. */
+export function parseFilter(m: FilterMessage): FeedFilter {
+  const set = <T extends string>(field: string, v: unknown, allowed?: readonly T[]): Set<T> | undefined => {
+    if (v === undefined || v === null) return undefined;
+    if (!Array.isArray(v) || v.length > MAX_FILTER_ENTRIES || v.some((x) => typeof x !== 'string')) {
+      throw new FilterError(`filter.${field} must be a list of at most ${MAX_FILTER_ENTRIES} strings`);
+    }
+    if (allowed !== undefined) {
+      const bad = v.find((x) => !allowed.includes(x as T));
+      if (bad !== undefined) throw new FilterError(`filter.${field}: unknown kind ${JSON.stringify(bad)}`);
+    }
+    return v.length === 0 ? undefined : new Set(v as T[]);
+  };
+  return {
+    nodes: set('nodes', m.nodes),
+    engines: set('engines', m.engines),
+    kinds: set('kinds', m.kinds, FEED_EVENT_KINDS),
+    types: set('types', m.types),
+  };
+}
+
+export function matches(f: FeedFilter, e: FeedEvent): boolean {
+  return (
+    (f.nodes === undefined || f.nodes.has(e.node)) &&
+    (f.engines === undefined || f.engines.has(e.engine)) &&
+    (f.kinds === undefined || f.kinds.has(e.kind)) &&
+    (f.types === undefined || f.types.has(eventType(e)))
+  );
+}
+
+/**
+ * One page's stream: events that pass its filter queue up to `perBatch`; the rest until the next
+ * batch are counted as dropped, by node/engine/kind.
+ */
+export class PageStream {
+  private filter: FeedFilter = NO_FILTER;
+  private pending: FeedEvent[] = [];
+  private dropped = 0;
+  private droppedBy: Record<string, number> = {};
+  /** totals since the page connected */
+  streamed = 0;
+  droppedTotal = 0;
+
+  constructor(private readonly perBatch: number) {
+    if (!(perBatch >= 1)) throw new RangeError(`PageStream: perBatch must be >= 1, got ${perBatch}`);
+  }
+
+  setFilter(f: FeedFilter): void {
+    this.filter = f;
+  }
+
+  offer(e: FeedEvent): void {
+    if (!matches(this.filter, e)) return;
+    if (this.pending.length < this.perBatch) {
+      this.pending.push(e);
+      return;
+    }
+    this.drop(e, 1);
+  }
+
+  private drop(e: FeedEvent, n: number): void {
+    this.dropped += n;
+    this.droppedTotal += n;
+    const key = `${e.node}/${e.engine}/${e.kind}`;
+    this.droppedBy[key] = (this.droppedBy[key] ?? 0) + n;
+  }
+
+  /** The batch to send now, or undefined when there is nothing to say. */
+  cut(time: number): Batch | undefined {
+    if (this.pending.length === 0 && this.dropped === 0) return undefined;
+    const batch: Batch = {
+      type: 'batch',
+      time,
+      events: this.pending,
+      dropped: this.dropped,
+      droppedBy: this.droppedBy,
+    };
+    this.streamed += this.pending.length;
+    this.pending = [];
+    this.dropped = 0;
+    this.droppedBy = {};
+    return batch;
+  }
+
+  /**
+   * The page could not take the batch (its socket is backed up): its events are summarised
+   * with the next batch instead.
+   */
+  unsent(batch: Batch): void {
+    this.streamed -= batch.events.length;
+    for (const e of batch.events) this.drop(e, 1);
+    for (const [key, n] of Object.entries(batch.droppedBy)) {
+      this.dropped += n;
+      this.droppedBy[key] = (this.droppedBy[key] ?? 0) + n;
+    }
+  }
+}
+
+// ------------------------------------------------------------------ graphs and their status
+
+/** The structure of a node's engine graph (what `hello` carries). */
+export function nodeInfoOf(graph: EngineGraph): NodeInfo {
+  const d = graph.describe();
+  return {
+    node: d.node,
+    engines: d.engines.map((e) => ({
+      name: e.name,
+      definition: e.definition,
+      inputs: e.inputs.map((p) => ({ name: p.name, schema: p.schema })),
+      outputs: e.outputs.map((p) => ({ name: p.name, schema: p.schema })),
+    })),
+    edges: d.edges,
+  };
+}
+
+const short = (b: Uint8Array | string | null | undefined): string | null => {
+  if (b === null || b === undefined) return null;
+  const hex = typeof b === 'string' ? b : Buffer.from(b).toString('hex');
+  return hex.slice(0, 12);
+};
+
+/** What the consensus view shows, read from a consensus engine's context (fields checked, not trusted). */
+export function consensusInfoOf(context: unknown): ConsensusInfo | undefined {
+  if (context === null || typeof context !== 'object') return undefined;
+  const c = context as Record<string, unknown>;
+  const r = c.round as Record<string, unknown> | undefined;
+  if (typeof c.height !== 'bigint' || r === undefined || typeof r.round !== 'number') return undefined;
+  const last = c.lastBlockHash instanceof Uint8Array ? c.lastBlockHash : undefined;
+  return {
+    height: c.height.toString(),
+    round: r.round,
+    step: String(r.step),
+    lockedRound: Number(r.lockedRound),
+    lockedValue: short(r.lockedValue as string | null),
+    validRound: Number(r.validRound),
+    validValue: short(r.validValue as string | null),
+    lastBlockHash: last === undefined || last.every((x) => x === 0) ? '' : short(last)!,
+    self: Number(c.self),
+  };
+}
+
+/** Every engine's current state and counters; `undefined` graph = the node is down (as last seen). */
+export function nodeStatusOf(info: NodeInfo, graph: EngineGraph | undefined): NodeStatus {
+  if (graph === undefined) {
+    return {
+      node: info.node,
+      up: false,
+      engines: info.engines.map((e) => ({
+        name: e.name,
+        state: '',
+        status: 'stopped',
+        mailbox: 0,
+        processed: 0,
+        restarts: 0,
+      })),
+    };
+  }
+  let consensus: ConsensusInfo | undefined;
+  const engines: EngineStatusInfo[] = graph.engineNames().map((name) => {
+    const e = graph.instance(name);
+    if (e.definition.name === 'consensus' && e.status === 'running') {
+      consensus = consensusInfoOf(e.snapshot()?.context);
+    }
+    return {
+      name,
+      state: e.stateString(),
+      status: e.status,
+      mailbox: e.mailboxDepth,
+      processed: e.processed,
+      restarts: e.restarts,
+    };
+  });
+  return { node: info.node, up: true, engines, ...(consensus === undefined ? {} : { consensus }) };
+}

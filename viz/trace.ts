@@ -1,0 +1,289 @@
+/**
+ * Recorded traces: a simulation's inspection events and periodic engine statuses as JSON lines
+ * (format in `TraceHeader`, viz/protocol.ts), written while it runs and played back later in the
+ * visualiser with the same controls as a live simulation.
+ */
+import { closeSync, openSync, writeSync } from 'node:fs';
+import type { Cluster } from '../node/sim/cluster.ts';
+import { nodeInfoOf, nodeStatusOf, toFeedEvent } from './feed.ts';
+import {
+  type ControlMessage,
+  FEED_EVENT_KINDS,
+  type FeedEvent,
+  type NodeInfo,
+  type NodeStatus,
+  type Status,
+  type TraceHeader,
+} from './protocol.ts';
+import { ControlError, checkControl, type SourceStatus, type VizSource } from './source.ts';
+
+/** Virtual ms between recorded statuses. */
+export const STATUS_EVERY_MS = 50;
+
+export class TraceError extends Error {
+  override readonly name = 'TraceError';
+  constructor(
+    message: string,
+    readonly line: number,
+  ) {
+    super(line > 0 ? `trace line ${line}: ${message}` : message);
+  }
+}
+
+/**
+ * Records a cluster's run to `path` from the moment it is attached: call before `prepare()`/`run()`,
+ * and `close()` after. Writes are buffered and synchronous (a simulation has no event loop turns).
+ */
+export class TraceRecorder {
+  private readonly fd: number;
+  private buffer: string[] = [];
+  private bufferedChars = 0;
+  private nextStatus = 0;
+  private headerWritten = false;
+  private readonly infos = new Map<string, NodeInfo>();
+  private produced = 0;
+  private readonly subscription;
+  events = 0;
+
+  constructor(
+    private readonly cluster: Cluster,
+    readonly path: string,
+    private readonly header: Omit<TraceHeader, 'type' | 'version' | 'nodes'>,
+  ) {
+    this.fd = openSync(path, 'w');
+    this.subscription = cluster.inspector.events$.subscribe((e) => {
+      this.produced++;
+      if (!this.headerWritten) this.writeHeader();
+      if (e.at >= this.nextStatus) {
+        this.write(JSON.stringify(this.status(e.at)));
+        this.nextStatus = (Math.floor(e.at / STATUS_EVERY_MS) + 1) * STATUS_EVERY_MS;
+      }
+      this.write(JSON.stringify(toFeedEvent(e)));
+      this.events++;
+    });
+  }
+
+  private nodes(): NodeInfo[] {
+    return this.cluster.nodes.map((n) => {
+      if (n.graph !== undefined) this.infos.set(n.id, nodeInfoOf(n.graph));
+      return this.infos.get(n.id) ?? { node: n.id, engines: [], edges: [] };
+    });
+  }
+
+  private writeHeader(): void {
+    this.headerWritten = true;
+    const h: TraceHeader = { type: 'fractal-trace', version: 1, ...this.header, nodes: this.nodes() };
+    this.write(JSON.stringify(h));
+  }
+
+  private status(time: number): Status {
+    const infos = this.nodes();
+    return {
+      type: 'status',
+      time,
+      playing: false,
+      speed: 1,
+      nodes: this.cluster.nodes.map((n, i) => nodeStatusOf(infos[i]!, n.up ? n.graph : undefined)),
+      stats: { produced: this.produced, streamed: 0, dropped: 0 },
+    };
+  }
+
+  private write(line: string): void {
+    this.buffer.push(line);
+    this.bufferedChars += line.length + 1;
+    if (this.bufferedChars > 1 << 20) this.flush();
+  }
+
+  private flush(): void {
+    if (this.buffer.length === 0) return;
+    writeSync(this.fd, `${this.buffer.join('\n')}\n`);
+    this.buffer = [];
+    this.bufferedChars = 0;
+  }
+
+  /** Writes a final status and closes the file. */
+  close(): void {
+    this.subscription.unsubscribe();
+    if (!this.headerWritten) this.writeHeader();
+    this.write(JSON.stringify(this.status(this.cluster.scheduler.now())));
+    this.flush();
+    closeSync(this.fd);
+  }
+}
+
+export interface Trace {
+  header: TraceHeader;
+  events: FeedEvent[];
+  statuses: Status[];
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** Reads a trace file's text; anything malformed is a TraceError naming the line. */
+export function parseTrace(text: string): Trace {
+  const lines = text.split('\n');
+  const parse = (i: number): unknown => {
+    try {
+      return JSON.parse(lines[i]!);
+    } catch {
+      throw new TraceError('not JSON', i + 1);
+    }
+  };
+  if (lines[0] === undefined || lines[0].trim() === '') throw new TraceError('the file is empty', 0);
+  const header = parse(0);
+  if (!isObject(header) || header.type !== 'fractal-trace') {
+    throw new TraceError('not a Fractal trace (the first line must be its header)', 1);
+  }
+  if (header.version !== 1)
+    throw new TraceError(`trace version ${String(header.version)} is not supported`, 1);
+  if (typeof header.title !== 'string' || !Array.isArray(header.nodes)) {
+    throw new TraceError('header needs a title and nodes', 1);
+  }
+  for (const n of header.nodes as unknown[]) {
+    if (!isObject(n) || typeof n.node !== 'string' || !Array.isArray(n.engines) || !Array.isArray(n.edges)) {
+      throw new TraceError('header: every node needs node, engines and edges', 1);
+    }
+  }
+  const events: FeedEvent[] = [];
+  const statuses: Status[] = [];
+  let last = 0;
+  for (let i = 1; i < lines.length; i++) {
+    if (lines[i]!.trim() === '') continue;
+    const v = parse(i);
+    if (!isObject(v) || typeof v.time !== 'number') {
+      if (!isObject(v) || typeof v.at !== 'number')
+        throw new TraceError('neither an event nor a status', i + 1);
+    }
+    const at = (v.type === 'status' ? v.time : v.at) as number;
+    if (!Number.isFinite(at) || at < last)
+      throw new TraceError(`time ${at} goes backwards (after ${last})`, i + 1);
+    last = at;
+    if (v.type === 'status') {
+      if (!Array.isArray(v.nodes)) throw new TraceError('a status needs nodes', i + 1);
+      statuses.push(v as unknown as Status);
+    } else {
+      if (
+        !FEED_EVENT_KINDS.includes(v.kind as FeedEvent['kind']) ||
+        typeof v.node !== 'string' ||
+        typeof v.engine !== 'string' ||
+        typeof v.lamport !== 'number'
+      ) {
+        throw new TraceError('an event needs kind, node, engine and lamport', i + 1);
+      }
+      events.push(v as unknown as FeedEvent);
+    }
+  }
+  return { header: header as unknown as TraceHeader, events, statuses };
+}
+
+/** A recorded trace played back: a cursor over its events, on a virtual clock of its own. */
+export class TraceSource implements VizSource {
+  readonly mode = 'trace' as const;
+  readonly controls = true;
+  readonly title: string;
+  private readonly listeners = new Set<(e: FeedEvent) => void>();
+  private readonly resets = new Set<(reason: string) => void>();
+  private time = 0;
+  private cursor = 0;
+  private statusCursor = -1;
+  private playing: boolean;
+  private speed: number;
+  readonly end: number;
+
+  constructor(
+    private readonly trace: Trace,
+    o: { playing?: boolean; speed?: number; name?: string } = {},
+  ) {
+    this.title = `trace ${o.name ?? ''}: ${trace.header.title}`.replace('trace : ', 'trace: ');
+    this.playing = o.playing ?? false;
+    this.speed = o.speed ?? 1;
+    const lastEvent = trace.events.at(-1)?.at ?? 0;
+    const lastStatus = trace.statuses.at(-1)?.time ?? 0;
+    this.end = Math.max(lastEvent, lastStatus);
+  }
+
+  nodes(): NodeInfo[] {
+    return this.trace.header.nodes;
+  }
+
+  status(): SourceStatus {
+    const recorded = this.trace.statuses[this.statusCursor];
+    const nodes: NodeStatus[] =
+      recorded?.nodes ??
+      this.nodes().map((n) => ({
+        node: n.node,
+        up: true,
+        engines: n.engines.map((e) => ({
+          name: e.name,
+          state: '',
+          status: 'idle' as const,
+          mailbox: 0,
+          processed: 0,
+          restarts: 0,
+        })),
+      }));
+    return { time: this.time, playing: this.playing, speed: this.speed, end: this.end, nodes };
+  }
+
+  listen(fn: (e: FeedEvent) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  onReset(fn: (reason: string) => void): void {
+    this.resets.add(fn);
+  }
+
+  /** Plays the events up to `time` (at most `limit` of them) and the statuses recorded by then. */
+  private advance(time: number, limit = Number.POSITIVE_INFINITY): void {
+    const { events, statuses } = this.trace;
+    for (let n = 0; n < limit && this.cursor < events.length && events[this.cursor]!.at <= time; n++) {
+      const e = events[this.cursor++]!;
+      for (const fn of this.listeners) fn(e);
+    }
+    while (this.statusCursor + 1 < statuses.length && statuses[this.statusCursor + 1]!.time <= time) {
+      this.statusCursor++;
+    }
+    this.time = Math.min(Math.max(this.time, time), this.end);
+    if (this.time >= this.end) this.playing = false;
+  }
+
+  tick(wallMs: number): void {
+    if (this.playing) this.advance(this.time + wallMs * this.speed);
+  }
+
+  control(c: ControlMessage): void {
+    checkControl(c);
+    switch (c.op) {
+      case 'play':
+        if (this.time >= this.end) throw new ControlError('the trace has ended: jump back to play it again');
+        this.playing = true;
+        this.speed = c.speed;
+        return;
+      case 'pause':
+        this.playing = false;
+        return;
+      case 'step': {
+        this.playing = false;
+        const next = this.trace.events[this.cursor];
+        if (next !== undefined) this.advance(next.at, 1);
+        return;
+      }
+      case 'jump':
+        this.playing = false;
+        if (c.time < this.time) {
+          this.time = 0;
+          this.cursor = 0;
+          this.statusCursor = -1;
+          for (const fn of this.resets) fn(`jumped back to ${c.time} ms: replaying the trace`);
+        }
+        this.advance(c.time);
+        return;
+    }
+  }
+
+  close(): void {
+    this.listeners.clear();
+  }
+}
