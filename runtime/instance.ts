@@ -110,6 +110,11 @@ export class EngineInstance {
     return this._mailbox;
   }
 
+  /** What the engine was given by its node (storage, signer, verifier): tools read its storage. */
+  get host(): EngineHost {
+    return this.o.host;
+  }
+
   snapshot(): MachineSnapshotLike | undefined {
     return this.actor?.getSnapshot() as MachineSnapshotLike | undefined;
   }

@@ -3,8 +3,13 @@
  * what the page asked for and capped by a budget, so a busy network never floods a browser. What
  * the budget holds back is counted and summarised in the next batch, never silently lost.
  */
+import { CONSENSUS_LIMITS } from '../engines/consensus/messages.ts';
+import { ConsensusStore } from '../engines/consensus/store.ts';
 import type { EngineGraph } from '../runtime/graph.ts';
 import type { InspectEvent } from '../runtime/inspect.ts';
+import type { Storage } from '../storage/types.ts';
+import { blockHash, CommittedBlock } from '../wire/ledger.ts';
+import { tryDecode } from '../wire/schema.ts';
 import {
   type Batch,
   type ConsensusInfo,
@@ -168,8 +173,40 @@ const short = (b: Uint8Array | string | null | undefined): string | null => {
   return hex.slice(0, 12);
 };
 
+/** Committed blocks shown per node. */
+export const COMMITS_SHOWN = 12;
+
+/** Block hashes by height, per store: a committed block never changes, so each is decoded once. */
+const commitHashes = new WeakMap<Storage, Map<bigint, string>>();
+
+/** The last `COMMITS_SHOWN` blocks committed below `height`, read from the node's block store. */
+export function recentCommits(storage: Storage | undefined, height: bigint): ConsensusInfo['commits'] {
+  if (storage === undefined) return [];
+  let cache = commitHashes.get(storage);
+  if (cache === undefined) {
+    cache = new Map();
+    commitHashes.set(storage, cache);
+  }
+  const store = new ConsensusStore(storage);
+  const out: ConsensusInfo['commits'] = [];
+  for (let h = height - BigInt(COMMITS_SHOWN); h < height; h++) {
+    if (h < 1n) continue;
+    let hash = cache.get(h);
+    if (hash === undefined) {
+      const bytes = store.block(h);
+      const decoded = bytes === undefined ? undefined : tryDecode(CommittedBlock, bytes, CONSENSUS_LIMITS);
+      if (decoded === undefined || !decoded.ok) continue;
+      hash = short(blockHash(decoded.value.block.header))!;
+      cache.set(h, hash);
+      cache.delete(h - 4n * BigInt(COMMITS_SHOWN));
+    }
+    out.push({ height: h.toString(), hash });
+  }
+  return out;
+}
+
 /** What the consensus view shows, read from a consensus engine's context (fields checked, not trusted). */
-export function consensusInfoOf(context: unknown): ConsensusInfo | undefined {
+export function consensusInfoOf(context: unknown, storage?: Storage): ConsensusInfo | undefined {
   if (context === null || typeof context !== 'object') return undefined;
   const c = context as Record<string, unknown>;
   const r = c.round as Record<string, unknown> | undefined;
@@ -185,6 +222,7 @@ export function consensusInfoOf(context: unknown): ConsensusInfo | undefined {
     validValue: short(r.validValue as string | null),
     lastBlockHash: last === undefined || last.every((x) => x === 0) ? '' : short(last)!,
     self: Number(c.self),
+    commits: recentCommits(storage, c.height),
   };
 }
 
@@ -208,7 +246,7 @@ export function nodeStatusOf(info: NodeInfo, graph: EngineGraph | undefined): No
   const engines: EngineStatusInfo[] = graph.engineNames().map((name) => {
     const e = graph.instance(name);
     if (e.definition.name === 'consensus' && e.status === 'running') {
-      consensus = consensusInfoOf(e.snapshot()?.context);
+      consensus = consensusInfoOf(e.snapshot()?.context, e.host.storage);
     }
     return {
       name,

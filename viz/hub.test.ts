@@ -140,6 +140,12 @@ describe('the hub over a WebSocket, with a simulation', () => {
       expect(shown.up).toBe(true);
       for (const e of shown.engines) expect(e.state).toBe(n.graph!.instance(e.name).stateString());
       expect(shown.consensus?.height).toBe((n.committed + 1n).toString());
+      // the recent commits come from the node's block store: the blocks it really committed
+      expect(shown.consensus?.commits.length).toBe(Math.min(12, Number(n.committed)));
+      expect(shown.consensus?.commits.at(-1)).toEqual({
+        height: n.committed.toString(),
+        hash: n.lastHash.slice(0, 12),
+      });
     }
   });
 

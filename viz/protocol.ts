@@ -76,6 +76,7 @@ export interface ChartTransitionLayout {
   internal?: true;
   /** the route, absolute; empty for internal transitions */
   points: Point[];
+  /** the centre of the `event [guard]` label */
   label?: Point;
 }
 
@@ -197,6 +198,8 @@ export interface ConsensusInfo {
   lastBlockHash: string;
   /** this node's index in the validator set, -1 for a full node */
   self: number;
+  /** the last few committed blocks, oldest first: height (decimal) and short hex of the block hash */
+  commits: { height: string; hash: string }[];
 }
 
 export interface NodeStatus {
