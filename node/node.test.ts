@@ -7,6 +7,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import type { FeedMessage } from '../viz/protocol.ts';
 import { toHex } from '../wire/commit.ts';
 import { keyPairFromSeed } from '../wire/sign.ts';
 import { buildMint, buildTransfer, envelopeFor, type NoteJson, tokenOf } from './client.ts';
@@ -111,6 +113,41 @@ describe('a live node', () => {
     const raw = await fetch(node.rpc.url, { method: 'POST', body: '{"jsonrpc":"2.0","method":' });
     expect(((await raw.json()) as { error: { code: number } }).error.code).toBe(ERR.PARSE);
     expect((await rpc.call<NodeStatus>('status')).height).toBeGreaterThan(0);
+  });
+
+  it('serves the visualiser: the page, and a feed of its engines that stops costing once the page leaves', async () => {
+    const page = await fetch(node.vizUrl);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('app.js');
+    const js = await fetch(new URL('app.js', node.vizUrl));
+    expect(js.headers.get('content-type')).toMatch(/javascript/);
+    expect((await js.text()).length).toBeGreaterThan(10_000);
+    const ws = new WebSocket(new URL('ws', node.vizUrl.replace(/^http/, 'ws')));
+    const messages: FeedMessage[] = [];
+    ws.on('message', (d) => messages.push(JSON.parse(d.toString()) as FeedMessage));
+    const hello = await until('the hello', async () => messages.find((m) => m.type === 'hello'));
+    expect(hello.type === 'hello' && hello.mode).toBe('live');
+    expect(hello.type === 'hello' && hello.nodes[0]!.engines.map((e) => e.name)).toEqual(
+      node.graph.engineNames(),
+    );
+    expect(node.graph.inspector.active).toBe(true);
+    const events = await until('events', async () => {
+      const n = messages
+        .filter((m) => m.type === 'batch')
+        .flatMap((m) => (m.type === 'batch' ? m.events : []));
+      return n.length > 0 ? n : undefined;
+    });
+    expect(events.every((e) => e.node === node.graph.node)).toBe(true);
+    const status = await until('a status with consensus', async () =>
+      messages.findLast((m) => m.type === 'status' && m.nodes[0]?.consensus !== undefined),
+    );
+    expect(status.type === 'status' && Number(status.nodes[0]!.consensus!.height)).toBeGreaterThan(1);
+    ws.send(JSON.stringify({ type: 'control', op: 'pause' }));
+    await until('an error: a live node takes no controls', async () =>
+      messages.find((m) => m.type === 'error' && /takes no controls/.test(m.message)),
+    );
+    ws.close();
+    await until('the inspector idle again', async () => (node.graph.inspector.active ? undefined : true));
   });
 
   it('stops gracefully and resumes from its database', async () => {

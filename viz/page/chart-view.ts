@@ -5,7 +5,7 @@
  * recent state changes.
  */
 import type { ChartLayout, ChartStateLayout, ChartTransitionLayout, FeedEvent } from '../protocol.ts';
-import { clip, fmtInt, fmtSeconds } from './format.ts';
+import { clip, fmtInt, fmtTime } from './format.ts';
 import { laneKey, type Model } from './model.ts';
 import { arrowMarker, html, routePath, setText, svg, svgText, svgTitle } from './svg.ts';
 
@@ -477,14 +477,14 @@ export class ChartView {
     const items: HTMLLIElement[] = [];
     for (const t of log.slice(-LOG_SHOWN).reverse()) {
       const li = html('li', {
-        title: `${t.from || '(root)'} → ${t.to || '(root)'} on ${t.event}\nat ${fmtSeconds(t.at)} s, lamport ${t.lamport}`,
+        title: `${t.from || '(root)'} → ${t.to || '(root)'} on ${t.event}\nat ${fmtTime(t.at)}, lamport ${t.lamport}`,
       });
       const change = html('div', { class: 'log-change' }, li);
       html('span', { class: 'log-from' }, change, t.from || '(root)');
       change.append(' → ');
       html('span', { class: 'log-to' }, change, t.to || '(root)');
       const meta = html('div', { class: 'log-meta' }, li);
-      html('span', { class: 'log-time' }, meta, `${fmtSeconds(t.at)} s`);
+      html('span', { class: 'log-time' }, meta, `${fmtTime(t.at)}`);
       html('span', { class: 'log-event' }, meta, t.event);
       items.push(li);
     }

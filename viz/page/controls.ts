@@ -4,7 +4,7 @@
  */
 import type { ClientMessage } from '../protocol.ts';
 import type { FeedConnection } from './feed.ts';
-import { fmtInt, fmtSeconds } from './format.ts';
+import { fmtInt, fmtTime } from './format.ts';
 import type { Model } from './model.ts';
 import { byId, html, setText } from './svg.ts';
 
@@ -102,8 +102,8 @@ export class Header {
       time === null
         ? '–'
         : end !== undefined && m.mode === 'trace'
-          ? `${fmtSeconds(time)} / ${fmtSeconds(end)} s`
-          : `${fmtSeconds(time)} s`,
+          ? `${fmtTime(time)} / ${fmtTime(end)}`
+          : `${fmtTime(time)}`,
     );
     this.time.title = 'feed time (virtual in a simulation)';
     if (st !== null && m.controls) {

@@ -5,8 +5,16 @@ const NUMBER = new Intl.NumberFormat('en-US');
 /** `1234567` → `1,234,567`. */
 export const fmtInt = (n: number): string => NUMBER.format(Math.round(n));
 
-/** Feed time (ms) as seconds with 3 decimals. */
-export const fmtSeconds = (ms: number): string => (ms / 1000).toFixed(3);
+/** Times above this are a live node's wall clock (ms since 1970), not a simulation's virtual time. */
+const WALL_CLOCK_FROM = 1e12;
+
+/** Feed time (ms) as seconds with 3 decimals and a unit; a live node's wall clock as the time of day. */
+export const fmtTime = (ms: number): string => {
+  if (ms < WALL_CLOCK_FROM) return `${(ms / 1000).toFixed(3)} s`;
+  const d = new Date(ms);
+  const two = (n: number) => String(n).padStart(2, '0');
+  return `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}.${String(d.getMilliseconds()).padStart(3, '0')}`;
+};
 
 /** A message rate per feed second: one decimal below 10. */
 export function fmtRate(r: number | null): string {

@@ -7,7 +7,7 @@
  */
 import { eventType, type FeedEvent } from '../protocol.ts';
 import type { Filters } from './filters.ts';
-import { clip, fmtInt, fmtSeconds, typeColour } from './format.ts';
+import { clip, fmtInt, fmtTime, typeColour } from './format.ts';
 import { laneKey, type Model } from './model.ts';
 import { arrowMarker, html, setText, svg, svgText, svgTitle } from './svg.ts';
 
@@ -56,7 +56,7 @@ export function senderLane(
 
 /** The hover text of an event. */
 export function describe(e: FeedEvent): string {
-  const head = `${e.kind} ${eventType(e)}\nat ${fmtSeconds(e.at)} s · ${e.node}/${e.engine} · lamport ${e.lamport}`;
+  const head = `${e.kind} ${eventType(e)}\nat ${fmtTime(e.at)} · ${e.node}/${e.engine} · lamport ${e.lamport}`;
   switch (e.kind) {
     case 'deliver':
       return `${head}\nport ${e.port} from ${e.from} (sent at lamport ${e.sent})${e.bytes >= 0 ? ` · ${fmtInt(e.bytes)} bytes` : ''}`;
@@ -65,7 +65,7 @@ export function describe(e: FeedEvent): string {
     case 'emit':
       return `${head}\nport ${e.port}`;
     case 'timer':
-      return `${head}\n${e.op} ${e.name} (deadline ${fmtSeconds(e.deadline)} s)`;
+      return `${head}\n${e.op} ${e.name} (deadline ${fmtTime(e.deadline)})`;
     case 'crash':
       return `${head}\n${e.error}`;
     case 'restart':
