@@ -68,7 +68,7 @@ async function run(
   while (hub.produced === 0) await new Promise((r) => setTimeout(r, 20));
   const started = performance.now();
   await new Promise((r) => setTimeout(r, SECONDS * 1000));
-  hub.current.control({ type: 'control', op: 'pause' });
+  hub.shown.control({ type: 'control', op: 'pause' });
   // let the last batches reach the page, then ask it for its totals
   for (let i = 0; i < 5; i++) {
     hub.flush();

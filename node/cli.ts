@@ -86,6 +86,9 @@ program
       shards?: number;
     }) => {
       const seed = opts.seed ?? Math.floor(Math.random() * 2 ** 32);
+      if (opts.viz && opts.record !== undefined) {
+        program.error('--record writes a run to a file; --viz shows one in the browser: choose one');
+      }
       if (opts.example && (opts.viz || opts.record !== undefined)) {
         program.error('--viz and --record show consensus simulations, not --example');
       }

@@ -5,6 +5,7 @@
  */
 import { CONSENSUS_LIMITS } from '../engines/consensus/messages.ts';
 import { ConsensusStore } from '../engines/consensus/store.ts';
+import type { Cluster } from '../node/sim/cluster.ts';
 import type { EngineGraph } from '../runtime/graph.ts';
 import type { InspectEvent } from '../runtime/inspect.ts';
 import type { Storage } from '../storage/types.ts';
@@ -136,6 +137,13 @@ export class PageStream {
     return batch;
   }
 
+  /** Forgets what is queued and summarised (a reset: it showed what no longer holds); keeps the filter. */
+  clear(): void {
+    this.pending = [];
+    this.dropped = 0;
+    this.droppedBy = {};
+  }
+
   /**
    * The page could not take the batch (its socket is backed up): its events are summarised
    * with the next batch instead.
@@ -174,7 +182,7 @@ const short = (b: Uint8Array | string | null | undefined): string | null => {
 };
 
 /** Committed blocks shown per node. */
-export const COMMITS_SHOWN = 12;
+const COMMITS_SHOWN = 12;
 
 /** Block hashes by height, per store: a committed block never changes, so each is decoded once. */
 const commitHashes = new WeakMap<Storage, Map<bigint, string>>();
@@ -198,10 +206,11 @@ export function recentCommits(storage: Storage | undefined, height: bigint): Con
       if (decoded === undefined || !decoded.ok) continue;
       hash = short(blockHash(decoded.value.block.header))!;
       cache.set(h, hash);
-      cache.delete(h - 4n * BigInt(COMMITS_SHOWN));
     }
     out.push({ height: h.toString(), hash });
   }
+  const oldest = height - BigInt(COMMITS_SHOWN);
+  for (const h of cache.keys()) if (h < oldest) cache.delete(h);
   return out;
 }
 
@@ -258,4 +267,26 @@ export function nodeStatusOf(info: NodeInfo, graph: EngineGraph | undefined): No
     };
   });
   return { node: info.node, up: true, engines, ...(consensus === undefined ? {} : { consensus }) };
+}
+
+/**
+ * A simulated cluster as the visualiser sees it: each node's graph structure (remembered while a
+ * node is down, so it keeps its place) and status.
+ */
+export class ClusterView {
+  private readonly infos = new Map<string, NodeInfo>();
+
+  constructor(private readonly cluster: Cluster) {}
+
+  nodes(): NodeInfo[] {
+    return this.cluster.nodes.map((n) => {
+      if (n.graph !== undefined) this.infos.set(n.id, nodeInfoOf(n.graph));
+      return this.infos.get(n.id) ?? { node: n.id, engines: [], edges: [] };
+    });
+  }
+
+  statuses(): NodeStatus[] {
+    const infos = this.nodes();
+    return this.cluster.nodes.map((n, i) => nodeStatusOf(infos[i]!, n.up ? n.graph : undefined));
+  }
 }

@@ -74,6 +74,7 @@ afterEach(async () => {
 
 async function serve(source: VizSource, o: ConstructorParameters<typeof VizHub>[1] = {}) {
   const hub = new VizHub(source, o);
+  hub.start();
   const upgrade = vizUpgrade(hub);
   const server = http.createServer((_q, r) => r.writeHead(404).end());
   server.on('upgrade', (req, socket, head) => upgrade(req, socket, head));
@@ -84,13 +85,14 @@ async function serve(source: VizSource, o: ConstructorParameters<typeof VizHub>[
     server.closeAllConnections();
     await new Promise((r) => server.close(r));
   });
+  const url = `ws://127.0.0.1:${port}${VIZ_WS_PATH}`;
   const open = async () => {
-    const page = await Page.open(`ws://127.0.0.1:${port}${VIZ_WS_PATH}`);
+    const page = await Page.open(url);
     cleanup.push(() => page.ws.close());
     await waitFor(() => page.of('hello').length > 0, 20_000, 'hello');
     return page;
   };
-  return { hub, open };
+  return { hub, open, url };
 }
 
 describe('the hub over a WebSocket, with a simulation', () => {
@@ -186,12 +188,18 @@ describe('the hub over a WebSocket, with a simulation', () => {
     page.send({ type: 'control', op: 'step' });
     await waitFor(() => source.current.inspector.eventCount > before, 5000, 'step');
     expect(source.current.inspector.eventCount).toBeGreaterThan(before);
+    page.send({ type: 'filter', nodes: ['n1'] });
     page.send({ type: 'control', op: 'jump', time: 700 });
     await waitFor(() => page.of('reset').length === 1, 20_000, 'reset');
     await waitFor(() => page.of('hello').length === 2, 20_000, 'second hello');
+    const afterReset = page.messages.length;
     page.send({ type: 'control', op: 'jump', time: 2000 });
     await waitFor(() => page.lastStatus()?.time === 2000, 20_000, 'jump again');
     expect(JSON.stringify(page.lastStatus()!.nodes)).toBe(at2000);
+    // the page's filter outlives the reset
+    const later = page.messages.slice(afterReset).flatMap((m) => (m.type === 'batch' ? m.events : []));
+    expect(later.length).toBeGreaterThan(0);
+    expect(later.every((e) => e.node === 'n1')).toBe(true);
     page.send({ type: 'control', op: 'play', speed: 5 });
     await waitFor(() => page.lastStatus()?.playing === true, 5000, 'playing');
     expect(page.lastStatus()!.speed).toBe(5);
@@ -210,7 +218,14 @@ describe('the hub over a WebSocket, with a simulation', () => {
     page.send({ type: 'control', op: 'rewind' });
     page.send({ type: 'load', name: 'x', text: 'garbage' });
     page.send({ type: 'load', name: 'x', text: 42 });
-    await waitFor(() => page.of('error').length === 9, 5000, 'nine errors');
+    const header = {
+      type: 'fractal-trace',
+      version: 1,
+      title: 't',
+      nodes: [{ node: 'a', engines: [null], edges: [] }],
+    };
+    page.send({ type: 'load', name: 'x', text: JSON.stringify(header) });
+    await waitFor(() => page.of('error').length === 10, 5000, 'ten errors');
     const errors = page.of('error').map((e) => e.message);
     expect(errors[0]).toBe('not JSON');
     expect(errors[2]).toMatch(/unknown message type "explode"/);
@@ -220,7 +235,31 @@ describe('the hub over a WebSocket, with a simulation', () => {
     expect(errors[6]).toMatch(/unknown control "rewind"/);
     expect(errors[7]).toMatch(/trace line 1: not JSON/);
     expect(errors[8]).toMatch(/text must be/);
+    expect(errors[9]).toMatch(/trace line 1: header: every node needs/);
     expect(page.ws.readyState).toBe(WebSocket.OPEN);
+    // the simulation is still what is shown
+    expect(page.of('hello').length).toBe(1);
+    expect(page.of('reset')).toEqual([]);
+  });
+});
+
+describe('limits', () => {
+  it('refuses pages beyond the limit, and a live feed takes no large messages', async () => {
+    const source = new SimSource(() => makeCluster(), 'test sim', { playing: false });
+    const { open, url } = await serve(source, { maxPages: 1 });
+    await open();
+    const second = new WebSocket(url);
+    const closed = await new Promise<number>((resolve) => second.once('close', (code) => resolve(code)));
+    expect(closed).toBe(1013);
+    expect(new VizHub(source, { allowLoad: false }).maxMessageBytes).toBe(64 * 1024);
+  });
+
+  it('a trace recorder that cannot write stops recording, leaves the run alone, and says so on close', () => {
+    const cluster = makeCluster(3);
+    const recorder = new TraceRecorder(cluster, '/dev/full', { title: 'nowhere' });
+    const report = cluster.run();
+    expect(report.heights.n0).toBe(3);
+    expect(() => recorder.close()).toThrow(/recording the trace to \/dev\/full failed/);
   });
 });
 

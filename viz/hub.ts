@@ -3,12 +3,11 @@
  * WebSockets. Every `flushMs` of wall time it lets the source advance, then sends each page a
  * batch of the events its filter admits (at most `budget` per second; the rest summarised) and
  * the status of every engine. A page whose socket is backed up gets its events summarised too:
- * the feed never falls behind without saying so.
+ * the feed never falls behind without saying so. A simulation or trace advances only while some
+ * page has its hello, so nothing is produced that no page could be told about.
  */
 import type { RawData, WebSocket } from 'ws';
-import { allStatecharts } from './export.ts';
 import { FilterError, PageStream, parseFilter } from './feed.ts';
-import { layoutChart, layoutGraph } from './layout.ts';
 import type {
   ChartLayout,
   ClientMessage,
@@ -16,6 +15,7 @@ import type {
   FeedMessage,
   GraphLayout,
   Hello,
+  LoadMessage,
   NodeInfo,
   Status,
 } from './protocol.ts';
@@ -30,8 +30,12 @@ export interface HubOptions {
   flushMs?: number;
   /** A page whose socket has more than this queued gets summaries instead of events. Default 4 MiB. */
   maxBufferedBytes?: number;
-  /** Accept `load` (a trace file from the page). Default true; a live node says no. */
+  /** Accept `load` (a trace file from the page; it replaces the feed for every page). Default true; a live node says no. */
   allowLoad?: boolean;
+  /** Pages at once; more are refused (close code 1013). Default 16. */
+  maxPages?: number;
+  /** Ping period; a page that missed the previous pong is dropped. 0 = off. Default 30 s. */
+  pingIntervalMs?: number;
   log?: (msg: string) => void;
 }
 
@@ -40,44 +44,61 @@ interface Page {
   stream: PageStream;
   /** the hello has been sent: batches may follow */
   ready: boolean;
+  /** bumped by every reset: a hello built for an earlier greeting is not sent */
+  greeting: number;
+  /** `hub.produced` when this page got its hello: its share of what was produced */
+  producedAtHello: number;
+  alive: boolean;
 }
 
-/** Largest message a page may send (a trace file to load). */
-export const MAX_PAGE_MESSAGE_BYTES = 256 * 1024 * 1024;
+/** Largest message a page may send when loading traces is allowed (a trace file); otherwise 64 KiB. */
+export const MAX_TRACE_MESSAGE_BYTES = 256 * 1024 * 1024;
+const MAX_CONTROL_MESSAGE_BYTES = 64 * 1024;
+
+/** Layouts are computed by elkjs, loaded only when a page first asks (a node nobody watches never loads it). */
+const layouts = () => import('./layout.ts');
 
 export class VizHub {
   private source: VizSource;
   private readonly pages = new Set<Page>();
   private unlisten: (() => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private pinger: NodeJS.Timeout | undefined;
   private lastTick = 0;
   private readonly budget: number;
   private readonly flushMs: number;
   private readonly maxBuffered: number;
-  private readonly statecharts = new Map<string, Statechart>();
-  private readonly charts = new Map<string, Promise<ChartLayout | undefined>>();
-  private readonly graphs = new Map<string, Promise<GraphLayout>>();
-  /** inspection events the source produced while someone watched */
+  private readonly maxPages: number;
+  private statecharts: Map<string, Statechart> | undefined;
+  private readonly charts = new Map<string, Promise<ChartLayout>>();
+  private graphs = new Map<string, Promise<GraphLayout>>();
+  /** inspection events the source produced while a page was ready */
   produced = 0;
 
   constructor(
     source: VizSource,
-    private readonly o: HubOptions = {},
+    private readonly options: HubOptions = {},
   ) {
     this.source = source;
-    this.budget = o.budget ?? 5000;
-    this.flushMs = o.flushMs ?? 100;
-    this.maxBuffered = o.maxBufferedBytes ?? 4 * 1024 * 1024;
-    for (const c of allStatecharts()) this.statecharts.set(c.engine, c);
+    this.budget = options.budget ?? 5000;
+    this.flushMs = options.flushMs ?? 100;
+    this.maxBuffered = options.maxBufferedBytes ?? 4 * 1024 * 1024;
+    this.maxPages = options.maxPages ?? 16;
     this.watchResets(source);
   }
 
-  get current(): VizSource {
+  /** The source being shown. */
+  get shown(): VizSource {
     return this.source;
   }
 
   get pageCount(): number {
     return this.pages.size;
+  }
+
+  /** Largest message a page may send. */
+  get maxMessageBytes(): number {
+    return this.options.allowLoad === false ? MAX_CONTROL_MESSAGE_BYTES : MAX_TRACE_MESSAGE_BYTES;
   }
 
   private watchResets(source: VizSource): void {
@@ -86,12 +107,34 @@ export class VizHub {
     });
   }
 
-  /** Starts the flush timer. */
+  /** Starts the flush timer and the heartbeat. */
   start(): void {
     if (this.timer !== undefined) return;
     this.lastTick = performance.now();
     this.timer = setInterval(() => this.tick(), this.flushMs);
     this.timer.unref();
+    const ping = this.options.pingIntervalMs ?? 30_000;
+    if (ping > 0) {
+      this.pinger = setInterval(() => this.heartbeat(), ping);
+      this.pinger.unref();
+    }
+  }
+
+  /** Drops pages that did not answer the last ping (a half-open socket would keep the feed alive). */
+  private heartbeat(): void {
+    for (const page of this.pages) {
+      if (!page.alive) {
+        page.ws.terminate();
+        continue;
+      }
+      page.alive = false;
+      page.ws.ping();
+    }
+  }
+
+  private anyReady(): boolean {
+    for (const page of this.pages) if (page.ready) return true;
+    return false;
   }
 
   /** One flush: the source advances by the wall time elapsed, then every page gets its batch and status. */
@@ -99,8 +142,7 @@ export class VizHub {
     const now = performance.now();
     const elapsed = Math.min(now - this.lastTick, 1000);
     this.lastTick = now;
-    // nobody watching: a simulation waits instead of running ahead unseen
-    if (this.pages.size === 0) return;
+    if (!this.anyReady()) return;
     try {
       this.source.tick(elapsed);
     } catch (e) {
@@ -111,7 +153,7 @@ export class VizHub {
 
   /** Sends every ready page its batch and the current status. */
   flush(): void {
-    if (this.pages.size === 0) return;
+    if (!this.anyReady()) return;
     const s = this.source.status();
     for (const page of this.pages) {
       if (!page.ready) continue;
@@ -126,7 +168,7 @@ export class VizHub {
           type: 'status',
           ...s,
           stats: {
-            produced: this.produced,
+            produced: this.produced - page.producedAtHello,
             streamed: page.stream.streamed,
             dropped: page.stream.droppedTotal,
           },
@@ -165,10 +207,24 @@ export class VizHub {
 
   /** Takes a page's WebSocket: says hello, then streams. */
   connect(ws: WebSocket): void {
-    const page: Page = { ws, stream: new PageStream(this.perBatch()), ready: false };
+    if (this.pages.size >= this.maxPages) {
+      ws.close(1013, `at most ${this.maxPages} pages at once`);
+      return;
+    }
+    const page: Page = {
+      ws,
+      stream: new PageStream(this.perBatch()),
+      ready: false,
+      greeting: 0,
+      producedAtHello: 0,
+      alive: true,
+    };
     this.pages.add(page);
     this.listen();
     ws.on('message', (data: RawData, isBinary: boolean) => this.onMessage(page, data, isBinary));
+    ws.on('pong', () => {
+      page.alive = true;
+    });
     ws.on('close', () => {
       this.pages.delete(page);
       this.unlistenIfIdle();
@@ -178,13 +234,18 @@ export class VizHub {
   }
 
   private async greet(page: Page): Promise<void> {
+    const greeting = ++page.greeting;
+    const source = this.source;
     try {
-      const hello = await this.hello();
+      const hello = await this.hello(source);
+      // a reset or another source while the hello was being built: that greeting will say hello
+      if (page.greeting !== greeting || this.source !== source || !this.pages.has(page)) return;
       this.send(page, hello);
       page.ready = true;
+      page.producedAtHello = this.produced;
       this.flush();
     } catch (e) {
-      this.o.log?.(`viz: could not build the hello: ${(e as Error).message}`);
+      this.options.log?.(`viz: could not build the hello: ${(e as Error).message}`);
       this.send(page, {
         type: 'error',
         message: `the feed could not describe itself: ${(e as Error).message}`,
@@ -192,11 +253,17 @@ export class VizHub {
     }
   }
 
-  private chart(definition: string): Promise<ChartLayout | undefined> {
+  private async chart(definition: string): Promise<ChartLayout | undefined> {
+    if (this.statecharts === undefined) {
+      const { allStatecharts } = await import('./export.ts');
+      this.statecharts = new Map(allStatecharts().map((c) => [c.engine, c]));
+    }
+    const chart = this.statecharts.get(definition);
+    // only the known definitions are cached: a trace cannot grow the cache with made-up names
+    if (chart === undefined) return undefined;
     let p = this.charts.get(definition);
     if (p === undefined) {
-      const chart = this.statecharts.get(definition);
-      p = chart === undefined ? Promise.resolve(undefined) : layoutChart(chart);
+      p = layouts().then((l) => l.layoutChart(chart));
       this.charts.set(definition, p);
     }
     return p;
@@ -206,15 +273,14 @@ export class VizHub {
     const key = JSON.stringify(info);
     let p = this.graphs.get(key);
     if (p === undefined) {
-      p = layoutGraph(info);
+      p = layouts().then((l) => l.layoutGraph(info));
       this.graphs.set(key, p);
     }
     return p;
   }
 
-  /** What the source shows, with its graphs and statecharts laid out. */
-  async hello(): Promise<Hello> {
-    const source = this.source;
+  /** What a source shows, with its graphs and statecharts laid out. */
+  async hello(source: VizSource = this.source): Promise<Hello> {
     const nodes = source.nodes();
     const definitions = [...new Set(nodes.flatMap((n) => n.engines.map((e) => e.definition)))];
     const charts = (await Promise.all(definitions.map((d) => this.chart(d)))).filter(
@@ -233,10 +299,11 @@ export class VizHub {
     };
   }
 
+  /** Everything shown so far is void: each page gets a reset, keeps its filter, and is greeted again. */
   private resetPages(reason: string): void {
     for (const page of this.pages) {
       page.ready = false;
-      page.stream = new PageStream(this.perBatch());
+      page.stream.clear();
       this.send(page, { type: 'reset', reason });
       void this.greet(page);
     }
@@ -249,6 +316,8 @@ export class VizHub {
     this.unlisten = undefined;
     this.source.close();
     this.source = source;
+    // graphs of the old source are of no more use (charts are per definition, and kept)
+    this.graphs = new Map();
     this.watchResets(source);
     if (listening) this.listen();
     this.resetPages(reason);
@@ -279,29 +348,39 @@ export class VizHub {
           this.source.control(m);
           this.flush();
           return undefined;
-        case 'load': {
-          if (this.o.allowLoad === false) {
-            return 'this feed cannot load traces: open one with `fractal viz open FILE`';
-          }
-          if (typeof m.text !== 'string') return 'load: text must be the trace file as a string';
-          const name = typeof m.name === 'string' ? m.name.slice(0, 200) : 'trace';
-          const trace = parseTrace(m.text);
-          this.setSource(new TraceSource(trace, { name }), `loaded trace ${name}`);
-          return undefined;
-        }
+        case 'load':
+          return this.load(page, m);
         default:
           return `unknown message type ${JSON.stringify((m as { type: unknown }).type)}`;
       }
     } catch (e) {
       if (e instanceof FilterError || e instanceof ControlError || e instanceof TraceError) return e.message;
-      this.o.log?.(`viz: a page message failed: ${(e as Error).message}`);
+      this.options.log?.(`viz: a page message failed: ${(e as Error).message}`);
       return `failed: ${(e as Error).message}`;
     }
   }
 
+  /** A trace from a page: checked, and described, before it replaces what every page shows. */
+  private load(page: Page, m: LoadMessage): string | undefined {
+    if (this.options.allowLoad === false) {
+      return 'this feed cannot load traces: open one with `fractal viz open FILE`';
+    }
+    if (typeof m.text !== 'string') return 'load: text must be the trace file as a string';
+    const name = typeof m.name === 'string' ? m.name.slice(0, 200) : 'trace';
+    const source = new TraceSource(parseTrace(m.text), { name });
+    this.hello(source).then(
+      () => this.setSource(source, `loaded trace ${name}`),
+      (e: unknown) =>
+        this.send(page, { type: 'error', message: `cannot show trace ${name}: ${(e as Error).message}` }),
+    );
+    return undefined;
+  }
+
   close(): void {
     if (this.timer !== undefined) clearInterval(this.timer);
+    if (this.pinger !== undefined) clearInterval(this.pinger);
     this.timer = undefined;
+    this.pinger = undefined;
     for (const page of this.pages) page.ws.close(1001, 'feed closing');
     this.pages.clear();
     this.unlisten?.();

@@ -1,7 +1,7 @@
 /**
  * The visualiser's wire protocol: JSON messages between a feed (a live node, the simulator, or a
- * recorded trace being played) and the page. The page imports only types from here, so this file
- * imports nothing.
+ * recorded trace being played) and the page. The page bundles this file too, so it imports
+ * nothing.
  *
  * A connection opens with `hello` (what the feed shows: nodes, engines, laid-out graphs and
  * statecharts), then receives `batch` (inspection events, filtered and capped by the feed) and
@@ -211,7 +211,7 @@ export interface NodeStatus {
 }
 
 export interface FeedStats {
-  /** inspection events produced since the feed started (all nodes, before any filter) */
+  /** inspection events produced since this page got its hello (all nodes, before any filter) */
   produced: number;
   /** events sent to this page */
   streamed: number;

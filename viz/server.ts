@@ -8,9 +8,9 @@ import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { build, stop as stopEsbuild } from 'esbuild';
 import { WebSocketServer } from 'ws';
-import { MAX_PAGE_MESSAGE_BYTES, type VizHub } from './hub.ts';
+import type { VizHub } from './hub.ts';
 
 export const VIZ_PATH = '/viz/';
 export const VIZ_WS_PATH = '/viz/ws';
@@ -24,6 +24,7 @@ const pageDir = fileURLToPath(new URL('./page/', import.meta.url));
 
 /** Bundles the page (once per process): index.html, app.js, style.css by path under /viz/. */
 async function buildAssets(): Promise<Map<string, Asset>> {
+  // esbuild's service process is not kept for the life of the node: the page is built once
   const bundle = await build({
     entryPoints: [`${pageDir}app.ts`],
     bundle: true,
@@ -34,6 +35,7 @@ async function buildAssets(): Promise<Map<string, Asset>> {
     sourcemap: false,
     logLevel: 'silent',
   });
+  await stopEsbuild();
   const js = bundle.outputFiles[0];
   if (js === undefined) throw new Error('viz: esbuild produced no output');
   return new Map<string, Asset>([
@@ -95,7 +97,7 @@ export function vizRoutes(): Record<string, Route> {
 
 /** Hands WebSocket upgrades on `/viz/ws` to the hub. */
 export function vizUpgrade(hub: VizHub): (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void {
-  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_PAGE_MESSAGE_BYTES });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: hub.maxMessageBytes });
   return (req, socket, head) => wss.handleUpgrade(req, socket, head, (ws) => hub.connect(ws));
 }
 

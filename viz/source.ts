@@ -7,7 +7,7 @@ import type { Subscription } from 'rxjs';
 import type { Cluster } from '../node/sim/cluster.ts';
 import type { EngineGraph } from '../runtime/graph.ts';
 import type { Inspector } from '../runtime/inspect.ts';
-import { nodeInfoOf, nodeStatusOf, toFeedEvent } from './feed.ts';
+import { ClusterView, nodeInfoOf, nodeStatusOf, toFeedEvent } from './feed.ts';
 import type { ControlMessage, FeedEvent, FeedMode, NodeInfo, NodeStatus } from './protocol.ts';
 
 export interface SourceStatus {
@@ -59,7 +59,7 @@ export function checkControl(c: ControlMessage): ControlMessage {
 }
 
 /** Listeners, called in order; one that throws is dropped rather than stopping the others. */
-class Listeners<T> {
+export class Listeners<T> {
   private readonly fns = new Set<(x: T) => void>();
   get size(): number {
     return this.fns.size;
@@ -79,6 +79,9 @@ class Listeners<T> {
   }
 }
 
+/** Most wall time a tick spends on a jump. */
+const JUMP_BUDGET_MS = 80;
+
 /** Most wall time one tick spends simulating by default, so the page and the sockets stay served. */
 const TICK_BUDGET_MS = 40;
 
@@ -90,10 +93,12 @@ export class SimSource implements VizSource {
   readonly mode = 'sim' as const;
   readonly controls = true;
   private cluster!: Cluster;
+  private view!: ClusterView;
   private subscription: Subscription | undefined;
   private readonly events = new Listeners<FeedEvent>();
   private readonly resets = new Listeners<string>();
-  private readonly infos = new Map<string, NodeInfo>();
+  /** a jump in progress: ticks run towards it within their budget, so the server stays responsive */
+  private jumpTo: number | undefined;
   private playing: boolean;
   private speed: number;
   private readonly tickBudgetMs: number;
@@ -117,25 +122,27 @@ export class SimSource implements VizSource {
   private build(): void {
     this.subscription?.unsubscribe();
     this.cluster = this.make();
+    this.view = new ClusterView(this.cluster);
     this.subscription = this.cluster.inspector.events$.subscribe((e) => this.events.emit(toFeedEvent(e)));
     this.cluster.prepare();
   }
 
   nodes(): NodeInfo[] {
-    return this.cluster.nodes.map((n) => {
-      if (n.graph !== undefined) this.infos.set(n.id, nodeInfoOf(n.graph));
-      return this.infos.get(n.id) ?? { node: n.id, engines: [], edges: [] };
-    });
+    return this.view.nodes();
   }
 
   status(): SourceStatus {
-    const infos = this.nodes();
     return {
       time: this.cluster.scheduler.now(),
       playing: this.playing,
       speed: this.speed,
-      nodes: this.cluster.nodes.map((n, i) => nodeStatusOf(infos[i]!, n.up ? n.graph : undefined)),
+      nodes: this.view.statuses(),
     };
+  }
+
+  /** Whether a jump is still under way. */
+  get jumping(): boolean {
+    return this.jumpTo !== undefined;
   }
 
   listen(fn: (e: FeedEvent) => void): () => void {
@@ -147,27 +154,37 @@ export class SimSource implements VizSource {
   }
 
   tick(wallMs: number): void {
-    if (!this.playing) return;
     const scheduler = this.cluster.scheduler;
-    const target = scheduler.now() + wallMs * this.speed;
+    let target: number;
+    if (this.jumpTo !== undefined) target = this.jumpTo;
+    else if (this.playing) target = scheduler.now() + wallMs * this.speed;
+    else return;
     const started = performance.now();
+    // a jump is waited for: it may take most of the tick (the page still gets its status)
+    const budget =
+      this.jumpTo === undefined ? this.tickBudgetMs : Math.max(this.tickBudgetMs, JUMP_BUDGET_MS);
     // a simulation slower than the chosen speed falls behind it rather than piling up a backlog
-    while (scheduler.run({ maxTime: target, maxSteps: 200 }) === 'steps') {
-      if (performance.now() - started > this.tickBudgetMs) break;
+    let why = scheduler.run({ maxTime: target, maxSteps: 200 });
+    while (why === 'steps' && performance.now() - started < budget) {
+      why = scheduler.run({ maxTime: target, maxSteps: 200 });
     }
+    if (this.jumpTo !== undefined && why !== 'steps') this.jumpTo = undefined;
   }
 
   control(c: ControlMessage): void {
     checkControl(c);
     switch (c.op) {
       case 'play':
+        this.jumpTo = undefined;
         this.playing = true;
         this.speed = c.speed;
         return;
       case 'pause':
+        this.jumpTo = undefined;
         this.playing = false;
         return;
       case 'step':
+        this.jumpTo = undefined;
         this.playing = false;
         this.stepOne();
         return;
@@ -187,12 +204,14 @@ export class SimSource implements VizSource {
     }
   }
 
+  /** Jumps run over the following ticks (a long one takes a while, and the page sees it go). */
   private jump(time: number): void {
     if (time < this.cluster.scheduler.now()) {
       this.build();
       this.resets.emit(`jumped back to ${time} ms: replaying the seed`);
     }
-    this.cluster.scheduler.run({ maxTime: time });
+    this.jumpTo = time;
+    this.tick(0);
   }
 
   close(): void {
@@ -235,7 +254,9 @@ export class LiveSource implements VizSource {
   listen(fn: (e: FeedEvent) => void): () => void {
     const remove = this.events.add(fn);
     this.subscription ??= this.inspector.events$.subscribe((e) => {
-      if (e.node === this.graph.node) this.events.emit(toFeedEvent(e));
+      if (e.node !== this.graph.node) return;
+      this.events.emit(toFeedEvent(e));
+      if (this.events.size === 0) this.close();
     });
     return () => {
       remove();

@@ -4,8 +4,9 @@
  * visualiser with the same controls as a live simulation.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
+import type { Subscription } from 'rxjs';
 import type { Cluster } from '../node/sim/cluster.ts';
-import { nodeInfoOf, nodeStatusOf, toFeedEvent } from './feed.ts';
+import { ClusterView, toFeedEvent } from './feed.ts';
 import {
   type ControlMessage,
   FEED_EVENT_KINDS,
@@ -15,7 +16,7 @@ import {
   type Status,
   type TraceHeader,
 } from './protocol.ts';
-import { ControlError, checkControl, type SourceStatus, type VizSource } from './source.ts';
+import { ControlError, checkControl, Listeners, type SourceStatus, type VizSource } from './source.ts';
 
 /** Virtual ms between recorded statuses. */
 export const STATUS_EVERY_MS = 50;
@@ -40,9 +41,10 @@ export class TraceRecorder {
   private bufferedChars = 0;
   private nextStatus = 0;
   private headerWritten = false;
-  private readonly infos = new Map<string, NodeInfo>();
-  private produced = 0;
-  private readonly subscription;
+  private readonly view: ClusterView;
+  private readonly subscription: Subscription;
+  /** the first write that failed: recording stopped there, and `close()` throws it */
+  private failure: Error | undefined;
   events = 0;
 
   constructor(
@@ -50,41 +52,40 @@ export class TraceRecorder {
     readonly path: string,
     private readonly header: Omit<TraceHeader, 'type' | 'version' | 'nodes'>,
   ) {
+    this.view = new ClusterView(cluster);
     this.fd = openSync(path, 'w');
     this.subscription = cluster.inspector.events$.subscribe((e) => {
-      this.produced++;
-      if (!this.headerWritten) this.writeHeader();
-      if (e.at >= this.nextStatus) {
-        this.write(JSON.stringify(this.status(e.at)));
-        this.nextStatus = (Math.floor(e.at / STATUS_EVERY_MS) + 1) * STATUS_EVERY_MS;
+      if (this.failure !== undefined) return;
+      try {
+        if (!this.headerWritten) this.writeHeader();
+        if (e.at >= this.nextStatus) {
+          this.write(JSON.stringify(this.status(e.at)));
+          this.nextStatus = (Math.floor(e.at / STATUS_EVERY_MS) + 1) * STATUS_EVERY_MS;
+        }
+        this.write(JSON.stringify(toFeedEvent(e)));
+        this.events++;
+      } catch (err) {
+        // never into the simulation: stop recording and report it from close()
+        this.failure = err as Error;
+        this.subscription?.unsubscribe();
       }
-      this.write(JSON.stringify(toFeedEvent(e)));
-      this.events++;
-    });
-  }
-
-  private nodes(): NodeInfo[] {
-    return this.cluster.nodes.map((n) => {
-      if (n.graph !== undefined) this.infos.set(n.id, nodeInfoOf(n.graph));
-      return this.infos.get(n.id) ?? { node: n.id, engines: [], edges: [] };
     });
   }
 
   private writeHeader(): void {
     this.headerWritten = true;
-    const h: TraceHeader = { type: 'fractal-trace', version: 1, ...this.header, nodes: this.nodes() };
+    const h: TraceHeader = { type: 'fractal-trace', version: 1, ...this.header, nodes: this.view.nodes() };
     this.write(JSON.stringify(h));
   }
 
   private status(time: number): Status {
-    const infos = this.nodes();
     return {
       type: 'status',
       time,
       playing: false,
       speed: 1,
-      nodes: this.cluster.nodes.map((n, i) => nodeStatusOf(infos[i]!, n.up ? n.graph : undefined)),
-      stats: { produced: this.produced, streamed: 0, dropped: 0 },
+      nodes: this.view.statuses(),
+      stats: { produced: this.events, streamed: 0, dropped: 0 },
     };
   }
 
@@ -96,18 +97,29 @@ export class TraceRecorder {
 
   private flush(): void {
     if (this.buffer.length === 0) return;
-    writeSync(this.fd, `${this.buffer.join('\n')}\n`);
+    const text = `${this.buffer.join('\n')}\n`;
     this.buffer = [];
     this.bufferedChars = 0;
+    writeSync(this.fd, text);
   }
 
-  /** Writes a final status and closes the file. */
+  /** Writes a final status and closes the file; throws if a write failed along the way. */
   close(): void {
     this.subscription.unsubscribe();
-    if (!this.headerWritten) this.writeHeader();
-    this.write(JSON.stringify(this.status(this.cluster.scheduler.now())));
-    this.flush();
-    closeSync(this.fd);
+    try {
+      if (this.failure === undefined) {
+        if (!this.headerWritten) this.writeHeader();
+        this.write(JSON.stringify(this.status(this.cluster.scheduler.now())));
+        this.flush();
+      }
+    } catch (err) {
+      this.failure = err as Error;
+    } finally {
+      closeSync(this.fd);
+    }
+    if (this.failure !== undefined) {
+      throw new Error(`recording the trace to ${this.path} failed: ${this.failure.message}`);
+    }
   }
 }
 
@@ -119,6 +131,47 @@ export interface Trace {
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
   v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** Reads a trace file's text; anything malformed is a TraceError naming the line. */
+const isString = (v: unknown): v is string => typeof v === 'string';
+const isPorts = (v: unknown): boolean =>
+  Array.isArray(v) && v.every((p) => isObject(p) && isString(p.name) && isString(p.schema));
+const isEnd = (v: unknown): boolean => isObject(v) && isString(v.engine) && isString(v.port);
+
+/** A node's graph as the page needs it: every field checked, so a bad file fails here, not in a view. */
+function isNodeInfo(n: unknown): boolean {
+  return (
+    isObject(n) &&
+    isString(n.node) &&
+    Array.isArray(n.engines) &&
+    n.engines.every(
+      (e) =>
+        isObject(e) && isString(e.name) && isString(e.definition) && isPorts(e.inputs) && isPorts(e.outputs),
+    ) &&
+    Array.isArray(n.edges) &&
+    n.edges.every((e) => isObject(e) && isEnd(e.from) && isEnd(e.to))
+  );
+}
+
+function isNodeStatus(n: unknown): boolean {
+  return (
+    isObject(n) &&
+    isString(n.node) &&
+    typeof n.up === 'boolean' &&
+    Array.isArray(n.engines) &&
+    n.engines.every(
+      (e) =>
+        isObject(e) &&
+        isString(e.name) &&
+        isString(e.state) &&
+        isString(e.status) &&
+        typeof e.mailbox === 'number' &&
+        typeof e.processed === 'number' &&
+        typeof e.restarts === 'number',
+    ) &&
+    (n.consensus === undefined || (isObject(n.consensus) && isString(n.consensus.height)))
+  );
+}
 
 /** Reads a trace file's text; anything malformed is a TraceError naming the line. */
 export function parseTrace(text: string): Trace {
@@ -135,15 +188,14 @@ export function parseTrace(text: string): Trace {
   if (!isObject(header) || header.type !== 'fractal-trace') {
     throw new TraceError('not a Fractal trace (the first line must be its header)', 1);
   }
-  if (header.version !== 1)
+  if (header.version !== 1) {
     throw new TraceError(`trace version ${String(header.version)} is not supported`, 1);
-  if (typeof header.title !== 'string' || !Array.isArray(header.nodes)) {
+  }
+  if (!isString(header.title) || !Array.isArray(header.nodes)) {
     throw new TraceError('header needs a title and nodes', 1);
   }
-  for (const n of header.nodes as unknown[]) {
-    if (!isObject(n) || typeof n.node !== 'string' || !Array.isArray(n.engines) || !Array.isArray(n.edges)) {
-      throw new TraceError('header: every node needs node, engines and edges', 1);
-    }
+  if (!header.nodes.every(isNodeInfo)) {
+    throw new TraceError('header: every node needs node, engines (name, definition, ports) and edges', 1);
   }
   const events: FeedEvent[] = [];
   const statuses: Status[] = [];
@@ -151,22 +203,24 @@ export function parseTrace(text: string): Trace {
   for (let i = 1; i < lines.length; i++) {
     if (lines[i]!.trim() === '') continue;
     const v = parse(i);
-    if (!isObject(v) || typeof v.time !== 'number') {
-      if (!isObject(v) || typeof v.at !== 'number')
-        throw new TraceError('neither an event nor a status', i + 1);
+    if (!isObject(v)) throw new TraceError('neither an event nor a status', i + 1);
+    const isStatus = v.type === 'status';
+    const at = isStatus ? v.time : v.at;
+    if (typeof at !== 'number' || !Number.isFinite(at)) {
+      throw new TraceError(isStatus ? 'a status needs a time' : 'an event needs a time (at)', i + 1);
     }
-    const at = (v.type === 'status' ? v.time : v.at) as number;
-    if (!Number.isFinite(at) || at < last)
-      throw new TraceError(`time ${at} goes backwards (after ${last})`, i + 1);
+    if (at < last) throw new TraceError(`time ${at} goes backwards (after ${last})`, i + 1);
     last = at;
-    if (v.type === 'status') {
-      if (!Array.isArray(v.nodes)) throw new TraceError('a status needs nodes', i + 1);
+    if (isStatus) {
+      if (!Array.isArray(v.nodes) || !v.nodes.every(isNodeStatus)) {
+        throw new TraceError('a status needs nodes, each with its engines (name, state, counters)', i + 1);
+      }
       statuses.push(v as unknown as Status);
     } else {
       if (
         !FEED_EVENT_KINDS.includes(v.kind as FeedEvent['kind']) ||
-        typeof v.node !== 'string' ||
-        typeof v.engine !== 'string' ||
+        !isString(v.node) ||
+        !isString(v.engine) ||
         typeof v.lamport !== 'number'
       ) {
         throw new TraceError('an event needs kind, node, engine and lamport', i + 1);
@@ -182,8 +236,8 @@ export class TraceSource implements VizSource {
   readonly mode = 'trace' as const;
   readonly controls = true;
   readonly title: string;
-  private readonly listeners = new Set<(e: FeedEvent) => void>();
-  private readonly resets = new Set<(reason: string) => void>();
+  private readonly listeners = new Listeners<FeedEvent>();
+  private readonly resets = new Listeners<string>();
   private time = 0;
   private cursor = 0;
   private statusCursor = -1;
@@ -195,7 +249,8 @@ export class TraceSource implements VizSource {
     private readonly trace: Trace,
     o: { playing?: boolean; speed?: number; name?: string } = {},
   ) {
-    this.title = `trace ${o.name ?? ''}: ${trace.header.title}`.replace('trace : ', 'trace: ');
+    this.title =
+      o.name === undefined ? `trace: ${trace.header.title}` : `trace ${o.name}: ${trace.header.title}`;
     this.playing = o.playing ?? false;
     this.speed = o.speed ?? 1;
     const lastEvent = trace.events.at(-1)?.at ?? 0;
@@ -227,8 +282,7 @@ export class TraceSource implements VizSource {
   }
 
   listen(fn: (e: FeedEvent) => void): () => void {
-    this.listeners.add(fn);
-    return () => this.listeners.delete(fn);
+    return this.listeners.add(fn);
   }
 
   onReset(fn: (reason: string) => void): void {
@@ -240,7 +294,7 @@ export class TraceSource implements VizSource {
     const { events, statuses } = this.trace;
     for (let n = 0; n < limit && this.cursor < events.length && events[this.cursor]!.at <= time; n++) {
       const e = events[this.cursor++]!;
-      for (const fn of this.listeners) fn(e);
+      this.listeners.emit(e);
     }
     while (this.statusCursor + 1 < statuses.length && statuses[this.statusCursor + 1]!.time <= time) {
       this.statusCursor++;
@@ -276,14 +330,12 @@ export class TraceSource implements VizSource {
           this.time = 0;
           this.cursor = 0;
           this.statusCursor = -1;
-          for (const fn of this.resets) fn(`jumped back to ${c.time} ms: replaying the trace`);
+          this.resets.emit(`jumped back to ${c.time} ms: replaying the trace`);
         }
         this.advance(c.time);
         return;
     }
   }
 
-  close(): void {
-    this.listeners.clear();
-  }
+  close(): void {}
 }
