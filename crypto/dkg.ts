@@ -30,6 +30,7 @@ import { type Schema, s } from '../wire/schema.ts';
 import { bytesEqual } from '../wire/types.ts';
 import {
   group as defaultGroup,
+  framed,
   type Group,
   hashToScalar,
   IDENTITY,
@@ -38,6 +39,7 @@ import {
   SCALAR_BYTES,
   scalarFromCanonicalBytes,
   scalarToBytes,
+  u32le,
 } from './group.ts';
 import { evaluatePolynomial } from './shamir.ts';
 
@@ -156,12 +158,6 @@ function assertParams(params: DkgParams, g: Group): void {
 
 const encoder = new TextEncoder();
 
-function u32le(n: number): Uint8Array {
-  const out = new Uint8Array(4);
-  new DataView(out.buffer).setUint32(0, n, true);
-  return out;
-}
-
 function u64le(n: bigint): Uint8Array {
   const out = new Uint8Array(8);
   new DataView(out.buffer).setBigUint64(0, n, true);
@@ -170,15 +166,7 @@ function u64le(n: bigint): Uint8Array {
 
 /** SHA-256 over a domain tag and parts, each length-prefixed (no two part lists collide). */
 function hashBytes(domain: string, ...parts: readonly Uint8Array[]): Uint8Array {
-  const h = sha256.create();
-  const tag = encoder.encode(domain);
-  h.update(u32le(tag.length));
-  h.update(tag);
-  for (const part of parts) {
-    h.update(u32le(part.length));
-    h.update(part);
-  }
-  return h.digest();
+  return framed(sha256.create(), domain, parts).digest();
 }
 
 /**

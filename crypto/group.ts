@@ -92,20 +92,29 @@ const encoder = new TextEncoder();
  * length-prefixed so that no two part lists collide, reduced mod ORDER (bias below 2^-250).
  */
 export function hashToScalar(domain: string, ...parts: readonly Uint8Array[]): bigint {
-  const h = sha512.create();
-  const tag = encoder.encode(domain);
-  h.update(u32le(tag.length));
-  h.update(tag);
-  for (const part of parts) {
-    h.update(u32le(part.length));
-    h.update(part);
-  }
-  return mod(bytesToNumberLE(h.digest()));
+  return mod(bytesToNumberLE(framed(sha512.create(), domain, parts).digest()));
 }
 
 /** Hash to a point with domain separation (used for the second generator of TDH2). */
 export function hashToPoint(group: Group, domain: string, ...parts: readonly Uint8Array[]): Uint8Array {
-  const h = sha512.create();
+  return group.fromUniform(framed(sha512.create(), domain, parts).digest());
+}
+
+export function u32le(n: number): Uint8Array {
+  const out = new Uint8Array(4);
+  new DataView(out.buffer).setUint32(0, n, true);
+  return out;
+}
+
+/**
+ * Feeds a domain tag and then each part into `h`, every one length-prefixed (u32 LE), so that no
+ * two part lists collide. The framing of every domain-separated hash here (any hash function).
+ */
+export function framed<H extends { update(data: Uint8Array): unknown }>(
+  h: H,
+  domain: string,
+  parts: readonly Uint8Array[],
+): H {
   const tag = encoder.encode(domain);
   h.update(u32le(tag.length));
   h.update(tag);
@@ -113,13 +122,7 @@ export function hashToPoint(group: Group, domain: string, ...parts: readonly Uin
     h.update(u32le(part.length));
     h.update(part);
   }
-  return group.fromUniform(h.digest());
-}
-
-function u32le(n: number): Uint8Array {
-  const out = new Uint8Array(4);
-  new DataView(out.buffer).setUint32(0, n, true);
-  return out;
+  return h;
 }
 
 function isIdentity(p: Uint8Array): boolean {

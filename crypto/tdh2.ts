@@ -20,6 +20,7 @@ import { aead, KEY_BYTES, NONCE_BYTES, TAG_BYTES } from './aead.ts';
 import {
   bytesToNumberLE,
   group as defaultGroup,
+  framed,
   type Group,
   hashToPoint,
   mod,
@@ -28,6 +29,7 @@ import {
   SCALAR_BYTES,
   scalarFromCanonicalBytes,
   scalarToBytes,
+  u32le,
 } from './group.ts';
 import { evaluatePolynomial, lagrangeAtZero } from './shamir.ts';
 
@@ -122,24 +124,9 @@ export type DecryptResult =
 // hashing: SHA-512 over a domain tag and length-prefixed parts (the construction of
 // group.hashToScalar, through node:crypto, which is about 3x faster than @noble/hashes here)
 
-const encoder = new TextEncoder();
-
-function u32le(n: number): Uint8Array {
-  const out = new Uint8Array(4);
-  new DataView(out.buffer).setUint32(0, n, true);
-  return out;
-}
-
+/** node:crypto's SHA-512 (the hot path) with the framing of group.hashToScalar. */
 function hasher(domain: string, parts: readonly Uint8Array[]): Hash {
-  const h = createHash('sha512');
-  const tag = encoder.encode(domain);
-  h.update(u32le(tag.length));
-  h.update(tag);
-  for (const part of parts) {
-    h.update(u32le(part.length));
-    h.update(part);
-  }
-  return h;
+  return framed(createHash('sha512'), domain, parts);
 }
 
 /** The same value as group.hashToScalar(domain, ...parts). */

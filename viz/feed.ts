@@ -275,12 +275,17 @@ export function nodeStatusOf(info: NodeInfo, graph: EngineGraph | undefined): No
  */
 export class ClusterView {
   private readonly infos = new Map<string, NodeInfo>();
+  /** the graph each info was read from: a graph's structure is fixed once started, so it is read once */
+  private readonly readFrom = new Map<string, EngineGraph>();
 
   constructor(private readonly cluster: Cluster) {}
 
   nodes(): NodeInfo[] {
     return this.cluster.nodes.map((n) => {
-      if (n.graph !== undefined) this.infos.set(n.id, nodeInfoOf(n.graph));
+      if (n.graph !== undefined && this.readFrom.get(n.id) !== n.graph) {
+        this.infos.set(n.id, nodeInfoOf(n.graph));
+        this.readFrom.set(n.id, n.graph);
+      }
       return this.infos.get(n.id) ?? { node: n.id, engines: [], edges: [] };
     });
   }
