@@ -157,6 +157,8 @@ async function shardedEngines(dir: string): Promise<void> {
   const block: OrderedBlock = {
     height: 2n,
     blockHash: new Uint8Array(32),
+    proposer: new Uint8Array(32),
+    charges: [],
     txs: txs.map((tx, i) => ({
       envelope: sha256(Uint8Array.of(i & 0xff, i >> 8)),
       includedAt: 2n,

@@ -8,6 +8,7 @@ import { CONSENSUS_LIMITS } from '../engines/consensus/messages.ts';
 import { ConsensusStore } from '../engines/consensus/store.ts';
 import { Note } from '../engines/executor/notes.ts';
 import { sha256, toHex } from '../wire/commit.ts';
+import { feeLedgerView } from '../wire/fees.ts';
 import { blockHash, CommittedBlock } from '../wire/ledger.ts';
 import { decode, encode } from '../wire/schema.ts';
 import { DEMO_ASSET, type NoteJson, tokenOf } from './client.ts';
@@ -156,6 +157,16 @@ export function nodeApi(node: LiveNode): RpcMethods {
       description: 'connected peers with their scores and traffic',
       params: p.none(),
       handler: () => node.network.peers(),
+    }),
+    feeBalance: method({
+      description:
+        'the fee balance of an ed25519 public key (what its envelopes pay fees from), as of the last executed height',
+      params: p.object({ account: p.hex({ bytes: 32 }) }),
+      handler: ({ account }) => ({
+        account: toHex(account),
+        balance: feeLedgerView(node.storage).feeBalance(account).toString(),
+        height: ledger.executedHeight().toString(),
+      }),
     }),
   };
 }

@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { encryptionKeyPair } from '../crypto/dkg.ts';
 import { sha256 } from '../wire/commit.ts';
+import { type FeeAccount, MAX_FEE_BALANCE } from '../wire/fees.ts';
 import { keyPairFromSeed } from '../wire/sign.ts';
 
 export class ConfigError extends Error {
@@ -41,6 +42,8 @@ export interface Genesis {
   mintAuthority: Uint8Array;
   /** accounts whose ed25519 owner predicate code is published at genesis */
   accounts: Uint8Array[];
+  /** fee accounts and their balances at genesis: every envelope's fee is paid from one */
+  feeAccounts: FeeAccount[];
   /** the DKG's deal window and complaint window, in heights */
   dkg: { start: number; dealWindow: number; complaintWindow: number };
 }
@@ -83,6 +86,9 @@ export const CONFIG_DEFAULTS = {
 };
 
 export const DKG_DEFAULTS = { start: 1, dealWindow: 6, complaintWindow: 4 };
+
+/** What `fractal init` gives the mint authority and each demo account to pay fees with. */
+export const DEMO_FEE_BALANCE = 1_000_000_000_000n;
 
 type Json = Record<string, unknown>;
 
@@ -242,6 +248,7 @@ export function loadGenesis(path: string): Genesis {
     'validators',
     'mintAuthority',
     'accounts',
+    'feeAccounts',
     'dkg',
   ]);
   const validators = r.array('validators').map((v, i) => {
@@ -268,12 +275,29 @@ export function loadGenesis(path: string): Genesis {
       r.fail(`accounts[${i}]`, 'must be 32 bytes of hex');
     return Uint8Array.from(Buffer.from(a as string, 'hex'));
   });
+  const feeAccounts = r.array('feeAccounts', []).map((a, i) => {
+    if (a === null || typeof a !== 'object' || Array.isArray(a))
+      r.fail(`feeAccounts[${i}]`, 'must be an object {"publicKey": hex, "balance": "decimal"}');
+    const x = new Reader(file, a as Json, `feeAccounts[${i}].`, ['publicKey', 'balance']);
+    const balance = (a as Json).balance;
+    const amount =
+      typeof balance === 'string' && /^(0|[1-9][0-9]{0,19})$/.test(balance) ? BigInt(balance) : -1n;
+    if (amount < 0n || amount > MAX_FEE_BALANCE)
+      x.fail('balance', 'must be a decimal string of an integer from 0 to 2^64 - 1');
+    return { publicKey: x.hex('publicKey', 32), balance: amount };
+  });
+  const feeKeys = new Set(feeAccounts.map((a) => Buffer.from(a.publicKey).toString('hex')));
+  if (feeKeys.size !== feeAccounts.length) r.fail('feeAccounts', 'two entries share a public key');
+  const feeTotal = feeAccounts.reduce((t, a) => t + a.balance, 0n);
+  if (feeTotal > MAX_FEE_BALANCE)
+    r.fail('feeAccounts', `the balances total ${feeTotal}, above the fee supply limit 2^64 - 1`);
   const dkg = r.object('dkg', ['start', 'dealWindow', 'complaintWindow']);
   return {
     instance: r.string('instance', undefined, /^[a-z0-9][a-z0-9-]{0,63}$/),
     validators,
     mintAuthority: r.hex('mintAuthority', 32),
     accounts,
+    feeAccounts,
     dkg: {
       start: dkg.int('start', DKG_DEFAULTS.start, 1, 1_000_000),
       dealWindow: dkg.int('dealWindow', DKG_DEFAULTS.dealWindow, 1, 1_000),

@@ -14,15 +14,18 @@ import type { BlockReceipts } from '../engines/executor/ports.ts';
 import { concatBytes, u64be } from '../storage/prefix.ts';
 import type { BatchOp, Storage } from '../storage/types.ts';
 import { toHex } from '../wire/commit.ts';
-import { Hash, type OrderedBlock } from '../wire/ledger.ts';
-import { decode, encode, type Infer, s } from '../wire/schema.ts';
+import { Hash, MAX_TXS_PER_BLOCK, type OrderedBlock } from '../wire/ledger.ts';
+import { decodeRecord, encodeRecord } from '../wire/records.ts';
+import { type Infer, s } from '../wire/schema.ts';
 
 const enc = new TextEncoder();
 const ORDERED = enc.encode('i/ordered/');
 const TX = enc.encode('i/tx/');
 const LAST = enc.encode('i/h');
 
-const OrderedEntries = s.list(s.struct({ envelope: Hash, includedAt: s.u64(), encrypted: s.bool() }));
+const OrderedEntries = s.list(s.struct({ envelope: Hash, includedAt: s.u64(), encrypted: s.bool() }), {
+  max: 2 * MAX_TXS_PER_BLOCK,
+});
 const TxLocation = s.struct({ height: s.u64(), index: s.u32() });
 
 export interface TxReceipt {
@@ -57,21 +60,32 @@ export class Indexer {
       includedAt: t.includedAt,
       encrypted: t.encrypted,
     }));
-    this.storage.write(concatBytes(ORDERED, u64be(b.height)), encode(OrderedEntries, entries));
+    this.storage.write(concatBytes(ORDERED, u64be(b.height)), encodeRecord(OrderedEntries, entries));
   }
 
-  /** The executor sealed a height: index its envelopes; returns their hex hashes in execution order. */
-  onReceipts(r: BlockReceipts): string[] {
+  /**
+   * The executor sealed a height: index its envelopes; returns their hex hashes in execution order,
+   * each marked `first` when this is the envelope's first receipt. An envelope keeps the location
+   * of its first receipt: a copy a later block carries again (a replay, refused at execution) gets
+   * a receipt of its own in that block but never takes the envelope's hash, so `receipt` answers
+   * with what really executed.
+   */
+  onReceipts(r: BlockReceipts): { hash: string; first: boolean }[] {
     const raw = this.storage.read(concatBytes(ORDERED, u64be(r.height)));
-    const entries = raw === undefined ? [] : decode(OrderedEntries, raw);
-    const ops: BatchOp[] = entries.map((e, index) => ({
-      op: 'put',
-      key: concatBytes(TX, e.envelope),
-      value: encode(TxLocation, { height: r.height, index }),
-    }));
+    const entries = raw === undefined ? [] : decodeRecord(OrderedEntries, raw);
+    const ops: BatchOp[] = [];
+    const located = new Set<string>();
+    const hashes = entries.map((e, index) => {
+      const hash = toHex(e.envelope);
+      const key = concatBytes(TX, e.envelope);
+      const first = !located.has(hash) && this.storage.read(key) === undefined;
+      if (first) ops.push({ op: 'put', key, value: encodeRecord(TxLocation, { height: r.height, index }) });
+      located.add(hash);
+      return { hash, first };
+    });
     if (r.height > this.lastIndexed()) ops.push({ op: 'put', key: LAST, value: u64be(r.height) });
     this.storage.batch(ops);
-    return entries.map((e) => toHex(e.envelope));
+    return hashes;
   }
 
   /** Indexes heights the executor sealed after the last indexed one (a crash came between). */
@@ -86,11 +100,11 @@ export class Indexer {
   receipt(hash: Uint8Array): TxReceipt | undefined {
     const loc = this.storage.read(concatBytes(TX, hash));
     if (loc === undefined) return undefined;
-    const { height, index } = decode(TxLocation, loc);
+    const { height, index } = decodeRecord(TxLocation, loc);
     const rs = this.ledger.receipts(height);
     const raw = this.storage.read(concatBytes(ORDERED, u64be(height)));
     if (rs === undefined || raw === undefined) return undefined;
-    const e = decode(OrderedEntries, raw)[index];
+    const e = decodeRecord(OrderedEntries, raw)[index];
     const receipt = rs.receipts[index];
     if (e === undefined || receipt === undefined) return undefined;
     return { hash, height, index, includedAt: e.includedAt, encrypted: e.encrypted, receipt };

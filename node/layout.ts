@@ -1,7 +1,8 @@
 /**
  * A network's files on disk, as `fractal init` and `fractal devnet` write them:
  *
- *   <dir>/genesis.json           instance, validators (identity + DKG encryption keys), mint authority
+ *   <dir>/genesis.json           instance, validators (identity + DKG encryption keys), mint authority,
+ *                                demo accounts and their fee balances
  *   <dir>/clients.json           demo accounts: the mint authority's and the clients' seeds (hex)
  *   <dir>/<name>/node.key        the node's ed25519 seed (hex)
  *   <dir>/<name>/config.json     its configuration (node/CONFIG.md), peers pinned by public key
@@ -13,7 +14,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { toHex } from '../wire/commit.ts';
 import { keyPairFromSeed } from '../wire/sign.ts';
-import { ConfigError, DKG_DEFAULTS, publicKeysOf } from './config.ts';
+import { ConfigError, DEMO_FEE_BALANCE, DKG_DEFAULTS, publicKeysOf } from './config.ts';
 
 export interface LayoutOptions {
   validators: number;
@@ -68,6 +69,10 @@ export function createLayout(dir: string, o: LayoutOptions): Layout {
     })),
     mintAuthority: pub(authority),
     accounts: clients.map(pub),
+    feeAccounts: [authority, ...clients].map((seed) => ({
+      publicKey: pub(seed),
+      balance: DEMO_FEE_BALANCE.toString(),
+    })),
     dkg: DKG_DEFAULTS,
   };
   writeFile(join(dir, 'genesis.json'), `${JSON.stringify(genesis, null, 2)}\n`);

@@ -14,6 +14,7 @@ import { registerTokenCode } from '../apps/token/index.ts';
 import { consensusEngine } from '../engines/consensus/engine.ts';
 import type { ConsensusState } from '../engines/consensus/node.ts';
 import { ConsensusStore } from '../engines/consensus/store.ts';
+import { genesisRoot, Ledger } from '../engines/executor/ledger.ts';
 import type { BlockReceipts } from '../engines/executor/ports.ts';
 import { NoteStore } from '../engines/executor/state.ts';
 import type { AdmitReply } from '../engines/mempool/ports.ts';
@@ -107,6 +108,7 @@ function genesisId(g: Genesis): string {
     validators: g.validators.map((v) => [v.name, toHex(v.publicKey), v.power, toHex(v.encryptionKey)]),
     mintAuthority: toHex(g.mintAuthority),
     accounts: g.accounts.map(toHex),
+    feeAccounts: g.feeAccounts.map((a) => [toHex(a.publicKey), a.balance.toString()]),
     dkg: g.dkg,
   });
   return toHex(sha256(new TextEncoder().encode(canonical)));
@@ -178,7 +180,7 @@ export class LiveNode {
     this.consensus = this.graph.add('consensus', consensusEngine, {
       chainId: genesis.instance,
       validators: genesis.validators.map((v) => ({ publicKey: v.publicKey, power: v.power })),
-      genesisAppRoot: new Uint8Array(32),
+      genesisAppRoot: genesisRoot(genesis.feeAccounts),
       awaitAppRoot: true,
       blockInterval: config.blockInterval,
       timeouts: {
@@ -271,6 +273,7 @@ export class LiveNode {
         tokenOf(this.genesis.mintAuthority),
         this.genesis.accounts,
       );
+      new Ledger(this.storage).seedGenesis(this.genesis.feeAccounts);
       this.storage.write(GENESIS_KEY, id);
     } else if (toHex(stored) !== toHex(id)) {
       this.storage.close();
@@ -352,17 +355,27 @@ export class LiveNode {
   }
 
   private onReceipts(r: BlockReceipts, log: Logger): void {
-    const hashes = this.indexer.onReceipts(r);
+    const entries = this.indexer.onReceipts(r);
     const now = Date.now();
-    const out = r.receipts.map((rc, i) => {
-      const hash = hashes[i] ?? '';
+    const out: { hash: string; accepted: boolean; phase: string; reason: string }[] = [];
+    let repeats = 0;
+    for (const [i, rc] of r.receipts.entries()) {
+      const entry = entries[i];
+      // a copy of an envelope that already has a receipt (a replay) is not announced as its outcome
+      if (entry !== undefined && !entry.first) {
+        repeats++;
+        continue;
+      }
+      const hash = entry?.hash ?? '';
       const at = this.submittedAt.get(hash);
       if (at !== undefined) {
         this.submittedAt.delete(hash);
         this.metrics.txLatency.observe((now - at) / 1000);
       }
-      return { hash, accepted: rc.accepted, phase: rc.phase, reason: rc.reason };
-    });
+      out.push({ hash, accepted: rc.accepted, phase: rc.phase, reason: rc.reason });
+    }
+    if (repeats > 0)
+      log.warn({ height: Number(r.height), repeats }, 'block carried envelopes already executed');
     if (out.length > 0) log.debug({ height: Number(r.height), txs: out.length }, 'executed');
     this.rpc.publish('receipts', { height: r.height.toString(), root: toHex(r.root), receipts: out });
   }

@@ -101,6 +101,8 @@ describe('executor with predicates on worker threads', () => {
     const ordered: OrderedBlock = {
       height: 1n,
       blockHash: new Uint8Array(32),
+      proposer: new Uint8Array(32),
+      charges: [],
       txs: txs.map((tx, i) => ({
         envelope: sha256(Uint8Array.of(i)),
         includedAt: 1n,

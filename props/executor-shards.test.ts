@@ -158,6 +158,8 @@ function orderedBlock(height: bigint, entries: readonly Entry[]): OrderedBlock {
   return {
     height,
     blockHash: new Uint8Array(32).fill(Number(height)),
+    proposer: new Uint8Array(32),
+    charges: [],
     txs: entries.map((e, i) => ({
       envelope: new Uint8Array(32).fill(i),
       includedAt: height,
@@ -197,7 +199,7 @@ function serial(initial: readonly Note[], blocks: readonly OrderedBlock[]): Run 
   const ledger = new Ledger(storage);
   const receipts = blocks.map((b) => {
     const r = executeOrderedSerial(b, ledger.notes, mev, GAS);
-    return ledger.seal(b.height, r.receipts, r.writes);
+    return ledger.seal(b.height, r.receipts, r.writes, r.fees);
   });
   // the root is over all state: every unspent note, whatever the shard count
   const notes = [...ledger.notes.notes()].map(([key, n]) => ({ key, value: encode(Note, n) }));

@@ -63,7 +63,8 @@ export interface EngineDefinition<
   readonly outputs: O;
   /** The machine, or a factory given the host's capabilities (storage for a WAL, for instance). */
   readonly machine: AnyStateMachine | ((host: EngineHost) => AnyStateMachine);
-  readonly needsStorage: boolean;
+  /** true: the graph must have storage; 'optional': given when the graph has it; false: never given */
+  readonly needsStorage: boolean | 'optional';
   /** Phantom: the config type. */
   readonly __config?: C;
 }
@@ -75,7 +76,7 @@ export function defineEngine<I extends PortSchemas, O extends PortSchemas, C = u
   inputs: I;
   outputs: O;
   machine: AnyStateMachine | ((host: EngineHost) => AnyStateMachine);
-  needsStorage?: boolean;
+  needsStorage?: boolean | 'optional';
 }): EngineDefinition<I, O, C> {
   if (!/^[a-z][a-z0-9-]*$/.test(spec.name)) {
     throw new Error(`defineEngine: name ${JSON.stringify(spec.name)} must be lower-case kebab`);

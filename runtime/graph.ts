@@ -124,7 +124,7 @@ export class EngineGraph {
   ): EngineHandle<I, O> {
     if (this.started) throw new Error(`graph ${this.node}: cannot add engine "${name}" after start`);
     if (this.engines.has(name)) throw new Error(`graph ${this.node}: engine "${name}" already exists`);
-    if (definition.needsStorage && this.opts.storage === undefined) {
+    if (definition.needsStorage === true && this.opts.storage === undefined) {
       throw new Error(`graph ${this.node}: engine "${name}" needs storage but the graph has none`);
     }
     const instance = new EngineInstance({
@@ -139,7 +139,7 @@ export class EngineGraph {
       host: {
         node: this.node,
         engine: name,
-        storage: definition.needsStorage ? this.opts.storage : undefined,
+        storage: definition.needsStorage === false ? undefined : this.opts.storage,
         signer: this.opts.signer,
         verify: this.opts.verify,
       },

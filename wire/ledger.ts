@@ -4,6 +4,7 @@
  * messages and never import each other.
  */
 import { sha256 } from './commit.ts';
+import { Charge } from './fees.ts';
 import { encode, type Infer, s } from './schema.ts';
 
 export const Hash = s.bytes({ length: 32 });
@@ -14,6 +15,16 @@ export const MAX_TXS_PER_BLOCK = 10_000;
 export const MAX_TX_BYTES = 64 * 1024;
 export const MAX_VALIDATORS = 1_000;
 export const MAX_EVIDENCE = 100;
+
+/**
+ * Decode limits for blocks and what carries them (consensus traffic, block sync, stored blocks):
+ * a block is larger than the codec's defaults allow.
+ */
+export const BLOCK_LIMITS = Object.freeze({
+  maxBytes: 32 * 1024 * 1024,
+  maxLength: 32 * 1024 * 1024,
+  maxDepth: 32,
+});
 
 export const VOTE_PREVOTE = 0;
 export const VOTE_PRECOMMIT = 1;
@@ -132,13 +143,18 @@ export const OrderedTx = s.struct({
 export type OrderedTx = Infer<typeof OrderedTx>;
 
 /**
- * What the decryptor hands the executor for a committed height: the transactions that became
- * executable at that height, in execution order (the encrypted transactions decrypted at this
- * height in their committed order, then this block's plain transactions in block order).
+ * What the decryptor hands the executor for a committed height: the fee charges of the block's
+ * envelopes, and the transactions that became executable at that height, in execution order (the
+ * encrypted transactions decrypted at this height in their committed order, then this block's
+ * plain transactions in block order).
  */
 export const OrderedBlock = s.struct({
   height: s.u64(),
   blockHash: Hash,
+  /** the block's proposer: it is credited with the fees the block's envelopes pay */
+  proposer: PublicKey,
+  /** the fee charges of the block's envelopes, in block order, paid before any of `txs` runs */
+  charges: s.list(Charge, { max: MAX_TXS_PER_BLOCK }),
   txs: s.list(OrderedTx, { max: 2 * MAX_TXS_PER_BLOCK }),
 });
 export type OrderedBlock = Infer<typeof OrderedBlock>;

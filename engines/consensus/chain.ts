@@ -34,6 +34,8 @@ export type RejectReason =
   | 'far-future-round'
   | 'not-proposer'
   | 'bad-block'
+  | 'oversize-block'
+  | 'repeated-tx'
   | 'bad-certificate'
   | 'bad-evidence';
 
@@ -196,12 +198,19 @@ export interface ChainTip {
   validators: ValidatorSet;
   /** The validator set of the previous height (signs the previous block's certificate). */
   previousValidators: ValidatorSet;
+  /** Most transactions in one block, and most bytes of them. */
+  maxTxs: number;
+  maxTxBytes: number;
+  /** Whether an earlier block carried the transaction with this sha256. */
+  isCommittedTx: (txId: Uint8Array) => boolean;
 }
 
 /**
  * valid(v) of the algorithm: is this block a well-formed successor of the tip? The header's
  * proposer need only be a validator: a value locked in one round is re-proposed unchanged by the
  * proposer of a later round (the round's proposer is checked on the signed proposal instead).
+ * Its transactions fit the block limits, and none is carried twice, in it or by an earlier block:
+ * a committed envelope replayed to a restarted node's mempool never reaches a second block.
  */
 export function checkBlock(block: Block, tip: ChainTip, verify: Verifier): RejectReason | null {
   const h = block.header;
@@ -211,6 +220,8 @@ export function checkBlock(block: Block, tip: ChainTip, verify: Verifier): Rejec
   if (tip.appRoot !== undefined && !bytesEqual(h.appRoot, tip.appRoot)) return 'bad-block';
   if (!tip.validators.index.has(toHex(h.proposer))) return 'bad-block';
   if (!bytesEqual(h.txsHash, txsHash(block.txs))) return 'bad-block';
+  const txProblem = checkTxs(block.txs, tip);
+  if (txProblem !== null) return txProblem;
   if (!bytesEqual(h.evidenceHash, evidenceHash(block.evidence))) return 'bad-block';
   if (!bytesEqual(h.validatorsHash, validatorsHash(tip.validators))) return 'bad-block';
   if (!bytesEqual(h.lastCommitHash, certificateHash(block.lastCommit))) return 'bad-block';
@@ -233,6 +244,48 @@ export function checkBlock(block: Block, tip: ChainTip, verify: Verifier): Rejec
     if (checkEvidence(e, tip.previousValidators, tip.chainId, verify) !== null) return 'bad-evidence';
   }
   return null;
+}
+
+function checkTxs(txs: readonly Uint8Array[], tip: ChainTip): RejectReason | null {
+  if (txs.length > tip.maxTxs) return 'oversize-block';
+  let bytes = 0;
+  for (const tx of txs) bytes += tx.length;
+  if (bytes > tip.maxTxBytes) return 'oversize-block';
+  const seen = new Set<string>();
+  for (const tx of txs) {
+    const id = txId(tx);
+    if (seen.has(id)) return 'repeated-tx';
+    seen.add(id);
+    if (tip.isCommittedTx(txIdBytes(tx))) return 'repeated-tx';
+  }
+  return null;
+}
+
+/**
+ * A transaction's sha256, remembered per byte array: the mempool re-sends its batch (up to a
+ * block's worth of the same arrays) whenever the pool changes, and blocks are checked by several
+ * rules. Transactions are never mutated, and the memo is a pure function of the bytes, so this
+ * changes nothing but the cost.
+ */
+const txHashes = new WeakMap<Uint8Array, Uint8Array>();
+export function txIdBytes(tx: Uint8Array): Uint8Array {
+  let id = txHashes.get(tx);
+  if (id === undefined) {
+    id = sha256(tx);
+    txHashes.set(tx, id);
+  }
+  return id;
+}
+
+const txHexes = new WeakMap<Uint8Array, string>();
+/** Hex of `txIdBytes(tx)`, memoised the same way. */
+export function txId(tx: Uint8Array): string {
+  let id = txHexes.get(tx);
+  if (id === undefined) {
+    id = toHex(txIdBytes(tx));
+    txHexes.set(tx, id);
+  }
+  return id;
 }
 
 function optionalBytesEqual(a: Uint8Array | null, b: Uint8Array | null): boolean {

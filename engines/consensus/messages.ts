@@ -3,7 +3,7 @@
  * encoding of their sign-bytes structs, which include the chain id, so a signature cannot be
  * replayed on another chain or as another kind of message.
  */
-import { Block, CommittedBlock, Hash, Signature, Vote } from '../../wire/ledger.ts';
+import { BLOCK_LIMITS, Block, CommittedBlock, Hash, Signature, Vote } from '../../wire/ledger.ts';
 import { type Infer, s } from '../../wire/schema.ts';
 
 export * from '../../wire/ledger.ts';
@@ -39,7 +39,7 @@ export const Proposal = s.struct({
 export type Proposal = Infer<typeof Proposal>;
 
 /** Decode limits for consensus traffic: blocks are larger than the codec's defaults. */
-export const CONSENSUS_LIMITS = { maxBytes: 32 * 1024 * 1024, maxLength: 32 * 1024 * 1024, maxDepth: 32 };
+export const CONSENSUS_LIMITS = BLOCK_LIMITS;
 
 /** Everything consensus nodes say to each other. */
 export const ConsensusMessage = s.variant({

@@ -3,11 +3,28 @@ import { describe, expect, it } from 'vitest';
 import { propParams } from '../../props/config.ts';
 import { SimKeyring } from '../../runtime/sim/signer.ts';
 import { MemoryStorage } from '../../storage/memory.ts';
+import { sha256, toHex } from '../../wire/commit.ts';
 import { decode, encode } from '../../wire/schema.ts';
 import type { Signer } from '../../wire/sign.ts';
-import { blockHash, checkEvidence, proposalSignBytes, voteSignBytes } from './chain.ts';
+import {
+  blockHash,
+  type ChainTip,
+  checkBlock,
+  checkEvidence,
+  proposalSignBytes,
+  txsHash,
+  voteSignBytes,
+} from './chain.ts';
 import { type Block, NetEnvelope, VOTE_PREVOTE, type Vote } from './messages.ts';
-import { type ConsensusState, type Env, emptyEffects, initialState, onNet, onTimeout } from './node.ts';
+import {
+  type ConsensusState,
+  type Env,
+  emptyEffects,
+  initialState,
+  onNet,
+  onTimeout,
+  onTxs,
+} from './node.ts';
 import { proposerOf } from './round.ts';
 import { ConsensusStore, KIND_PREVOTE } from './store.ts';
 
@@ -213,5 +230,54 @@ describe('consensus node: block interval (timeout_commit)', () => {
     expect(fx.sends.map(tagOf)).toContain('proposal');
     expect(next.deadlines['build/1/0']).toBeUndefined();
     expect(Object.values(next.blocks)[0]!.header.time).toBe(1_250n);
+  });
+});
+
+describe('consensus node: a block carries each transaction once, ever', () => {
+  function built(txs: Uint8Array[], committed: Uint8Array[] = []) {
+    const t = setup();
+    const proposer = proposerOf(t.state.round, 0);
+    const signer = t.signers.find((s) => t.indexOf(s) === proposer)!;
+    const storage = new MemoryStorage();
+    const store = new ConsensusStore(storage);
+    // an earlier height committed these (as a restarted node's store remembers)
+    store.commit(0n, new Uint8Array(0), committed.map(sha256));
+    const env = (now: number): Env => ({ signer, verify: t.keyring.verify, store, now });
+    const { state } = initialState({ ...t.cfg, blockInterval: 100 }, env(0));
+    const next = onTimeout(onTxs(state, txs), 'build/1/0', env(100), emptyEffects());
+    const block = Object.values(next.blocks)[0]!;
+    const tip = (over: Partial<ChainTip> = {}): ChainTip => ({
+      chainId: CHAIN,
+      height: 1n,
+      lastBlockHash: next.lastBlockHash,
+      appRoot: next.appRoot,
+      validators: next.validators,
+      previousValidators: next.previousValidators,
+      maxTxs: 1000,
+      maxTxBytes: 1 << 20,
+      isCommittedTx: () => false,
+      ...over,
+    });
+    return { block, tip, verify: t.keyring.verify };
+  }
+  const a = Uint8Array.of(1, 1, 1);
+  const b = Uint8Array.of(2, 2);
+
+  it('the proposer leaves out a transaction an earlier block committed (after a restart its mempool may hold it)', () => {
+    expect(built([a, b]).block.txs).toEqual([a, b]);
+    expect(built([a, b], [a]).block.txs).toEqual([b]);
+  });
+
+  it('a proposal repeating a committed transaction, or one twice, or beyond the limits is invalid', () => {
+    const { block, tip, verify } = built([a, b]);
+    expect(checkBlock(block, tip(), verify)).toBeNull();
+    const aId = toHex(sha256(a));
+    expect(checkBlock(block, tip({ isCommittedTx: (id) => toHex(id) === aId }), verify)).toBe('repeated-tx');
+    expect(checkBlock(block, tip({ maxTxs: 1 }), verify)).toBe('oversize-block');
+    expect(checkBlock(block, tip({ maxTxBytes: 4 }), verify)).toBe('oversize-block');
+    const twice = built([a, b, a]).block;
+    expect(twice.txs).toEqual([a, b]);
+    const forged = { ...twice, txs: [a, a], header: { ...twice.header, txsHash: txsHash([a, a]) } };
+    expect(checkBlock(forged, tip(), verify)).toBe('repeated-tx');
   });
 });

@@ -8,7 +8,8 @@
  * blocks to announce. Storage writes (WAL, blocks) happen inside the handlers, before the messages
  * they guard are returned, which is what makes them write-ahead.
  */
-import { sha256, toHex } from '../../wire/commit.ts';
+import { toHex } from '../../wire/commit.ts';
+import { decodeRecord } from '../../wire/records.ts';
 import { decode, encode, s, tryDecode } from '../../wire/schema.ts';
 import type { Signer, Verifier } from '../../wire/sign.ts';
 import {
@@ -23,6 +24,8 @@ import {
   evidenceHash,
   proposalSignBytes,
   type RejectReason,
+  txId,
+  txIdBytes,
   txsHash,
   validatorsHash,
   voteSignBytes,
@@ -89,6 +92,8 @@ export interface ConsensusConfig {
   /** Broadcast our height this often (ms), so lagging peers notice and sync. */
   statusInterval?: number;
   maxTxsPerBlock?: number;
+  /** Most bytes of transactions in one block (default 8 MiB, the mempool's batch). */
+  maxBlockTxBytes?: number;
   /** Messages of a round this far above ours are dropped as far-future. */
   maxRoundsAhead?: number;
   /**
@@ -98,6 +103,11 @@ export interface ConsensusConfig {
    */
   blockInterval?: number;
 }
+
+/** A block holds at most this many transactions by default (the mempool's batch). */
+export const DEFAULT_MAX_TXS_PER_BLOCK = 1_000;
+/** ... and at most this many bytes of them (the mempool's batch). */
+export const DEFAULT_MAX_BLOCK_TX_BYTES = 8 * 1024 * 1024;
 
 export interface Env {
   readonly signer: Signer | undefined;
@@ -127,6 +137,7 @@ export interface ConsensusState {
   readonly awaitAppRoot: boolean;
   readonly statusInterval: number;
   readonly maxTxsPerBlock: number;
+  readonly maxBlockTxBytes: number;
   readonly maxRoundsAhead: number;
   readonly blockInterval: number;
   readonly height: bigint;
@@ -209,7 +220,8 @@ export function initialState(cfg: ConsensusConfig, env: Env): { state: Consensus
     timeouts,
     awaitAppRoot,
     statusInterval: cfg.statusInterval ?? 250,
-    maxTxsPerBlock: cfg.maxTxsPerBlock ?? 1000,
+    maxTxsPerBlock: cfg.maxTxsPerBlock ?? DEFAULT_MAX_TXS_PER_BLOCK,
+    maxBlockTxBytes: cfg.maxBlockTxBytes ?? DEFAULT_MAX_BLOCK_TX_BYTES,
     maxRoundsAhead: cfg.maxRoundsAhead ?? 64,
     blockInterval: cfg.blockInterval ?? 0,
     height,
@@ -254,7 +266,7 @@ function encodeSet(set: ValidatorSet): Uint8Array {
 
 /** The validator set in force at `height` (stored at the height it took effect). */
 function setAt(store: ConsensusStore, height: bigint): ValidatorSet {
-  const stored = decode(ValidatorSetWire, store.validatorsAt(height)!);
+  const stored = decodeRecord(ValidatorSetWire, store.validatorsAt(height)!);
   return makeValidatorSet(
     stored.map((v) => ({ id: toHex(v.publicKey), publicKey: v.publicKey, power: Number(v.power) })),
   );
@@ -400,8 +412,23 @@ function evidenceSignature(e: Evidence): Uint8Array {
   return e.value.first.signature;
 }
 
+/**
+ * The block this node proposes: the mempool's batch in its order, within the block limits, without
+ * a transaction an earlier block carried (after a restart the mempool may have been handed one).
+ */
 function buildBlock(s: ConsensusState, env: Env): Block {
-  const txs = s.pendingTxs.slice(0, s.maxTxsPerBlock);
+  const txs: Uint8Array[] = [];
+  const seen = new Set<string>();
+  let bytes = 0;
+  for (const tx of s.pendingTxs) {
+    if (txs.length >= s.maxTxsPerBlock) break;
+    const id = txId(tx);
+    if (seen.has(id) || bytes + tx.length > s.maxBlockTxBytes || env.store.isCommittedTx(txIdBytes(tx)))
+      continue;
+    seen.add(id);
+    txs.push(tx);
+    bytes += tx.length;
+  }
   // evidence is checked against the set that signed it, which the next block knows as its previous set
   const evidence = s.evidence.filter((e) => e.value.first.height === s.height - 1n).slice(0, 100);
   const proposer = s.validators.validators[s.self]!;
@@ -520,7 +547,7 @@ function decide(s: ConsensusState, round: number, value: string, env: Env, fx: E
 }
 
 function commitBlock(s: ConsensusState, committed: CommittedBlock, env: Env, fx: Effects): ConsensusState {
-  env.store.commit(s.height, encode(CommittedBlock, committed));
+  env.store.commit(s.height, encode(CommittedBlock, committed), committed.block.txs.map(txIdBytes));
   fx.committed.push(committed);
   const next: ConsensusState = { ...s, decided: committed, committedCount: s.committedCount + 1 };
   return maybeAdvance(next, env, fx);
@@ -695,7 +722,7 @@ function onProposal(
     s = addEvidence(s, { tag: 'proposal', value: { first: earlier, second: header } });
   }
   if (s.appRoot === undefined) return s;
-  const invalid = checkBlock(p.block, tipOf(s), env.verify);
+  const invalid = checkBlock(p.block, tipOf(s, env), env.verify);
   if (invalid !== null) s = penalize(s, fx, peer, invalid);
   const id = toHex(hash);
   if (invalid === null) s = { ...s, blocks: { ...s.blocks, [id]: p.block } };
@@ -708,7 +735,7 @@ function onProposal(
 }
 
 /** What a block of the current height must extend. */
-function tipOf(s: ConsensusState): ChainTip {
+function tipOf(s: ConsensusState, env: Env): ChainTip {
   return {
     chainId: s.chainId,
     height: s.height,
@@ -716,6 +743,9 @@ function tipOf(s: ConsensusState): ChainTip {
     appRoot: s.appRoot,
     validators: s.validators,
     previousValidators: s.previousValidators,
+    maxTxs: s.maxTxsPerBlock,
+    maxTxBytes: s.maxBlockTxBytes,
+    isCommittedTx: (id) => env.store.isCommittedTx(id),
   };
 }
 
@@ -730,7 +760,7 @@ function onSyncResponse(
   const hash = blockHash(c.block.header);
   const certBad = checkCertificate(c.certificate, s.height, hash, s.validators, s.chainId, env.verify);
   if (certBad !== null) return penalize(s, fx, peer, certBad);
-  const blockBad = checkBlock(c.block, tipOf(s), env.verify);
+  const blockBad = checkBlock(c.block, tipOf(s, env), env.verify);
   if (blockBad !== null) return penalize(s, fx, peer, blockBad);
   const next = commitBlock({ ...s, round: { ...s.round, step: 'commit' } }, c, env, fx);
   // keep pulling while the peer is ahead
@@ -783,22 +813,6 @@ function resendRecent(s: ConsensusState, env: Env, fx: Effects): void {
         : { tag: 'vote', value: decode(Vote, e.bytes, CONSENSUS_LIMITS) };
     fx.sends.push({ to: '', bytes: envelope(s, message) });
   }
-}
-
-/**
- * Hex sha256 of a transaction, remembered per byte array: the mempool re-sends its batch (up to a
- * block's worth of the same arrays) whenever the pool changes, and each is checked against the
- * recently committed ones. Transactions are never mutated, and the memo is a pure function of the
- * bytes, so this changes nothing but the cost.
- */
-const txIds = new WeakMap<Uint8Array, string>();
-function txId(tx: Uint8Array): string {
-  let id = txIds.get(tx);
-  if (id === undefined) {
-    id = toHex(sha256(tx));
-    txIds.set(tx, id);
-  }
-  return id;
 }
 
 /** The mempool's current batch: what we would propose. */

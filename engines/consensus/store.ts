@@ -5,11 +5,12 @@
  *   c/block/<height:8>                 committed block + certificate (what block sync serves)
  *   c/root/<height:8>                  the application state root after that height
  *   c/valset/<height:8>                the validator set from that height on (until the next entry)
+ *   c/tx/<sha256 of tx>                the height that committed a transaction (no block may carry it again)
  *
  * The signing guard is the WAL: before signing a (height, round, kind) the engine asks for what it
  * already signed there; it re-sends those bytes instead of signing anything else, so a restarted
  * node never signs two different messages for one step. Committing a height writes the block and
- * prunes the WAL below it in one atomic batch.
+ * prunes the WAL below it in one atomic batch, with the index of its transactions.
  */
 import { concatBytes as concat, u32be, u64be } from '../../storage/prefix.ts';
 import type { BatchOp, Storage } from '../../storage/types.ts';
@@ -24,6 +25,7 @@ const WAL = enc.encode('c/wal/');
 const BLOCK = enc.encode('c/block/');
 const ROOT = enc.encode('c/root/');
 const VALSET = enc.encode('c/valset/');
+const TX = enc.encode('c/tx/');
 
 export interface WalEntry {
   round: number;
@@ -59,15 +61,25 @@ export class ConsensusStore {
     return out;
   }
 
-  /** Stores a committed block and drops the WAL of every height up to it, atomically. */
-  commit(height: bigint, committed: Uint8Array): void {
+  /**
+   * Stores a committed block, indexes its transactions (by sha256, `txIds`) and drops the WAL of
+   * every height up to it, atomically.
+   */
+  commit(height: bigint, committed: Uint8Array, txIds: readonly Uint8Array[] = []): void {
     const ops: BatchOp[] = [{ op: 'put', key: concat(BLOCK, u64be(height)), value: committed }];
+    const at = u64be(height);
+    for (const id of txIds) ops.push({ op: 'put', key: concat(TX, id), value: at });
     for (const [key] of this.storage.scan(WAL)) {
       const h = new DataView(key.buffer, key.byteOffset, key.byteLength).getBigUint64(WAL.length);
       if (h > height) break;
       ops.push({ op: 'del', key });
     }
     this.storage.batch(ops);
+  }
+
+  /** Whether a committed block carried the transaction with this sha256. */
+  isCommittedTx(txId: Uint8Array): boolean {
+    return this.storage.read(concat(TX, txId)) !== undefined;
   }
 
   block(height: bigint): Uint8Array | undefined {

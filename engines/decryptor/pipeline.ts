@@ -2,7 +2,8 @@
  * The decryptor's logic, pure: committed blocks in, executable transactions out.
  *
  * For each committed block h, in block order, every envelope is checked the same way at every node
- * (signature, instance, expiry, replay) and then:
+ * (signature, instance, expiry, replay); each that passes is charged its fee (the executor debits
+ * the payer when it executes h, `OrderedBlock.charges`) and then:
  *   plain      -> executable at h, in block order;
  *   encrypted  -> its ciphertext is checked (label, epoch, TDH2 validity) and joins the pending batch
  *                 of h, to be decrypted once t validators' shares for h are on chain;
@@ -44,6 +45,7 @@ import {
 } from '../../crypto/tdh2.ts';
 import { sha256, toHex } from '../../wire/commit.ts';
 import { type Envelope, envelopeSigningBytes, labelBytes, SignedEnvelope } from '../../wire/envelope.ts';
+import type { Charge } from '../../wire/fees.ts';
 import { blockHash, type CommittedBlock, type OrderedBlock, type OrderedTx } from '../../wire/ledger.ts';
 import { encode, tryDecode } from '../../wire/schema.ts';
 import type { Signer, Verifier } from '../../wire/sign.ts';
@@ -221,6 +223,7 @@ export function onCommitted(
   const candidates = new Map<PendingBatch, ShareCandidate[]>();
   const plain: OrderedTx[] = [];
   const entries: PendingEntry[] = [];
+  const charges: Charge[] = [];
   const newDeals: number[] = [];
 
   for (const bytes of cb.block.txs) {
@@ -242,6 +245,7 @@ export function onCommitted(
       continue;
     }
     nonces.set(nonceKey(e.payer, e.nonce), e.expiry);
+    charges.push({ envelope: id, payer: e.payer, nonce: e.nonce, fee: e.fee, expiry: e.expiry });
     switch (e.body.tag) {
       case 'plain':
         plain.push({ envelope: id, includedAt: h, encrypted: false, tx: { tag: 'ok', value: e.body.value } });
@@ -390,7 +394,13 @@ export function onCommitted(
     for (const body of envelopes) out.submit.push(signEnvelope(cfg, env.signer, body, expiry));
   }
 
-  const ordered: OrderedBlock = { height: h, blockHash: hash, txs: [...decrypted, ...plain] };
+  const ordered: OrderedBlock = {
+    height: h,
+    blockHash: hash,
+    proposer: cb.block.header.proposer,
+    charges,
+    txs: [...decrypted, ...plain],
+  };
   out.ordered = ordered;
   const state: DecryptorState = {
     ...s,

@@ -11,8 +11,7 @@
 import { concatBytes, u64be } from '../../storage/prefix.ts';
 import type { Storage } from '../../storage/types.ts';
 import { CommittedBlock } from '../../wire/ledger.ts';
-import { decode, encode } from '../../wire/schema.ts';
-import { CONSENSUS_LIMITS } from '../consensus/messages.ts';
+import { decodeRecord, encodeRecord } from '../../wire/records.ts';
 
 const BLOCK = new TextEncoder().encode('d/block/');
 
@@ -20,15 +19,15 @@ export class DecryptorStore {
   constructor(private readonly storage: Storage) {}
 
   saveBlock(cb: CommittedBlock): void {
-    this.storage.write(concatBytes(BLOCK, u64be(cb.block.header.height)), encode(CommittedBlock, cb));
+    this.storage.write(concatBytes(BLOCK, u64be(cb.block.header.height)), encodeRecord(CommittedBlock, cb));
   }
 
   /**
-   * Processed blocks in height order, decoded under the limits consensus accepted them with (a
-   * block may hold transactions beyond the codec's default item limit). A corrupt entry is a typed
-   * DecodeError, never a wrong state.
+   * Processed blocks in height order, decoded under the record limits (a block may hold
+   * transactions beyond the codec's default item limit). A corrupt entry is a typed DecodeError,
+   * never a wrong state.
    */
   *blocks(): IterableIterator<CommittedBlock> {
-    for (const [, value] of this.storage.scan(BLOCK)) yield decode(CommittedBlock, value, CONSENSUS_LIMITS);
+    for (const [, value] of this.storage.scan(BLOCK)) yield decodeRecord(CommittedBlock, value);
   }
 }

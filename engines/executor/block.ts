@@ -4,8 +4,10 @@
  * evaluate the transactions of one wave concurrently.
  */
 import { Random } from '../../runtime/random.ts';
+import { toHex } from '../../wire/commit.ts';
 import type { OrderedBlock } from '../../wire/ledger.ts';
 import { tryDecode } from '../../wire/schema.ts';
+import { type BlockFees, chargeBlock, feeRefusal, NO_FEES } from './fees.ts';
 import { Transaction } from './notes.ts';
 import { executeTransaction, type Multievaluate, type Receipt, type WriteSet } from './phases.ts';
 import { waves } from './schedule.ts';
@@ -78,15 +80,17 @@ export function executeSharded(
 export type Prepared = { tx: Transaction; receipt: null } | { tx: null; receipt: Receipt };
 
 /**
- * Decodes an ordered block's entries: a discarded entry gets a rejection receipt in phase
- * 'decrypt' with the decryptor's reason, bytes that are not a transaction one in phase 'decode';
- * neither is executed.
+ * Decodes an ordered block's entries: a discarded one gets a rejection receipt in phase 'decrypt'
+ * with the decryptor's reason, one whose fee was not paid (`fees`, from `chargeBlock`) one in
+ * phase 'fee', bytes that are not a transaction one in phase 'decode'; none of them is executed.
  */
-export function prepareOrdered(block: OrderedBlock): Prepared[] {
+export function prepareOrdered(block: OrderedBlock, fees: BlockFees = NO_FEES): Prepared[] {
   return block.txs.map((entry): Prepared => {
     if (entry.tx.tag === 'discarded') {
       return { tx: null, receipt: { accepted: false, phase: 'decrypt', reason: entry.tx.value, gasUsed: 0 } };
     }
+    const refusal = feeRefusal(fees, toHex(entry.envelope), entry.includedAt, block.height);
+    if (refusal !== undefined) return { tx: null, receipt: refusal };
     const d = tryDecode(Transaction, entry.tx.value);
     if (d.ok) return { tx: d.value, receipt: null };
     return {
@@ -102,20 +106,22 @@ export function prepareOrdered(block: OrderedBlock): Prepared[] {
 }
 
 /**
- * Serial execution of an ordered block: `executeSerial` over its executable entries, with the
- * receipts of discarded and undecodable entries in their positions. The reference every engine
- * configuration must agree with.
+ * Serial execution of an ordered block: its fees charged (`chargeBlock`), then `executeSerial` over
+ * its executable entries, with the receipts of discarded, unpaid and undecodable entries in their
+ * positions. The reference every engine configuration must agree with; seal the result with
+ * `Ledger.seal(block.height, receipts, writes, fees)`.
  */
 export function executeOrderedSerial(
   block: OrderedBlock,
   store: NoteStore,
   multievaluate: Multievaluate,
   gasLimit: number,
-): BlockResult {
-  const prepared = prepareOrdered(block);
+): BlockResult & { fees: BlockFees } {
+  const fees = chargeBlock(store.storage, block);
+  const prepared = prepareOrdered(block, fees);
   const txs = prepared.flatMap((p) => (p.tx === null ? [] : [p.tx]));
   const run = executeSerial(txs, store, multievaluate, gasLimit);
   let next = 0;
   const receipts = prepared.map((p) => p.receipt ?? run.receipts[next++]!);
-  return { receipts, writes: run.writes };
+  return { receipts, writes: run.writes, fees };
 }

@@ -36,6 +36,7 @@ import type { EvalResult } from '../../vm/types.ts';
 import { toHex } from '../../wire/commit.ts';
 import type { OrderedBlock } from '../../wire/ledger.ts';
 import { type Prepared, prepareOrdered } from './block.ts';
+import { type BlockFees, chargeBlock, NO_FEES } from './fees.ts';
 import { Ledger } from './ledger.ts';
 import type { Note } from './notes.ts';
 import {
@@ -92,6 +93,8 @@ export interface CoordinatorContext {
   readonly queue: readonly OrderedBlock[];
   /** The block being executed: its entries, receipts and write sets by position. */
   readonly prepared: readonly Prepared[];
+  /** The block's fees, charged when it begins. */
+  readonly fees: BlockFees;
   readonly receipts: readonly (Receipt | null)[];
   readonly writes: readonly (WriteSet | null)[];
   /** Waves of block positions; `wave` is the current one. */
@@ -222,13 +225,15 @@ export function createCoordinatorMachine(mev: Multievaluate, shards: number) {
         }),
         /** Decodes the block and schedules its executable transactions into waves. */
         begin: enqueueActions(({ context, enqueue }) => {
-          const prepared = prepareOrdered(block(context));
+          const fees = chargeBlock(host.storage!, block(context));
+          const prepared = prepareOrdered(block(context), fees);
           const executable = prepared.flatMap((p, i) => (p.tx === null ? [] : [i]));
           const plan = waves(executable.map((i) => prepared[i]!.tx!)).map((w) =>
             w.map((k) => executable[k]!),
           );
           enqueue.assign({
             prepared,
+            fees,
             receipts: prepared.map((p) => p.receipt),
             writes: prepared.map(() => null),
             waves: plan,
@@ -428,7 +433,7 @@ export function createCoordinatorMachine(mev: Multievaluate, shards: number) {
           const height = block(context).height;
           const receipts = context.receipts.map((r) => r!);
           const writes = context.writes.filter((w): w is WriteSet => w !== null);
-          const sealed = ledger.seal(height, receipts, writes);
+          const sealed = ledger.seal(height, receipts, writes, context.fees);
           enqueue.emit({ type: 'receipts', msg: sealed });
           enqueue.emit({ type: 'appRoot', msg: { height, root: sealed.root, validatorUpdates: [] } });
           for (let i = 0; i < shards; i++)
@@ -436,6 +441,7 @@ export function createCoordinatorMachine(mev: Multievaluate, shards: number) {
           enqueue.assign({
             queue: context.queue.slice(1),
             prepared: [],
+            fees: NO_FEES,
             receipts: [],
             writes: [],
             waves: [],
@@ -456,6 +462,7 @@ export function createCoordinatorMachine(mev: Multievaluate, shards: number) {
         retryMs: input.config.retryMs,
         queue: [],
         prepared: [],
+        fees: NO_FEES,
         receipts: [],
         writes: [],
         waves: [],

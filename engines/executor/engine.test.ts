@@ -8,9 +8,11 @@ import { ALWAYS_ACCEPT, builtinNatives, nativeVm } from '../../vm/native.ts';
 import { createVmTable } from '../../vm/table.ts';
 import type { VirtualMachine } from '../../vm/types.ts';
 import { toHex } from '../../wire/commit.ts';
+import { feeLedgerView, unpaidKey } from '../../wire/fees.ts';
 import type { OrderedBlock } from '../../wire/ledger.ts';
 import { encode } from '../../wire/schema.ts';
 import { executorEngine } from './engine.ts';
+import { Ledger } from './ledger.ts';
 import { DECLARED_INPUTS, DECLARED_OUTPUTS, Declared, nativeFn } from './natives.ts';
 import { Note, noteKey, Transaction } from './notes.ts';
 import { inProcessRunner, type PredicateRunner } from './parallel.ts';
@@ -75,6 +77,8 @@ function setup(storage = new MemoryStorage(), kind: Kind = 'serial') {
   const block = (height: bigint, txs: (Uint8Array | string)[]): OrderedBlock => ({
     height,
     blockHash: new Uint8Array(32).fill(Number(height)),
+    proposer: new Uint8Array(32),
+    charges: [],
     txs: txs.map((t, i) => ({
       envelope: new Uint8Array(32).fill(i),
       includedAt: height,
@@ -199,5 +203,108 @@ describe('executor statecharts', () => {
     expect(Object.keys(coordinator.commit!.states!)).toEqual(['checking', 'applying']);
     expect(Object.keys(machines['executor-shard-1']!.states)).toEqual(['idle', 'serving', 'applying']);
     expect(t.g.describe().edges).toHaveLength(4);
+  });
+});
+
+describe.each(kinds)('executor fees: %s', (_label, kind) => {
+  const payer = new Uint8Array(32).fill(0xa1);
+  const broke = new Uint8Array(32).fill(0xb2);
+  const proposer = new Uint8Array(32).fill(0xc3);
+  const envelope = (i: number) => new Uint8Array(32).fill(0x40 + i);
+  const charge = (i: number, who: Uint8Array, fee: bigint, nonce = BigInt(i), expiry = 10n) => ({
+    envelope: envelope(i),
+    payer: who,
+    nonce,
+    fee,
+    expiry,
+  });
+  const entry = (i: number, tx: Uint8Array | string, includedAt: bigint, encrypted = false) => ({
+    envelope: envelope(i),
+    includedAt,
+    encrypted,
+    tx: typeof tx === 'string' ? { tag: 'discarded' as const, value: tx } : { tag: 'ok' as const, value: tx },
+  });
+
+  it('charges every committed envelope before the block runs, even when its transaction then fails; the proposer is credited', async () => {
+    const t = setup(undefined, kind);
+    const ledger = new Ledger(t.storage);
+    const genesis = ledger.seedGenesis([{ publicKey: payer, balance: 100n }]);
+    const view = feeLedgerView(t.storage);
+    t.g.send(t.ex.in.ordered, {
+      height: 1n,
+      blockHash: new Uint8Array(32).fill(1),
+      proposer,
+      charges: [charge(0, payer, 10n), charge(1, payer, 7n), charge(2, broke, 5n)],
+      // 0 is accepted, 1 is not a transaction (still pays), 2 cannot pay (not executed)
+      txs: [
+        entry(0, t.tx([], [t.note(1)]), 1n),
+        entry(1, Uint8Array.of(9), 1n),
+        entry(2, t.tx([], [t.note(2)]), 1n),
+      ],
+    });
+    await settle(t.scheduler);
+    expect(t.receipts[0]!.receipts.map((r) => `${r.accepted}:${r.phase}`)).toEqual([
+      'true:commit',
+      'false:decode',
+      'false:fee',
+    ]);
+    expect(view.feeBalance(payer)).toBe(83n);
+    expect(view.feeBalance(broke)).toBe(0n);
+    expect(view.feeBalance(proposer)).toBe(17n);
+    expect([...t.store.notes()].map(([, n]) => n.key[0])).toEqual([1]);
+    // used nonces are recorded, unpaid ones too (a replay cannot get it paid for later)
+    expect(view.nonceUsedUntil(payer, 0n)).toBe(10n);
+    expect(view.nonceUsedUntil(broke, 2n)).toBe(10n);
+    // fee accounts are state: the root moved from the genesis root, and a different balance gives another
+    expect(t.roots[0]!.root).not.toBe(toHex(genesis));
+  });
+
+  it('an encrypted envelope that could not pay when committed is refused when it is decrypted later', async () => {
+    const t = setup(undefined, kind);
+    new Ledger(t.storage).seedGenesis([{ publicKey: payer, balance: 5n }]);
+    const block = (
+      height: bigint,
+      charges: ReturnType<typeof charge>[],
+      txs: ReturnType<typeof entry>[],
+    ) => ({
+      height,
+      blockHash: new Uint8Array(32).fill(Number(height)),
+      proposer,
+      charges,
+      txs,
+    });
+    // height 1 carries two encrypted envelopes: the first pays 5, the second cannot pay
+    t.g.send(t.ex.in.ordered, block(1n, [charge(0, payer, 5n), charge(1, payer, 5n)], []));
+    // height 2 carries their plaintexts
+    t.g.send(
+      t.ex.in.ordered,
+      block(2n, [], [entry(0, t.tx([], [t.note(1)]), 1n, true), entry(1, t.tx([], [t.note(2)]), 1n, true)]),
+    );
+    await settle(t.scheduler);
+    expect(t.receipts[1]!.receipts.map((r) => `${r.accepted}:${r.phase}`)).toEqual([
+      'true:commit',
+      'false:fee',
+    ]);
+    expect(t.storage.read(unpaidKey(envelope(1)))).toBeUndefined();
+  });
+
+  it('forgets a used nonce once its envelope has expired', async () => {
+    const t = setup(undefined, kind);
+    new Ledger(t.storage).seedGenesis([{ publicKey: payer, balance: 50n }]);
+    const view = feeLedgerView(t.storage);
+    const empty = (height: bigint, charges: ReturnType<typeof charge>[]) => ({
+      height,
+      blockHash: new Uint8Array(32).fill(Number(height)),
+      proposer,
+      charges,
+      txs: [],
+    });
+    t.g.send(t.ex.in.ordered, empty(1n, [charge(0, payer, 1n, 5n, 3n)]));
+    t.g.send(t.ex.in.ordered, empty(2n, []));
+    await settle(t.scheduler);
+    expect(view.nonceUsedUntil(payer, 5n)).toBe(3n);
+    t.g.send(t.ex.in.ordered, empty(3n, []));
+    await settle(t.scheduler);
+    expect(view.nonceUsedUntil(payer, 5n)).toBeUndefined();
   });
 });

@@ -4,8 +4,10 @@
  *
  *   idle -> executing.decode -> lookup -> calculation -> validity -> commit -> next -> ... -> sealing -> idle
  *
- * `decode` takes the next entry: a discarded one (its ciphertext did not decrypt) gets a receipt
- * in phase 'decrypt', bytes that are not a transaction one in phase 'decode'; neither runs.
+ * Starting a block charges its envelopes' fees (fees.ts). `decode` takes the next entry: a
+ * discarded one (its ciphertext did not decrypt) gets a receipt in phase 'decrypt', one whose fee
+ * was not paid one in phase 'fee', bytes that are not a transaction one in phase 'decode'; none
+ * of them runs.
  * The steps are eventless transitions, so a whole block runs while one `ordered` message is
  * processed, and the statechart shows the phases a transaction went through. A phase that rejects
  * records the receipt and jumps to `next`; a failed transaction never stops the block. Context is
@@ -15,6 +17,7 @@ import { assign, enqueueActions, setup } from 'xstate';
 import type { EngineEmitted, EngineEvent, EngineHost, EngineInput } from '../../runtime/engine.ts';
 import type { OrderedBlock } from '../../wire/ledger.ts';
 import { prepareOrdered } from './block.ts';
+import { type BlockFees, chargeBlock, NO_FEES } from './fees.ts';
 import { Ledger } from './ledger.ts';
 import type { Note, Transaction } from './notes.ts';
 import {
@@ -53,6 +56,8 @@ export interface ExecutorContext {
   readonly current: Current;
   readonly receipts: readonly Receipt[];
   readonly writes: readonly WriteSet[];
+  /** the fees of the block being executed, charged when it starts */
+  readonly fees: BlockFees;
 }
 
 const FRESH: Current = { tx: null, inputs: [], outputs: [], gas: 0, receipt: null, writes: null };
@@ -123,8 +128,9 @@ export function createExecutorMachine(mev: Multievaluate) {
           }
           enqueue.assign({ queue: context.queue.slice(1) });
         }),
+        charge: assign(({ context }) => ({ fees: chargeBlock(host.storage!, block(context)) })),
         decode: assign(({ context }) => {
-          const [prepared] = prepareOrdered({ ...block(context), txs: [entry(context)] });
+          const [prepared] = prepareOrdered({ ...block(context), txs: [entry(context)] }, context.fees);
           return { current: { ...FRESH, tx: prepared!.tx, receipt: prepared!.receipt } };
         }),
         lookup: assign(({ context }) => ({
@@ -175,7 +181,7 @@ export function createExecutorMachine(mev: Multievaluate) {
         })),
         seal: enqueueActions(({ context, enqueue }) => {
           const height = block(context).height;
-          const sealed = ledger.seal(height, context.receipts, context.writes);
+          const sealed = ledger.seal(height, context.receipts, context.writes, context.fees);
           enqueue.emit({ type: 'receipts', msg: sealed });
           enqueue.emit({ type: 'appRoot', msg: { height, root: sealed.root, validatorUpdates: [] } });
           enqueue.assign({
@@ -184,6 +190,7 @@ export function createExecutorMachine(mev: Multievaluate) {
             receipts: [],
             writes: [],
             current: FRESH,
+            fees: NO_FEES,
           });
         }),
       },
@@ -196,6 +203,7 @@ export function createExecutorMachine(mev: Multievaluate) {
         current: FRESH,
         receipts: [],
         writes: [],
+        fees: NO_FEES,
       }),
       on: { ordered: { actions: 'enqueue' } },
       initial: 'idle',
@@ -203,7 +211,7 @@ export function createExecutorMachine(mev: Multievaluate) {
         idle: {
           always: [
             { guard: 'alreadyExecuted', actions: 'replayRoot', target: 'idle', reenter: true },
-            { guard: 'hasBlock', target: 'executing' },
+            { guard: 'hasBlock', actions: 'charge', target: 'executing' },
           ],
         },
         executing: {

@@ -24,7 +24,7 @@ import { allowed, Note, noteKey, type Transaction } from './notes.ts';
  * `decrypt`: the transaction was discarded before execution (its ciphertext did not decrypt, or
  * the plaintext was malformed); `decode`: its bytes were not an executor transaction.
  */
-export type Phase = 'decrypt' | 'decode' | 'lookup' | 'calculation' | 'validity' | 'commit';
+export type Phase = 'fee' | 'decrypt' | 'decode' | 'lookup' | 'calculation' | 'validity' | 'commit';
 
 export interface Receipt {
   readonly accepted: boolean;

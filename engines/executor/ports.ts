@@ -21,7 +21,8 @@ export type ReceiptWire = Infer<typeof ReceiptWire>;
 export const BlockReceipts = s.struct({
   height: s.u64(),
   root: s.bytes({ length: 32 }),
-  receipts: s.list(ReceiptWire),
+  /** one per entry of the ordered block (at most twice a block's transactions) */
+  receipts: s.list(ReceiptWire, { max: 2 * MAX_TXS_PER_BLOCK }),
 });
 export type BlockReceipts = Infer<typeof BlockReceipts>;
 

@@ -1,4 +1,8 @@
-/** The mempool engine: envelopes from clients and peers in, the proposer's batch out. */
+/**
+ * The mempool engine: envelopes from clients and peers in, the proposer's batch out. With the
+ * node's storage it reads (never writes) the executor's fee accounts and nonce records for
+ * admission; without it, admission checks only the pool's memory.
+ */
 import { defineEngine } from '../../runtime/engine.ts';
 import { createMempoolMachine } from './machine.ts';
 import type { MempoolConfig } from './node.ts';
@@ -9,4 +13,5 @@ export const mempoolEngine = defineEngine<typeof mempoolInputs, typeof mempoolOu
   inputs: mempoolInputs,
   outputs: mempoolOutputs,
   machine: createMempoolMachine,
+  needsStorage: 'optional',
 });

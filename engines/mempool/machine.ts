@@ -13,6 +13,7 @@
 import { enqueueActions, setup } from 'xstate';
 import type { Deadlines } from '../../runtime/deadlines.ts';
 import type { EngineEmitted, EngineEvent, EngineHost, EngineInput } from '../../runtime/engine.ts';
+import { feeLedgerView } from '../../wire/fees.ts';
 import { verify as ed25519Verify } from '../../wire/sign.ts';
 import { type Effects, emptyEffects, Mempool, type MempoolConfig } from './node.ts';
 import type { mempoolInputs, mempoolOutputs } from './ports.ts';
@@ -31,6 +32,7 @@ type Emitted = EngineEmitted<typeof mempoolOutputs>;
 
 export function createMempoolMachine(host: EngineHost) {
   const verify = host.verify ?? ed25519Verify;
+  const ledger = host.storage === undefined ? undefined : feeLedgerView(host.storage);
 
   const emitAll = (enqueue: { emit: (e: Emitted) => void }, fx: Effects): void => {
     for (const r of fx.replies) enqueue.emit({ type: 'admitted', msg: r });
@@ -86,7 +88,7 @@ export function createMempoolMachine(host: EngineHost) {
   }).createMachine({
     id: 'mempool',
     context: ({ input }) => {
-      const mempool = new Mempool(input.config, verify);
+      const mempool = new Mempool(input.config, verify, ledger);
       return { mempool, ...summary(mempool) };
     },
     initial: 'empty',

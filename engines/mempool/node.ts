@@ -8,6 +8,7 @@
  * inside the interval is sent when it ends, through the `batch` deadline).
  */
 import type { Deadlines } from '../../runtime/deadlines.ts';
+import type { FeeLedgerView } from '../../wire/fees.ts';
 import type { CommittedBlock } from '../../wire/ledger.ts';
 import type { Verifier } from '../../wire/sign.ts';
 import { Gossip, type GossipConfig, type GossipOut } from './gossip.ts';
@@ -61,9 +62,14 @@ export class Mempool {
   private seenVersion = 0;
   private batchDue: number | null = null;
 
-  constructor(config: MempoolConfig, verify: Verifier) {
+  constructor(config: MempoolConfig, verify: Verifier, ledger?: FeeLedgerView) {
     this.pool = new Pool(
-      { instance: config.instance, validators: config.validators, limits: config.limits },
+      {
+        instance: config.instance,
+        validators: config.validators,
+        limits: config.limits,
+        ...(ledger === undefined ? {} : { ledger }),
+      },
       verify,
     );
     this.gossip = new Gossip(config.instance, config.gossip);

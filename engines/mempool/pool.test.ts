@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { propParams } from '../../props/config.ts';
 import { toHex } from '../../wire/commit.ts';
 import { envelopeHash, SignedEnvelope } from '../../wire/envelope.ts';
+import type { FeeLedgerView } from '../../wire/fees.ts';
 import { decode } from '../../wire/schema.ts';
 import { verify } from '../../wire/sign.ts';
 import {
@@ -64,6 +65,7 @@ describe('pool admission', () => {
     expect([...REJECT_REASONS].sort()).toEqual(
       [
         'bad-signature',
+        'cannot-pay',
         'duplicate',
         'expired',
         'expiry-too-far',
@@ -435,5 +437,87 @@ describe('pool order and batch', () => {
       }),
       propParams('mempool.pool-invariants', 100),
     );
+  });
+});
+
+/** A ledger as the executor's records describe it: balances, used nonces, the executed height. */
+function ledgerOf(balances: Record<string, bigint>) {
+  const state = {
+    balances: new Map(Object.entries(balances)),
+    nonces: new Map<string, bigint>(),
+    executed: 0n,
+  };
+  const view: FeeLedgerView = {
+    feeBalance: (payer) => state.balances.get(toHex(payer)) ?? 0n,
+    nonceUsedUntil: (payer, nonce) => state.nonces.get(`${toHex(payer)}:${nonce}`),
+    executedHeight: () => state.executed,
+  };
+  return { state, view };
+}
+
+describe('pool admission against the ledger (fees and nonces survive restarts)', () => {
+  const A = toHex(alice.publicKey);
+
+  it('an unfunded payer cannot buy priority: cannot-pay, whatever fee it claims', () => {
+    const { view } = ledgerOf({});
+    const p = pool({}, { ledger: view });
+    rejects(p, signedBytes({ key: bob, fee: 10n ** 12n }), 'cannot-pay');
+    expect(p.size).toBe(0);
+  });
+
+  it("a payer's pooled fees together must fit its balance; replace-by-fee counts only the new fee", () => {
+    const { view } = ledgerOf({ [A]: 25n });
+    const p = pool({}, { ledger: view });
+    admits(p, signedBytes({ key: alice, fee: 10n, nonce: 1n }));
+    admits(p, signedBytes({ key: alice, fee: 10n, nonce: 2n }));
+    rejects(p, signedBytes({ key: alice, fee: 10n, nonce: 3n }), 'cannot-pay');
+    // replacing nonce 2 (fee 10) by fee 15 needs 10 + 15 = 25: it fits
+    admits(p, signedBytes({ key: alice, fee: 15n, nonce: 2n }));
+    rejects(p, signedBytes({ key: alice, fee: 16n, nonce: 2n }), 'cannot-pay');
+  });
+
+  it('fees committed but not yet executed are owed: the balance must cover them too', () => {
+    const { state, view } = ledgerOf({ [A]: 25n });
+    const p = pool({}, { ledger: view });
+    const first = signedBytes({ key: alice, fee: 20n, nonce: 1n });
+    admits(p, first);
+    p.onCommitted(1n, [first]);
+    // height 1 is committed, not executed: the balance still reads 25 but 20 of it is owed
+    rejects(p, signedBytes({ key: alice, fee: 10n, nonce: 2n }), 'cannot-pay');
+    state.executed = 1n;
+    state.balances.set(A, 5n);
+    rejects(p, signedBytes({ key: alice, fee: 10n, nonce: 2n }), 'cannot-pay');
+    admits(p, signedBytes({ key: alice, fee: 5n, nonce: 2n }));
+  });
+
+  it('after a commit, envelopes whose payer can no longer pay leave the pool, lowest priority first', () => {
+    const { state, view } = ledgerOf({ [A]: 30n });
+    const p = pool({}, { ledger: view });
+    admits(p, signedBytes({ key: alice, fee: 12n, nonce: 1n }));
+    admits(p, signedBytes({ key: alice, fee: 10n, nonce: 2n }));
+    // the payer spent its balance elsewhere (another node's mempool, say)
+    state.balances.set(A, 15n);
+    state.executed = 1n;
+    const removed = p.onCommitted(1n, []);
+    expect(removed.map((r) => r.reason)).toEqual(['unpayable']);
+    expect(order(p)).toEqual(['a1']);
+  });
+
+  it("a restarted pool (empty memory) refuses a committed envelope again: the ledger's nonce record", () => {
+    const { state, view } = ledgerOf({ [A]: 100n });
+    const bytes = signedBytes({ key: alice, fee: 10n, nonce: 7n, expiry: 50n });
+    const before = pool({}, { ledger: view });
+    admits(before, bytes);
+    before.onCommitted(1n, [bytes]);
+    rejects(before, bytes, 'replay');
+    // the executor recorded the nonce when it executed height 1; the node restarts
+    state.nonces.set(`${A}:7`, 50n);
+    state.executed = 1n;
+    const after = pool({}, { ledger: view, height: 1n });
+    rejects(after, bytes, 'replay');
+    // past the envelope's expiry every copy is expired instead, and the record no longer blocks the nonce
+    const later = pool({}, { ledger: view, height: 50n });
+    rejects(later, bytes, 'expired');
+    admits(later, signedBytes({ key: alice, fee: 10n, nonce: 7n, expiry: 90n }));
   });
 });

@@ -12,11 +12,15 @@
  *   wrong-instance  for another fractal instance
  *   expired         `expiry` <= the last committed height (it could never be included)
  *   expiry-too-far  `expiry` more than `maxExpiryHorizon` heights ahead (bounds replay memory)
- *   replay          (payer, nonce) was already committed and its expiry has not passed
+ *   replay          (payer, nonce) was already committed and its expiry has not passed (the
+ *                   pool's memory, then the ledger's nonce records, which survive a restart)
  *   not-a-validator a `shares` or `dkg` body from a key that is not a configured validator
  *   fee-too-low     fee below `minFee` (validators' own bodies may pay 0)
  *   nonce-in-use    another pooled envelope has this (payer, nonce) and a fee >= this one's
  *                   (a strictly higher fee replaces it: replace-by-fee)
+ *   cannot-pay      the payer's fee balance (as of the last executed height) does not cover this
+ *                   fee plus the fees of its other pooled envelopes and of its envelopes committed
+ *                   but not yet executed
  *   sender-limit    the payer already has `perSenderLimit` envelopes pooled
  *   pool-full       the pool is full and this envelope does not beat the lowest-priority ones
  *                   (if it does, they are evicted)
@@ -32,6 +36,10 @@
  * envelope the pool never saw is remembered only if its signature verifies, so a proposer cannot
  * block someone's nonce with a forged envelope.
  *
+ * Payable fees only: with a ledger view, an envelope is admitted only if its payer can pay, and
+ * after each commit the pool drops (`unpayable`) the lowest-priority envelopes of any payer whose
+ * balance no longer covers them; so the order below ranks fees that will be paid.
+ *
  * Priority (the proposer's order): validators' own bodies (shares, dkg) first, then fee
  * descending, then (payer bytes, nonce) ascending. Nothing derived from the body or the hash enters
  * the order, so the order is blind to what an encrypted transaction says (issue 5, "ordering
@@ -41,6 +49,7 @@
 import { Ciphertext, verifyCiphertextCached } from '../../crypto/tdh2.ts';
 import { sha256, toHex } from '../../wire/commit.ts';
 import { envelopeSigningBytes, labelBytes, SignedEnvelope } from '../../wire/envelope.ts';
+import type { FeeLedgerView } from '../../wire/fees.ts';
 import { MAX_TX_BYTES } from '../../wire/ledger.ts';
 import { tryDecode } from '../../wire/schema.ts';
 import type { Verifier } from '../../wire/sign.ts';
@@ -62,11 +71,19 @@ export const REJECT_REASONS = [
   'invalid-body',
   'unknown-epoch',
   'not-a-validator',
+  'cannot-pay',
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 
 /** Why an envelope left the pool other than by being rejected. */
-export type RemovalReason = 'included' | 'replaced' | 'evicted' | 'replay' | 'expired' | 'epoch-retired';
+export type RemovalReason =
+  | 'included'
+  | 'replaced'
+  | 'evicted'
+  | 'replay'
+  | 'expired'
+  | 'epoch-retired'
+  | 'unpayable';
 
 export interface PoolLimits {
   /** envelopes in the pool */
@@ -103,6 +120,12 @@ export interface PoolConfig {
   readonly limits?: Partial<PoolLimits>;
   /** the last committed height when the pool starts (0 at genesis) */
   readonly height?: bigint;
+  /**
+   * The executor's fee accounts and nonce records (wire/fees.ts): admission checks that payers can
+   * pay and that nonces are unused on the ledger, not only in the pool's memory. Without one the
+   * pool checks only its memory (tests of gossip and order that model no ledger).
+   */
+  readonly ledger?: FeeLedgerView;
 }
 
 /** A pooled envelope. Entries are never mutated. */
@@ -185,6 +208,11 @@ export class Pool {
   private readonly committed = new Map<string, bigint>();
   /** epoch -> public key */
   private readonly epochs = new Map<bigint, Uint8Array>();
+  /** payer (hex) -> the fees of its pooled envelopes */
+  private readonly pooledFees = new Map<string, bigint>();
+  /** committed height -> payer (hex) -> fees its envelopes in that block pay when it executes */
+  private readonly inflight = new Map<bigint, Map<string, bigint>>();
+  private readonly ledger: FeeLedgerView | undefined;
   private lastHeight: bigint;
   private changes = 0;
 
@@ -196,6 +224,7 @@ export class Pool {
     this.limits = resolveLimits(config.limits);
     this.validators = new Set(config.validators.map(toHex));
     this.lastHeight = config.height ?? 0n;
+    this.ledger = config.ledger;
   }
 
   /** Envelopes pooled. */
@@ -278,8 +307,8 @@ export class Pool {
     }
     const payer = toHex(e.payer);
     const nk = nonceKey(payer, e.nonce);
-    const until = this.committed.get(nk);
-    if (until !== undefined)
+    const until = this.committed.get(nk) ?? this.ledger?.nonceUsedUntil(e.payer, e.nonce);
+    if (until !== undefined && until > this.lastHeight)
       return reject('replay', hashBytes, `nonce ${e.nonce} committed (until ${until})`);
     const tag = e.body.tag;
     const rank: 0 | 1 = tag === 'shares' || tag === 'dkg' ? 0 : 1;
@@ -293,6 +322,13 @@ export class Pool {
     }
     if (existing === undefined && (this.perSender.get(payer) ?? 0) >= L.perSenderLimit) {
       return reject('sender-limit', hashBytes, `${L.perSenderLimit} envelopes pooled`);
+    }
+    if (this.ledger !== undefined && e.fee > 0n) {
+      const owed = (this.pooledFees.get(payer) ?? 0n) - (existing?.fee ?? 0n) + this.inflightFees(payer);
+      const balance = this.ledger.feeBalance(e.payer);
+      if (balance < owed + e.fee) {
+        return reject('cannot-pay', hashBytes, `fee ${e.fee}, balance ${balance}, already owed ${owed}`);
+      }
     }
     const evict = this.victims({ rank, fee: e.fee }, bytes.length, existing);
     if (evict === null) return reject('pool-full', hashBytes, 'the lowest-priority envelopes pay as much');
@@ -363,11 +399,13 @@ export class Pool {
   onCommitted(height: bigint, txs: readonly Uint8Array[]): Removal[] {
     if (height > this.lastHeight) this.lastHeight = height;
     const removed: Removal[] = [];
+    const owed = new Map<string, bigint>();
     for (const bytes of txs) {
       const hash = toHex(sha256(bytes));
       const pooled = this.byHash.get(hash);
       if (pooled !== undefined) {
         this.remember(pooled.payer, pooled.nonce, pooled.expiry);
+        owed.set(pooled.payer, (owed.get(pooled.payer) ?? 0n) + pooled.fee);
         this.remove(pooled);
         removed.push({ hash, reason: 'included' });
         continue;
@@ -379,18 +417,25 @@ export class Pool {
       if (!this.verify(e.payer, envelopeSigningBytes(e), d.value.signature)) continue;
       const payer = toHex(e.payer);
       this.remember(payer, e.nonce, e.expiry);
+      owed.set(payer, (owed.get(payer) ?? 0n) + e.fee);
       const same = this.byNonce.get(nonceKey(payer, e.nonce));
       if (same !== undefined) {
         this.remove(same);
         removed.push({ hash: same.hash, reason: 'replay' });
       }
     }
+    if (this.ledger !== undefined && owed.size > 0 && !this.inflight.has(height))
+      this.inflight.set(height, owed);
     for (const [k, expiry] of this.committed) if (expiry <= this.lastHeight) this.committed.delete(k);
     for (const entry of this.order.slice()) {
       if (entry.expiry <= this.lastHeight) {
         this.remove(entry);
         removed.push({ hash: entry.hash, reason: 'expired' });
       }
+    }
+    for (const entry of this.unpayable()) {
+      this.remove(entry);
+      removed.push({ hash: entry.hash, reason: 'unpayable' });
     }
     return removed;
   }
@@ -421,6 +466,42 @@ export class Pool {
   }
 
   // --- internals --------------------------------------------------------------------------------
+
+  /** Fees `payer` (hex) owes for envelopes committed at heights not executed yet. */
+  private inflightFees(payer: string): bigint {
+    if (this.ledger === undefined || this.inflight.size === 0) return 0n;
+    const executed = this.ledger.executedHeight();
+    let sum = 0n;
+    for (const [height, owed] of this.inflight) {
+      if (height <= executed) this.inflight.delete(height);
+      else sum += owed.get(payer) ?? 0n;
+    }
+    return sum;
+  }
+
+  /**
+   * Pooled envelopes whose payer's balance no longer covers them (its balance fell, or its other
+   * envelopes were committed): in priority order, each payer's envelopes are kept while its balance
+   * covers them and the rest go.
+   */
+  private unpayable(): PoolEntry[] {
+    if (this.ledger === undefined || this.order.length === 0) return [];
+    const left = new Map<string, bigint>();
+    const out: PoolEntry[] = [];
+    for (const entry of this.order) {
+      if (entry.fee === 0n) continue;
+      let budget = left.get(entry.payer);
+      if (budget === undefined) {
+        budget = this.ledger.feeBalance(entry.signed.envelope.payer) - this.inflightFees(entry.payer);
+      }
+      if (budget >= entry.fee) left.set(entry.payer, budget - entry.fee);
+      else {
+        left.set(entry.payer, budget);
+        out.push(entry);
+      }
+    }
+    return out;
+  }
 
   private ciphertextProblem(bytes: Uint8Array, epoch: bigint, payer: Uint8Array): string | null {
     const ct = tryDecode(Ciphertext, bytes);
@@ -481,6 +562,7 @@ export class Pool {
     this.byHash.set(entry.hash, entry);
     this.byNonce.set(nonceKey(entry.payer, entry.nonce), entry);
     this.perSender.set(entry.payer, (this.perSender.get(entry.payer) ?? 0) + 1);
+    this.pooledFees.set(entry.payer, (this.pooledFees.get(entry.payer) ?? 0n) + entry.fee);
     this.totalBytes += entry.bytes.length;
     this.changes++;
   }
@@ -492,8 +574,13 @@ export class Pool {
     this.byHash.delete(entry.hash);
     this.byNonce.delete(nonceKey(entry.payer, entry.nonce));
     const n = (this.perSender.get(entry.payer) ?? 1) - 1;
-    if (n === 0) this.perSender.delete(entry.payer);
-    else this.perSender.set(entry.payer, n);
+    if (n === 0) {
+      this.perSender.delete(entry.payer);
+      this.pooledFees.delete(entry.payer);
+    } else {
+      this.perSender.set(entry.payer, n);
+      this.pooledFees.set(entry.payer, (this.pooledFees.get(entry.payer) ?? 0n) - entry.fee);
+    }
     this.totalBytes -= entry.bytes.length;
     this.changes++;
   }

@@ -232,7 +232,7 @@ export class Cluster {
     const consensus = graph.add('consensus', consensusEngine, {
       chainId: this.chainId,
       validators: this.genesis,
-      genesisAppRoot: new Uint8Array(32),
+      genesisAppRoot: this.genesisAppRoot(),
       awaitAppRoot: true,
       ...(this.o.timeouts ? { timeouts: this.o.timeouts } : {}),
     });
@@ -254,6 +254,11 @@ export class Cluster {
     });
     graph.start();
     this.afterCommit(node);
+  }
+
+  /** The application state root before height 1 (the digest app starts from nothing). */
+  protected genesisAppRoot(): Uint8Array {
+    return new Uint8Array(32);
   }
 
   /** Adds the node's application engines (here the digest app) and connects them to consensus. */

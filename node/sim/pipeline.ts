@@ -12,6 +12,7 @@ import { defineToken, mintTx, registerTokenCode, signTx, type Token } from '../.
 import { encryptionKeyPair } from '../../crypto/dkg.ts';
 import { Ciphertext, encrypt } from '../../crypto/tdh2.ts';
 import type { EpochKey } from '../../engines/decryptor/messages.ts';
+import { genesisRoot, Ledger } from '../../engines/executor/ledger.ts';
 import { Transaction } from '../../engines/executor/notes.ts';
 import type { BlockReceipts } from '../../engines/executor/ports.ts';
 import { NoteStore } from '../../engines/executor/state.ts';
@@ -20,6 +21,7 @@ import type { EngineGraph } from '../../runtime/graph.ts';
 import { u64be } from '../../storage/prefix.ts';
 import { sha256, toHex } from '../../wire/commit.ts';
 import { type Envelope, envelopeSigningBytes, labelBytes, SignedEnvelope } from '../../wire/envelope.ts';
+import type { FeeAccount } from '../../wire/fees.ts';
 import { type CommittedBlock, OrderedBlock } from '../../wire/ledger.ts';
 import { encode } from '../../wire/schema.ts';
 import { createSigner, keyPairFromSeed, type Signer } from '../../wire/sign.ts';
@@ -83,6 +85,8 @@ interface NodeLog {
 /** Heights after which a committed encrypted transaction must have been executed (shares need a few blocks). */
 const SETTLE_HEIGHTS = 8n;
 const LOST_GRACE_MS = 2_000;
+/** Each client's fee balance at genesis: enough for every fee the workload pays. */
+const CLIENT_FEE_BALANCE = 1_000_000_000n;
 
 const MINT_ASSET = sha256(new TextEncoder().encode('fractal-sim-asset'));
 
@@ -106,6 +110,8 @@ export class PipelineCluster extends Cluster {
   private readonly refused: Record<string, number> = {};
   private lastSubmitAt = 0;
   private submittedCount = { plain: 0, encrypted: 0 };
+  /** the clients' fee accounts at genesis */
+  private readonly feeAccounts: FeeAccount[];
 
   constructor(readonly po: PipelineOptions) {
     super(po);
@@ -127,12 +133,14 @@ export class PipelineCluster extends Cluster {
       return { publicKey: n.signer.publicKey, encryptionKey: encryptionKeyPair(secret).publicKey };
     });
     this.threshold = Math.floor((po.validators - 1) / 3) + 1;
+    this.feeAccounts = this.clients.map((c) => ({ publicKey: c.publicKey, balance: CLIENT_FEE_BALANCE }));
     for (const node of this.nodes) {
       registerTokenCode(
         new NoteStore(node.storage),
         this.token,
         this.clients.map((c) => c.publicKey),
       );
+      new Ledger(node.storage).seedGenesis(this.feeAccounts);
       this.logs.set(node.id, {
         ordered: new Map(),
         roots: new Map(),
@@ -141,6 +149,10 @@ export class PipelineCluster extends Cluster {
         lastOrdered: 0n,
       });
     }
+  }
+
+  protected override genesisAppRoot(): Uint8Array {
+    return genesisRoot(this.feeAccounts);
   }
 
   protected override wireApp(node: SimNode, graph: EngineGraph, consensus: ConsensusPorts): void {
