@@ -2,7 +2,16 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CONFIG_DEFAULTS, ConfigError, loadGenesis, loadIdentity, loadNodeConfig } from './config.ts';
+import { toHex } from '../wire/commit.ts';
+import {
+  CONFIG_DEFAULTS,
+  ConfigError,
+  loadGenesis,
+  loadIdentity,
+  loadNodeConfig,
+  publicKeysOf,
+} from './config.ts';
+import { prepareDataDir } from './datadir.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'fractal-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -57,13 +66,15 @@ describe('node config', () => {
 });
 
 describe('genesis', () => {
+  const keysOf = (b: number) => publicKeysOf(new Uint8Array(32).fill(b));
   const validator = (b: number) => ({
     name: `v${b}`,
-    publicKey: hex32(b),
+    publicKey: toHex(keysOf(b).publicKey),
     power: 1,
-    encryptionKey: hex32(b + 100),
+    encryptionKey: toHex(keysOf(b).encryptionKey),
   });
   const base = { instance: 'fractal-x', validators: [validator(1)], mintAuthority: hex32(9) };
+  const fee = (b: number, balance: string) => ({ publicKey: hex32(b), balance });
 
   it('reads a minimal genesis with DKG defaults', () => {
     const g = loadGenesis(file(base));
@@ -78,6 +89,42 @@ describe('genesis', () => {
     ['a short key', { ...base, mintAuthority: 'abcd' }, /mintAuthority: must be 32 bytes/],
     ['a bad instance', { ...base, instance: 'Fractal X' }, /instance: must match/],
     ['zero power', { ...base, validators: [{ ...validator(1), power: 0 }] }, /power: must be an integer/],
+    [
+      'an identity encryption key',
+      { ...base, validators: [{ ...validator(1), encryptionKey: '00'.repeat(32) }] },
+      /encryptionKey: must be a canonical ristretto255 point other than the identity/,
+    ],
+    [
+      'an encryption key that is no point',
+      { ...base, validators: [{ ...validator(1), encryptionKey: 'ff'.repeat(32) }] },
+      /encryptionKey: must be a canonical ristretto255 point/,
+    ],
+    [
+      'a shared encryption key',
+      { ...base, validators: [validator(1), { ...validator(2), encryptionKey: validator(1).encryptionKey }] },
+      /share an encryption key/,
+    ],
+    [
+      'a shared name',
+      { ...base, validators: [validator(1), { ...validator(2), name: 'v1' }] },
+      /share a name/,
+    ],
+    [
+      'a fee balance that is a number',
+      { ...base, feeAccounts: [{ publicKey: hex32(3), balance: 5 }] },
+      /balance: must be a decimal string/,
+    ],
+    [
+      'a fee balance above u64',
+      { ...base, feeAccounts: [fee(3, '18446744073709551616')] },
+      /balance: must be a decimal/,
+    ],
+    [
+      'fee balances totalling more than u64',
+      { ...base, feeAccounts: [fee(3, '18446744073709551615'), fee(4, '1')] },
+      /above the fee supply limit/,
+    ],
+    ['a fee account twice', { ...base, feeAccounts: [fee(3, '1'), fee(3, '2')] }, /share a public key/],
   ];
   for (const [what, content, message] of bad) {
     it(`refuses ${what}`, () => {
@@ -85,4 +132,18 @@ describe('genesis', () => {
       expect(() => loadGenesis(path)).toThrow(message);
     });
   }
+});
+
+describe('data directory', () => {
+  it('is made folder by folder; a pseudo filesystem or a file in the way is refused at once', () => {
+    const made = prepareDataDir('c.json', join(dir, 'a', 'b', 'data'));
+    expect(made).toBe(join(dir, 'a', 'b', 'data'));
+    // Node's recursive mkdir loops forever under /proc: refused before any mkdir
+    expect(() => prepareDataDir('c.json', '/proc/self/data')).toThrow(
+      /dataDir: .*\/proc is not a place for data/,
+    );
+    expect(() => prepareDataDir('c.json', '/sys/x')).toThrow(ConfigError);
+    const blocker = file('x');
+    expect(() => prepareDataDir('c.json', join(blocker, 'data'))).toThrow(/is not a folder/);
+  });
 });

@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { encryptionKeyPair } from '../crypto/dkg.ts';
+import { group } from '../crypto/group.ts';
 import { sha256 } from '../wire/commit.ts';
 import { type FeeAccount, MAX_FEE_BALANCE } from '../wire/fees.ts';
 import { keyPairFromSeed } from '../wire/sign.ts';
@@ -270,6 +271,21 @@ export function loadGenesis(path: string): Genesis {
   if (validators.length === 0) r.fail('validators', 'needs at least one validator');
   const keys = new Set(validators.map((v) => Buffer.from(v.publicKey).toString('hex')));
   if (keys.size !== validators.length) r.fail('validators', 'two validators share a public key');
+  const encryptionKeys = new Set(validators.map((v) => Buffer.from(v.encryptionKey).toString('hex')));
+  if (encryptionKeys.size !== validators.length)
+    r.fail('validators', 'two validators share an encryption key');
+  if (new Set(validators.map((v) => v.name)).size !== validators.length)
+    r.fail('validators', 'two validators share a name');
+  validators.forEach((v, i) => {
+    // the DKG encrypts each validator's share to this key: the identity or a non-point would
+    // let nobody (or anybody) open it, and the key generation could never finish
+    if (!group.isPoint(v.encryptionKey) || v.encryptionKey.every((b) => b === 0)) {
+      r.fail(
+        `validators[${i}].encryptionKey`,
+        'must be a canonical ristretto255 point other than the identity',
+      );
+    }
+  });
   const accounts = r.array('accounts', []).map((a, i) => {
     if (typeof a !== 'string' || !/^[0-9a-f]{64}$/.test(a))
       r.fail(`accounts[${i}]`, 'must be 32 bytes of hex');

@@ -8,8 +8,6 @@
  * decryptor its block log, the executor its ledger, the query index repairs what a crash cut off.
  * Shutdown stops intake first (RPC, network), lets the mailboxes drain, then closes storage.
  */
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { registerTokenCode } from '../apps/token/index.ts';
 import { consensusEngine } from '../engines/consensus/engine.ts';
 import type { ConsensusState } from '../engines/consensus/node.ts';
@@ -21,7 +19,7 @@ import type { AdmitReply } from '../engines/mempool/ports.ts';
 import { EngineGraph } from '../runtime/graph.ts';
 import { Inspector } from '../runtime/inspect.ts';
 import { LiveScheduler } from '../runtime/scheduler.ts';
-import { SqliteStorage } from '../storage/sqlite.ts';
+import type { SqliteStorage } from '../storage/sqlite.ts';
 import { VizHub } from '../viz/hub.ts';
 import { VIZ_PATH, VIZ_WS_PATH, vizRoutes, vizUpgrade } from '../viz/server.ts';
 import { LiveSource } from '../viz/source.ts';
@@ -41,11 +39,13 @@ import {
   publicKeysOf,
   thresholdOf,
 } from './config.ts';
+import { openNodeDatabase, prepareDataDir } from './datadir.ts';
 import { Indexer } from './indexer.ts';
 import { createLogger, type Logger, logFn } from './log.ts';
 import { NodeMetrics } from './metrics.ts';
 import { PeerNetwork } from './net/index.ts';
 import { RpcServer } from './rpc/index.ts';
+import { guardedSigner, signingStateFile } from './signing-state.ts';
 import type { ConsensusPorts } from './sim/cluster.ts';
 
 export const CHANNEL_CONSENSUS = 0;
@@ -133,6 +133,13 @@ export class LiveNode {
   private readonly submittedAt = new Map<string, number>();
   private submissions = 0;
   private stopping: Promise<void> | undefined;
+  /** why the node stopped itself (an engine failed, its storage failed) */
+  private failure: string | undefined;
+  private stopped!: () => void;
+  /** Settles once the node has stopped, whether asked to or because it failed. */
+  readonly done = new Promise<void>((resolve) => {
+    this.stopped = resolve;
+  });
 
   private constructor(
     readonly config: NodeConfig,
@@ -160,12 +167,21 @@ export class LiveNode {
         `this node's key ${toHex(this.publicKey).slice(0, 16)}… is not a genesis validator; run it as a full node`,
       );
     }
-    mkdirSync(config.dataDir, { recursive: true });
-    this.storage = SqliteStorage.open(join(config.dataDir, 'node.sqlite'), {
+    prepareDataDir(config.file, config.dataDir);
+    this.storage = openNodeDatabase(config.file, config.dataDir, {
       synchronous: config.sync,
       walAutocheckpoint: WAL_AUTOCHECKPOINT_PAGES,
+      remedy:
+        'restore it from a backup, or move it aside and start afresh (a validator re-syncs from its peers, and its signing state beside the key keeps it from signing twice)',
+      progress: (n) => this.logger.info({ records: n }, 'checking the database'),
     });
     this.checkGenesis();
+    // a validator's votes and proposals pass the signing state kept beside its key
+    const signer = isValidator
+      ? guardedSigner(createSigner(identity), signingStateFile(config.identityKey), {
+          fsync: config.sync === 'full',
+        })
+      : createSigner(identity);
     const scheduler = new LiveScheduler();
     this.graph = new EngineGraph({
       node: config.name,
@@ -173,7 +189,7 @@ export class LiveNode {
       inspector: new Inspector(),
       seed: config.name,
       storage: this.storage,
-      signer: createSigner(identity),
+      signer,
       verify: verifyCached,
     });
     const t = config.timeouts;
@@ -234,8 +250,15 @@ export class LiveNode {
           res.end(await this.metrics.text());
         },
         '/health': (_req, res) => {
-          res.writeHead(this.stopping === undefined ? 200 : 503, { 'content-type': 'application/json' });
-          res.end(JSON.stringify({ ok: this.stopping === undefined, height: Number(this.committedHeight) }));
+          const ok = this.stopping === undefined && this.failure === undefined;
+          res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
+          res.end(
+            JSON.stringify({
+              ok,
+              height: Number(this.committedHeight),
+              ...(this.failure === undefined ? {} : { failed: this.failure }),
+            }),
+          );
         },
       },
       log: logFn(this.logger.child({ engine: 'rpc' })),
@@ -312,7 +335,9 @@ export class LiveNode {
     };
     g.observe(this.consensus.out.penalty).subscribe(penalty('consensus', consensusLog));
     g.observe(mempool.out.penalty).subscribe(penalty('mempool', mempoolLog));
-    g.observe(this.consensus.out.committed).subscribe((c) => this.onCommitted(c, consensusLog));
+    g.observe(this.consensus.out.committed).subscribe(
+      this.guard('committed', (c) => this.onCommitted(c, consensusLog)),
+    );
     g.observe(mempool.out.admitted).subscribe((r) => {
       const resolve = this.pending.get(r.id);
       if (resolve === undefined) return;
@@ -325,16 +350,45 @@ export class LiveNode {
       }
       this.epochKey = k;
     });
-    g.observe(decryptor.out.ordered).subscribe((b) => this.indexer.onOrdered(b));
-    g.observe(executor.out.receipts).subscribe((r) => this.onReceipts(r, executorLog));
+    g.observe(decryptor.out.ordered).subscribe(this.guard('indexing', (b) => this.indexer.onOrdered(b)));
+    g.observe(executor.out.receipts).subscribe(
+      this.guard('indexing', (r) => this.onReceipts(r, executorLog)),
+    );
     // faults only: subscribing to events$ would make every engine step build inspection events
     this.graph.inspector.faults$.subscribe((e) => {
       if (e.kind === 'crash') this.logger.error({ engine: e.engine, error: e.error }, 'engine crashed');
       else if (e.kind === 'restart')
         this.logger.warn({ engine: e.engine, restarts: e.restarts }, 'engine restarted');
-      else if (e.kind === 'failed')
+      else if (e.kind === 'failed') {
         this.logger.error({ engine: e.engine, reason: e.reason }, 'engine failed');
+        // a node with a failed engine is not a node: it stops instead of lingering half alive
+        this.fail(`the ${e.engine} engine failed: ${e.reason}`);
+      }
     });
+  }
+
+  /** A subscriber whose errors stop the node (what it does must not fail silently, nor crash the process). */
+  private guard<T>(what: string, fn: (v: T) => void): (v: T) => void {
+    return (v) => {
+      try {
+        fn(v);
+      } catch (e) {
+        this.fail(`${what}: ${(e as Error).message}`);
+      }
+    };
+  }
+
+  /** Stops the node because it cannot go on; `failed` then says why. */
+  private fail(reason: string): void {
+    if (this.failure !== undefined) return;
+    this.failure = reason;
+    this.logger.fatal({ reason }, 'node failed: stopping');
+    void this.stop('failed');
+  }
+
+  /** Why the node stopped itself, if it did. */
+  get failed(): string | undefined {
+    return this.failure;
   }
 
   private onCommitted(c: CommittedBlock, log: Logger): void {
@@ -460,7 +514,7 @@ export class LiveNode {
       this.graph.stop();
       this.storage.close();
       this.logger.info({ height: Number(this.committedHeight), drained: !busy() }, 'stopped');
-    })();
+    })().finally(() => this.stopped());
     return this.stopping;
   }
 }

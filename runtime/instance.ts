@@ -19,7 +19,7 @@ import {
 import type { FaultEvent, Inspector } from './inspect.ts';
 import type { PrngState } from './random.ts';
 import type { Scheduler, TimerHandle } from './scheduler.ts';
-import { decideRestart, type RestartPolicy } from './supervision.ts';
+import { decideRestart, isIncurable, type RestartPolicy } from './supervision.ts';
 
 export type EngineStatus = 'idle' | 'running' | 'failed' | 'stopped';
 
@@ -258,12 +258,14 @@ export class EngineInstance {
     this.cancelAllTimers();
     const decision = decideRestart(this.restartHistory, this.o.scheduler.now(), this.o.policy);
     this.restartHistory = decision.history;
-    if (!decision.restart || this.lastGood === undefined) {
+    const incurable = isIncurable(err);
+    if (!decision.restart || this.lastGood === undefined || incurable) {
       this._status = 'failed';
       this.record({
         kind: 'failed',
-        reason:
-          this.lastGood === undefined
+        reason: incurable
+          ? `its storage failed: ${message}`
+          : this.lastGood === undefined
             ? `crashed while starting: ${message}`
             : `restart limit reached: ${message}`,
       });

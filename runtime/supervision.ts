@@ -1,3 +1,5 @@
+import { isStorageError } from '../storage/types.ts';
+
 /**
  * OTP-style restart policy, as a pure decision: an engine may restart at most `maxRestarts`
  * times within any window of `withinMs`; past that it is marked failed (the rest of the graph
@@ -6,6 +8,21 @@
 export interface RestartPolicy {
   readonly maxRestarts: number;
   readonly withinMs: number;
+}
+
+/**
+ * A crash a restart cannot cure: the engine's storage is full, damaged, gone or read-only. Such an
+ * engine is failed at once (restarting it would only fail again, or act on state it cannot keep).
+ */
+export function isIncurable(err: unknown): boolean {
+  return (
+    isStorageError(err) &&
+    (err.code === 'full' ||
+      err.code === 'corrupt' ||
+      err.code === 'io' ||
+      err.code === 'read-only' ||
+      err.code === 'closed')
+  );
 }
 
 export const DEFAULT_RESTART_POLICY: RestartPolicy = { maxRestarts: 3, withinMs: 5_000 };

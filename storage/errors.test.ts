@@ -140,7 +140,7 @@ describe('SqliteStorage: damaged and foreign files', () => {
   }
 
   it('a Fractal store of another schema version: schema-mismatch, data kept', () => {
-    const p = tamper("UPDATE fractal_meta SET value = '2' WHERE key = 'schema_version'");
+    const p = tamper("UPDATE fractal_meta SET value = '3' WHERE key = 'schema_version'");
     const err = (() => {
       try {
         SqliteStorage.open(p);
@@ -150,7 +150,7 @@ describe('SqliteStorage: damaged and foreign files', () => {
     })();
     expect(err).toBeInstanceOf(StorageError);
     expect((err as StorageError).code).toBe('schema-mismatch');
-    expect((err as StorageError).message).toMatch(/schema version "2".*version 1/);
+    expect((err as StorageError).message).toMatch(/schema version "3".*version 2/);
     const db = new Database(p, { readonly: true });
     expect(db.prepare('SELECT count(*) FROM fractal_kv').pluck().get()).toBe(10);
     db.close();
@@ -263,5 +263,43 @@ describe('SqliteStorage: paths, modes and locks', () => {
     expect(codeOf(() => s.read(bytes()))).toBe('closed');
     expect(codeOf(() => s.integrityCheck())).toBe('closed');
     expect(codeOf(() => s.checkpoint())).toBe('closed');
+  });
+});
+
+describe('SqliteStorage: record checksums and a full disk', () => {
+  it('a byte flipped inside a value (which SQLite does not notice) is a corrupt error on read, scan and verify', () => {
+    const p = populated(10);
+    const raw = new Database(p);
+    raw.exec(
+      "UPDATE fractal_kv SET v = X'00ff' WHERE k = (SELECT k FROM fractal_kv ORDER BY k LIMIT 1 OFFSET 4)",
+    );
+    raw.close();
+    const s = SqliteStorage.open(p, { integrityCheck: 'full' }); // the file structure is fine
+    const keys = [
+      ...new Database(p, { readonly: true }).prepare('SELECT k FROM fractal_kv ORDER BY k').pluck().all(),
+    ] as Uint8Array[];
+    expect(codeOf(() => s.read(new Uint8Array(keys[4]!)))).toBe('corrupt');
+    expect(Array.from(s.read(new Uint8Array(keys[3]!))!)).toHaveLength(100);
+    expect(codeOf(() => countAll(s))).toBe('corrupt');
+    const v = s.verifyChecksums();
+    expect(v.checked).toBe(10);
+    expect(v.bad).toEqual([Buffer.from(keys[4]!).toString('hex')]);
+    s.close();
+  });
+
+  it('a database that cannot grow: full, and the batch left nothing behind', () => {
+    const p = fresh();
+    // a size limit on the connection: SQLite answers SQLITE_FULL as it does on a full disk
+    const s = SqliteStorage.open(p, { maxPageCount: 8 });
+    s.write(bytes(1), bytes(1));
+    const big: BatchOp[] = Array.from({ length: 200 }, (_, i) => ({
+      op: 'put',
+      key: bytes(2, i),
+      value: new Uint8Array(4000).fill(i),
+    }));
+    expect(codeOf(() => s.batch(big))).toBe('full');
+    expect(s.read(bytes(2, 0))).toBeUndefined();
+    expect(Array.from(s.read(bytes(1))!)).toEqual([1]);
+    s.close();
   });
 });

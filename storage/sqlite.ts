@@ -1,12 +1,17 @@
 /**
  * `Storage` on SQLite via better-sqlite3.
  *
- * File layout (schema version 1):
+ * File layout (schema version 2):
  *   fractal_meta(key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID
- *     ('format', 'fractal-kv'), ('schema_version', '1')
- *   fractal_kv(k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID
+ *     ('format', 'fractal-kv'), ('schema_version', '2')
+ *   fractal_kv(k BLOB PRIMARY KEY, v BLOB NOT NULL, c INTEGER NOT NULL) WITHOUT ROWID
  * Keys are always bound as BLOBs, and SQLite compares BLOBs with memcmp (then length), so the
  * table's primary-key order is exactly the unsigned byte order of the `Storage` contract.
+ *
+ * `c` is a CRC-32 of the key then the value, checked on every read and scan: SQLite notices a
+ * damaged page structure (`integrityCheck`), not bytes flipped inside a value, and a flipped
+ * amount in a stored note would otherwise be read back as a different, valid-looking note.
+ * `verifyChecksums` checks every record (the node does it at start).
  *
  * Durability: journal_mode=WAL; synchronous=FULL by default, so the WAL is fsynced at every commit
  * and a batch that returned survives power loss. A batch is one SQLite transaction, so a process
@@ -20,6 +25,7 @@
  * unfinished scan iterator materialises its remaining rows (SQLite cannot write on a connection
  * with an open statement cursor, and reading the rest first is what makes the snapshot exact).
  */
+import { crc32 } from 'node:zlib';
 import Database from 'better-sqlite3';
 import { keySuccessor, scanBounds } from './prefix.ts';
 import {
@@ -37,7 +43,7 @@ import {
 } from './types.ts';
 
 /** The schema version this code reads and writes. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 /** The `format` value in fractal_meta that identifies a Fractal key-value file. */
 export const FORMAT = 'fractal-kv';
 
@@ -57,10 +63,33 @@ export interface SqliteOptions {
    * often copies each page once for many commits. Durability is the same either way.
    */
   walAutocheckpoint?: number;
+  /**
+   * Most pages the database may grow to (SQLite's `max_page_count`); a write beyond it fails with
+   * 'full' exactly as on a full disk. For quotas and for testing what a full disk does.
+   */
+  maxPageCount?: number;
 }
 
 type SqliteDb = Database.Database;
-type Row = [Uint8Array, Uint8Array];
+type Row = [Uint8Array, Uint8Array, number];
+
+/** The checksum stored beside a record: CRC-32 over the key, then the value. */
+function checksum(key: Uint8Array, value: Uint8Array): number {
+  // zlib's crc32 answers 0 for an empty Buffer from SQLite, whatever the initial value
+  const k = key.length === 0 ? 0 : crc32(key);
+  return value.length === 0 ? k : crc32(value, k);
+}
+
+function checked(key: Uint8Array, value: Uint8Array, sum: number): Uint8Array {
+  if (checksum(key, value) !== sum) {
+    const k = Buffer.from(key.subarray(0, 24)).toString('hex');
+    throw new StorageError(
+      'corrupt',
+      `the record at key ${k}${key.length > 24 ? '…' : ''} fails its checksum`,
+    );
+  }
+  return value;
+}
 
 const EMPTY: readonly [Key, Value][] = [];
 
@@ -71,6 +100,7 @@ export function toStorageError(e: unknown, context: string): StorageError {
     const c = e.code;
     let code: StorageErrorCode = 'io';
     if (c.startsWith('SQLITE_NOTADB') || c.startsWith('SQLITE_CORRUPT')) code = 'corrupt';
+    else if (c.startsWith('SQLITE_FULL')) code = 'full';
     else if (c.startsWith('SQLITE_BUSY') || c.startsWith('SQLITE_LOCKED')) code = 'busy';
     else if (c.startsWith('SQLITE_READONLY')) code = 'read-only';
     return new StorageError(code, `${context}: ${e.message} (${c})`, { cause: e });
@@ -83,8 +113,8 @@ const SCAN_CHUNK_MIN = 64;
 const SCAN_CHUNK_MAX = 1024;
 
 interface Statements {
-  get: Database.Statement<[Uint8Array], Uint8Array>;
-  put: Database.Statement<[Uint8Array, Uint8Array]>;
+  get: Database.Statement<[Uint8Array], [Uint8Array, number]>;
+  put: Database.Statement<[Uint8Array, Uint8Array, number]>;
   del: Database.Statement<[Uint8Array]>;
   /** (lower, limit) ascending */
   fwdOpen: Database.Statement<[Uint8Array, number], Row>;
@@ -126,10 +156,10 @@ function readMeta(db: SqliteDb, path: string): void {
     .all('fractal_kv');
   if (cols.length === 0)
     throw new StorageError('corrupt', `${path}: Fractal store without its fractal_kv table`);
-  if (cols.join(',') !== 'k,v') {
+  if (cols.join(',') !== 'k,v,c') {
     throw new StorageError(
       'schema-mismatch',
-      `${path}: fractal_kv has columns ${cols.join(',')}, expected k,v`,
+      `${path}: fractal_kv has columns ${cols.join(',')}, expected k,v,c`,
     );
   }
 }
@@ -139,7 +169,7 @@ function createSchema(db: SqliteDb): void {
     BEGIN IMMEDIATE;
     CREATE TABLE IF NOT EXISTS fractal_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
     INSERT OR IGNORE INTO fractal_meta (key, value) VALUES ('format', '${FORMAT}'), ('schema_version', '${SCHEMA_VERSION}');
-    CREATE TABLE IF NOT EXISTS fractal_kv (k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS fractal_kv (k BLOB PRIMARY KEY, v BLOB NOT NULL, c INTEGER NOT NULL) WITHOUT ROWID;
     COMMIT;
   `);
 }
@@ -165,25 +195,25 @@ export class SqliteStorage implements Storage {
     this.#db = db;
     const kv = 'fractal_kv';
     this.#s = {
-      get: db.prepare<[Uint8Array], Uint8Array>(`SELECT v FROM ${kv} WHERE k = ?`).pluck(),
-      put: db.prepare<[Uint8Array, Uint8Array]>(
-        `INSERT INTO ${kv} (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v`,
+      get: db.prepare<[Uint8Array], [Uint8Array, number]>(`SELECT v, c FROM ${kv} WHERE k = ?`).raw(),
+      put: db.prepare<[Uint8Array, Uint8Array, number]>(
+        `INSERT INTO ${kv} (k, v, c) VALUES (?, ?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v, c = excluded.c`,
       ),
       del: db.prepare<[Uint8Array]>(`DELETE FROM ${kv} WHERE k = ?`),
       fwdOpen: db
-        .prepare<[Uint8Array, number], Row>(`SELECT k, v FROM ${kv} WHERE k >= ? ORDER BY k LIMIT ?`)
+        .prepare<[Uint8Array, number], Row>(`SELECT k, v, c FROM ${kv} WHERE k >= ? ORDER BY k LIMIT ?`)
         .raw(),
       fwdRange: db
         .prepare<[Uint8Array, Uint8Array, number], Row>(
-          `SELECT k, v FROM ${kv} WHERE k >= ? AND k < ? ORDER BY k LIMIT ?`,
+          `SELECT k, v, c FROM ${kv} WHERE k >= ? AND k < ? ORDER BY k LIMIT ?`,
         )
         .raw(),
       revOpen: db
-        .prepare<[Uint8Array, number], Row>(`SELECT k, v FROM ${kv} WHERE k >= ? ORDER BY k DESC LIMIT ?`)
+        .prepare<[Uint8Array, number], Row>(`SELECT k, v, c FROM ${kv} WHERE k >= ? ORDER BY k DESC LIMIT ?`)
         .raw(),
       revRange: db
         .prepare<[Uint8Array, Uint8Array, number], Row>(
-          `SELECT k, v FROM ${kv} WHERE k >= ? AND k < ? ORDER BY k DESC LIMIT ?`,
+          `SELECT k, v, c FROM ${kv} WHERE k >= ? AND k < ? ORDER BY k DESC LIMIT ?`,
         )
         .raw(),
     };
@@ -194,7 +224,7 @@ export class SqliteStorage implements Storage {
       for (let i = 0; i < ops.length; i++) {
         const op = ops[i]!;
         checkOp(op, i);
-        if (op.op === 'put') put.run(op.key, op.value);
+        if (op.op === 'put') put.run(op.key, op.value, checksum(op.key, op.value));
         else del.run(op.key);
       }
     });
@@ -222,6 +252,12 @@ export class SqliteStorage implements Storage {
     const timeout = opts.busyTimeoutMs ?? 5000;
     if (!Number.isSafeInteger(timeout) || timeout < 0) {
       throw new StorageError('invalid-argument', `busyTimeoutMs: ${String(timeout)}`);
+    }
+    if (
+      opts.maxPageCount !== undefined &&
+      (!Number.isSafeInteger(opts.maxPageCount) || opts.maxPageCount < 1)
+    ) {
+      throw new StorageError('invalid-argument', `maxPageCount: ${String(opts.maxPageCount)}`);
     }
     const autocheckpoint = opts.walAutocheckpoint ?? 1000;
     if (!Number.isSafeInteger(autocheckpoint) || autocheckpoint < 1) {
@@ -263,6 +299,7 @@ export class SqliteStorage implements Storage {
         }
         db.pragma(`synchronous = ${sync === 'full' ? 'FULL' : 'NORMAL'}`);
         db.pragma(`wal_autocheckpoint = ${autocheckpoint}`);
+        if (opts.maxPageCount !== undefined) db.pragma(`max_page_count = ${opts.maxPageCount}`);
         if (fresh) {
           createSchema(db);
           readMeta(db, path);
@@ -286,13 +323,13 @@ export class SqliteStorage implements Storage {
   read(key: Key): Value | undefined {
     this.#open();
     checkBytes(key, 'key');
-    let v: Uint8Array | undefined;
+    let row: [Uint8Array, number] | undefined;
     try {
-      v = this.#s.get.get(key);
+      row = this.#s.get.get(key);
     } catch (e) {
       throw toStorageError(e, 'read');
     }
-    return v === undefined ? undefined : plain(v);
+    return row === undefined ? undefined : checked(key, plain(row[0]), row[1]);
   }
 
   write(key: Key, value: Value): void {
@@ -301,7 +338,7 @@ export class SqliteStorage implements Storage {
     checkBytes(value, 'value');
     this.#detachScans();
     try {
-      this.#s.put.run(key, value);
+      this.#s.put.run(key, value, checksum(key, value));
     } catch (e) {
       throw toStorageError(e, 'write');
     }
@@ -364,6 +401,35 @@ export class SqliteStorage implements Storage {
       if (err.code === 'corrupt') return [err.message];
       throw err;
     }
+  }
+
+  /**
+   * Checks every record against its checksum; returns the keys (hex, shortened) of those that fail,
+   * at most `maxReported`, and how many records were checked. `progress` is called every
+   * 100 000 records. O(file size).
+   */
+  verifyChecksums(opts: { maxReported?: number; progress?: (checked: number) => void } = {}): {
+    checked: number;
+    bad: string[];
+  } {
+    this.#open();
+    const max = opts.maxReported ?? 10;
+    const bad: string[] = [];
+    let n = 0;
+    try {
+      const rows = this.#db.prepare<[], Row>('SELECT k, v, c FROM fractal_kv').raw().iterate();
+      for (const [k, v, c] of rows) {
+        n++;
+        if (checksum(k, v) !== c && bad.length < max)
+          bad.push(Buffer.from(k.subarray(0, 24)).toString('hex'));
+        if (n % 100_000 === 0) opts.progress?.(n);
+      }
+    } catch (e) {
+      const err = toStorageError(e, 'checksum scan');
+      if (err.code === 'corrupt') return { checked: n, bad: [...bad, err.message] };
+      throw err;
+    }
+    return { checked: n, bad };
   }
 
   /** The connection's durability settings as SQLite reports them. */
@@ -492,7 +558,8 @@ class SqliteScan implements IterableIterator<[Key, Value]> {
       if (this.#i >= this.#rows.length) return this.#finish();
     }
     const row = this.#rows[this.#i++]!;
-    return { done: false, value: [plain(row[0]), plain(row[1])] };
+    const key = plain(row[0]);
+    return { done: false, value: [key, checked(key, plain(row[1]), row[2])] };
   }
 
   return(): IteratorResult<[Key, Value]> {

@@ -57,8 +57,10 @@ export type StorageErrorCode =
   | 'schema-mismatch'
   /** The store was closed. */
   | 'closed'
-  /** The file could not be opened, read or written (missing directory, permissions, disk full...). */
+  /** The file could not be opened, read or written (missing directory, permissions...). */
   | 'io'
+  /** The disk (or the database's size limit) is full: nothing of the failed write landed. */
+  | 'full'
   /** A key, value, op or option has the wrong type or range. */
   | 'invalid-argument'
   /** A write was attempted on a store opened read-only. */

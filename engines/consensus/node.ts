@@ -12,6 +12,7 @@ import { toHex } from '../../wire/commit.ts';
 import { decodeRecord } from '../../wire/records.ts';
 import { decode, encode, s, tryDecode } from '../../wire/schema.ts';
 import type { Signer, Verifier } from '../../wire/sign.ts';
+import { SignRefusedError } from '../../wire/signing-guard.ts';
 import {
   blockHash,
   bytesEqual,
@@ -462,7 +463,14 @@ function signOnce(
   const earlier = env.store.signed(height, round, kind);
   if (earlier !== undefined) return earlier;
   if (env.signer === undefined) return undefined;
-  const bytes = make();
+  let bytes: Uint8Array;
+  try {
+    bytes = make();
+  } catch (e) {
+    // the key's own guard refused: it signed this step or a later one already (a lost WAL)
+    if (e instanceof SignRefusedError) return undefined;
+    throw e;
+  }
   env.store.logSigned(height, round, kind, bytes);
   return bytes;
 }

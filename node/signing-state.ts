@@ -1,0 +1,117 @@
+/**
+ * A validator's signing state file, beside its key (`<key file>.signing-state.json`): the last
+ * consensus step the key signed (wire/signing-guard.ts). Written atomically (a temporary file,
+ * fsynced, renamed over the old one) before the signature is returned, so a vote never leaves
+ * without its step on disk. A node whose database was lost or emptied re-syncs from its peers
+ * and signs again only above that step.
+ */
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { ProposalSignBytes, VoteSignBytes } from '../engines/consensus/messages.ts';
+import { sha256, toHex } from '../wire/commit.ts';
+import { tryDecode } from '../wire/schema.ts';
+import type { Signer } from '../wire/sign.ts';
+import { type ConsensusStep, decideSign, type LastSigned, SignRefusedError } from '../wire/signing-guard.ts';
+import { ConfigError } from './config.ts';
+
+export const signingStateFile = (identityKey: string): string => `${identityKey}.signing-state.json`;
+
+/** The consensus step a message to sign is for, or undefined when it is not a vote or proposal. */
+export function consensusStepOf(bytes: Uint8Array): ConsensusStep | undefined {
+  const vote = tryDecode(VoteSignBytes, bytes);
+  if (vote.ok && vote.value.domain === 'fractal/vote') {
+    // prevote type 0 -> step 1, precommit type 1 -> step 2
+    return { height: vote.value.height, round: vote.value.round, step: vote.value.type + 1 };
+  }
+  const proposal = tryDecode(ProposalSignBytes, bytes);
+  if (proposal.ok && proposal.value.domain === 'fractal/proposal') {
+    return { height: proposal.value.height, round: proposal.value.round, step: 0 };
+  }
+  return undefined;
+}
+
+function parse(file: string, text: string): LastSigned {
+  const fail = (why: string): never => {
+    throw new ConfigError(
+      file,
+      '',
+      `the signing state is unreadable (${why}); it guards this key against signing twice. Restore it, or, only if this key has never signed anywhere, delete it`,
+    );
+  };
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    return fail((e as Error).message);
+  }
+  const o = v as Record<string, unknown>;
+  if (o === null || typeof o !== 'object') return fail('not an object');
+  const { height, round, step, signBytes, signature } = o;
+  if (typeof height !== 'string' || !/^[0-9]{1,20}$/.test(height)) return fail('height');
+  if (typeof round !== 'number' || !Number.isSafeInteger(round) || round < 0) return fail('round');
+  if (step !== 0 && step !== 1 && step !== 2) return fail('step');
+  if (typeof signBytes !== 'string' || !/^[0-9a-f]{64}$/.test(signBytes)) return fail('signBytes');
+  if (typeof signature !== 'string' || !/^[0-9a-f]{128}$/.test(signature)) return fail('signature');
+  return { height: BigInt(height), round, step, signBytes, signature };
+}
+
+/** Reads the last signed step (undefined when the key has not signed yet). */
+export function readSigningState(file: string): LastSigned | undefined {
+  if (!existsSync(file)) return undefined;
+  return parse(file, readFileSync(file, 'utf8'));
+}
+
+function writeAtomically(file: string, text: string, fsync: boolean): void {
+  const tmp = `${file}.tmp`;
+  const fd = openSync(tmp, 'w', 0o600);
+  try {
+    writeSync(fd, text);
+    if (fsync) fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, file);
+  if (fsync) {
+    const dir = openSync(dirname(file), 'r');
+    try {
+      fsyncSync(dir);
+    } finally {
+      closeSync(dir);
+    }
+  }
+}
+
+/**
+ * `inner` guarded by the signing state in `file`: votes and proposals are signed only above the
+ * last signed step (or the same bytes again at it), and the step is on disk before the signature
+ * is returned; a refusal throws SignRefusedError (consensus then sends nothing for that step).
+ * Other messages (envelopes, handshakes) are signed as they come.
+ */
+export function guardedSigner(
+  inner: Signer,
+  file: string,
+  opts: { fsync: boolean },
+): Signer & { last(): LastSigned | undefined } {
+  let last = readSigningState(file);
+  return {
+    publicKey: inner.publicKey,
+    last: () => last,
+    sign(msg: Uint8Array): Uint8Array {
+      const step = consensusStepOf(msg);
+      if (step === undefined) return inner.sign(msg);
+      const signBytes = toHex(sha256(msg));
+      const decision = decideSign(last, step, signBytes);
+      if (decision.kind === 'refuse') throw new SignRefusedError(decision.why);
+      if (decision.kind === 'same') return Uint8Array.from(Buffer.from(decision.signature, 'hex'));
+      const signature = inner.sign(msg);
+      const next: LastSigned = { ...step, signBytes, signature: toHex(signature) };
+      writeAtomically(
+        file,
+        `${JSON.stringify({ ...next, height: next.height.toString() }, null, 2)}\n`,
+        opts.fsync,
+      );
+      last = next;
+      return signature;
+    },
+  };
+}
