@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { toHex } from '../wire/commit.ts';
 import { keyPairFromSeed } from '../wire/sign.ts';
 import { amountArg, fractionArg, hexArg, intArg } from './cli-args.ts';
@@ -192,7 +192,8 @@ export function registerNodeCommands(program: Command): void {
     .requiredOption('--to <pubkey>', "recipient's public key (hex)", hexArg('--to', 32))
     .requiredOption('--amount <n>', 'amount', amountArg('--amount'))
     .option('--encrypted', 'encrypt under the epoch key (ordering blind to the content)', false)
-    .option('--fee <n>', 'fee', amountArg('--fee'), 10n)
+    // a bigint default needs its own description: commander prints defaults with JSON.stringify
+    .addOption(new Option('--fee <n>', 'fee').argParser(amountArg('--fee')).default(10n, '10'))
     .option('--rpc <url>', 'node RPC', DEFAULT_RPC)
     .option('--wait', 'wait for the receipt', false)
     .action(
