@@ -11,6 +11,7 @@ import { type Observable, Subject } from 'rxjs';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
 import { fromHex, toHex } from '../../wire/commit.ts';
 import { createSigner, type Signer } from '../../wire/sign.ts';
+import { listenOn } from '../listen.ts';
 import {
   hostOfRemote,
   normaliseAddress,
@@ -318,6 +319,9 @@ export class PeerNetwork {
   #started = false;
   #closed = false;
   #closing: Promise<void> | undefined;
+  #listening: Promise<void> | undefined;
+  /** peers are accepted once `start` runs (`listen` only binds) */
+  #accepting = false;
   #pendingInbound = 0;
 
   constructor(o: PeerNetworkOptions) {
@@ -390,17 +394,25 @@ export class PeerNetwork {
 
   // --- public API --------------------------------------------------------------------------------
 
-  /** Listens (if configured) and starts dialling the configured peers. */
+  /**
+   * Binds the listen address (if configured) without accepting peers or dialling yet, so that an
+   * address the node cannot have fails before anything else starts (rejects with a `ListenError`).
+   * `start` calls it when it was not called before.
+   */
+  listen(): Promise<void> {
+    if (this.#closed) return Promise.reject(new Error('PeerNetwork is closed'));
+    this.#listening ??= this.#listen === undefined ? Promise.resolve() : this.#startServer(this.#listen);
+    return this.#listening;
+  }
+
+  /** Listens (if configured and not yet), accepts peers and starts dialling the configured ones. */
   async start(): Promise<void> {
     if (this.#closed) throw new Error('PeerNetwork is closed');
     if (this.#started) throw new Error('PeerNetwork already started');
     this.#started = true;
-    if (this.#listen !== undefined) await this.#startServer(this.#listen);
-    if (this.#closed) {
-      // close() was called while we were starting: it did not see the server
-      await this.#closeServer();
-      return;
-    }
+    await this.listen();
+    this.#accepting = true;
+    if (this.#closed) return; // close() was called while we were binding
     this.#pingTimer = setInterval(() => this.#safely('ping', () => this.#pingTick()), this.#o.pingIntervalMs);
     this.#pexTimer = setInterval(() => this.#safely('pex', () => this.#pexTick()), this.#o.pexIntervalMs);
     for (const t of this.#targets.values()) this.#dial(t);
@@ -548,16 +560,12 @@ export class PeerNetwork {
         socket.destroy();
       }
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(listen.port, listen.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    await listenOn(server, 'P2P', listen.host, listen.port);
     server.on('error', (e) => this.#log('error', 'server error', { error: errorMessage(e) }));
     this.#server = server;
     this.#wss = wss;
+    // close() was called while we were binding: it did not see the server
+    if (this.#closed) await this.#closeServer();
   }
 
   #onUpgrade(wss: WebSocketServer, req: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -572,7 +580,7 @@ export class PeerNetwork {
       socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       socket.destroy();
     };
-    if (this.#closed) {
+    if (this.#closed || !this.#accepting) {
       socket.destroy();
       return;
     }

@@ -5,6 +5,7 @@
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
+import { listenOn } from '../listen.ts';
 import { ERR, RpcError } from './errors.ts';
 import { stringifyStrict } from './json.ts';
 import { p } from './params.ts';
@@ -264,19 +265,12 @@ export class RpcServer {
     this.wss.on('error', (e) => this.log('warn', 'rpc: websocket server error', errorOf(e)));
   }
 
-  /** Listens; rejects if the port cannot be bound. */
+  /** Listens; rejects with a `ListenError` (naming host, port and cause) if it cannot bind. */
   async start(): Promise<void> {
     if (this.started) throw new Error('RpcServer: already started');
     this.started = true;
-    await new Promise<void>((resolve, reject) => {
-      const onError = (e: Error): void => reject(e);
-      this.http.once('error', onError);
-      this.http.listen(this.requestedPort, this.host, () => {
-        this.http.off('error', onError);
-        this.http.on('error', (e) => this.log('error', 'rpc: server error', errorOf(e)));
-        resolve();
-      });
-    });
+    await listenOn(this.http, 'RPC', this.host, this.requestedPort);
+    this.http.on('error', (e) => this.log('error', 'rpc: server error', errorOf(e)));
     if (this.pingMs > 0) {
       this.pingTimer = setInterval(() => this.heartbeat(), this.pingMs);
       this.pingTimer.unref();
