@@ -7,8 +7,9 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { NodeProcesses, superviseUntilAllExit } from './devnet.ts';
-import type { Layout } from './layout.ts';
+import { loadNodeConfig } from './config.ts';
+import { NodeProcesses, superviseUntilAllExit, vizUrlOf } from './devnet.ts';
+import { createLayout, type Layout } from './layout.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'fractal-devnet-sup-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -78,5 +79,25 @@ describe('devnet --keep-running supervision', () => {
     // a graceful stop (Ctrl-C) is not reported as every node having died
     expect(await supervised).toBe(false);
     expect(lines.some((l) => l.includes('every node has exited'))).toBe(false);
+  });
+});
+
+describe('devnet layout', () => {
+  it("lets the page of any node read every other node's RPC and feed (cross-origin allow-list)", () => {
+    const layout = createLayout(join(dir, 'net'), {
+      validators: 3,
+      clients: 1,
+      host: '127.0.0.1',
+      basePort: 40_000,
+      instance: 'fractal-layout-test',
+      blockInterval: 100,
+    });
+    const rpcs = layout.nodes.map((n) => n.rpc);
+    layout.nodes.forEach((n, i) => {
+      expect(loadNodeConfig(n.config).rpc.corsAllowedOrigins).toEqual(rpcs.filter((_, j) => j !== i));
+    });
+    // the devnet's one page is served by the first node and reads every node's feed
+    const page = new URL(vizUrlOf(rpcs));
+    expect(page.origin).toBe(rpcs[0]);
   });
 });

@@ -19,6 +19,7 @@ import {
   type EpochKeyJson,
   envelopeFor,
   type NoteJson,
+  notesOf,
   tokenOf,
 } from './client.ts';
 import { loadGenesis, loadIdentity, loadNodeConfig } from './config.ts';
@@ -436,7 +437,7 @@ async function drive(
     const byClient: { client: number; note: NoteJson }[][] = [];
     for (const [c, seed] of layout.clients.entries()) {
       const owner = toHex(keyPairFromSeed(seed).publicKey);
-      const list = await rpcs[0]!.call<NoteJson[]>('notes', { owner });
+      const list = await notesOf(rpcs[0]!, owner);
       const mine = list.filter((note) => BigInt(note.amount) === NOTE_AMOUNT);
       mine.sort((a, b) => a.key.localeCompare(b.key));
       byClient.push(mine.map((note) => ({ client: c, note })));

@@ -222,6 +222,7 @@ export class LiveNode {
     this.rpc = new RpcServer({
       host: config.rpc.host,
       port: config.rpc.port,
+      corsAllowedOrigins: config.rpc.corsAllowedOrigins,
       methods: nodeApi(this),
       topics: ['blocks', 'receipts'],
       upgrades: { [VIZ_WS_PATH]: vizUpgrade(this.viz) },
