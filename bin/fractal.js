@@ -3,4 +3,5 @@
 import { register } from 'tsx/esm/api';
 
 register();
-await import('../node/cli.ts');
+const { program } = await import('../node/cli.ts');
+await program.parseAsync(process.argv);

@@ -3,7 +3,7 @@
  * lower-case hex, 64-bit integers as decimal strings. Every input is validated by the rpc kit;
  * what the node refuses comes back as a JSON-RPC error with a reason, never as a crash.
  */
-import { balanceOf, ownerCommitment, tokenValueOf } from '../apps/token/index.ts';
+import { ownerCommitment, tokenValueOf } from '../apps/token/index.ts';
 import { CONSENSUS_LIMITS } from '../engines/consensus/messages.ts';
 import { ConsensusStore } from '../engines/consensus/store.ts';
 import { Note } from '../engines/executor/notes.ts';
@@ -13,10 +13,19 @@ import { blockHash, CommittedBlock } from '../wire/ledger.ts';
 import { decode, encode } from '../wire/schema.ts';
 import { DEMO_ASSET, type NoteJson, tokenOf } from './client.ts';
 import type { LiveNode } from './node.ts';
+import { ownerNotes } from './notes-query.ts';
 import { ERR, method, p, RpcError, type RpcMethods } from './rpc/index.ts';
 
-/** Notes returned by one `notes` call at most. */
+/** Notes returned by one `notes` call at most, and by default. */
 const MAX_NOTES = 1_000;
+const DEFAULT_NOTES = 100;
+
+function overBudget(what: string, budget: number): RpcError {
+  return new RpcError(
+    ERR.LIMIT,
+    `${what} needs more work than this call may do (${budget} rows left: the per-call limit, or what the batch left)`,
+  );
+}
 
 export function nodeApi(node: LiveNode): RpcMethods {
   const token = tokenOf(node.genesis.mintAuthority);
@@ -98,35 +107,69 @@ export function nodeApi(node: LiveNode): RpcMethods {
       },
     }),
     notes: method({
-      description: 'the unspent demo-token notes owned by an ed25519 public key (at most 1000)',
-      params: p.object({ owner: p.hex({ bytes: 32 }) }),
-      handler: ({ owner }) => {
-        const commitment = toHex(ownerCommitment(owner));
-        const app = toHex(token.application);
+      description: `unspent demo-token notes of an ed25519 public key, in key order: at most limit (default ${DEFAULT_NOTES}, max ${MAX_NOTES}) after the key after; a shorter page is the last`,
+      params: p.object({
+        owner: p.hex({ bytes: 32 }),
+        limit: p.optional(p.int({ min: 1, max: MAX_NOTES })),
+        after: p.optional(p.hex({ maxBytes: 4096 })),
+      }),
+      handler: ({ owner, limit = DEFAULT_NOTES, after }, call) => {
+        if (limit > call.budget) throw overBudget(`a page of ${limit} notes`, call.budget);
         const out: NoteJson[] = [];
-        for (const [key, n] of notes.notes()) {
-          if (toHex(n.owner) !== commitment || toHex(n.application) !== app) continue;
-          const v = tokenValueOf(n.value);
-          if (v === undefined) continue;
-          out.push({
-            key: toHex(key),
-            asset: toHex(v.asset),
-            amount: v.amount.toString(),
-            note: toHex(encode(Note, n)),
-          });
-          if (out.length >= MAX_NOTES) break;
+        let scanned = 0;
+        const rows = ownerNotes(notes.storage, {
+          application: token.application,
+          owner: ownerCommitment(owner),
+          ...(after === undefined ? {} : { after }),
+          maxRows: call.budget,
+        });
+        try {
+          for (const { key, note } of rows) {
+            scanned++;
+            // a note of the token application without a token value cannot be spent: skipped
+            const v = tokenValueOf(note.value);
+            if (v === undefined) continue;
+            out.push({
+              key: toHex(key),
+              asset: toHex(v.asset),
+              amount: v.amount.toString(),
+              note: toHex(encode(Note, note)),
+            });
+            if (out.length >= limit) break;
+          }
+        } finally {
+          call.spend(scanned);
         }
+        // a short page must mean the end: never cut one short for the budget
+        if (out.length < limit && scanned >= call.budget) throw overBudget('this page', call.budget);
         return out;
       },
     }),
     balance: method({
-      description: 'the demo-token balance of an ed25519 public key (asset defaults to the demo asset)',
+      description:
+        'the demo-token balance of an ed25519 public key (asset defaults to the demo asset); sums its notes, so an owner of more notes than a call may read gets -32005',
       params: p.object({ owner: p.hex({ bytes: 32 }), asset: p.optional(p.hex({ bytes: 32 })) }),
-      handler: ({ owner, asset }) => ({
-        owner: toHex(owner),
-        asset: toHex(asset ?? DEMO_ASSET),
-        amount: balanceOf(notes, token, owner, asset ?? DEMO_ASSET).toString(),
-      }),
+      handler: ({ owner, asset = DEMO_ASSET }, call) => {
+        const want = toHex(asset);
+        let amount = 0n;
+        let scanned = 0;
+        // one more row than the budget tells a complete sum from a cut one
+        const rows = ownerNotes(notes.storage, {
+          application: token.application,
+          owner: ownerCommitment(owner),
+          maxRows: call.budget + 1,
+        });
+        try {
+          for (const { note } of rows) {
+            if (++scanned > call.budget) throw overBudget('this balance', call.budget);
+            const v = tokenValueOf(note.value);
+            if (v !== undefined && toHex(v.asset) === want) amount += v.amount;
+          }
+        } finally {
+          call.spend(Math.min(scanned, call.budget));
+        }
+        return { owner: toHex(owner), asset: want, amount: amount.toString() };
+      },
     }),
     epochKey: method({
       description: "the current epoch's threshold encryption key (after the DKG)",

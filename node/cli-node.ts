@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { toHex } from '../wire/commit.ts';
 import { keyPairFromSeed } from '../wire/sign.ts';
 import { amountArg, fractionArg, hexArg, intArg } from './cli-args.ts';
@@ -15,6 +15,7 @@ import {
   type EpochKeyJson,
   envelopeFor,
   type NoteJson,
+  notesOf,
   tokenOf,
 } from './client.ts';
 import { ConfigError, loadGenesis, loadIdentity, loadNodeConfig, publicKeysOf } from './config.ts';
@@ -192,7 +193,8 @@ export function registerNodeCommands(program: Command): void {
     .requiredOption('--to <pubkey>', "recipient's public key (hex)", hexArg('--to', 32))
     .requiredOption('--amount <n>', 'amount', amountArg('--amount'))
     .option('--encrypted', 'encrypt under the epoch key (ordering blind to the content)', false)
-    .option('--fee <n>', 'fee', amountArg('--fee'), 10n)
+    // a bigint default needs its own description: commander prints defaults with JSON.stringify
+    .addOption(new Option('--fee <n>', 'fee').argParser(amountArg('--fee')).default(10n, '10'))
     .option('--rpc <url>', 'node RPC', DEFAULT_RPC)
     .option('--wait', 'wait for the receipt', false)
     .action(
@@ -210,8 +212,8 @@ export function registerNodeCommands(program: Command): void {
           const seed = loadIdentity(o.key);
           const owner = toHex(keyPairFromSeed(seed).publicKey);
           const { mintAuthority } = await rpc.call<{ mintAuthority: string }>('genesis');
-          const notes = await rpc.call<NoteJson[]>('notes', { owner });
-          const note = notes.find((n) => BigInt(n.amount) >= o.amount);
+          const bigEnough = (n: NoteJson) => BigInt(n.amount) >= o.amount;
+          const note = (await notesOf(rpc, owner, (ns) => ns.some(bigEnough))).find(bigEnough);
           if (note === undefined)
             throw new Error(`no note of ${owner.slice(0, 16)}… holds ${o.amount} (see fractal query notes)`);
           const transfer = buildTransfer(
@@ -269,9 +271,7 @@ export function registerNodeCommands(program: Command): void {
     query.command('notes').description('unspent demo-token notes of a public key').argument('<pubkey>'),
   ).action(
     guarded(async (pk: string, o: { rpc: string }) => {
-      const notes = await new RpcClient(o.rpc).call<NoteJson[]>('notes', {
-        owner: hexArg('<pubkey>', 32)(pk),
-      });
+      const notes = await notesOf(new RpcClient(o.rpc), hexArg('<pubkey>', 32)(pk));
       print(notes.map(({ key, asset, amount }) => ({ key, asset, amount })));
     }),
   );

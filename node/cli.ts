@@ -2,6 +2,7 @@
  * The `fractal` command line. Subcommands arrive with the issues that build them; every one has
  * `--help`, and bad arguments say what to do.
  */
+import { pathToFileURL } from 'node:url';
 import { Command } from 'commander';
 import { intArg } from './cli-args.ts';
 import { registerNodeCommands } from './cli-node.ts';
@@ -10,7 +11,7 @@ import type { ByzantineBehaviour } from './sim/cluster.ts';
 import { simConsensus } from './sim-consensus.ts';
 import { simExample } from './sim-example.ts';
 
-const program = new Command();
+export const program = new Command();
 program
   .name('fractal')
   .description('Fractal: a node for the Anoma architecture, built as an engine graph')
@@ -126,4 +127,7 @@ program
 registerNodeCommands(program);
 registerVizCommands(program);
 
-await program.parseAsync(process.argv);
+// Run when started as `tsx node/cli.ts`; bin/fractal.js parses itself, and tests import `program`.
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  await program.parseAsync(process.argv);
+}

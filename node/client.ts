@@ -31,6 +31,34 @@ export interface NoteJson {
   note: string;
 }
 
+/** What answers JSON-RPC calls (an `RpcClient`). */
+export interface RpcCaller {
+  call<R = unknown>(method: string, params?: unknown): Promise<R>;
+}
+
+/**
+ * The notes of `owner` (hex public key) page by page (a `notes` call returns one page, a shorter
+ * one is the last), until there are no more or `enough` holds for what was read.
+ */
+export async function notesOf(
+  rpc: RpcCaller,
+  owner: string,
+  enough: (notes: readonly NoteJson[]) => boolean = () => false,
+  pageSize = 1_000,
+): Promise<NoteJson[]> {
+  const all: NoteJson[] = [];
+  for (let after: string | undefined; ; ) {
+    const page = await rpc.call<NoteJson[]>('notes', {
+      owner,
+      limit: pageSize,
+      ...(after === undefined ? {} : { after }),
+    });
+    all.push(...page);
+    if (page.length < pageSize || enough(all)) return all;
+    after = page.at(-1)!.key;
+  }
+}
+
 export interface EnvelopeOptions {
   instance: string;
   /** the payer's ed25519 seed */

@@ -59,6 +59,19 @@ describe('node config', () => {
     });
   }
 
+  it('rpc.corsAllowedOrigins: none by default, origins or *, anything else refused', () => {
+    expect(loadNodeConfig(file({ name: 'v0' })).rpc.corsAllowedOrigins).toEqual([]);
+    const origins = ['http://localhost:5173', 'https://ops.example:8443', '*'];
+    expect(
+      loadNodeConfig(file({ name: 'v0', rpc: { corsAllowedOrigins: origins } })).rpc.corsAllowedOrigins,
+    ).toEqual(origins);
+    for (const bad of ['localhost:5173', 'http://x/path', 7]) {
+      expect(() => loadNodeConfig(file({ name: 'v0', rpc: { corsAllowedOrigins: [bad] } }))).toThrow(
+        /rpc.corsAllowedOrigins\[0\]: must be an origin/,
+      );
+    }
+  });
+
   it('says how to create a missing file', () => {
     expect(() => loadNodeConfig(join(dir, 'missing.json'))).toThrow(/fractal init/);
     expect(() => loadIdentity(join(dir, 'missing.key'))).toThrow(/fractal keys new/);

@@ -60,7 +60,8 @@ export interface NodeConfig {
   dataDir: string;
   p2p: { host: string; port: number };
   peers: string[];
-  rpc: { host: string; port: number };
+  /** `corsAllowedOrigins`: origins whose web pages may call the RPC from a browser (default none) */
+  rpc: { host: string; port: number; corsAllowedOrigins: string[] };
   /** ms between the start of a height and its round-0 proposal */
   blockInterval: number;
   timeouts: { propose: number; prevote: number; precommit: number };
@@ -78,7 +79,7 @@ export const CONFIG_DEFAULTS = {
   dataDir: 'data',
   p2p: { host: '127.0.0.1', port: 26656 },
   peers: [] as string[],
-  rpc: { host: '127.0.0.1', port: 26657 },
+  rpc: { host: '127.0.0.1', port: 26657, corsAllowedOrigins: [] as string[] },
   blockInterval: 200,
   timeouts: { propose: 1_000, prevote: 300, precommit: 300 },
   shards: 0,
@@ -196,7 +197,7 @@ export function loadNodeConfig(path: string): NodeConfig {
   if (roles.includes('validator') && roles.includes('full'))
     r.fail('roles', 'a node is a validator or a full node, not both');
   const p2p = r.object('p2p', ['host', 'port']);
-  const rpc = r.object('rpc', ['host', 'port']);
+  const rpc = r.object('rpc', ['host', 'port', 'corsAllowedOrigins']);
   const timeouts = r.object('timeouts', ['propose', 'prevote', 'precommit']);
   const peers = r.array('peers', CONFIG_DEFAULTS.peers).map((x, i) => {
     if (typeof x !== 'string' || !/^wss?:\/\/[^\s#]+(#[0-9a-f]{64})?$/.test(x)) {
@@ -229,6 +230,17 @@ export function loadNodeConfig(path: string): NodeConfig {
     rpc: {
       host: rpc.string('host', CONFIG_DEFAULTS.rpc.host),
       port: rpc.int('port', CONFIG_DEFAULTS.rpc.port, 0, 65_535),
+      corsAllowedOrigins: rpc
+        .array('corsAllowedOrigins', CONFIG_DEFAULTS.rpc.corsAllowedOrigins)
+        .map((x, i) => {
+          if (typeof x !== 'string' || !(x === '*' || /^https?:\/\/[^/\s?#]+$/i.test(x))) {
+            rpc.fail(
+              `corsAllowedOrigins[${i}]`,
+              'must be an origin such as "http://localhost:5173" (no path), or "*"',
+            );
+          }
+          return x as string;
+        }),
     },
     blockInterval,
     timeouts: {

@@ -19,6 +19,7 @@ import {
   type EpochKeyJson,
   envelopeFor,
   type NoteJson,
+  notesOf,
   tokenOf,
 } from './client.ts';
 import { loadGenesis, loadIdentity, loadNodeConfig } from './config.ts';
@@ -79,14 +80,37 @@ interface Running {
   stop(): Promise<void>;
 }
 
+/** How one node process ended. */
+export interface NodeExit {
+  name: string;
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** ended by `kill` or `stop` (a test's crash, a graceful stop), not by something else */
+  expected: boolean;
+  log: string;
+}
+
+/** `v2 exited with code 1` / `v2 was killed by SIGKILL`. */
+export function describeExit(e: NodeExit): string {
+  return e.signal !== null ? `${e.name} was killed by ${e.signal}` : `${e.name} exited with code ${e.code}`;
+}
+
 /** Validators as child processes (`fractal node --config …`), each logging to its node.log. */
 export class NodeProcesses implements Running {
   private readonly children = new Map<number, ChildProcess>();
+  /** children `kill` was asked to end: their exit is no news */
+  private readonly ending = new Set<ChildProcess>();
+  private readonly exitWaiters = new Set<(e: NodeExit) => void>();
   private stopping = false;
 
   constructor(
     private readonly layout: Layout,
     private readonly out: (l: string) => void = () => {},
+    /** the command that runs node `i` (default: `fractal node --config <its config>`) */
+    private readonly command: (i: number) => { file: string; args: string[] } = (i) => ({
+      file: process.execPath,
+      args: [BIN, 'node', '--config', layout.nodes[i]!.config],
+    }),
   ) {}
 
   startAll(): this {
@@ -98,16 +122,27 @@ export class NodeProcesses implements Running {
     const n = this.layout.nodes[i]!;
     const logFile = join(dirname(n.config), 'node.log');
     const log = openSync(logFile, 'a');
-    const child = spawn(process.execPath, [BIN, 'node', '--config', n.config], {
-      stdio: ['ignore', log, log],
-    });
+    const { file, args } = this.command(i);
+    const child = spawn(file, args, { stdio: ['ignore', log, log] });
     closeSync(log);
     child.on('exit', (code, signal) => {
       if (this.children.get(i) === child) this.children.delete(i);
-      if (!this.stopping && signal !== 'SIGKILL')
-        this.out(`  ${n.name} exited (${signal ?? code}); its log: ${logFile}`);
+      const expected = this.stopping || this.ending.delete(child);
+      const exit: NodeExit = { name: n.name, code, signal, expected, log: logFile };
+      if (!expected) this.out(`devnet: ${describeExit(exit)}; its log: ${logFile}`);
+      for (const w of [...this.exitWaiters]) w(exit);
     });
     this.children.set(i, child);
+  }
+
+  /** Node processes running now. */
+  get running(): number {
+    return this.children.size;
+  }
+
+  /** `stop` was called (every exit from then on is expected). */
+  get stopped(): boolean {
+    return this.stopping;
   }
 
   /** Sends a signal (SIGKILL for a crash) and waits for the process to end. */
@@ -116,9 +151,28 @@ export class NodeProcesses implements Running {
     if (c === undefined) return Promise.resolve();
     return new Promise<void>((res) => {
       if (c.exitCode !== null || c.signalCode !== null) return res();
+      this.ending.add(c);
       c.once('exit', () => res());
       c.kill(signal);
       if (signal !== 'SIGKILL') setTimeout(() => c.kill('SIGKILL'), 10_000).unref();
+    });
+  }
+
+  /**
+   * Resolves once no node process is left running, with the exits seen while waiting (each one
+   * not asked for by `kill` was already reported on `out` as it happened).
+   */
+  allExited(): Promise<NodeExit[]> {
+    const seen: NodeExit[] = [];
+    return new Promise((resolve) => {
+      if (this.children.size === 0) return resolve(seen);
+      const onExit = (e: NodeExit) => {
+        seen.push(e);
+        if (this.children.size > 0) return;
+        this.exitWaiters.delete(onExit);
+        resolve(seen);
+      };
+      this.exitWaiters.add(onExit);
     });
   }
 
@@ -126,6 +180,22 @@ export class NodeProcesses implements Running {
     this.stopping = true;
     await Promise.all([...this.children.keys()].map((i) => this.kill(i, 'SIGTERM')));
   }
+}
+
+/**
+ * `--keep-running` with node processes: waits until every node has exited (each exit is reported
+ * as it happens), then says so. Resolves false: a devnet whose nodes all died is a failure.
+ */
+export async function superviseUntilAllExit(
+  procs: NodeProcesses,
+  out: (l: string) => void,
+): Promise<boolean> {
+  out('devnet: nodes keep running; Ctrl-C stops them');
+  const exits = await procs.allExited();
+  if (procs.stopped) return false; // Ctrl-C: the signal handler reports and exits
+  const how = exits.map(describeExit).join(', ');
+  out(`devnet: every node has exited${how === '' ? '' : ` (${how})`}; nothing left to run`);
+  return false;
 }
 
 async function startInProcess(layout: Layout): Promise<Running> {
@@ -200,7 +270,8 @@ export async function runDevnet(o: DevnetOptions): Promise<{ summary: DevnetSumm
       : `devnet: resuming the network in ${dir} from disk (--reset starts afresh)`,
   );
   await checkPortsFree(layout);
-  const running = o.inProcess ? await startInProcess(layout) : new NodeProcesses(layout, out).startAll();
+  const procs = o.inProcess ? undefined : new NodeProcesses(layout, out).startAll();
+  const running = procs ?? (await startInProcess(layout));
   const rpcs = layout.nodes.map((n) => new RpcClient(n.rpc));
   const stopAll = async () => {
     await running.stop();
@@ -218,6 +289,8 @@ export async function runDevnet(o: DevnetOptions): Promise<{ summary: DevnetSumm
       summary.executed.plain + summary.executed.encrypted ===
         summary.submitted.plain + summary.submitted.encrypted;
     if (o.keepRunning) {
+      if (procs !== undefined) return { summary, ok: (await superviseUntilAllExit(procs, out)) && ok };
+      // in-process nodes live as long as this process: until Ctrl-C
       out('devnet: nodes keep running; Ctrl-C stops them');
       await new Promise<void>(() => {});
     }
@@ -225,8 +298,10 @@ export async function runDevnet(o: DevnetOptions): Promise<{ summary: DevnetSumm
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    out('devnet: stopping the nodes (graceful: mailboxes drained, storage closed)');
-    await stopAll();
+    if (procs === undefined || procs.running > 0) {
+      out('devnet: stopping the nodes (graceful: mailboxes drained, storage closed)');
+      await stopAll();
+    }
   }
 }
 
@@ -362,7 +437,7 @@ async function drive(
     const byClient: { client: number; note: NoteJson }[][] = [];
     for (const [c, seed] of layout.clients.entries()) {
       const owner = toHex(keyPairFromSeed(seed).publicKey);
-      const list = await rpcs[0]!.call<NoteJson[]>('notes', { owner });
+      const list = await notesOf(rpcs[0]!, owner);
       const mine = list.filter((note) => BigInt(note.amount) === NOTE_AMOUNT);
       mine.sort((a, b) => a.key.localeCompare(b.key));
       byClient.push(mine.map((note) => ({ client: c, note })));

@@ -37,6 +37,9 @@ export interface Layout {
 
 const hexSeed = () => toHex(randomBytes(32));
 
+/** A host as it appears in a URL (IPv6 in brackets). */
+const urlHost = (host: string) => (host.includes(':') && !host.startsWith('[') ? `[${host}]` : host);
+
 function writeFile(path: string, text: string, secret = false): void {
   writeFileSync(path, text, secret ? { mode: 0o600 } : {});
 }
@@ -94,7 +97,14 @@ export function createLayout(dir: string, o: LayoutOptions): Layout {
         .map((_, j) => j)
         .filter((j) => j !== i)
         .map((j) => `ws://${o.host}:${p2pPort(j)}#${toHex(keys[j]!.publicKey)}`),
-      rpc: { host: o.host, port: rpcPort(i) },
+      // the visualiser page of any node of the network may show every node's feed
+      rpc: {
+        host: o.host,
+        port: rpcPort(i),
+        corsAllowedOrigins: names.flatMap((_, j) =>
+          j === i ? [] : [`http://${urlHost(o.host)}:${rpcPort(j)}`],
+        ),
+      },
       blockInterval: o.blockInterval,
       logLevel: 'info',
       sync: 'normal',

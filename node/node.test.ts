@@ -110,7 +110,11 @@ describe('a live node', () => {
     expect(await code(rpc.call('receipt', { hash: '00'.repeat(32) }))).toBe(ERR.NOT_FOUND);
     expect(await code(rpc.call('balance', { owner: '00' }))).toBe(ERR.INVALID_PARAMS);
     expect(await code(rpc.call('nope'))).toBe(ERR.METHOD_NOT_FOUND);
-    const raw = await fetch(node.rpc.url, { method: 'POST', body: '{"jsonrpc":"2.0","method":' });
+    const raw = await fetch(node.rpc.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"jsonrpc":"2.0","method":',
+    });
     expect(((await raw.json()) as { error: { code: number } }).error.code).toBe(ERR.PARSE);
     expect((await rpc.call<NodeStatus>('status')).height).toBeGreaterThan(0);
   });

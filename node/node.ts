@@ -240,6 +240,7 @@ export class LiveNode {
     this.rpc = new RpcServer({
       host: config.rpc.host,
       port: config.rpc.port,
+      corsAllowedOrigins: config.rpc.corsAllowedOrigins,
       methods: nodeApi(this),
       topics: ['blocks', 'receipts'],
       upgrades: { [VIZ_WS_PATH]: vizUpgrade(this.viz) },
@@ -269,9 +270,18 @@ export class LiveNode {
   /** Opens storage, assembles the graph and starts engines, transport and RPC. */
   static async start(o: LiveNodeOptions): Promise<LiveNode> {
     const node = new LiveNode(o.config, o.genesis, o.identity, o.logDestination);
+    // Bind both listeners before any engine runs: an address the node cannot have (a taken port,
+    // a host that does not resolve or is not this machine's) ends the start with a ListenError,
+    // before this node proposes, votes or dials a peer, and leaves nothing running.
+    try {
+      await node.network.listen();
+      await node.rpc.start();
+    } catch (e) {
+      await node.stop('cannot listen');
+      throw e;
+    }
     node.graph.start();
     await node.network.start();
-    await node.rpc.start();
     node.viz.start();
     node.logger.info(
       {

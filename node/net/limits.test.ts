@@ -1,6 +1,8 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { propParams } from '../../props/config.ts';
 import { normaliseAddress, parsePeerEntry, resolveAdvertised } from './address.ts';
-import { backoffDelay, TokenBucket } from './limits.ts';
+import { backoffDelay, HandshakeSlots, shareKeyOf, TokenBucket } from './limits.ts';
 import { DEFAULT_SCORING, Scoreboard } from './scores.ts';
 
 describe('TokenBucket', () => {
@@ -30,6 +32,96 @@ describe('backoffDelay', () => {
       expect(d).toBeGreaterThanOrEqual(50);
       expect(d).toBeLessThanOrEqual(1000);
     }
+  });
+});
+
+describe('HandshakeSlots', () => {
+  it('caps each host at its share and the total, evicting from the largest holder for a smaller one', () => {
+    const slots = new HandshakeSlots<string>(4, 3);
+    expect(slots.acquire('a', 'a1')).toEqual({ ok: true });
+    expect(slots.acquire('a', 'a2')).toEqual({ ok: true });
+    expect(slots.acquire('a', 'a3')).toEqual({ ok: true });
+    expect(slots.acquire('a', 'a4')).toEqual({ ok: false, refused: 'host' });
+    expect(slots.acquire('b', 'b1')).toEqual({ ok: true });
+    // full: c holds 0, a holds 3 > 0 + 1, so a's oldest makes room
+    expect(slots.acquire('c', 'c1')).toEqual({ ok: true, evict: 'a1' });
+    expect(slots.held('a')).toBe(2);
+    // full again: d holds 0, the largest (a) holds 2 > 1: a's next oldest
+    expect(slots.acquire('d', 'd1')).toEqual({ ok: true, evict: 'a2' });
+    // now every holder has 1: a newcomer is refused rather than taking a slot from an equal
+    expect(slots.acquire('e', 'e1')).toEqual({ ok: false, refused: 'full' });
+    slots.release('a', 'a1'); // already evicted: nothing happens
+    expect(slots.held()).toBe(4);
+    slots.release('b', 'b1');
+    expect(slots.acquire('e', 'e1')).toEqual({ ok: true });
+    expect(() => new HandshakeSlots(0, 1)).toThrow(RangeError);
+  });
+
+  it('property: never over the total or a share; a refusal or eviction only as the policy says', () => {
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant('acquire' as const), host: fc.integer({ min: 0, max: 4 }) }),
+      fc.record({ kind: fc.constant('release' as const), pick: fc.nat() }),
+    );
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 8 }),
+        fc.integer({ min: 1, max: 8 }),
+        fc.array(op, { maxLength: 80 }),
+        (total, perHost, ops) => {
+          const slots = new HandshakeSlots<number>(total, perHost);
+          const model = new Map<number, { host: string; item: number }>(); // item -> holder, in order
+          let next = 0;
+          const count = (host: string) => [...model.values()].filter((m) => m.host === host).length;
+          for (const o of ops) {
+            if (o.kind === 'release') {
+              const held = [...model.values()];
+              if (held.length === 0) continue;
+              const { host, item } = held[o.pick % held.length]!;
+              slots.release(host, item);
+              model.delete(item);
+              continue;
+            }
+            const host = `h${o.host}`;
+            const item = next++;
+            const mine = count(host);
+            const others = [...new Set([...model.values()].map((m) => m.host))].filter((x) => x !== host);
+            const largest = Math.max(0, ...others.map(count));
+            const r = slots.acquire(host, item);
+            if (mine >= perHost) expect(r).toEqual({ ok: false, refused: 'host' });
+            else if (model.size >= total && largest <= mine + 1)
+              expect(r).toEqual({ ok: false, refused: 'full' });
+            else {
+              expect(r.ok).toBe(true);
+              if (model.size >= total) {
+                // the victim: the oldest slot of a host holding the most
+                const victim = r.ok ? r.evict : undefined;
+                expect(victim).toBeDefined();
+                const v = model.get(victim!)!;
+                expect(count(v.host)).toBe(largest);
+                const oldest = [...model.values()].find((m) => m.host === v.host)!;
+                expect(oldest.item).toBe(victim);
+                model.delete(victim!);
+              } else expect(r).toEqual({ ok: true });
+              model.set(item, { host, item });
+            }
+            expect(slots.held()).toBe(model.size);
+            expect(slots.held()).toBeLessThanOrEqual(total);
+            expect(slots.held(host)).toBeLessThanOrEqual(perHost);
+          }
+        },
+      ),
+      propParams('net.handshake-slots', 200),
+    );
+  });
+
+  it('shares are counted by IPv4 address and by IPv6 /64', () => {
+    expect(shareKeyOf('10.0.0.1')).toBe('10.0.0.1');
+    expect(shareKeyOf('2001:db8:1:2:aaaa::1')).toBe('2001:db8:1:2::/64');
+    expect(shareKeyOf('2001:0db8:0001:0002:ffff:0:0:7')).toBe('2001:db8:1:2::/64');
+    expect(shareKeyOf('2001:db8::1')).toBe('2001:db8:0:0::/64');
+    expect(shareKeyOf('::1')).toBe('0:0:0:0::/64');
+    expect(shareKeyOf('fe80::1%eth0')).toBe('fe80:0:0:0::/64');
+    expect(shareKeyOf('')).toBe('');
   });
 });
 

@@ -6,11 +6,13 @@
  * guard: a throw ends that connection with `internal-error`, never the process.
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type Observable, Subject } from 'rxjs';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
 import { fromHex, toHex } from '../../wire/commit.ts';
 import { createSigner, type Signer } from '../../wire/sign.ts';
+import { listenOn } from '../listen.ts';
 import {
   hostOfRemote,
   normaliseAddress,
@@ -18,7 +20,7 @@ import {
   parsePeerEntry,
   resolveAdvertised,
 } from './address.ts';
-import { type BackoffPolicy, backoffDelay, TokenBucket } from './limits.ts';
+import { type BackoffPolicy, backoffDelay, HandshakeSlots, shareKeyOf, TokenBucket } from './limits.ts';
 import {
   CONTROL_CHANNEL,
   type Control,
@@ -115,8 +117,15 @@ export interface PeerNetworkOptions {
   /** frames for a peer whose socket has more than this unsent are dropped (default max(64 MiB,
    * 4 × maxFrameBytes)) */
   maxBufferedBytes?: number;
-  /** inbound connections still in their handshake beyond which new ones are refused (default 64) */
+  /** inbound connections not yet authenticated (from the TCP accept to the end of the handshake)
+   * beyond which new ones are refused (default 64) */
   maxPendingHandshakes?: number;
+  /** of those, the most one remote host (an IPv4 address, an IPv6 /64) may hold (default 16);
+   * when all are taken, a host holding fewer than the largest holder takes that holder's oldest */
+  maxPendingHandshakesPerHost?: number;
+  /** an inbound TCP connection must send its WebSocket upgrade request within this (default
+   * 5000 ms); the handshake then has `handshakeTimeoutMs` */
+  upgradeTimeoutMs?: number;
   /** a source of uniform numbers in [0, 1) for backoff jitter (default Math.random) */
   random?: () => number;
 }
@@ -188,7 +197,21 @@ interface Resolved {
   pexIntervalMs: number;
   maxBufferedBytes: number;
   maxPendingHandshakes: number;
+  maxPendingHandshakesPerHost: number;
+  upgradeTimeoutMs: number;
   random: () => number;
+}
+
+/** An inbound TCP connection until it has proven an identity: it holds a handshake slot. */
+interface Inbound {
+  readonly socket: Socket;
+  readonly host: string | undefined;
+  /** the key its host's share is counted under */
+  readonly share: string;
+  /** until the upgrade request */
+  timer: NodeJS.Timeout | undefined;
+  /** once upgraded */
+  conn: Conn | undefined;
 }
 
 interface DialTarget {
@@ -238,8 +261,8 @@ class Conn {
   hsTimer: NodeJS.Timeout | undefined;
   killTimer: NodeJS.Timeout | undefined;
   lastSeen = Date.now();
-  /** an inbound connection counted in the pending-handshake limit */
-  pending = false;
+  /** an inbound connection holding a pending-handshake slot */
+  inbound: Inbound | undefined;
   lastError: string | undefined;
   readonly frames: TokenBucket;
   readonly bytes: TokenBucket;
@@ -318,7 +341,11 @@ export class PeerNetwork {
   #started = false;
   #closed = false;
   #closing: Promise<void> | undefined;
-  #pendingInbound = 0;
+  #listening: Promise<void> | undefined;
+  /** peers are accepted once `start` runs (`listen` only binds) */
+  #accepting = false;
+  readonly #slots: HandshakeSlots<Inbound>;
+  readonly #inbound = new WeakMap<Duplex, Inbound>();
 
   constructor(o: PeerNetworkOptions) {
     if (typeof o.instance !== 'string' || o.instance.length === 0)
@@ -341,6 +368,7 @@ export class PeerNetwork {
     positive('scoring.hostStrikes', scoring.hostStrikes, 1);
     if (!(scoring.recoveryPerSecond >= 0)) throw new RangeError('scoring.recoveryPerSecond must be >= 0');
     const initialMs = positive('backoff.initialMs', o.backoff?.initialMs, 500);
+    const maxPendingHandshakes = positive('maxPendingHandshakes', o.maxPendingHandshakes, 64);
     this.#o = {
       instance: o.instance,
       version,
@@ -360,11 +388,17 @@ export class PeerNetwork {
         o.maxBufferedBytes,
         Math.max(64 * MiB, 4 * maxFrameBytes),
       ),
-      maxPendingHandshakes: positive('maxPendingHandshakes', o.maxPendingHandshakes, 64),
+      maxPendingHandshakes,
+      maxPendingHandshakesPerHost: Math.min(
+        maxPendingHandshakes,
+        positive('maxPendingHandshakesPerHost', o.maxPendingHandshakesPerHost, 16),
+      ),
+      upgradeTimeoutMs: positive('upgradeTimeoutMs', o.upgradeTimeoutMs, 5000),
       random: o.random ?? Math.random,
     };
     this.#log = o.log ?? defaultLog;
     this.#scores = new Scoreboard(scoring);
+    this.#slots = new HandshakeSlots(this.#o.maxPendingHandshakes, this.#o.maxPendingHandshakesPerHost);
     if (o.listen !== undefined) {
       const { host, port } = o.listen;
       if (typeof host !== 'string' || !Number.isSafeInteger(port) || port < 0 || port > 65535) {
@@ -390,17 +424,25 @@ export class PeerNetwork {
 
   // --- public API --------------------------------------------------------------------------------
 
-  /** Listens (if configured) and starts dialling the configured peers. */
+  /**
+   * Binds the listen address (if configured) without accepting peers or dialling yet, so that an
+   * address the node cannot have fails before anything else starts (rejects with a `ListenError`).
+   * `start` calls it when it was not called before.
+   */
+  listen(): Promise<void> {
+    if (this.#closed) return Promise.reject(new Error('PeerNetwork is closed'));
+    this.#listening ??= this.#listen === undefined ? Promise.resolve() : this.#startServer(this.#listen);
+    return this.#listening;
+  }
+
+  /** Listens (if configured and not yet), accepts peers and starts dialling the configured ones. */
   async start(): Promise<void> {
     if (this.#closed) throw new Error('PeerNetwork is closed');
     if (this.#started) throw new Error('PeerNetwork already started');
     this.#started = true;
-    if (this.#listen !== undefined) await this.#startServer(this.#listen);
-    if (this.#closed) {
-      // close() was called while we were starting: it did not see the server
-      await this.#closeServer();
-      return;
-    }
+    await this.listen();
+    this.#accepting = true;
+    if (this.#closed) return; // close() was called while we were binding
     this.#pingTimer = setInterval(() => this.#safely('ping', () => this.#pingTick()), this.#o.pingIntervalMs);
     this.#pexTimer = setInterval(() => this.#safely('pex', () => this.#pexTick()), this.#o.pexIntervalMs);
     for (const t of this.#targets.values()) this.#dial(t);
@@ -531,6 +573,14 @@ export class PeerNetwork {
       res.end('fractal peer transport: WebSocket only\n');
     });
     server.on('clientError', (_err, socket) => socket.destroy());
+    server.on('connection', (socket: Socket) => {
+      try {
+        this.#onTcp(socket);
+      } catch (e) {
+        this.#log('error', 'accepting a connection failed', { error: errorMessage(e) });
+        socket.destroy();
+      }
+    });
     const wss = new WebSocketServer({
       noServer: true,
       maxPayload: this.#o.maxFrameBytes + FRAME_OVERHEAD,
@@ -548,19 +598,83 @@ export class PeerNetwork {
         socket.destroy();
       }
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(listen.port, listen.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    await listenOn(server, 'P2P', listen.host, listen.port);
     server.on('error', (e) => this.#log('error', 'server error', { error: errorMessage(e) }));
     this.#server = server;
     this.#wss = wss;
+    // close() was called while we were binding: it did not see the server
+    if (this.#closed) await this.#closeServer();
+  }
+
+  /** A TCP connection arrived: it needs a handshake slot, and must ask for the upgrade in time. */
+  #onTcp(socket: Socket): void {
+    if (this.#closed || !this.#accepting) {
+      socket.destroy();
+      return;
+    }
+    socket.on('error', () => {}); // errors surface through the WebSocket (or there is nothing to do)
+    const host = hostOfRemote(socket.remoteAddress);
+    const inbound: Inbound = {
+      socket,
+      host,
+      share: shareKeyOf(host ?? ''),
+      timer: undefined,
+      conn: undefined,
+    };
+    const slot = this.#slots.acquire(inbound.share, inbound);
+    if (!slot.ok) {
+      this.#reject({
+        reason: 'too-many-peers',
+        direction: 'in',
+        ...(host !== undefined ? { address: host } : {}),
+        detail:
+          slot.refused === 'host'
+            ? `this host already holds its ${this.#o.maxPendingHandshakesPerHost} pending handshakes`
+            : `all ${this.#o.maxPendingHandshakes} pending handshake slots are taken`,
+      });
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n', () =>
+        socket.destroy(),
+      );
+      return;
+    }
+    if (slot.evict !== undefined) this.#evict(slot.evict);
+    this.#inbound.set(socket, inbound);
+    socket.once('close', () => {
+      clearTimeout(inbound.timer);
+      this.#slots.release(inbound.share, inbound);
+    });
+    inbound.timer = setTimeout(() => {
+      inbound.timer = undefined;
+      if (inbound.conn !== undefined || socket.destroyed) return;
+      this.#reject({
+        reason: 'handshake-timeout',
+        direction: 'in',
+        ...(host !== undefined ? { address: host } : {}),
+        detail: `no upgrade request within ${this.#o.upgradeTimeoutMs} ms`,
+      });
+      this.#log('info', 'disconnecting: handshake-timeout', { address: host, detail: 'no upgrade request' });
+      socket.destroy();
+    }, this.#o.upgradeTimeoutMs);
+  }
+
+  /** Another host needed the pending-handshake slot of `victim` (its host holds the most). */
+  #evict(victim: Inbound): void {
+    const detail = 'pending handshake evicted: another host needed the slot';
+    if (victim.conn !== undefined) {
+      this.#fail(victim.conn, 'too-many-peers', detail);
+      return;
+    }
+    this.#reject({
+      reason: 'too-many-peers',
+      direction: 'in',
+      ...(victim.host !== undefined ? { address: victim.host } : {}),
+      detail,
+    });
+    victim.socket.destroy();
   }
 
   #onUpgrade(wss: WebSocketServer, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const inbound = this.#inbound.get(socket);
     const host = hostOfRemote(req.socket.remoteAddress);
     const refuse = (status: string, reason: DisconnectReason) => {
       this.#reject({
@@ -572,27 +686,21 @@ export class PeerNetwork {
       socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       socket.destroy();
     };
-    if (this.#closed) {
+    // no slot: refused or evicted at the accept, or it came before `start`
+    if (this.#closed || inbound === undefined || socket.destroyed) {
       socket.destroy();
       return;
     }
+    clearTimeout(inbound.timer);
+    inbound.timer = undefined;
     if (host !== undefined && this.#scores.isHostBanned(host, Date.now())) {
       refuse('403 Forbidden', 'banned');
       return;
     }
-    if (this.#pendingInbound >= this.#o.maxPendingHandshakes) {
-      refuse('503 Service Unavailable', 'too-many-peers');
-      return;
-    }
-    this.#pendingInbound++;
-    let handed = false;
-    socket.once('close', () => {
-      if (!handed) this.#pendingInbound--;
-    });
     wss.handleUpgrade(req, socket, head, (ws) => {
-      handed = true;
       const conn = new Conn(ws, 'in', undefined, host, this.#o);
-      conn.pending = true;
+      conn.inbound = inbound;
+      inbound.conn = conn;
       this.#setup(conn);
       if (this.#closed) {
         this.#fail(conn, 'shutdown');
@@ -861,9 +969,10 @@ export class PeerNetwork {
   #handshakeOver(conn: Conn): void {
     if (conn.hsTimer !== undefined) clearTimeout(conn.hsTimer);
     conn.hsTimer = undefined;
-    if (conn.pending) {
-      conn.pending = false;
-      this.#pendingInbound--;
+    const inbound = conn.inbound;
+    if (inbound !== undefined) {
+      conn.inbound = undefined;
+      this.#slots.release(inbound.share, inbound);
     }
   }
 
@@ -1009,11 +1118,11 @@ export class PeerNetwork {
       }
       if (conn.target !== undefined) conn.target.bannedUntil = now + this.#o.scoring.banMs;
     }
-    if (
-      (offence || reason === 'handshake-timeout') &&
-      conn.direction === 'in' &&
-      conn.remoteHost !== undefined
-    ) {
+    // The host answers only for what was done before an identity was proven: after it, the
+    // identity pays (peers sharing an address, such as a devnet on loopback, are not banned with
+    // it). Timeouts are not offences: a slow or paused peer is not banned, and idle connections
+    // are bounded by the host's pending-handshake share and the deadlines.
+    if (offence && peer === undefined && conn.direction === 'in' && conn.remoteHost !== undefined) {
       if (this.#scores.strikeHost(conn.remoteHost, now)) {
         this.#log('warn', 'host banned after repeated offences', { host: conn.remoteHost });
       }

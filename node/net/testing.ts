@@ -70,9 +70,13 @@ export class Harness {
     return node;
   }
 
-  /** A plain WebSocket client (no protocol), recording messages and the close. */
-  async raw(url: string): Promise<RawClient> {
-    const ws = new WebSocket(url, { perMessageDeflate: false });
+  /** A plain WebSocket client (no protocol), recording messages and the close; `from` is the
+   * local address to connect from (any of 127.0.0.0/8 on loopback: another "host"). */
+  async raw(url: string, from?: string): Promise<RawClient> {
+    const ws = new WebSocket(url, {
+      perMessageDeflate: false,
+      ...(from === undefined ? {} : { localAddress: from }),
+    });
     this.sockets.push(ws);
     const client = new RawClient(ws);
     await new Promise<void>((resolve, reject) => {

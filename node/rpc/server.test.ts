@@ -46,6 +46,27 @@ function errorOf(res: unknown): { code: number; message: string; data?: unknown 
   return res.error as { code: number; message: string; data?: unknown };
 }
 
+/** A raw HTTP request (any headers, Host and Origin included); status, headers and body. */
+function raw(
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body?: string,
+  port = t.server.port,
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+  return new Promise((resolve, reject) => {
+    const r = http.request({ host: '127.0.0.1', port, method, path, headers }, (res) => {
+      let text = '';
+      res.on('data', (d: Buffer) => {
+        text += d.toString();
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
+    });
+    r.on('error', reject);
+    r.end(body);
+  });
+}
+
 describe('envelope', () => {
   it('answers a good request, by name and by position, on / and /rpc', async () => {
     expect(await rpc(req('echo', { text: 'hi', count: 2 }))).toEqual({
@@ -372,19 +393,30 @@ describe('limits and HTTP', () => {
     expect(JSON.parse(res.body)).toMatchObject({ error: { code: ERR.INVALID_REQUEST } });
   });
 
-  it('Content-Type is checked loosely', async () => {
+  it('Content-Type must be JSON: text/plain, forms and none are 415 with a JSON-RPC error', async () => {
     const body = req('status');
-    for (const ct of [
-      'application/json',
-      'application/json; charset=utf-8',
-      'text/plain',
-      'application/x+json',
-    ]) {
+    for (const ct of ['application/json', 'application/json; charset=utf-8', 'application/x+json']) {
       expect((await post(url, body, { 'Content-Type': ct })).status).toBe(200);
     }
-    const r = await post(url, body, { 'Content-Type': 'application/x-www-form-urlencoded' });
-    expect(r.status).toBe(415);
-    expect(errorOf(r.json).code).toBe(ERR.INVALID_REQUEST);
+    // the types a browser sends cross-origin without a preflight
+    for (const ct of [
+      'text/plain',
+      'text/plain;charset=UTF-8',
+      'application/x-www-form-urlencoded',
+      'multipart/form-data',
+    ]) {
+      const r = await post(url, body, { 'Content-Type': ct });
+      expect(r.status).toBe(415);
+      expect(errorOf(r.json)).toEqual({
+        code: ERR.INVALID_REQUEST,
+        message: `unsupported Content-Type ${ct}; use application/json`,
+      });
+    }
+    const none = await raw('POST', '/', {}, body);
+    expect(none.status).toBe(415);
+    expect(errorOf(JSON.parse(none.body)).message).toBe(
+      'no Content-Type; send the request as application/json',
+    );
   });
 
   it('wrong HTTP method is 405, unknown path 404, /ws without upgrade 426', async () => {
@@ -403,28 +435,91 @@ describe('limits and HTTP', () => {
     expect(await h.json()).toEqual({ ok: true });
     const m = await fetch(`${url}/metrics`);
     expect(await m.text()).toBe('requests 1\n');
-    expect(m.headers.get('access-control-allow-origin')).toBe('*');
+    expect(m.headers.get('access-control-allow-origin')).toBeNull();
     const b = await fetch(`${url}/broken`);
     expect(b.status).toBe(500);
     expect(await b.text()).not.toMatch(/secret/);
     expect(t.logs.some((l) => JSON.stringify(l.fields).includes('route secret'))).toBe(true);
   });
 
-  it('CORS: every response allows any origin, OPTIONS preflight is answered', async () => {
-    const r = await post(url, req('status'));
-    expect(r.headers.get('access-control-allow-origin')).toBe('*');
-    const pre = await fetch(url, {
-      method: 'OPTIONS',
-      headers: {
+  it('CORS off by default: another origin is refused (403, no Access-Control-Allow-Origin), on every path', async () => {
+    const evil = { Origin: 'http://evil.example' };
+    const json = { 'Content-Type': 'application/json' };
+    // the batch a hostile page would send, as a simple request and as a JSON one
+    for (const ct of ['text/plain', 'application/json']) {
+      const r = await raw('POST', '/', { ...evil, 'Content-Type': ct }, req('echo', { text: 'x' }));
+      expect(r.status).toBe(403);
+      expect(r.headers['access-control-allow-origin']).toBeUndefined();
+      expect(JSON.parse(r.body).error).toMatch(
+        /cross-origin requests from http:\/\/evil\.example are refused/,
+      );
+    }
+    const pre = await raw('OPTIONS', '/', {
+      ...evil,
+      'Access-Control-Request-Method': 'POST',
+      'Access-Control-Request-Headers': 'content-type',
+    });
+    expect(pre.status).toBe(403);
+    expect(pre.headers['access-control-allow-origin']).toBeUndefined();
+    expect((await raw('GET', '/metrics', evil)).status).toBe(403);
+    // a DNS-rebinding page: its own name, pointed at this address, is not this server's origin
+    const port = t.server.port;
+    const rebound = { Origin: `http://evil.example:${port}`, Host: `evil.example:${port}`, ...json };
+    expect((await raw('POST', '/', rebound, req('status'))).status).toBe(403);
+    // no Origin (curl, the Node client) and the server's own pages (same origin) are served, without CORS headers
+    const plain = await raw('POST', '/', json, req('status'));
+    expect(plain.status).toBe(200);
+    expect(plain.headers['access-control-allow-origin']).toBeUndefined();
+    const same = await raw('POST', '/', { Origin: url, ...json }, req('status'));
+    expect(same.status).toBe(200);
+    expect(same.headers['access-control-allow-origin']).toBeUndefined();
+    const sameLocal = { Origin: `http://localhost:${port}`, Host: `localhost:${port}`, ...json };
+    expect((await raw('POST', '/', sameLocal, req('status'))).status).toBe(200);
+  });
+
+  it('CORS with an allow-list: an allowed origin gets its ACAO and preflight, others are still refused', async () => {
+    const allowed = await startTestServer({ corsAllowedOrigins: ['http://localhost:5173'] });
+    try {
+      const at = (method: string, headers: Record<string, string>, body?: string) =>
+        raw(method, '/', headers, body, allowed.server.port);
+      const pre = await at('OPTIONS', {
         Origin: 'http://localhost:5173',
         'Access-Control-Request-Method': 'POST',
         'Access-Control-Request-Headers': 'content-type',
-      },
-    });
-    expect(pre.status).toBe(204);
-    expect(pre.headers.get('access-control-allow-origin')).toBe('*');
-    expect(pre.headers.get('access-control-allow-methods')).toMatch(/POST/);
-    expect(pre.headers.get('access-control-allow-headers')).toBe('content-type');
+      });
+      expect(pre.status).toBe(204);
+      expect(pre.headers['access-control-allow-origin']).toBe('http://localhost:5173');
+      expect(pre.headers['access-control-allow-methods']).toMatch(/POST/);
+      expect(pre.headers['access-control-allow-headers']).toBe('content-type');
+      expect(pre.headers.vary).toBe('Origin');
+      const r = await at(
+        'POST',
+        { Origin: 'http://localhost:5173', 'Content-Type': 'application/json' },
+        req('echo', { text: 'ok' }),
+      );
+      expect(r.status).toBe(200);
+      expect(r.headers['access-control-allow-origin']).toBe('http://localhost:5173');
+      expect(JSON.parse(r.body)).toMatchObject({ result: { text: 'ok' } });
+      // still JSON only
+      const simple = await at(
+        'POST',
+        { Origin: 'http://localhost:5173', 'Content-Type': 'text/plain' },
+        req('status'),
+      );
+      expect(simple.status).toBe(415);
+      const other = await at(
+        'POST',
+        { Origin: 'http://localhost:5174', 'Content-Type': 'application/json' },
+        req('status'),
+      );
+      expect(other.status).toBe(403);
+      expect(other.headers['access-control-allow-origin']).toBeUndefined();
+    } finally {
+      await allowed.server.close();
+    }
+    expect(
+      () => new RpcServer({ port: 0, topics: [], methods: {}, corsAllowedOrigins: ['localhost'] }),
+    ).toThrow(/corsAllowedOrigins/);
   });
 
   it('garbage bytes on the TCP port do not hurt the server', async () => {
@@ -451,6 +546,62 @@ describe('limits and HTTP', () => {
       description: 'A block by height (1..100).',
     });
     expect(res.result.topics).toEqual(['blocks', 'receipts']);
+  });
+});
+
+describe('work budgets and batches', () => {
+  const works = (units: number[]) =>
+    JSON.stringify(units.map((u, i) => ({ jsonrpc: '2.0', id: i, method: 'work', params: { units: u } })));
+
+  it('a batch shares one work budget; entries past it get -32005, the next request has a fresh one', async () => {
+    const small = await startTestServer({ maxWorkPerRequest: 100, maxWorkPerCall: 50 });
+    try {
+      const r = await post(small.server.url, works([49, 49, 0, 0]));
+      const out = r.json as { id: number; result?: number; error?: { code: number; message: string } }[];
+      // each call costs 1 and may spend what is left, at most maxWorkPerCall - 1 more
+      expect(out.map((x) => x.result ?? x.error?.code)).toEqual([49, 49, ERR.LIMIT, ERR.LIMIT]);
+      expect(out[2]!.error!.message).toMatch(/work budget \(100 units\) is spent/);
+      const before = small.server.stats().work;
+      expect(before).toBe(100);
+      // a fresh request has a fresh budget; one call never more than its own limit
+      expect((await post(small.server.url, works([5, 60]))).json).toEqual([
+        { jsonrpc: '2.0', id: 0, result: 49 },
+        { jsonrpc: '2.0', id: 1, error: { code: ERR.LIMIT, message: 'needs 60 units, has 49' } },
+      ]);
+      expect(small.server.stats().work).toBe(before + 7);
+      const discover = (await post(small.server.url, req('rpc.discover'))).json as {
+        result: { limits: Record<string, number> };
+      };
+      expect(discover.result.limits).toMatchObject({ maxWorkPerRequest: 100, maxWorkPerCall: 50 });
+    } finally {
+      await small.server.close();
+    }
+  });
+
+  it('each batch entry starts on its own turn of the event loop (timers and I/O run between them)', async () => {
+    t.notes.length = 0;
+    let ticking = true;
+    const tick = (): void => {
+      if (!ticking) return;
+      t.notes.push('tick');
+      setImmediate(tick);
+    };
+    setImmediate(tick);
+    const batch = JSON.stringify(
+      Array.from({ length: 6 }, (_, i) => ({ jsonrpc: '2.0', method: 'note', params: { text: `call${i}` } })),
+    );
+    try {
+      expect((await post(url, batch)).status).toBe(204);
+    } finally {
+      ticking = false;
+    }
+    const calls = t.notes.filter((n) => n !== 'tick');
+    expect(calls).toEqual(['call0', 'call1', 'call2', 'call3', 'call4', 'call5']);
+    const first = t.notes.indexOf('call0');
+    const between = t.notes.slice(first, t.notes.indexOf('call5') + 1);
+    // never two calls in a row: something else ran between each pair
+    for (let i = 1; i < between.length; i++)
+      expect(between[i] !== 'tick' && between[i - 1] !== 'tick').toBe(false);
   });
 });
 

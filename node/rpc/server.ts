@@ -3,11 +3,27 @@
  * subscriptions). Generic machinery: the node registers its methods and topics. See README.md.
  */
 import http from 'node:http';
+import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
+import { listenOn } from '../listen.ts';
 import { ERR, RpcError } from './errors.ts';
 import { stringifyStrict } from './json.ts';
 import { p } from './params.ts';
+
+/**
+ * What a handler knows of the request it serves: the work it may still do. Work is counted in
+ * units (a call costs one; a handler that reads rows spends one per row). Every request (an HTTP
+ * body or a WebSocket message, a batch included) has `maxWorkPerRequest` units, and one call at
+ * most `maxWorkPerCall` of them: a handler bounds its work by `budget` before doing it, then
+ * `spend`s what it did. Entries of a batch after the budget is spent get -32005.
+ */
+export interface RpcCall {
+  /** units this call may spend: the least of the per-call limit and what its request has left */
+  readonly budget: number;
+  /** records `units` of work done (they count against the request's budget) */
+  spend(units: number): void;
+}
 
 /** A method: a description, a params validator and a handler. Use `method()` to infer `P` from `params`. */
 export interface RpcMethod<P = unknown, R = unknown> {
@@ -20,7 +36,7 @@ export interface RpcMethod<P = unknown, R = unknown> {
    * as `null`. Throw `RpcError` for an error the caller should see; anything else becomes a
    * generic -32603 and is logged. (Declared as a method so any `RpcMethod<P, R>` fits `RpcMethods`.)
    */
-  handler(params: P): R | Promise<R>;
+  handler(params: P, call: RpcCall): R | Promise<R>;
 }
 
 /** Identity, for type inference: `method({ params: p.object({ h: p.u64() }), handler: ({ h }) => … })`. */
@@ -47,6 +63,18 @@ export interface RpcServerOptions {
   maxBodyBytes?: number;
   /** Most requests in one batch. Default 100. */
   maxBatch?: number;
+  /** Work units one request (a batch included) may spend; see `RpcCall`. Default 20 000. */
+  maxWorkPerRequest?: number;
+  /** Work units one call may spend. Default 2 000. */
+  maxWorkPerCall?: number;
+  /**
+   * Origins (`scheme://host[:port]`) whose pages may call this server from a browser; `*` allows
+   * any. Default none: a request with an `Origin` header from another origin (every cross-origin
+   * fetch and WebSocket a browser makes) is refused with 403, and no response carries
+   * `Access-Control-Allow-Origin`. Requests without `Origin` (curl, the Node client) and pages this
+   * server serves itself (same origin, on an IP or `localhost` host) are not affected.
+   */
+  corsAllowedOrigins?: readonly string[];
   /** Default 64. */
   maxSubscriptionsPerSocket?: number;
   /**
@@ -78,6 +106,8 @@ export interface RpcStats {
   requests: number;
   /** Of those, the ones that ended in an error. */
   errors: number;
+  /** Work units spent by handlers (see `RpcCall`). */
+  work: number;
   /** Active subscriptions over all sockets. */
   subscribers: number;
   /** Open WebSockets. */
@@ -115,15 +145,17 @@ interface Sub {
   removed: boolean;
 }
 
-/** Per-message context: the socket (absent over HTTP) and what to run once the response is sent. */
+/** Per-message context: the socket (absent over HTTP), what to run once the response is sent, the work budget. */
 interface CallCtx {
   readonly conn: Conn | undefined;
   readonly afterSend: (() => void)[];
+  /** work units the message has left */
+  work: number;
 }
 
 interface Resolved {
   params: (raw: unknown) => unknown;
-  handler: (params: unknown) => unknown;
+  handler: (params: unknown, call: RpcCall) => unknown;
 }
 
 const noLog: RpcLog = () => {};
@@ -139,12 +171,13 @@ function pathOf(url: string | undefined): string {
   return q < 0 ? u : u.slice(0, q);
 }
 
-/** Loose Content-Type check: absent, any JSON type, or text/plain (what a CORS "simple request" sends). */
+/**
+ * A JSON Content-Type. Required: a browser sends the types of a CORS "simple request" (text/plain,
+ * forms, none) cross-origin without asking first, never application/json.
+ */
 function acceptableType(ct: string): boolean {
   const type = ct.split(';')[0]!.trim().toLowerCase();
   return (
-    type === '' ||
-    type === 'text/plain' ||
     type === 'application/json' ||
     type.endsWith('+json') ||
     type === 'application/json-rpc' ||
@@ -177,6 +210,9 @@ export class RpcServer {
   private readonly log: RpcLog;
   private readonly maxBody: number;
   private readonly maxBatch: number;
+  private readonly maxWorkPerRequest: number;
+  private readonly maxWorkPerCall: number;
+  private readonly corsOrigins: ReadonlySet<string>;
   private readonly maxSubs: number;
   private readonly maxBuffered: number;
   private readonly maxInflight: number;
@@ -193,6 +229,7 @@ export class RpcServer {
   private nextSubId = 1;
   private requests = 0;
   private errors = 0;
+  private work = 0;
 
   constructor(o: RpcServerOptions) {
     this.host = o.host ?? '127.0.0.1';
@@ -208,6 +245,19 @@ export class RpcServer {
     };
     this.maxBody = positive('maxBodyBytes', o.maxBodyBytes ?? 4 * MiB);
     this.maxBatch = positive('maxBatch', o.maxBatch ?? 100);
+    this.maxWorkPerRequest = positive('maxWorkPerRequest', o.maxWorkPerRequest ?? 20_000);
+    this.maxWorkPerCall = Math.min(
+      this.maxWorkPerRequest,
+      positive('maxWorkPerCall', o.maxWorkPerCall ?? 2_000),
+    );
+    for (const origin of o.corsAllowedOrigins ?? []) {
+      if (origin !== '*' && !/^[a-z][a-z0-9+.-]*:\/\/[^/\s]+$/i.test(origin) && origin !== 'null') {
+        throw new Error(
+          `RpcServer: corsAllowedOrigins entry ${JSON.stringify(origin)} is not scheme://host[:port] or *`,
+        );
+      }
+    }
+    this.corsOrigins = new Set((o.corsAllowedOrigins ?? []).map((x) => x.toLowerCase()));
     this.maxSubs = positive('maxSubscriptionsPerSocket', o.maxSubscriptionsPerSocket ?? 64);
     this.maxBuffered = positive('maxBufferedPerSocket', o.maxBufferedPerSocket ?? 8 * MiB);
     this.maxInflight = positive('maxInflightPerSocket', o.maxInflightPerSocket ?? 64);
@@ -264,19 +314,12 @@ export class RpcServer {
     this.wss.on('error', (e) => this.log('warn', 'rpc: websocket server error', errorOf(e)));
   }
 
-  /** Listens; rejects if the port cannot be bound. */
+  /** Listens; rejects with a `ListenError` (naming host, port and cause) if it cannot bind. */
   async start(): Promise<void> {
     if (this.started) throw new Error('RpcServer: already started');
     this.started = true;
-    await new Promise<void>((resolve, reject) => {
-      const onError = (e: Error): void => reject(e);
-      this.http.once('error', onError);
-      this.http.listen(this.requestedPort, this.host, () => {
-        this.http.off('error', onError);
-        this.http.on('error', (e) => this.log('error', 'rpc: server error', errorOf(e)));
-        resolve();
-      });
-    });
+    await listenOn(this.http, 'RPC', this.host, this.requestedPort);
+    this.http.on('error', (e) => this.log('error', 'rpc: server error', errorOf(e)));
     if (this.pingMs > 0) {
       this.pingTimer = setInterval(() => this.heartbeat(), this.pingMs);
       this.pingTimer.unref();
@@ -328,7 +371,13 @@ export class RpcServer {
   stats(): RpcStats {
     let subscribers = 0;
     for (const s of this.topicSubs.values()) subscribers += s.size;
-    return { requests: this.requests, errors: this.errors, subscribers, sockets: this.conns.size };
+    return {
+      requests: this.requests,
+      errors: this.errors,
+      work: this.work,
+      subscribers,
+      sockets: this.conns.size,
+    };
   }
 
   /** Stops accepting, closes WebSockets (code 1001) and idle HTTP connections, cuts the rest after the grace period. Idempotent. */
@@ -386,7 +435,14 @@ export class RpcServer {
         ),
       );
     }
-    const parts = await Promise.all(msg.map((m) => this.processOne(m, ctx)));
+    // Each entry starts on its own turn of the event loop, so a batch of heavy reads lets timers
+    // and I/O (consensus) run between them; async entries still run concurrently.
+    const pending: Promise<string | undefined>[] = [];
+    for (const [i, m] of msg.entries()) {
+      if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      pending.push(this.processOne(m, ctx));
+    }
+    const parts = await Promise.all(pending);
     const out = parts.filter((x): x is string => x !== undefined);
     return out.length === 0 ? undefined : `[${out.join(',')}]`;
   }
@@ -428,7 +484,8 @@ export class RpcServer {
     let result: unknown;
     try {
       const m = this.resolve(name, ctx);
-      result = await m.handler(m.params(params));
+      const parsed = m.params(params);
+      result = await m.handler(parsed, this.charge(ctx));
     } catch (e) {
       const err = this.toRpcError(e, name);
       if (!hasId) {
@@ -445,6 +502,27 @@ export class RpcServer {
       this.log('error', 'rpc: result is not JSON-safe', { method: name, ...errorOf(e) });
       return this.fail(replyId, new RpcError(ERR.INTERNAL, 'internal error'));
     }
+  }
+
+  /** Charges a call's unit against its message's budget; the call's view of what is left. */
+  private charge(ctx: CallCtx): RpcCall {
+    if (ctx.work < 1) {
+      throw new RpcError(
+        ERR.LIMIT,
+        `this request's work budget (${this.maxWorkPerRequest} units) is spent; send the remaining calls in another request`,
+      );
+    }
+    ctx.work -= 1;
+    this.work += 1;
+    const budget = Math.max(0, Math.min(this.maxWorkPerCall - 1, ctx.work));
+    return {
+      budget,
+      spend: (units: number) => {
+        const n = Number.isFinite(units) && units > 0 ? Math.ceil(units) : 0;
+        ctx.work -= n;
+        this.work += n;
+      },
+    };
   }
 
   private fail(id: string | number | null, err: RpcError): string {
@@ -467,7 +545,7 @@ export class RpcServer {
   private resolve(name: string, ctx: CallCtx): Resolved {
     const user = this.methods.get(name);
     if (user !== undefined) {
-      return { params: (raw) => user.params(raw), handler: (params) => user.handler(params) };
+      return { params: (raw) => user.params(raw), handler: (params, call) => user.handler(params, call) };
     }
     switch (name) {
       case 'rpc.discover':
@@ -512,6 +590,8 @@ export class RpcServer {
       limits: {
         maxBodyBytes: this.maxBody,
         maxBatch: this.maxBatch,
+        maxWorkPerRequest: this.maxWorkPerRequest,
+        maxWorkPerCall: this.maxWorkPerCall,
         maxSubscriptionsPerSocket: this.maxSubs,
         maxBufferedPerSocket: this.maxBuffered,
       },
@@ -605,6 +685,13 @@ export class RpcServer {
         socket.destroy(),
       );
     };
+    if (this.originOf(req) === 'refused') {
+      this.log('debug', 'rpc: cross-origin websocket refused', {
+        origin: String(req.headers.origin).slice(0, 200),
+      });
+      reject('403 Forbidden');
+      return;
+    }
     const path = pathOf(req.url);
     if (path !== WS_PATH) {
       const upgrade = this.upgrades.get(path);
@@ -683,7 +770,7 @@ export class RpcServer {
       conn.paused = true;
       conn.ws.pause();
     }
-    const ctx: CallCtx = { conn, afterSend: [] };
+    const ctx: CallCtx = { conn, afterSend: [], work: this.maxWorkPerRequest };
     this.processText(text, ctx)
       .then((response) => {
         if (response !== undefined) this.send(conn, response);
@@ -713,16 +800,53 @@ export class RpcServer {
 
   // ---------------------------------------------------------------- HTTP transport
 
+  /**
+   * Where a request comes from: no `Origin` (not a browser, or a same-origin GET), the server's own
+   * origin (a page it serves), an allowed origin, or another one (refused). The own origin counts
+   * only on an IP or `localhost` host, so a DNS-rebinding page (its own name pointed at this
+   * address) is not taken for it.
+   */
+  private originOf(req: http.IncomingMessage): 'none' | 'same' | 'allowed' | 'refused' {
+    const origin = req.headers.origin;
+    if (origin === undefined) return 'none';
+    const o = origin.toLowerCase();
+    if (this.corsOrigins.has('*') || this.corsOrigins.has(o)) return 'allowed';
+    const host = req.headers.host?.toLowerCase();
+    if (host !== undefined && (o === `http://${host}` || o === `https://${host}`)) {
+      const name = host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.replace(/:\d+$/, '');
+      if (name === 'localhost' || isIP(name) !== 0) return 'same';
+    }
+    return 'refused';
+  }
+
   private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
     try {
-      res.setHeader('Access-Control-Allow-Origin', '*');
       const path = pathOf(req.url);
+      const origin = this.originOf(req);
+      if (origin === 'refused') {
+        httpError(
+          res,
+          403,
+          `cross-origin requests from ${String(req.headers.origin).slice(0, 200)} are refused (the node's rpc.corsAllowedOrigins can allow an origin)`,
+        );
+        return;
+      }
+      if (origin === 'allowed') {
+        res.setHeader('Access-Control-Allow-Origin', req.headers.origin!);
+        res.setHeader('Vary', 'Origin');
+      }
       if (req.method === 'OPTIONS') {
-        res.writeHead(204, {
-          'Access-Control-Allow-Methods': 'GET, HEAD, POST, OPTIONS',
-          'Access-Control-Allow-Headers': req.headers['access-control-request-headers'] ?? 'Content-Type',
-          'Access-Control-Max-Age': '86400',
-        });
+        res.writeHead(
+          204,
+          origin === 'allowed'
+            ? {
+                'Access-Control-Allow-Methods': 'GET, HEAD, POST, OPTIONS',
+                'Access-Control-Allow-Headers':
+                  req.headers['access-control-request-headers'] ?? 'Content-Type',
+                'Access-Control-Max-Age': '86400',
+              }
+            : { Allow: 'GET, HEAD, POST, OPTIONS' },
+        );
         res.end();
         return;
       }
@@ -757,13 +881,15 @@ export class RpcServer {
 
   private onPost(req: http.IncomingMessage, res: http.ServerResponse): void {
     const ct = req.headers['content-type'];
-    if (ct !== undefined && !acceptableType(ct)) {
+    if (ct === undefined || !acceptableType(ct)) {
       this.requests++;
       const body = this.fail(
         null,
         new RpcError(
           ERR.INVALID_REQUEST,
-          `unsupported Content-Type ${ct.slice(0, 100)}; use application/json`,
+          ct === undefined
+            ? 'no Content-Type; send the request as application/json'
+            : `unsupported Content-Type ${ct.slice(0, 100)}; use application/json`,
         ),
       );
       req.resume();
@@ -807,7 +933,7 @@ export class RpcServer {
         this.requests++;
         return sendBody(res, 200, this.fail(null, new RpcError(ERR.PARSE, 'parse error: body is not UTF-8')));
       }
-      this.processText(text, { conn: undefined, afterSend: [] })
+      this.processText(text, { conn: undefined, afterSend: [], work: this.maxWorkPerRequest })
         .then((response) => {
           if (response === undefined) {
             if (!res.writableEnded && !res.destroyed) res.writeHead(204).end();

@@ -132,6 +132,15 @@ export async function startTestServer(overrides: Partial<RpcServerOptions> = {})
           throw new RpcError(ERR.REJECTED, 'transaction rejected', { reason: 'fee too low' });
         },
       }),
+      work: method({
+        description: 'Spends units of work if its budget allows; returns the budget it had.',
+        params: p.object({ units: p.int({ min: 0, max: 1_000_000 }) }),
+        handler: ({ units }, call) => {
+          if (units > call.budget) throw new RpcError(ERR.LIMIT, `needs ${units} units, has ${call.budget}`);
+          call.spend(units);
+          return call.budget;
+        },
+      }),
       bigint: method({
         description: 'Returns a bigint (not JSON-safe).',
         params: p.none(),

@@ -31,6 +31,38 @@ async function connect(url = t.server.wsUrl): Promise<RawWs> {
 const isNotification = (m: unknown): m is { method: string; params: Record<string, unknown> } =>
   isObj(m) && m.method === 'subscription' && isObj(m.params);
 
+/** The status of the upgrade response for a WebSocket opened with `origin` (101 when it opened). */
+function upgradeStatus(url: string, origin: string | undefined): Promise<number> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(url, origin === undefined ? {} : { origin });
+    ws.on('open', () => {
+      ws.close();
+      resolve(101);
+    });
+    ws.on('unexpected-response', (_req, res) => {
+      resolve(res.statusCode ?? 0);
+      ws.terminate();
+    });
+    ws.on('error', () => {});
+  });
+}
+
+describe('origins', () => {
+  it('a WebSocket from another origin is refused (403); none, the same origin or an allowed one opens', async () => {
+    const url = t.server.wsUrl;
+    expect(await upgradeStatus(url, 'http://evil.example')).toBe(403);
+    expect(await upgradeStatus(url, undefined)).toBe(101);
+    expect(await upgradeStatus(url, t.server.url)).toBe(101);
+    const allowed = await startTestServer({ corsAllowedOrigins: ['http://localhost:5173'] });
+    try {
+      expect(await upgradeStatus(allowed.server.wsUrl, 'http://localhost:5173')).toBe(101);
+      expect(await upgradeStatus(allowed.server.wsUrl, 'http://evil.example')).toBe(403);
+    } finally {
+      await allowed.server.close();
+    }
+  });
+});
+
 describe('methods over WebSocket', () => {
   it('answers requests, batches and errors like HTTP', async () => {
     const c = await connect();
