@@ -112,7 +112,9 @@ export function registerNodeCommands(program: Command): void {
 
   program
     .command('node')
-    .description('run one node from its config file until SIGINT/SIGTERM (graceful shutdown)')
+    .description(
+      'run one node from its config file until SIGINT/SIGTERM (graceful shutdown); exits 1 if it stops itself (a failed engine, a full disk)',
+    )
     .requiredOption('--config <file>', 'node config (node/CONFIG.md lists every key)')
     .action(
       guarded(async (o: { config: string }) => {
@@ -122,11 +124,12 @@ export function registerNodeCommands(program: Command): void {
           genesis: loadGenesis(config.genesis),
           identity: loadIdentity(config.identityKey),
         });
-        await new Promise<void>((done) => {
-          const stop = (signal: string) => () => void node.stop(signal).then(done);
-          process.once('SIGINT', stop('SIGINT'));
-          process.once('SIGTERM', stop('SIGTERM'));
-        });
+        const stop = (signal: string) => () => void node.stop(signal);
+        process.once('SIGINT', stop('SIGINT'));
+        process.once('SIGTERM', stop('SIGTERM'));
+        // until a signal stops it, or it stops itself (an engine or its storage failed)
+        await node.done;
+        if (node.failed !== undefined) throw new Error(`the node stopped: ${node.failed}`);
       }),
     );
 

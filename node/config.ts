@@ -70,6 +70,8 @@ export interface NodeConfig {
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   /** SQLite synchronous mode: 'full' fsyncs every commit; 'normal' survives process kills, not power loss */
   sync: 'full' | 'normal';
+  /** the database may grow to this many MiB (0 = as far as the disk allows); beyond it, as on a full disk */
+  maxDatabaseMiB: number;
 }
 
 export const CONFIG_DEFAULTS = {
@@ -85,6 +87,7 @@ export const CONFIG_DEFAULTS = {
   shards: 0,
   logLevel: 'info' as const,
   sync: 'full' as const,
+  maxDatabaseMiB: 0,
 };
 
 export const DKG_DEFAULTS = { start: 1, dealWindow: 6, complaintWindow: 4 };
@@ -186,6 +189,7 @@ export function loadNodeConfig(path: string): NodeConfig {
     'shards',
     'logLevel',
     'sync',
+    'maxDatabaseMiB',
   ]);
   const roles = r.array('roles', CONFIG_DEFAULTS.roles).map((x, i) => {
     if (typeof x !== 'string' || !(ROLES as readonly string[]).includes(x)) {
@@ -251,6 +255,7 @@ export function loadNodeConfig(path: string): NodeConfig {
     shards: r.int('shards', CONFIG_DEFAULTS.shards, 0, 64),
     logLevel: r.oneOf('logLevel', CONFIG_DEFAULTS.logLevel, ['debug', 'info', 'warn', 'error', 'silent']),
     sync: r.oneOf('sync', CONFIG_DEFAULTS.sync, ['full', 'normal']),
+    maxDatabaseMiB: r.int('maxDatabaseMiB', CONFIG_DEFAULTS.maxDatabaseMiB, 0, 16 * 1024 * 1024),
   };
 }
 

@@ -50,6 +50,8 @@ export function prepareDataDir(configFile: string, dir: string): string {
 export interface OpenOptions {
   synchronous: 'full' | 'normal';
   walAutocheckpoint: number;
+  /** the most bytes the database may grow to (0 = no limit) */
+  maxBytes: number;
   /** what to do on a damaged or foreign database (the message names the remedy) */
   remedy: string;
   /** progress of the checksum scan on a large database */
@@ -65,6 +67,7 @@ export function openNodeDatabase(configFile: string, dir: string, o: OpenOptions
       synchronous: o.synchronous,
       walAutocheckpoint: o.walAutocheckpoint,
       integrityCheck: 'quick',
+      ...(o.maxBytes > 0 ? { maxBytes: o.maxBytes } : {}),
     });
   } catch (e) {
     if (isStorageError(e, 'schema-mismatch')) {

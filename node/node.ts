@@ -170,6 +170,7 @@ export class LiveNode {
     prepareDataDir(config.file, config.dataDir);
     this.storage = openNodeDatabase(config.file, config.dataDir, {
       synchronous: config.sync,
+      maxBytes: config.maxDatabaseMiB * 1024 * 1024,
       walAutocheckpoint: WAL_AUTOCHECKPOINT_PAGES,
       remedy:
         'restore it from a backup, or move it aside and start afresh (a validator re-syncs from its peers, and its signing state beside the key keeps it from signing twice)',
@@ -391,8 +392,10 @@ export class LiveNode {
   /** Stops the node because it cannot go on; `failed` then says why. */
   private fail(reason: string): void {
     if (this.failure !== undefined) return;
-    this.failure = reason;
-    this.logger.fatal({ reason }, 'node failed: stopping');
+    this.failure = /storage full:/.test(reason)
+      ? `the disk is full (or the database reached maxDatabaseMiB); nothing committed is lost: free space and start the node again (${reason})`
+      : reason;
+    this.logger.fatal({ reason: this.failure }, 'node failed: stopping');
     void this.stop('failed');
   }
 

@@ -2,10 +2,12 @@
  * Reliability findings of issue 13 on one live node (a one-validator instance): each test here
  * failed on the code before its fix.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConsensusStore } from '../engines/consensus/store.ts';
 import { toHex } from '../wire/commit.ts';
 import { keyPairFromSeed } from '../wire/sign.ts';
 import { buildMint, envelopeFor, tokenOf } from './client.ts';
@@ -13,6 +15,7 @@ import { DEMO_FEE_BALANCE, loadGenesis, loadIdentity, loadNodeConfig } from './c
 import { createLayout, type Layout } from './layout.ts';
 import { LiveNode, type NodeStatus } from './node.ts';
 import { RpcClient, RpcError } from './rpc/index.ts';
+import { signingStateFile } from './signing-state.ts';
 import { until as poll } from './testing.ts';
 
 const INSTANCE = 'fractal-reliability';
@@ -117,5 +120,141 @@ describe('a live node under the reliability findings', () => {
     const validator = toHex(node.publicKey);
     const credited = await rpc.call<{ balance: string }>('feeBalance', { account: validator });
     expect(BigInt(credited.balance)).toBe(10n + 1234n);
+  });
+});
+
+/** A fresh one-validator network in its own folder, for tests that damage it. */
+function scratch(name: string) {
+  const dir = mkdtempSync(join(tmpdir(), `fractal-${name}-`));
+  const layout = createLayout(dir, {
+    validators: 1,
+    clients: 1,
+    host: '127.0.0.1',
+    basePort: 0,
+    instance: INSTANCE,
+    blockInterval: 20,
+  });
+  const db = join(dir, layout.nodes[0]!.name, 'data', 'node.sqlite');
+  return { dir, layout, db, done: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+async function runUntilHeight(layout: Layout, h: number): Promise<LiveNode> {
+  const n = await startNode(layout);
+  const r = new RpcClient(n.rpc.url);
+  await until(`height ${h}`, async () =>
+    (await r.call<NodeStatus>('status')).height >= h ? true : undefined,
+  );
+  return n;
+}
+
+describe('a damaged database or disk', () => {
+  it('4. a byte flipped inside a record (invisible to SQLite) makes the node refuse to start, saying so', async () => {
+    const s = scratch('corrupt');
+    try {
+      const n = await runUntilHeight(s.layout, 3);
+      await n.stop('test');
+      const raw = new Database(s.db);
+      // the last committed block: a flipped byte in its value
+      raw.exec(
+        "UPDATE fractal_kv SET v = substr(v, 1, 40) || X'ff' || substr(v, 42) WHERE k = (SELECT max(k) FROM fractal_kv WHERE k < CAST('c/blocl' AS BLOB) AND k > CAST('c/block/' AS BLOB))",
+      );
+      expect(raw.prepare('SELECT changes()').pluck().get()).toBe(1);
+      raw.close();
+      await expect(startNode(s.layout)).rejects.toThrow(
+        /database .* is damaged: records fail their checksum/,
+      );
+    } finally {
+      s.done();
+    }
+  });
+
+  it('4. an engine whose storage fails at run time stops the whole node, saying why', async () => {
+    const s = scratch('failing');
+    try {
+      const n = await runUntilHeight(s.layout, 2);
+      // damage the executor's height record under the running node: its next read fails the checksum
+      const raw = new Database(s.db);
+      raw.exec("UPDATE fractal_kv SET c = c + 1 WHERE k = CAST('x/h' AS BLOB)");
+      raw.close();
+      await n.done;
+      expect(n.failed).toMatch(/the executor engine failed: its storage failed: .*fails its checksum/);
+      expect(n.storage.closed).toBe(true);
+    } finally {
+      s.done();
+    }
+  });
+
+  it('5. a validator whose database was emptied signs nothing at or below what it signed before', async () => {
+    const s = scratch('emptied');
+    try {
+      const n = await runUntilHeight(s.layout, 4);
+      await n.stop('test');
+      const config = loadNodeConfig(s.layout.nodes[0]!.config);
+      const state = signingStateFile(config.identityKey);
+      const before = readFileSync(state, 'utf8');
+      expect(BigInt(JSON.parse(before).height)).toBeGreaterThanOrEqual(4n);
+      writeFileSync(s.db, Buffer.alloc(0));
+      for (const suffix of ['-wal', '-shm']) rmSync(`${s.db}${suffix}`, { force: true });
+      const again = await startNode(s.layout);
+      try {
+        // it starts afresh at height 1: it would have proposed, then prevoted nil on the timeout
+        await until('the prevote step of height 1', async () => {
+          const c = again.consensusState();
+          return c !== undefined && c.height === 1n && c.round.step === 'prevote' ? true : undefined;
+        });
+        expect(again.height).toBe(0n);
+        expect(readFileSync(state, 'utf8')).toBe(before);
+        expect(new ConsensusStore(again.storage).wal(1n)).toEqual([]);
+      } finally {
+        await again.stop('test');
+      }
+    } finally {
+      s.done();
+    }
+  });
+
+  it('6. a full disk stops the node with one line, loses nothing committed, and it resumes once there is room', async () => {
+    const s = scratch('full');
+    try {
+      const file = s.layout.nodes[0]!.config;
+      const config = JSON.parse(readFileSync(file, 'utf8'));
+      const n = await runUntilHeight(s.layout, 2);
+      await n.stop('test');
+      const pages = Math.ceil(statSync(s.db).size / (1024 * 1024)) + 1;
+      writeFileSync(file, JSON.stringify({ ...config, maxDatabaseMiB: pages }));
+      const full = await startNode(s.layout);
+      const rpc = new RpcClient(full.rpc.url);
+      // fill it: mints with large notes until the database reaches its quota
+      const token = tokenOf(keyPairFromSeed(s.layout.authority).publicKey);
+      const alice = keyPairFromSeed(s.layout.clients[0]!).publicKey;
+      let k = 0;
+      while (full.failed === undefined && k < 5000) {
+        const mint = envelopeFor(buildMint(token, s.layout.authority, alice, Array(40).fill(7n)), {
+          instance: INSTANCE,
+          payerKey: s.layout.authority,
+          fee: 1n,
+          height: full.height,
+        });
+        await rpc.call('submit', { tx: toHex(mint.bytes) }).catch(() => undefined);
+        k++;
+      }
+      await full.done;
+      expect(full.failed).toMatch(/^the disk is full .*nothing committed is lost/);
+      const committed = full.height;
+      // room again: it resumes from its database with every committed height, and goes on
+      writeFileSync(file, JSON.stringify(config));
+      const resumed = await startNode(s.layout);
+      try {
+        expect(resumed.height).toBeGreaterThanOrEqual(committed - 1n);
+        await until('a new height after the resume', async () =>
+          resumed.height > committed ? true : undefined,
+        );
+        expect(resumed.failed).toBeUndefined();
+      } finally {
+        await resumed.stop('test');
+      }
+    } finally {
+      s.done();
+    }
   });
 });

@@ -68,6 +68,8 @@ export interface SqliteOptions {
    * 'full' exactly as on a full disk. For quotas and for testing what a full disk does.
    */
   maxPageCount?: number;
+  /** The same limit in bytes (rounded down to whole pages); the smaller of the two applies. */
+  maxBytes?: number;
 }
 
 type SqliteDb = Database.Database;
@@ -299,7 +301,12 @@ export class SqliteStorage implements Storage {
         }
         db.pragma(`synchronous = ${sync === 'full' ? 'FULL' : 'NORMAL'}`);
         db.pragma(`wal_autocheckpoint = ${autocheckpoint}`);
-        if (opts.maxPageCount !== undefined) db.pragma(`max_page_count = ${opts.maxPageCount}`);
+        const pageSize = Number(db.pragma('page_size', { simple: true }));
+        const limits = [
+          opts.maxPageCount,
+          opts.maxBytes === undefined ? undefined : Math.max(1, Math.floor(opts.maxBytes / pageSize)),
+        ].filter((n): n is number => n !== undefined);
+        if (limits.length > 0) db.pragma(`max_page_count = ${Math.min(...limits)}`);
         if (fresh) {
           createSchema(db);
           readMeta(db, path);
