@@ -12,22 +12,15 @@ import type { FeedMessage } from '../viz/protocol.ts';
 import { toHex } from '../wire/commit.ts';
 import { keyPairFromSeed } from '../wire/sign.ts';
 import { buildMint, buildTransfer, envelopeFor, type NoteJson, tokenOf } from './client.ts';
-import { ConfigError, loadGenesis, loadIdentity, loadNodeConfig } from './config.ts';
+import { ConfigError } from './config.ts';
 import { createLayout, type Layout } from './layout.ts';
-import { LiveNode, type NodeStatus } from './node.ts';
+import type { LiveNode, NodeStatus } from './node.ts';
 import { ERR, RpcClient, RpcError } from './rpc/index.ts';
-import { until as poll } from './testing.ts';
+import { until as poll, startLayoutNode } from './testing.ts';
 
 const until = <T>(what: string, probe: () => Promise<T | undefined>) => poll(what, 30_000, probe);
 
-function startNode(layout: Layout): Promise<LiveNode> {
-  const config = { ...loadNodeConfig(layout.nodes[0]!.config), logLevel: 'silent' as const };
-  return LiveNode.start({
-    config,
-    genesis: loadGenesis(config.genesis),
-    identity: loadIdentity(config.identityKey),
-  });
-}
+const startNode = (layout: Layout) => startLayoutNode(layout);
 
 describe('a live node', () => {
   let dir: string;

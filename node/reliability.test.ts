@@ -2,8 +2,7 @@
  * Reliability findings of issue 13 on one live node (a one-validator instance): each test here
  * failed on the code before its fix.
  */
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,24 +10,17 @@ import { ConsensusStore } from '../engines/consensus/store.ts';
 import { toHex } from '../wire/commit.ts';
 import { keyPairFromSeed } from '../wire/sign.ts';
 import { buildMint, envelopeFor, tokenOf } from './client.ts';
-import { DEMO_FEE_BALANCE, loadGenesis, loadIdentity, loadNodeConfig } from './config.ts';
-import { createLayout, type Layout } from './layout.ts';
-import { LiveNode, type NodeStatus } from './node.ts';
+import { DEMO_FEE_BALANCE, loadNodeConfig } from './config.ts';
+import type { Layout } from './layout.ts';
+import type { LiveNode, NodeStatus } from './node.ts';
 import { RpcClient, RpcError } from './rpc/index.ts';
 import { signingStateFile } from './signing-state.ts';
-import { until as poll } from './testing.ts';
+import { oneValidatorNetwork, until as poll, startLayoutNode } from './testing.ts';
 
 const INSTANCE = 'fractal-reliability';
 const until = <T>(what: string, probe: () => Promise<T | undefined>) => poll(what, 30_000, probe);
 
-function startNode(layout: Layout): Promise<LiveNode> {
-  const config = { ...loadNodeConfig(layout.nodes[0]!.config), logLevel: 'silent' as const };
-  return LiveNode.start({
-    config,
-    genesis: loadGenesis(config.genesis),
-    identity: loadIdentity(config.identityKey),
-  });
-}
+const startNode = (layout: Layout) => startLayoutNode(layout);
 
 const reason = (p: Promise<unknown>) =>
   p.then(
@@ -38,7 +30,7 @@ const reason = (p: Promise<unknown>) =>
   );
 
 describe('a live node under the reliability findings', () => {
-  let dir: string;
+  let net: ReturnType<typeof oneValidatorNetwork>;
   let layout: Layout;
   let node: LiveNode;
   let rpc: RpcClient;
@@ -47,22 +39,15 @@ describe('a live node under the reliability findings', () => {
     rpc.call<{ accepted: boolean; phase: string; reason: string; height: string }>('receipt', { hash });
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'fractal-reliability-'));
-    layout = createLayout(dir, {
-      validators: 1,
-      clients: 1,
-      host: '127.0.0.1',
-      basePort: 0,
-      instance: INSTANCE,
-      blockInterval: 20,
-    });
+    net = oneValidatorNetwork('reliability', INSTANCE);
+    layout = net.layout;
     node = await startNode(layout);
     rpc = new RpcClient(node.rpc.url);
   });
 
   afterAll(async () => {
     await node?.stop();
-    rmSync(dir, { recursive: true, force: true });
+    net.done();
   });
 
   it('1. a committed envelope replayed after a restart is refused, and its first receipt stays', async () => {
@@ -125,17 +110,8 @@ describe('a live node under the reliability findings', () => {
 
 /** A fresh one-validator network in its own folder, for tests that damage it. */
 function scratch(name: string) {
-  const dir = mkdtempSync(join(tmpdir(), `fractal-${name}-`));
-  const layout = createLayout(dir, {
-    validators: 1,
-    clients: 1,
-    host: '127.0.0.1',
-    basePort: 0,
-    instance: INSTANCE,
-    blockInterval: 20,
-  });
-  const db = join(dir, layout.nodes[0]!.name, 'data', 'node.sqlite');
-  return { dir, layout, db, done: () => rmSync(dir, { recursive: true, force: true }) };
+  const net = oneValidatorNetwork(name, INSTANCE);
+  return { ...net, db: join(net.dir, net.layout.nodes[0]!.name, 'data', 'node.sqlite') };
 }
 
 async function runUntilHeight(layout: Layout, h: number): Promise<LiveNode> {
