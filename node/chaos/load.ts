@@ -154,7 +154,7 @@ export class Workload {
         at,
         node,
       });
-      this.executedOrder.push(r.hash);
+      if (this.tracked.has(r.hash)) this.executedOrder.push(r.hash);
     }
   }
 
