@@ -90,6 +90,7 @@ const INVARIANTS: [string, string][] = [
   ['fees', 'fee balances sum to the genesis total (every node)'],
   ['no double sign', 'no (validator, height, round, step) signed twice; no equivocation evidence'],
   ['readable', 'every block, root and receipt read back'],
+  ['links', 'every connection a node dialled runs through a fault proxy'],
   ['liveness', 'after every heal, every node reaches a new height'],
   ['node exits', 'no node exits unless made to'],
   ['full disk', 'a full disk stops the node with its one line; it resumes with room'],
@@ -563,6 +564,28 @@ export async function runChaos(o: ChaosOptions): Promise<{ ok: boolean; report: 
       fees.set(node, total);
     }
     violations.push(...checkFees(genesisFees, fees));
+
+    // with peer exchange off, a node dials only its proxies: no link may bypass its faults
+    const proxyPorts = new Set<number>();
+    for (const i of names.keys())
+      for (const j of names.keys())
+        if (i !== j) proxyPorts.add(ChaosCluster.proxyPort(o.basePort, names.length, i, j));
+    for (const [i, node] of names.entries()) {
+      try {
+        const peers = await cluster.rpcs[i]!.call<{ direction: string; address?: string }[]>('peers');
+        for (const peer of peers) {
+          if (peer.direction !== 'out') continue;
+          const port = peer.address === undefined ? Number.NaN : Number(new URL(peer.address).port);
+          if (!proxyPorts.has(port))
+            violations.push({
+              invariant: 'links',
+              detail: `${node} dialled ${peer.address ?? 'an unknown address'}, not a fault proxy`,
+            });
+        }
+      } catch (e) {
+        flag('readable', `${node}: peers failed: ${(e as Error).message}`);
+      }
+    }
 
     const logs = new Map<string, SigningLogEntry[]>();
     for (const [i, node] of names.entries()) {
