@@ -5,6 +5,7 @@
 import { pathToFileURL } from 'node:url';
 import { Command } from 'commander';
 import { intArg } from './cli-args.ts';
+import { registerChaosCommand } from './cli-chaos.ts';
 import { registerNodeCommands } from './cli-node.ts';
 import { DEFAULT_VIZ_PORT, registerVizCommands, serveSim } from './cli-viz.ts';
 import type { ByzantineBehaviour } from './sim/cluster.ts';
@@ -125,6 +126,7 @@ program
   );
 
 registerNodeCommands(program);
+registerChaosCommand(program);
 registerVizCommands(program);
 
 // Run when started as `tsx node/cli.ts`; bin/fractal.js parses itself, and tests import `program`.

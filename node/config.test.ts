@@ -33,6 +33,18 @@ describe('node config', () => {
     expect(c.rpc).toEqual(CONFIG_DEFAULTS.rpc);
     expect(c.dataDir).toBe(join(dir, 'data'));
     expect(c.identityKey).toBe(join(dir, 'node.key'));
+    expect(c.p2p.peerExchange).toBe(true);
+    expect(c.signingLog).toBeUndefined();
+  });
+
+  it('reads peer exchange off and a signing log path resolved against the file', () => {
+    const c = loadNodeConfig(file({ name: 'v0', p2p: { peerExchange: false }, signingLog: 'signed.jsonl' }));
+    expect(c.p2p).toEqual({
+      host: CONFIG_DEFAULTS.p2p.host,
+      port: CONFIG_DEFAULTS.p2p.port,
+      peerExchange: false,
+    });
+    expect(c.signingLog).toBe(join(dir, 'signed.jsonl'));
   });
 
   const bad: [string, unknown, RegExp][] = [
@@ -50,6 +62,12 @@ describe('node config', () => {
       /below timeouts.propose/,
     ],
     ['a bad log level', { name: 'v0', logLevel: 'loud' }, /logLevel: must be one of/],
+    [
+      'peer exchange not a boolean',
+      { name: 'v0', p2p: { peerExchange: 'no' } },
+      /p2p.peerExchange: must be true or false/,
+    ],
+    ['an empty signing log path', { name: 'v0', signingLog: '' }, /signingLog: must be a non-empty string/],
   ];
   for (const [what, content, message] of bad) {
     it(`refuses ${what} with a ConfigError naming the key`, () => {

@@ -58,7 +58,8 @@ export interface NodeConfig {
   identityKey: string;
   genesis: string;
   dataDir: string;
-  p2p: { host: string; port: number };
+  /** `peerExchange`: learn and dial the addresses peers tell of (off: only `peers` are dialled) */
+  p2p: { host: string; port: number; peerExchange: boolean };
   peers: string[];
   /** `corsAllowedOrigins`: origins whose web pages may call the RPC from a browser (default none) */
   rpc: { host: string; port: number; corsAllowedOrigins: string[] };
@@ -72,6 +73,8 @@ export interface NodeConfig {
   sync: 'full' | 'normal';
   /** the database may grow to this many MiB (0 = as far as the disk allows); beyond it, as on a full disk */
   maxDatabaseMiB: number;
+  /** a validator appends a JSON line per consensus signature here (an audit log; unset = none) */
+  signingLog: string | undefined;
 }
 
 export const CONFIG_DEFAULTS = {
@@ -79,7 +82,7 @@ export const CONFIG_DEFAULTS = {
   identityKey: 'node.key',
   genesis: 'genesis.json',
   dataDir: 'data',
-  p2p: { host: '127.0.0.1', port: 26656 },
+  p2p: { host: '127.0.0.1', port: 26656, peerExchange: true },
   peers: [] as string[],
   rpc: { host: '127.0.0.1', port: 26657, corsAllowedOrigins: [] as string[] },
   blockInterval: 200,
@@ -150,6 +153,16 @@ class Reader {
     return v as T;
   }
 
+  bool(key: string, dflt: boolean): boolean {
+    const v = this.obj[key] ?? dflt;
+    if (typeof v !== 'boolean') this.fail(key, 'must be true or false');
+    return v;
+  }
+
+  has(key: string): boolean {
+    return this.obj[key] !== undefined;
+  }
+
   hex(key: string, bytes: number): Uint8Array {
     const v = this.obj[key];
     if (typeof v !== 'string' || !new RegExp(`^[0-9a-f]{${bytes * 2}}$`).test(v)) {
@@ -190,6 +203,7 @@ export function loadNodeConfig(path: string): NodeConfig {
     'logLevel',
     'sync',
     'maxDatabaseMiB',
+    'signingLog',
   ]);
   const roles = r.array('roles', CONFIG_DEFAULTS.roles).map((x, i) => {
     if (typeof x !== 'string' || !(ROLES as readonly string[]).includes(x)) {
@@ -200,7 +214,7 @@ export function loadNodeConfig(path: string): NodeConfig {
   if (roles.length === 0) r.fail('roles', 'needs at least one role');
   if (roles.includes('validator') && roles.includes('full'))
     r.fail('roles', 'a node is a validator or a full node, not both');
-  const p2p = r.object('p2p', ['host', 'port']);
+  const p2p = r.object('p2p', ['host', 'port', 'peerExchange']);
   const rpc = r.object('rpc', ['host', 'port', 'corsAllowedOrigins']);
   const timeouts = r.object('timeouts', ['propose', 'prevote', 'precommit']);
   const peers = r.array('peers', CONFIG_DEFAULTS.peers).map((x, i) => {
@@ -229,6 +243,7 @@ export function loadNodeConfig(path: string): NodeConfig {
     p2p: {
       host: p2p.string('host', CONFIG_DEFAULTS.p2p.host),
       port: p2p.int('port', CONFIG_DEFAULTS.p2p.port, 0, 65_535),
+      peerExchange: p2p.bool('peerExchange', CONFIG_DEFAULTS.p2p.peerExchange),
     },
     peers,
     rpc: {
@@ -256,6 +271,7 @@ export function loadNodeConfig(path: string): NodeConfig {
     logLevel: r.oneOf('logLevel', CONFIG_DEFAULTS.logLevel, ['debug', 'info', 'warn', 'error', 'silent']),
     sync: r.oneOf('sync', CONFIG_DEFAULTS.sync, ['full', 'normal']),
     maxDatabaseMiB: r.int('maxDatabaseMiB', CONFIG_DEFAULTS.maxDatabaseMiB, 0, 16 * 1024 * 1024),
+    signingLog: r.has('signingLog') ? at(r.string('signingLog')) : undefined,
   };
 }
 

@@ -145,6 +145,23 @@ export class NodeProcesses implements Running {
     return this.stopping;
   }
 
+  /** Whether node `i` has a process running (or paused) now. */
+  isRunning(i: number): boolean {
+    return this.children.has(i);
+  }
+
+  /** Sends a signal without waiting for anything (SIGSTOP, SIGCONT); false if node `i` is not running. */
+  signal(i: number, signal: NodeJS.Signals): boolean {
+    const c = this.children.get(i);
+    return c?.kill(signal) ?? false;
+  }
+
+  /** Calls `listener` with every node exit from now on, expected or not; returns its removal. */
+  onExit(listener: (e: NodeExit) => void): () => void {
+    this.exitWaiters.add(listener);
+    return () => this.exitWaiters.delete(listener);
+  }
+
   /** Sends a signal (SIGKILL for a crash) and waits for the process to end. */
   kill(i: number, signal: NodeJS.Signals): Promise<void> {
     const c = this.children.get(i);

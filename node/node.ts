@@ -181,6 +181,7 @@ export class LiveNode {
     const signer = isValidator
       ? guardedSigner(createSigner(identity), signingStateFile(config.identityKey), {
           fsync: config.sync === 'full',
+          ...(config.signingLog === undefined ? {} : { log: config.signingLog }),
         })
       : createSigner(identity);
     const scheduler = new LiveScheduler();
@@ -223,8 +224,9 @@ export class LiveNode {
     this.network = new PeerNetwork({
       instance: genesis.instance,
       secretKey: identity,
-      listen: config.p2p,
+      listen: { host: config.p2p.host, port: config.p2p.port },
       peers: config.peers,
+      peerExchange: config.p2p.peerExchange,
       log: logFn(this.logger.child({ engine: 'net' })),
     });
     this.metrics = new NodeMetrics(config.name, this.graph, {

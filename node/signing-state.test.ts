@@ -1,14 +1,14 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { proposalSignBytes, voteSignBytes } from '../engines/consensus/chain.ts';
 import { VOTE_PRECOMMIT, VOTE_PREVOTE } from '../engines/consensus/messages.ts';
-import { toHex } from '../wire/commit.ts';
+import { sha256, toHex } from '../wire/commit.ts';
 import { createSigner } from '../wire/sign.ts';
 import { SignRefusedError } from '../wire/signing-guard.ts';
 import { ConfigError } from './config.ts';
-import { consensusStepOf, guardedSigner, readSigningState } from './signing-state.ts';
+import { consensusStepOf, guardedSigner, readSigningLog, readSigningState } from './signing-state.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'fractal-signing-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -53,5 +53,36 @@ describe('the signing state beside a validator key', () => {
     expect(() => guardedSigner(inner(), file, { fsync: false })).toThrow(ConfigError);
     writeFileSync(file, JSON.stringify({ height: '5', round: 0, step: 3, signBytes: '00', signature: '00' }));
     expect(() => readSigningState(file)).toThrow(/unreadable \(step\)/);
+  });
+
+  it('with a signing log, appends one line per new consensus signature and none for the rest', () => {
+    const file = fresh();
+    const log = `${file}.log`;
+    const a = guardedSigner(inner(), file, { fsync: false, log });
+    a.sign(Uint8Array.of(9)); // not a consensus message: no line
+    expect(existsSync(log)).toBe(false);
+    const prevote = vote(VOTE_PREVOTE, 4n, 1);
+    const precommit = vote(VOTE_PRECOMMIT, 4n, 1, new Uint8Array(32).fill(2));
+    a.sign(prevote);
+    a.sign(precommit);
+    a.sign(precommit); // the same bytes again: the stored signature, no new line
+    expect(() => a.sign(prevote)).toThrow(SignRefusedError); // refused: no line
+    // a restart appends to the same log
+    guardedSigner(inner(), file, { fsync: false, log }).sign(vote(VOTE_PREVOTE, 5n, 0));
+    const { entries, unreadable } = readSigningLog(readFileSync(log, 'utf8'));
+    expect(unreadable).toBe(0);
+    expect(entries).toEqual([
+      { height: 4n, round: 1, step: 1, signBytes: toHex(sha256(prevote)) },
+      { height: 4n, round: 1, step: 2, signBytes: toHex(sha256(precommit)) },
+      { height: 5n, round: 0, step: 1, signBytes: toHex(sha256(vote(VOTE_PREVOTE, 5n, 0))) },
+    ]);
+  });
+
+  it('reads a signing log whose last line was torn by a kill', () => {
+    const good = JSON.stringify({ height: '7', round: 0, step: 0, signBytes: 'ab' });
+    expect(readSigningLog(`${good}\n{"height":"8","rou`)).toEqual({
+      entries: [{ height: 7n, round: 0, step: 0, signBytes: 'ab' }],
+      unreadable: 1,
+    });
   });
 });

@@ -4,8 +4,22 @@
  * fsynced, renamed over the old one) before the signature is returned, so a vote never leaves
  * without its step on disk. A node whose database was lost or emptied re-syncs from its peers
  * and signs again only above that step.
+ *
+ * With a signing log (config `signingLog`), every new consensus signature also appends one JSON
+ * line `{"height","round","step","signBytes"}` (signBytes: hex sha256 of the bytes signed) once its
+ * step is on disk: an audit trail a fault harness reads to prove no step was signed twice with
+ * different bytes (the state file keeps only the last step).
  */
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import {
+  appendFileSync,
+  closeSync,
+  existsSync,
+  fsyncSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  writeSync,
+} from 'node:fs';
 import { dirname } from 'node:path';
 import { ProposalSignBytes, VoteSignBytes } from '../engines/consensus/messages.ts';
 import { sha256, toHex } from '../wire/commit.ts';
@@ -81,16 +95,52 @@ function writeAtomically(file: string, text: string, fsync: boolean): void {
   }
 }
 
+/** One line of a signing log. */
+export interface SigningLogEntry {
+  height: bigint;
+  round: number;
+  step: number;
+  signBytes: string;
+}
+
+/** Parses a signing log; a line that is not an entry (a torn last line after a kill) is skipped and counted. */
+export function readSigningLog(text: string): { entries: SigningLogEntry[]; unreadable: number } {
+  const entries: SigningLogEntry[] = [];
+  let unreadable = 0;
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    try {
+      const o = JSON.parse(line) as Record<string, unknown>;
+      const { height, round, step, signBytes } = o;
+      if (
+        typeof height === 'string' &&
+        /^[0-9]{1,20}$/.test(height) &&
+        typeof round === 'number' &&
+        typeof step === 'number' &&
+        typeof signBytes === 'string'
+      ) {
+        entries.push({ height: BigInt(height), round, step, signBytes });
+        continue;
+      }
+    } catch {
+      // counted below
+    }
+    unreadable++;
+  }
+  return { entries, unreadable };
+}
+
 /**
  * `inner` guarded by the signing state in `file`: votes and proposals are signed only above the
  * last signed step (or the same bytes again at it), and the step is on disk before the signature
  * is returned; a refusal throws SignRefusedError (consensus then sends nothing for that step).
- * Other messages (envelopes, handshakes) are signed as they come.
+ * Other messages (envelopes, handshakes) are signed as they come. With `log`, each new consensus
+ * signature appends a line to that file after the state is written.
  */
 export function guardedSigner(
   inner: Signer,
   file: string,
-  opts: { fsync: boolean },
+  opts: { fsync: boolean; log?: string },
 ): Signer & { last(): LastSigned | undefined } {
   let last = readSigningState(file);
   return {
@@ -111,6 +161,10 @@ export function guardedSigner(
         opts.fsync,
       );
       last = next;
+      if (opts.log !== undefined) {
+        const entry = { height: step.height.toString(), round: step.round, step: step.step, signBytes };
+        appendFileSync(opts.log, `${JSON.stringify(entry)}\n`, { mode: 0o600 });
+      }
       return signature;
     },
   };
