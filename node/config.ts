@@ -73,6 +73,8 @@ export interface NodeConfig {
   sync: 'full' | 'normal';
   /** the database may grow to this many MiB (0 = as far as the disk allows); beyond it, as on a full disk */
   maxDatabaseMiB: number;
+  /** at start: 'full' checks SQLite's structure and every record's checksum; 'quick' the structure only */
+  startupCheck: 'full' | 'quick';
   /** a validator appends a JSON line per consensus signature here (an audit log; unset = none) */
   signingLog: string | undefined;
 }
@@ -91,6 +93,7 @@ export const CONFIG_DEFAULTS = {
   logLevel: 'info' as const,
   sync: 'full' as const,
   maxDatabaseMiB: 0,
+  startupCheck: 'full' as const,
 };
 
 export const DKG_DEFAULTS = { start: 1, dealWindow: 6, complaintWindow: 4 };
@@ -203,6 +206,7 @@ export function loadNodeConfig(path: string): NodeConfig {
     'logLevel',
     'sync',
     'maxDatabaseMiB',
+    'startupCheck',
     'signingLog',
   ]);
   const roles = r.array('roles', CONFIG_DEFAULTS.roles).map((x, i) => {
@@ -271,6 +275,7 @@ export function loadNodeConfig(path: string): NodeConfig {
     logLevel: r.oneOf('logLevel', CONFIG_DEFAULTS.logLevel, ['debug', 'info', 'warn', 'error', 'silent']),
     sync: r.oneOf('sync', CONFIG_DEFAULTS.sync, ['full', 'normal']),
     maxDatabaseMiB: r.int('maxDatabaseMiB', CONFIG_DEFAULTS.maxDatabaseMiB, 0, 16 * 1024 * 1024),
+    startupCheck: r.oneOf('startupCheck', CONFIG_DEFAULTS.startupCheck, ['full', 'quick']),
     signingLog: r.has('signingLog') ? at(r.string('signingLog')) : undefined,
   };
 }

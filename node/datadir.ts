@@ -52,6 +52,8 @@ export interface OpenOptions {
   walAutocheckpoint: number;
   /** the most bytes the database may grow to (0 = no limit) */
   maxBytes: number;
+  /** check every record's checksum before starting (reads the whole database) */
+  checksums: boolean;
   /** what to do on a damaged or foreign database (the message names the remedy) */
   remedy: string;
   /** progress of the checksum scan on a large database */
@@ -81,6 +83,7 @@ export function openNodeDatabase(configFile: string, dir: string, o: OpenOptions
       throw new ConfigError(configFile, 'dataDir', `the database is damaged: ${e.message} (${o.remedy})`);
     throw new ConfigError(configFile, 'dataDir', `cannot open the database: ${(e as Error).message}`);
   }
+  if (!o.checksums) return storage;
   const { bad, checked } = storage.verifyChecksums({
     maxReported: 3,
     ...(o.progress ? { progress: o.progress } : {}),

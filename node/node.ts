@@ -171,6 +171,7 @@ export class LiveNode {
     this.storage = openNodeDatabase(config.file, config.dataDir, {
       synchronous: config.sync,
       maxBytes: config.maxDatabaseMiB * 1024 * 1024,
+      checksums: config.startupCheck === 'full',
       walAutocheckpoint: WAL_AUTOCHECKPOINT_PAGES,
       remedy:
         'restore it from a backup, or move it aside and start afresh (a validator re-syncs from its peers, and its signing state beside the key keeps it from signing twice)',
