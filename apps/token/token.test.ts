@@ -251,6 +251,20 @@ describe('token: mint, transfer, burn', () => {
     expect(r).toMatchObject({ accepted: true });
   });
 
+  it('a note owned by the small-order identity key cannot be spent with R = identity, S = 0', () => {
+    // OpenSSL alone accepts this signature under the identity point for every digest, so before
+    // wire/sign refused small-order keys anyone could spend such a note
+    const identity = Uint8Array.from([1, ...new Array<number>(31).fill(0)]);
+    const forged = Uint8Array.from([...identity, ...new Array<number>(32).fill(0)]);
+    const trap = note(tokA, identity, GOLD, 100n, 'trap');
+    const store = freshStore([trap]);
+    store.registerCode(ownerPredicate(identity).fn);
+    const unsigned = declaredTx([trap], [note(tokA, carol.publicKey, GOLD, 100n, 'stolen')]);
+    const tx = withSignatures(unsigned, [{ publicKey: identity, signature: forged }]);
+    const [r] = executeSerial([tx], store, mev, GAS).receipts;
+    expect(r).toMatchObject({ accepted: false, phase: 'validity', predicate: toHex(trap.owner) });
+  });
+
   it('predicates refuse a view whose notes are not the Declared ones', () => {
     const tx = signTx(transferTx(tokA, [aliceGold], [{ owner: bob.publicKey, asset: GOLD, amount: 100n }]), [
       alice.secretKey,
