@@ -371,25 +371,40 @@ export class Cluster {
     return undefined;
   }
 
+  /**
+   * Records what `node` itself signed and reports a second, different signature for the same
+   * (height, round, step). Honest nodes also re-send other validators' votes (the proof of their
+   * valid value), so a message counts only when its signature verifies under the sending node's
+   * own key, and the record is keyed on that key: what each signer actually signed, wherever it
+   * runs (two nodes sharing one key are one signer).
+   */
   private checkNoDoubleSign(node: SimNode, bytes: Uint8Array): void {
     const env = tryDecode(NetEnvelope, bytes, CONSENSUS_LIMITS);
     if (!env.ok) return;
     const m = env.value.message;
+    const publicKey = node.signer.publicKey;
     let key: string;
     let value: string;
     if (m.tag === 'vote') {
-      key = `${m.value.validator}/${m.value.height}/${m.value.round}/${m.value.type}`;
-      value = m.value.blockHash === null ? 'nil' : toHex(m.value.blockHash);
+      const v = m.value;
+      if (!this.verify(publicKey, voteSignBytes(this.chainId, v), v.signature)) return; // relayed
+      key = `${node.key}/${v.height}/${v.round}/${v.type}`;
+      value = v.blockHash === null ? 'nil' : toHex(v.blockHash);
     } else if (m.tag === 'proposal') {
-      key = `${m.value.proposer}/${m.value.height}/${m.value.round}/proposal`;
-      value = toHex(blockHash(m.value.block.header));
+      const p = m.value;
+      const hash = blockHash(p.block.header);
+      if (!this.verify(publicKey, proposalSignBytes(this.chainId, { ...p, blockHash: hash }), p.signature))
+        return;
+      key = `${node.key}/${p.height}/${p.round}/proposal`;
+      value = toHex(hash);
     } else return;
     const earlier = this.signedBy.get(key);
     if (earlier === undefined) this.signedBy.set(key, value);
     else if (earlier !== value) {
+      const [, height, round, step] = key.split('/');
       this.violations.push({
         invariant: 'double-sign',
-        detail: `honest ${node.id} signed ${key} for ${earlier.slice(0, 8)} and ${value.slice(0, 8)}`,
+        detail: `honest ${node.id} (key ${node.key.slice(0, 8)}) signed ${step} at height ${height} round ${round} for ${earlier.slice(0, 8)} and ${value.slice(0, 8)}`,
       });
     }
   }
