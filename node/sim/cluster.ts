@@ -45,7 +45,7 @@ import {
   type Signer,
   type Verifier,
 } from '../../wire/sign.ts';
-import { certifies } from './quorum.ts';
+import { certifies, exceedsTwoThirds } from './quorum.ts';
 
 /** Frames on the simulated network start with the channel (engine) they are for. */
 export const CHANNEL_CONSENSUS = 0;
@@ -60,6 +60,8 @@ export interface ClusterOptions {
   validators: number;
   /** How many validators are Byzantine (the highest-numbered ones). */
   byzantine: number;
+  /** Each genesis validator's voting power, n0 first (1 each when absent). */
+  powers?: readonly number[];
   behaviour: ByzantineBehaviour;
   /** Stop once every live honest node has committed this many heights. */
   heights: number;
@@ -143,6 +145,8 @@ export class Cluster {
 
   constructor(readonly o: ClusterOptions) {
     if (o.byzantine > o.validators) throw new Error('more Byzantine nodes than validators');
+    if (o.powers !== undefined && o.powers.length !== o.validators)
+      throw new Error(`${o.powers.length} powers for ${o.validators} validators`);
     this.scheduler = new SimScheduler(o.seed);
     this.inspector = new Inspector({ trace: o.trace ?? true });
     this.random = new Random(`cluster:${o.seed}`);
@@ -157,7 +161,9 @@ export class Cluster {
         signers.push(createSigner(keyPairFromSeed(seed).secretKey));
       } else signers.push(keyring.signer(`validator-${i}`));
     }
-    this.genesis = signers.slice(0, o.validators).map((s) => ({ publicKey: s.publicKey, power: 1 }));
+    this.genesis = signers
+      .slice(0, o.validators)
+      .map((s, i) => ({ publicKey: s.publicKey, power: o.powers?.[i] ?? 1 }));
     this.set = makeValidatorSet(
       this.genesis.map((g) => ({ id: toHex(g.publicKey), publicKey: g.publicKey, power: g.power })),
     );
@@ -555,8 +561,11 @@ export class Cluster {
       if (why !== 'steps') break;
     }
     const laggards = this.honestUp().filter((n) => n.committed < target);
-    const f = Math.floor((o.validators - 1) / 3);
-    if (laggards.length > 0 && o.byzantine <= f) {
+    // liveness is owed only while the honest validators hold more than 2/3 of the power
+    const honestPower = this.genesis
+      .slice(0, o.validators - o.byzantine)
+      .reduce((a, g) => a + BigInt(g.power), 0n);
+    if (laggards.length > 0 && exceedsTwoThirds(honestPower, BigInt(this.totalPower))) {
       this.violations.push({
         invariant: 'liveness',
         detail: `after stabilisation at ${gst} ms, ${laggards.map((n) => `${n.id}@${n.committed}`).join(', ')} had not reached height ${o.heights} by ${deadline} ms`,
