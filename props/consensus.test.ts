@@ -1,6 +1,7 @@
 /**
- * Consensus invariants over generated fault plans (fast-check shrinks a failing plan to a small
- * one and prints it with its seed). `npm run props -- --runs 10000` runs many more.
+ * Consensus invariants over generated validator sets (4 to 10 validators, unequal powers) and fault
+ * plans (fast-check shrinks a failing case to a small one and prints it with its seed).
+ * `npm run props -- --runs 10000` runs many more.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -19,7 +20,6 @@ import {
   nodeIds,
   validatorSetArb,
 } from './arbitraries.ts';
-
 import { propParams } from './config.ts';
 import { recordFailingRun } from './trace.ts';
 
