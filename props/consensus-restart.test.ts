@@ -115,4 +115,30 @@ describe('kill and restart at every step of a round', () => {
     c.expectLockKept();
     expect(r.violations).toEqual([]);
   });
+
+  it('two validators locked on a block and restarted without its proof of lock still commit', () => {
+    // found by the liveness property at 10 000 runs: n1 and n2 lock on round 0's block with the
+    // equivocating n3's prevote; both restart (their WALs hold only their own votes), so neither
+    // can prevote its own re-proposal (line 28 needs the round-0 prevotes), and n0, which holds
+    // them but never locked, did not relay them: no height was ever committed
+    const r = runCluster({
+      seed: 284607033,
+      validators: 4,
+      powers: [3, 1, 3, 3],
+      byzantine: 1,
+      behaviour: 'equivocate',
+      heights: 8,
+      livenessPerHeightMs: 3_000,
+      plan: {
+        ...NO_FAULTS,
+        links: { drop: 0.12, duplicate: 0.02, minDelay: 1, maxDelay: 2 },
+        crashes: [
+          { node: 'n2', at: 403, restartAt: 904 },
+          { node: 'n1', at: 750, restartAt: 1003 },
+        ],
+      },
+    });
+    expect(r.violations).toEqual([]);
+    for (const id of ['n0', 'n1', 'n2']) expect(r.heights[id]).toBeGreaterThanOrEqual(8);
+  });
 });
