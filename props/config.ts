@@ -15,6 +15,33 @@ function envInt(name: string): number | undefined {
   return n;
 }
 
+/** The run count `npm run props -- --runs N` asks of every property, if any (FRACTAL_PROPS_RUNS). */
+export function requestedRuns(): number | undefined {
+  return envInt('FRACTAL_PROPS_RUNS');
+}
+
+/** vitest's per-test limit at CI size (vitest.config.ts), and the least a long run gets. */
+export const CI_TEST_TIMEOUT_MS = 60_000;
+
+/**
+ * What one run of any property may take, generously: the slowest (pipeline ordering blindness,
+ * a DKG and an encrypted pipeline per run) takes about 2 s alone, and a shared machine or
+ * shrinking after a failure can take several times that.
+ */
+export const PER_RUN_BUDGET_MS = 10_000;
+
+/** Node's timers take at most 2^31 - 1 ms (a larger delay fires at once). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * vitest's per-test limit when every property makes `runs` runs: the CI limit, or runs x the
+ * per-run budget when that is more, so a long run is never cut off while a hang still ends.
+ */
+export function testTimeoutFor(runs: number | undefined): number {
+  if (runs === undefined) return CI_TEST_TIMEOUT_MS;
+  return Math.min(MAX_TIMER_MS, Math.max(CI_TEST_TIMEOUT_MS, runs * PER_RUN_BUDGET_MS));
+}
+
 const printed = new Set<string>();
 
 /**

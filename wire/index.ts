@@ -44,6 +44,7 @@ export {
 export {
   createSigner,
   generateKeyPair,
+  isAcceptablePublicKey,
   type KeyPair,
   keyPairFromSeed,
   noblePublicKey,

@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import type { EdwardsPoint } from '@noble/curves/abstract/edwards.js';
+import { ed25519 } from '@noble/curves/ed25519.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { propParams } from '../props/config.ts';
@@ -6,6 +8,7 @@ import { fromHex, toHex } from './commit.ts';
 import {
   createSigner,
   generateKeyPair,
+  isAcceptablePublicKey,
   keyPairFromSeed,
   noblePublicKey,
   nobleSign,
@@ -250,5 +253,291 @@ describe('ed25519: API', () => {
     }
     expect(verifyCached(null as unknown as Uint8Array, msg, good)).toBe(false);
     expect(verifyCached(pk, msg, new Uint8Array(63))).toBe(false);
+  });
+});
+
+// --- small-order, non-canonical and mixed-order public keys ------------------------------------
+
+const Point = ed25519.Point;
+const L = Point.CURVE().n;
+const FIELD = Point.CURVE().p;
+
+function le32(x: bigint): Uint8Array {
+  const out = new Uint8Array(32);
+  for (let i = 0; i < 32; i++) {
+    out[i] = Number(x & 0xffn);
+    x >>= 8n;
+  }
+  return out;
+}
+
+function fromLe(bytes: Uint8Array): bigint {
+  let x = 0n;
+  for (let i = bytes.length - 1; i >= 0; i--) x = (x << 8n) | BigInt(bytes[i]!);
+  return x;
+}
+
+/** [L]Q: what is left of Q once its prime-order part is gone (multiplyUnsafe takes scalars < L) */
+const timesL = (q: EdwardsPoint) => q.multiplyUnsafe(L - 1n).add(q);
+
+/**
+ * The eight points of order dividing 8, derived here rather than listed: the torsion component
+ * [L]Q of some curve point Q has order 8, and its multiples are the whole torsion subgroup.
+ */
+const TORSION: readonly EdwardsPoint[] = (() => {
+  for (let y = 2n; ; y++) {
+    let q: EdwardsPoint;
+    try {
+      q = Point.fromBytes(le32(y));
+    } catch {
+      continue;
+    }
+    const t = timesL(q);
+    if (t.double().double().is0()) continue; // order < 8
+    const all = [Point.ZERO];
+    for (let i = 1; i < 8; i++) all.push(all[i - 1]!.add(t));
+    return all;
+  }
+})();
+
+/**
+ * Every 32-byte string that a lax decoder (y reduced mod p, any sign bit when x = 0) reads as
+ * `point`: y and y + p (when below 2^255), with the sign bit of x, or both bits when x = 0.
+ */
+function allEncodings(point: EdwardsPoint): Uint8Array[] {
+  const { x, y } = point.toAffine();
+  const ys = y + FIELD < 2n ** 255n ? [y, y + FIELD] : [y];
+  const signs = x === 0n ? [0n, 1n] : [x & 1n];
+  return ys.flatMap((yy) => signs.map((sign) => le32(yy | (sign << 255n))));
+}
+
+const challenge = (r: Uint8Array, publicKey: Uint8Array, msg: Uint8Array) =>
+  fromLe(createHash('sha512').update(r).update(publicKey).update(msg).digest()) % L;
+
+const signature = (r: Uint8Array, s: bigint) => new Uint8Array([...r, ...le32(s)]);
+
+describe('ed25519: small-order and non-canonical public keys', () => {
+  const messages = Array.from({ length: 16 }, (_, i) => new TextEncoder().encode(`message ${i}`));
+  const everyVerifier = (publicKey: Uint8Array, msg: Uint8Array, sig: Uint8Array) => [
+    verify(publicKey, msg, sig),
+    verifyCached(publicKey, msg, sig),
+    nodeVerifier(publicKey, msg, sig),
+    nobleVerify(publicKey, msg, sig),
+  ];
+
+  it('the torsion subgroup derived with noble has eight points of order dividing 8', () => {
+    const hexes = new Set(TORSION.map((t) => toHex(t.toBytes())));
+    expect(hexes.size).toBe(8);
+    for (const t of TORSION) {
+      expect(t.multiplyUnsafe(8n).is0()).toBe(true);
+      expect(t.isSmallOrder()).toBe(true);
+    }
+    expect(hexes).toContain(`01${'00'.repeat(31)}`); // the identity
+    expect(hexes).toContain(`ec${'ff'.repeat(30)}7f`); // order 2: y = p - 1
+  });
+
+  it('no encoding of a small-order point is an acceptable key, nor verifies a forgery R = torsion, S = 0', () => {
+    let encodings = 0;
+    for (const t of TORSION)
+      for (const publicKey of allEncodings(t)) {
+        encodings++;
+        expect(isAcceptablePublicKey(publicKey), toHex(publicKey)).toBe(false);
+        for (const msg of messages.slice(0, 4))
+          for (const r of TORSION)
+            expect(everyVerifier(publicKey, msg, signature(r.toBytes(), 0n)), toHex(publicKey)).toEqual([
+              false,
+              false,
+              false,
+              false,
+            ]);
+      }
+    // canonical 8, x = 0 with the sign bit set (identity, order 2), y + p for y = 0 (two signs) and
+    // y = 1 (identity: both signs)
+    expect(encodings).toBe(8 + 2 + 4);
+  });
+
+  it('the identity key 01 00..00 with R = identity and S = 0 verifies no message', () => {
+    // before the fix OpenSSL accepted this for every message: [0]B - [k]identity = identity = R
+    const identity = fromHex(`01${'00'.repeat(31)}`);
+    for (const msg of messages)
+      expect(everyVerifier(identity, msg, signature(identity, 0n))).toEqual([false, false, false, false]);
+  });
+
+  it('the order-2 key verifies no message with R in {identity, the key} and S = 0', () => {
+    // [0]B - [k]A is the identity for even k and A itself for odd k, so for most messages one of
+    // the two R satisfies the cofactorless equation: before the fix such a forgery verified
+    const order2 = fromHex(`ec${'ff'.repeat(30)}7f`);
+    const identity = fromHex(`01${'00'.repeat(31)}`);
+    const a = Point.fromBytes(order2);
+    const forgeries = messages.flatMap((msg) =>
+      [identity, order2]
+        .filter(
+          (r) =>
+            toHex(
+              a
+                .multiplyUnsafe(challenge(r, order2, msg))
+                .negate()
+                .toBytes(),
+            ) === toHex(r),
+        )
+        .map((r) => ({ msg, sig: signature(r, 0n) })),
+    );
+    expect(forgeries.length).toBeGreaterThanOrEqual(messages.length / 2);
+    for (const { msg, sig } of forgeries)
+      expect(everyVerifier(order2, msg, sig)).toEqual([false, false, false, false]);
+  });
+
+  it('no encoding with y >= p is an acceptable key, whatever it decodes to', () => {
+    for (let k = 0n; k < 19n; k++)
+      for (const sign of [0n, 1n]) {
+        const publicKey = le32((FIELD + k) | (sign << 255n));
+        expect(isAcceptablePublicKey(publicKey), `y = p + ${k}`).toBe(false);
+        for (const r of TORSION)
+          expect(everyVerifier(publicKey, messages[0]!, signature(r.toBytes(), 0n))).toEqual([
+            false,
+            false,
+            false,
+            false,
+          ]);
+      }
+  });
+
+  it('isAcceptablePublicKey says what a strict noble decode and a small-order check say', () => {
+    const keyBytes = fc.oneof(
+      fc.uint8Array({ minLength: 32, maxLength: 32 }),
+      fc.bigInt({ min: 1n, max: L - 1n }).map((a) => Point.BASE.multiply(a).toBytes()),
+      fc
+        .tuple(fc.bigInt({ min: 1n, max: L - 1n }), fc.integer({ min: 0, max: 7 }))
+        .map(([a, t]) => Point.BASE.multiply(a).add(TORSION[t]!).toBytes()),
+    );
+    fc.assert(
+      fc.property(keyBytes, (publicKey) => {
+        let strict: boolean;
+        try {
+          strict = !Point.fromBytes(publicKey, false).isSmallOrder();
+        } catch {
+          strict = false;
+        }
+        expect(isAcceptablePublicKey(publicKey)).toBe(strict);
+      }),
+      propParams('wire.sign.acceptable-key', 300),
+    );
+    expect(isAcceptablePublicKey(new Uint8Array(31))).toBe(false);
+    expect(isAcceptablePublicKey(null as unknown as Uint8Array)).toBe(false);
+  });
+});
+
+type KeyKind = 'valid' | 'mixed' | 'small' | 'non-canonical' | 'random';
+interface KeyCase {
+  kind: KeyKind;
+  publicKey: Uint8Array;
+  /** the discrete log of the key's prime-order part, when the case knows it */
+  scalar?: bigint;
+}
+
+const scalarArb = fc.bigInt({ min: 1n, max: L - 1n });
+const torsionIndex = fc.integer({ min: 0, max: 7 });
+
+const keyCaseArb: fc.Arbitrary<KeyCase> = fc.oneof(
+  scalarArb.map((a): KeyCase => ({ kind: 'valid', publicKey: Point.BASE.multiply(a).toBytes(), scalar: a })),
+  fc.tuple(scalarArb, fc.integer({ min: 1, max: 7 })).map(
+    ([a, t]): KeyCase => ({
+      kind: 'mixed',
+      publicKey: Point.BASE.multiply(a).add(TORSION[t]!).toBytes(),
+      scalar: a,
+    }),
+  ),
+  fc.tuple(torsionIndex, fc.nat()).map(([t, e]): KeyCase => {
+    const encodings = allEncodings(TORSION[t]!);
+    return { kind: 'small', publicKey: encodings[e % encodings.length]! };
+  }),
+  fc.tuple(fc.bigInt({ min: 0n, max: 18n }), fc.boolean()).map(
+    ([k, sign]): KeyCase => ({
+      kind: 'non-canonical',
+      publicKey: le32((FIELD + k) | (sign ? 1n << 255n : 0n)),
+    }),
+  ),
+  fc
+    .uint8Array({ minLength: 32, maxLength: 32 })
+    .map((publicKey): KeyCase => ({ kind: 'random', publicKey })),
+);
+
+/**
+ * Signatures for a key: honest ones (R = [r]B, plus sometimes a torsion point, which the
+ * cofactored equation ignores and the cofactorless one does not), forgeries with a small-order R
+ * and S = 0, honest ones with S + L or a flipped bit, and random bytes.
+ */
+function signatureArb(key: KeyCase, msg: Uint8Array): fc.Arbitrary<{ sig: Uint8Array; how: string }> {
+  const honest = fc
+    .tuple(
+      scalarArb,
+      fc.oneof({ weight: 3, arbitrary: fc.constant(0) }, { weight: 2, arbitrary: torsionIndex }),
+    )
+    .map(([r, t]) => {
+      const rBytes = Point.BASE.multiply(r).add(TORSION[t]!).toBytes();
+      const a = key.scalar ?? 1n;
+      const s = (r + challenge(rBytes, key.publicKey, msg) * a) % L;
+      return { sig: signature(rBytes, s), how: t === 0 ? 'honest' : 'honest, torsion in R' };
+    });
+  return fc.oneof(
+    { weight: 4, arbitrary: honest },
+    {
+      weight: 2,
+      arbitrary: torsionIndex.map((t) => ({
+        sig: signature(TORSION[t]!.toBytes(), 0n),
+        how: 'small-order R, S = 0',
+      })),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.tuple(honest, fc.nat(511)).map(([h, bit]) => {
+        const sig = h.sig.slice();
+        sig[bit >> 3] = sig[bit >> 3]! ^ (1 << (bit & 7));
+        return { sig, how: 'bit flipped' };
+      }),
+    },
+    {
+      weight: 1,
+      arbitrary: honest.map((h) => ({
+        sig: signature(h.sig.subarray(0, 32), fromLe(h.sig.subarray(32)) + L),
+        how: 'S + L',
+      })),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.uint8Array({ minLength: 64, maxLength: 64 }).map((sig) => ({ sig, how: 'random' })),
+    },
+  );
+}
+
+describe('ed25519: the fast path and the reference agree on every key, signature and message', () => {
+  it('valid, mixed-order, small-order, non-canonical and random keys', () => {
+    const accepted = new Set<string>();
+    let cofactoredOnly = 0;
+    fc.assert(
+      fc.property(
+        keyCaseArb.chain((key) =>
+          fc
+            .uint8Array({ maxLength: 64 })
+            .chain((msg) => signatureArb(key, msg).map((s) => ({ key, msg, ...s }))),
+        ),
+        ({ key, msg, sig, how }) => {
+          const fast = verify(key.publicKey, msg, sig);
+          const label = `${key.kind} key ${toHex(key.publicKey)}, ${how}`;
+          expect(nobleVerify(key.publicKey, msg, sig), label).toBe(fast);
+          expect(verifyCached(key.publicKey, msg, sig), label).toBe(fast);
+          if (fast) {
+            expect(isAcceptablePublicKey(key.publicKey), label).toBe(true);
+            expect(['valid', 'mixed']).toContain(key.kind);
+            accepted.add(key.kind);
+          }
+          // noble's own verify (cofactored) accepts more: the property must reach such cases
+          if (!fast && ed25519.verify(sig, msg, key.publicKey, { zip215: false })) cofactoredOnly++;
+        },
+      ),
+      propParams('wire.sign.fast-vs-reference', 400),
+    );
+    expect([...accepted].sort()).toEqual(['mixed', 'valid']);
+    expect(cofactoredOnly).toBeGreaterThan(0);
   });
 });

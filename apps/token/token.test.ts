@@ -251,6 +251,20 @@ describe('token: mint, transfer, burn', () => {
     expect(r).toMatchObject({ accepted: true });
   });
 
+  it('a note owned by the small-order identity key cannot be spent with R = identity, S = 0', () => {
+    // OpenSSL alone accepts this signature under the identity point for every digest, so before
+    // wire/sign refused small-order keys anyone could spend such a note
+    const identity = Uint8Array.from([1, ...new Array<number>(31).fill(0)]);
+    const forged = Uint8Array.from([...identity, ...new Array<number>(32).fill(0)]);
+    const trap = note(tokA, identity, GOLD, 100n, 'trap');
+    const store = freshStore([trap]);
+    store.registerCode(ownerPredicate(identity).fn);
+    const unsigned = declaredTx([trap], [note(tokA, carol.publicKey, GOLD, 100n, 'stolen')]);
+    const tx = withSignatures(unsigned, [{ publicKey: identity, signature: forged }]);
+    const [r] = executeSerial([tx], store, mev, GAS).receipts;
+    expect(r).toMatchObject({ accepted: false, phase: 'validity', predicate: toHex(trap.owner) });
+  });
+
   it('predicates refuse a view whose notes are not the Declared ones', () => {
     const tx = signTx(transferTx(tokA, [aliceGold], [{ owner: bob.publicKey, asset: GOLD, amount: 100n }]), [
       alice.secretKey,
@@ -436,8 +450,13 @@ function build(genesis: Note[], ops: Op[]): Built {
         let parts = (g.total + U64_MAX - 1n) / U64_MAX;
         if (op.split && parts < 2n && g.total >= 2n) parts = 2n;
         if (parts < 1n) parts = 1n; // a zero-amount input (from a refused transaction) gives a zero output
-        const amounts = Array.from({ length: Number(parts) }, (_, i) =>
-          i === 0 ? g.total - (g.total / parts) * (parts - 1n) : g.total / parts,
+        // split evenly: the first (total mod parts) notes take one more, so none exceeds 2^64 - 1
+        // (parts >= total / (2^64 - 1), hence total / parts <= 2^64 - 1, and +1 only when it is below)
+        const share = g.total / parts;
+        const remainder = g.total % parts;
+        const amounts = Array.from(
+          { length: Number(parts) },
+          (_, i) => share + (BigInt(i) < remainder ? 1n : 0n),
         );
         for (const amount of amounts)
           outputs.push(
@@ -525,6 +544,25 @@ function build(genesis: Note[], ops: Op[]): Built {
 
 const decodeValue = (n: Note) => decode(TokenValue, n.value);
 
+type Genesis = { token: number; asset: number; owner: number; amount: bigint }[];
+
+/**
+ * Runs the property always starts with: three inputs summing to 3 * (2^64 - 1) - 1, which split
+ * into three notes must put no note above 2^64 - 1 (the remainder once all went on the first).
+ */
+const knownCases: [Genesis, Op[]][] = [
+  [
+    [
+      { token: 0, asset: 0, owner: 0, amount: U64_MAX },
+      { token: 0, asset: 0, owner: 0, amount: 1n },
+    ],
+    [
+      { kind: 'transfer', picks: [0, 0], to: [0], split: false, mutation: 'burn' },
+      { kind: 'transfer', picks: [2, 0, 0], to: [0], split: false, mutation: 'ok' },
+    ],
+  ],
+];
+
 describe('token: generated blocks', () => {
   const seen = new Set<string>();
   it('accepted transactions conserve supply per asset except authorised mints/burns; no double spend; sharded == serial', () => {
@@ -575,7 +613,7 @@ describe('token: generated blocks', () => {
             serial.receipts,
           );
       }),
-      propParams('token.generated-blocks', 150),
+      propParams('token.generated-blocks', 150, { examples: knownCases }),
     );
     // the generator reaches every interesting outcome
     for (const want of [

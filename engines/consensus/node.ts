@@ -803,13 +803,23 @@ export function onTimeout(s: ConsensusState, name: string, env: Env, fx: Effects
  * Gossip's "eventually delivered": re-sends what we signed in the current and previous round of
  * this height (the WAL holds the exact bytes), so lost votes and proposals are made good; and the
  * proof of our valid value (the 2f+1 prevotes of its round, signed by their validators), without
- * which a peer that missed that round could never accept the value's re-proposal (line 28).
+ * which a peer that missed that round could never accept the value's re-proposal (line 28); and
+ * likewise the proof of the current round's re-proposal when we hold it, for its proposer and
+ * the others who lost it in a restart.
  */
 function resendRecent(s: ConsensusState, env: Env, fx: Effects): void {
   if (s.decided !== null) return;
   const r = s.round;
   if (r.validRound >= 0 && r.validValue !== null) {
     for (const v of votesFor<Vote>(r.votes, r.validRound, 'prevote', r.validValue)) {
+      fx.sends.push({ to: '', bytes: envelope(s, { tag: 'vote', value: v.signed }) });
+    }
+  }
+  // the proof the current round's re-proposal needs, when we hold it and it is not our own valid
+  // value: its proposer may have restarted without it (only its own votes are in its WAL)
+  const p = r.proposals[r.round];
+  if (p !== undefined && p.validRound >= 0 && !(p.validRound === r.validRound && p.value === r.validValue)) {
+    for (const v of votesFor<Vote>(r.votes, p.validRound, 'prevote', p.value)) {
       fx.sends.push({ to: '', bytes: envelope(s, { tag: 'vote', value: v.signed }) });
     }
   }

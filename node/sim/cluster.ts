@@ -8,7 +8,6 @@
 import {
   blockHash,
   bytesEqual,
-  checkCertificate,
   proposalSignBytes,
   txsHash,
   voteSignBytes,
@@ -46,6 +45,7 @@ import {
   type Signer,
   type Verifier,
 } from '../../wire/sign.ts';
+import { certifies, exceedsTwoThirds } from './quorum.ts';
 
 /** Frames on the simulated network start with the channel (engine) they are for. */
 export const CHANNEL_CONSENSUS = 0;
@@ -60,6 +60,8 @@ export interface ClusterOptions {
   validators: number;
   /** How many validators are Byzantine (the highest-numbered ones). */
   byzantine: number;
+  /** Each genesis validator's voting power, n0 first (1 each when absent). */
+  powers?: readonly number[];
   behaviour: ByzantineBehaviour;
   /** Stop once every live honest node has committed this many heights. */
   heights: number;
@@ -143,6 +145,8 @@ export class Cluster {
 
   constructor(readonly o: ClusterOptions) {
     if (o.byzantine > o.validators) throw new Error('more Byzantine nodes than validators');
+    if (o.powers !== undefined && o.powers.length !== o.validators)
+      throw new Error(`${o.powers.length} powers for ${o.validators} validators`);
     this.scheduler = new SimScheduler(o.seed);
     this.inspector = new Inspector({ trace: o.trace ?? true });
     this.random = new Random(`cluster:${o.seed}`);
@@ -157,7 +161,9 @@ export class Cluster {
         signers.push(createSigner(keyPairFromSeed(seed).secretKey));
       } else signers.push(keyring.signer(`validator-${i}`));
     }
-    this.genesis = signers.slice(0, o.validators).map((s) => ({ publicKey: s.publicKey, power: 1 }));
+    this.genesis = signers
+      .slice(0, o.validators)
+      .map((s, i) => ({ publicKey: s.publicKey, power: o.powers?.[i] ?? 1 }));
     this.set = makeValidatorSet(
       this.genesis.map((g) => ({ id: toHex(g.publicKey), publicKey: g.publicKey, power: g.power })),
     );
@@ -376,25 +382,40 @@ export class Cluster {
     return undefined;
   }
 
+  /**
+   * Records what `node` itself signed and reports a second, different signature for the same
+   * (height, round, step). Honest nodes also re-send other validators' votes (the proof of their
+   * valid value), so a message counts only when its signature verifies under the sending node's
+   * own key, and the record is keyed on that key: what each signer actually signed, wherever it
+   * runs (two nodes sharing one key are one signer).
+   */
   private checkNoDoubleSign(node: SimNode, bytes: Uint8Array): void {
     const env = tryDecode(NetEnvelope, bytes, CONSENSUS_LIMITS);
     if (!env.ok) return;
     const m = env.value.message;
+    const publicKey = node.signer.publicKey;
     let key: string;
     let value: string;
     if (m.tag === 'vote') {
-      key = `${m.value.validator}/${m.value.height}/${m.value.round}/${m.value.type}`;
-      value = m.value.blockHash === null ? 'nil' : toHex(m.value.blockHash);
+      const v = m.value;
+      if (!this.verify(publicKey, voteSignBytes(this.chainId, v), v.signature)) return; // relayed
+      key = `${node.key}/${v.height}/${v.round}/${v.type}`;
+      value = v.blockHash === null ? 'nil' : toHex(v.blockHash);
     } else if (m.tag === 'proposal') {
-      key = `${m.value.proposer}/${m.value.height}/${m.value.round}/proposal`;
-      value = toHex(blockHash(m.value.block.header));
+      const p = m.value;
+      const hash = blockHash(p.block.header);
+      if (!this.verify(publicKey, proposalSignBytes(this.chainId, { ...p, blockHash: hash }), p.signature))
+        return;
+      key = `${node.key}/${p.height}/${p.round}/proposal`;
+      value = toHex(hash);
     } else return;
     const earlier = this.signedBy.get(key);
     if (earlier === undefined) this.signedBy.set(key, value);
     else if (earlier !== value) {
+      const [, height, round, step] = key.split('/');
       this.violations.push({
         invariant: 'double-sign',
-        detail: `honest ${node.id} signed ${key} for ${earlier.slice(0, 8)} and ${value.slice(0, 8)}`,
+        detail: `honest ${node.id} (key ${node.key.slice(0, 8)}) signed ${step} at height ${height} round ${round} for ${earlier.slice(0, 8)} and ${value.slice(0, 8)}`,
       });
     }
   }
@@ -447,16 +468,8 @@ export class Cluster {
           detail: `${node.id} committed height ${h} after ${node.committed}`,
         });
       }
-      if (
-        checkCertificate(
-          c.certificate,
-          h,
-          blockHash(c.block.header),
-          this.setAt(h),
-          this.chainId,
-          this.verify,
-        ) !== null
-      ) {
+      // the oracle's own certificate check and quorum arithmetic, not the engine's checkCertificate
+      if (!certifies(c.certificate, h, blockHash(c.block.header), this.setAt(h), this.chainId, this.verify)) {
         this.violations.push({
           invariant: 'validity',
           detail: `${node.id} committed height ${h} without a valid certificate`,
@@ -553,8 +566,11 @@ export class Cluster {
       if (why !== 'steps') break;
     }
     const laggards = this.honestUp().filter((n) => n.committed < target);
-    const f = Math.floor((o.validators - 1) / 3);
-    if (laggards.length > 0 && o.byzantine <= f) {
+    // liveness is owed only while the honest validators hold more than 2/3 of the power
+    const honestPower = this.genesis
+      .slice(0, o.validators - o.byzantine)
+      .reduce((a, g) => a + BigInt(g.power), 0n);
+    if (laggards.length > 0 && exceedsTwoThirds(honestPower, BigInt(this.totalPower))) {
       this.violations.push({
         invariant: 'liveness',
         detail: `after stabilisation at ${gst} ms, ${laggards.map((n) => `${n.id}@${n.committed}`).join(', ')} had not reached height ${o.heights} by ${deadline} ms`,

@@ -1,0 +1,60 @@
+/** The generated validator sets are what the consensus properties claim they are. */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { exceedsTwoThirds } from '../node/sim/quorum.ts';
+import { forkableSetArb, validatorSetArb } from './arbitraries.ts';
+import { propParams } from './config.ts';
+
+const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
+const big = (x: number) => BigInt(x);
+
+describe('generated validator sets', () => {
+  it('4 to 10 validators, at least one Byzantine, holding less than 1/3 of the power; every shape drawn', () => {
+    const kinds = new Set<string>();
+    fc.assert(
+      fc.property(validatorSetArb(), (set) => {
+        kinds.add(set.kind);
+        const n = set.powers.length;
+        expect(n).toBeGreaterThanOrEqual(4);
+        expect(n).toBeLessThanOrEqual(10);
+        expect(set.powers.every((p) => Number.isSafeInteger(p) && p >= 1)).toBe(true);
+        expect(set.byzantine).toBeGreaterThanOrEqual(1);
+        const total = sum(set.powers);
+        const honest = sum(set.powers.slice(0, n - set.byzantine));
+        expect(3 * (total - honest)).toBeLessThan(total);
+        expect(exceedsTwoThirds(big(honest), big(total))).toBe(true);
+        if (set.kind === 'just-under-third') {
+          // the most power one validator can hold and stay below 1/3: one more and it would not be
+          const b = set.powers[n - 1]!;
+          expect(3 * b).toBeLessThan(total);
+          expect(3 * (b + 1)).toBeGreaterThanOrEqual(total + 1);
+        }
+        if (set.kind === 'count-not-power') {
+          // the 2f+1 lightest validators, a quorum by count, are not one by power
+          const f = Math.floor((n - 1) / 3);
+          const lightest = [...set.powers].sort((a, b) => a - b).slice(0, 2 * f + 1);
+          expect(exceedsTwoThirds(big(sum(lightest)), big(total))).toBe(false);
+        }
+      }),
+      propParams('props.validator-sets', 300),
+    );
+    expect([...kinds].sort()).toEqual(['count-not-power', 'equal', 'just-under-third', 'random']);
+  });
+
+  it('forkable sets: each side of the split holds more than 2/3 with the Byzantine power', () => {
+    fc.assert(
+      fc.property(forkableSetArb(), (set) => {
+        const total = sum(set.powers);
+        const power = (id: string) => set.powers[Number(id.replace('-twin', '').slice(1))]!;
+        for (const side of set.sides)
+          expect(exceedsTwoThirds(big(sum(side.map(power))), big(total))).toBe(true);
+        const byzantine = sum(set.powers.slice(set.powers.length - set.byzantine));
+        expect(3 * byzantine).toBeGreaterThan(total);
+        // every validator is on exactly one side (the Byzantine ones on both, as themselves and twins)
+        const named = set.sides.flat().map((id) => id.replace('-twin', ''));
+        expect(new Set(named).size).toBe(set.powers.length);
+      }),
+      propParams('props.forkable-sets', 300),
+    );
+  });
+});
