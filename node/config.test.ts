@@ -105,7 +105,9 @@ describe('genesis', () => {
     encryptionKey: toHex(keysOf(b).encryptionKey),
   });
   const base = { instance: 'fractal-x', validators: [validator(1)], mintAuthority: hex32(9) };
-  const fee = (b: number, balance: string) => ({ publicKey: hex32(b), balance });
+  const fee = (b: number, balance: string) => ({ publicKey: toHex(keysOf(b).publicKey), balance });
+  // the identity point: with R = identity and S = 0 it "verifies" every message
+  const smallOrder = `01${'00'.repeat(31)}`;
 
   it('reads a minimal genesis with DKG defaults', () => {
     const g = loadGenesis(file(base));
@@ -154,6 +156,26 @@ describe('genesis', () => {
       'fee balances totalling more than u64',
       { ...base, feeAccounts: [fee(3, '18446744073709551615'), fee(4, '1')] },
       /above the fee supply limit/,
+    ],
+    [
+      'a small-order validator key',
+      { ...base, validators: [{ ...validator(1), publicKey: smallOrder }] },
+      /validators\[0\]\.publicKey: is not an ed25519 public key/,
+    ],
+    [
+      'a small-order account',
+      { ...base, accounts: [smallOrder] },
+      /accounts\[0\]: is not an ed25519 public key/,
+    ],
+    [
+      'a small-order mint authority',
+      { ...base, mintAuthority: smallOrder },
+      /mintAuthority: is not an ed25519/,
+    ],
+    [
+      'a non-canonical fee account',
+      { ...base, feeAccounts: [{ publicKey: 'ff'.repeat(32), balance: '1' }] },
+      /publicKey: is not an ed25519/,
     ],
     ['a fee account twice', { ...base, feeAccounts: [fee(3, '1'), fee(3, '2')] }, /share a public key/],
   ];

@@ -9,7 +9,7 @@ import { encryptionKeyPair } from '../crypto/dkg.ts';
 import { group } from '../crypto/group.ts';
 import { sha256 } from '../wire/commit.ts';
 import { type FeeAccount, MAX_FEE_BALANCE } from '../wire/fees.ts';
-import { keyPairFromSeed } from '../wire/sign.ts';
+import { isAcceptablePublicKey, keyPairFromSeed } from '../wire/sign.ts';
 
 export class ConfigError extends Error {
   constructor(
@@ -166,6 +166,17 @@ class Reader {
     return this.obj[key] !== undefined;
   }
 
+  /** An ed25519 public key that can ever verify a signature (canonical, not of small order). */
+  publicKey(key: string): Uint8Array {
+    const k = this.hex(key, 32);
+    if (!isAcceptablePublicKey(k))
+      this.fail(
+        key,
+        'is not an ed25519 public key a signature can be checked against (not a canonical point, or of small order)',
+      );
+    return k;
+  }
+
   hex(key: string, bytes: number): Uint8Array {
     const v = this.obj[key];
     if (typeof v !== 'string' || !new RegExp(`^[0-9a-f]{${bytes * 2}}$`).test(v)) {
@@ -301,7 +312,7 @@ export function loadGenesis(path: string): Genesis {
     ]);
     return {
       name: x.string('name', `v${i}`, NAME),
-      publicKey: x.hex('publicKey', 32),
+      publicKey: x.publicKey('publicKey'),
       power: x.int('power', 1, 1, 1_000_000),
       encryptionKey: x.hex('encryptionKey', 32),
     };
@@ -327,7 +338,14 @@ export function loadGenesis(path: string): Genesis {
   const accounts = r.array('accounts', []).map((a, i) => {
     if (typeof a !== 'string' || !/^[0-9a-f]{64}$/.test(a))
       r.fail(`accounts[${i}]`, 'must be 32 bytes of hex');
-    return Uint8Array.from(Buffer.from(a as string, 'hex'));
+    const key = Uint8Array.from(Buffer.from(a as string, 'hex'));
+    // a note owned by a small-order key could be spent with a signature that verifies for anything
+    if (!isAcceptablePublicKey(key))
+      r.fail(
+        `accounts[${i}]`,
+        'is not an ed25519 public key a signature can be checked against (not a canonical point, or of small order)',
+      );
+    return key;
   });
   const feeAccounts = r.array('feeAccounts', []).map((a, i) => {
     if (a === null || typeof a !== 'object' || Array.isArray(a))
@@ -338,7 +356,7 @@ export function loadGenesis(path: string): Genesis {
       typeof balance === 'string' && /^(0|[1-9][0-9]{0,19})$/.test(balance) ? BigInt(balance) : -1n;
     if (amount < 0n || amount > MAX_FEE_BALANCE)
       x.fail('balance', 'must be a decimal string of an integer from 0 to 2^64 - 1');
-    return { publicKey: x.hex('publicKey', 32), balance: amount };
+    return { publicKey: x.publicKey('publicKey'), balance: amount };
   });
   const feeKeys = new Set(feeAccounts.map((a) => Buffer.from(a.publicKey).toString('hex')));
   if (feeKeys.size !== feeAccounts.length) r.fail('feeAccounts', 'two entries share a public key');
@@ -349,7 +367,7 @@ export function loadGenesis(path: string): Genesis {
   return {
     instance: r.string('instance', undefined, /^[a-z0-9][a-z0-9-]{0,63}$/),
     validators,
-    mintAuthority: r.hex('mintAuthority', 32),
+    mintAuthority: r.publicKey('mintAuthority'),
     accounts,
     feeAccounts,
     dkg: {
