@@ -8,7 +8,7 @@ import { intArg } from './cli-args.ts';
 import { registerChaosCommand } from './cli-chaos.ts';
 import { registerNodeCommands } from './cli-node.ts';
 import { DEFAULT_VIZ_PORT, registerVizCommands, serveSim } from './cli-viz.ts';
-import type { ByzantineBehaviour } from './sim/cluster.ts';
+import { BYZANTINE_BEHAVIOURS, type ByzantineBehaviour } from './sim/cluster.ts';
 import { simConsensus } from './sim-consensus.ts';
 import { simExample } from './sim-example.ts';
 
@@ -25,7 +25,11 @@ program
   )
   .option('--nodes <n>', 'validators', intArg('--nodes', 1, 64), 4)
   .option('--byzantine <n>', 'how many validators are Byzantine', intArg('--byzantine', 0, 64), 1)
-  .option('--behaviour <b>', 'what Byzantine validators do: equivocate | twins | silent', 'equivocate')
+  .option(
+    '--behaviour <b>',
+    `what Byzantine validators do: ${BYZANTINE_BEHAVIOURS.join(' | ')}`,
+    'equivocate',
+  )
   .option('--heights <n>', 'heights every honest node must commit', intArg('--heights', 1, 1_000_000), 100)
   .option('--faults <level>', 'network and crash faults: none | light | heavy', 'light')
   .option(
@@ -99,8 +103,10 @@ program
         process.exitCode = simExample({ seed, jobs: opts.jobs, crashJob, quiet: opts.quiet });
         return;
       }
-      if (!['equivocate', 'twins', 'silent'].includes(opts.behaviour)) {
-        program.error(`--behaviour must be equivocate, twins or silent, got "${opts.behaviour}"`);
+      if (!(BYZANTINE_BEHAVIOURS as readonly string[]).includes(opts.behaviour)) {
+        program.error(
+          `--behaviour must be one of ${BYZANTINE_BEHAVIOURS.join(', ')}, got "${opts.behaviour}"`,
+        );
       }
       if (!['none', 'light', 'heavy'].includes(opts.faults)) {
         program.error(`--faults must be none, light or heavy, got "${opts.faults}"`);

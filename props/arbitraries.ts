@@ -1,6 +1,6 @@
 /** fast-check arbitraries for simulator fault plans: generated, and shrunk towards fewer faults. */
 import fc from 'fast-check';
-import type { ClockSkew, CrashFault, FaultPlan, PartitionFault } from '../runtime/sim/faults.ts';
+import type { ClockSkew, CrashFault, FaultPlan, PartitionFault, WriteCrash } from '../runtime/sim/faults.ts';
 
 const pct = (max: number) => fc.integer({ min: 0, max: Math.round(max * 100) }).map((x) => x / 100);
 
@@ -12,6 +12,8 @@ export interface PlanShape {
   maxCrashes: number;
   /** Whether every crashed node comes back (needed for liveness). */
   restart: boolean;
+  /** Kills at a signature, a committed block or an app root (they always restart); default none. */
+  maxWriteCrashes?: number;
 }
 
 export function faultPlanArb(shape: PlanShape): fc.Arbitrary<FaultPlan> {
@@ -55,11 +57,21 @@ export function faultPlanArb(shape: PlanShape): fc.Arbitrary<FaultPlan> {
     .subarray([...nodes])
     .chain((ns) => fc.tuple(...ns.map((n) => skew.map((s) => [n, s] as const))))
     .map((pairs) => Object.fromEntries(pairs));
+  const writeCrash: fc.Arbitrary<WriteCrash> = fc.record({
+    node: fc.constantFrom(...nodes),
+    // signatures are the points that matter most (three or four per height per validator)
+    write: fc.constantFrom<WriteCrash['write']>('signature', 'signature', 'signature', 'block', 'root'),
+    nth: fc.integer({ min: 1, max: 16 }),
+    point: fc.constantFrom<WriteCrash['point']>('before-write', 'after-write', 'after-send'),
+    down: fc.integer({ min: 10, max: 2_000 }),
+    clockJump: fc.integer({ min: -3_000, max: 10_000 }),
+  });
   return fc.record({
     links,
     partitions: fc.array(partition, { maxLength: shape.maxPartitions }),
     crashes: fc.array(crash, { maxLength: shape.maxCrashes }),
     skews,
+    writeCrashes: fc.array(writeCrash, { maxLength: shape.maxWriteCrashes ?? 0 }),
   });
 }
 

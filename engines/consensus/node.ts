@@ -282,24 +282,24 @@ function startHeight(s0: ConsensusState, env: Env, fx: Effects): ConsensusState 
   let s = s0;
   const wal = env.store.wal(s.height);
   const resumeRound = wal.reduce((r, e) => Math.max(r, e.round), 0);
-  // blocks we proposed must be known before the round state machine asks to re-propose them
+  // what we proposed must be known before the round state machine enters the round: the block,
+  // and the proposal itself, so that a proposer restarted between signing and sending re-proposes
+  // (and prevotes) the block it signed, not a fresh one the WAL guard would never let out
   for (const e of wal) {
     if (e.kind !== KIND_PROPOSAL) continue;
     const p = decode(Proposal, e.bytes, CONSENSUS_LIMITS);
-    s = { ...s, blocks: { ...s.blocks, [toHex(blockHash(p.block.header))]: p.block } };
+    const id = toHex(blockHash(p.block.header));
+    s = { ...s, blocks: { ...s.blocks, [id]: p.block } };
+    s = feed(s, { kind: 'proposal', round: p.round, value: id, validRound: p.validRound - 1, valid: true }, env, fx);
+    // re-sent first: whatever we vote on it next must not reach a peer before the proposal does
+    fx.sends.push({ to: '', bytes: envelope(s, { tag: 'proposal', value: p }) });
   }
   s = feed(s, { kind: 'start-height', round: resumeRound, resume: resumeFromWal(wal, resumeRound) }, env, fx);
   for (const e of wal) {
-    if (e.kind === KIND_PROPOSAL) {
-      fx.sends.push({
-        to: '',
-        bytes: envelope(s, { tag: 'proposal', value: decode(Proposal, e.bytes, CONSENSUS_LIMITS) }),
-      });
-    } else {
-      const vote = decode(Vote, e.bytes, CONSENSUS_LIMITS);
-      fx.sends.push({ to: '', bytes: envelope(s, { tag: 'vote', value: vote }) });
-      s = feed(s, { kind: 'vote', vote: keptVote(vote) }, env, fx);
-    }
+    if (e.kind === KIND_PROPOSAL) continue;
+    const vote = decode(Vote, e.bytes, CONSENSUS_LIMITS);
+    fx.sends.push({ to: '', bytes: envelope(s, { tag: 'vote', value: vote }) });
+    s = feed(s, { kind: 'vote', vote: keptVote(vote) }, env, fx);
   }
   return s;
 }

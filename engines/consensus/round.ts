@@ -229,6 +229,9 @@ function startRound(s: RoundState, round: number, out: RoundOutput[]): RoundStat
   };
   out.push({ kind: 'new-round', height: s.height, round });
   if (isProposer) {
+    // a proposer that already proposed in this round (its WAL says so, after a restart) proposes
+    // nothing new: the signed proposal is re-sent as it was, and is the one it prevotes
+    if (next.proposals[round] !== undefined) return next;
     if (next.validValue !== null) {
       out.push({
         kind: 'propose',

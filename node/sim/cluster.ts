@@ -17,9 +17,10 @@ import {
   CONSENSUS_LIMITS,
   type CommittedBlock,
   NetEnvelope,
+  VOTE_PRECOMMIT,
   type Vote,
 } from '../../engines/consensus/messages.ts';
-import type { GenesisValidator } from '../../engines/consensus/node.ts';
+import type { ConsensusState, GenesisValidator } from '../../engines/consensus/node.ts';
 import type { TimeoutConfig } from '../../engines/consensus/round.ts';
 import {
   applyChanges,
@@ -32,10 +33,16 @@ import { EngineGraph, type EngineHandle } from '../../runtime/graph.ts';
 import { Inspector } from '../../runtime/inspect.ts';
 import { Random } from '../../runtime/random.ts';
 import { SimScheduler } from '../../runtime/scheduler.ts';
-import { describePlan, type FaultPlan, stabilisationTime } from '../../runtime/sim/faults.ts';
+import {
+  describePlan,
+  type FaultPlan,
+  type PersistedWrite,
+  stabilisationTime,
+  type WriteCrash,
+} from '../../runtime/sim/faults.ts';
+import { KillableStorage } from '../../runtime/sim/killable-storage.ts';
 import { SimNetwork } from '../../runtime/sim/network.ts';
 import { SimKeyring } from '../../runtime/sim/signer.ts';
-import { MemoryStorage } from '../../storage/memory.ts';
 import { toHex } from '../../wire/commit.ts';
 import { encode, tryDecode } from '../../wire/schema.ts';
 import {
@@ -45,6 +52,8 @@ import {
   type Signer,
   type Verifier,
 } from '../../wire/sign.ts';
+import { Adversary, type Liar, LYING_BEHAVIOURS, type LyingBehaviour } from './adversary.ts';
+import { ConductOracle } from './conduct.ts';
 import { certifies, exceedsTwoThirds } from './quorum.ts';
 
 /** Frames on the simulated network start with the channel (engine) they are for. */
@@ -52,7 +61,21 @@ export const CHANNEL_CONSENSUS = 0;
 
 export type ConsensusPorts = EngineHandle<typeof consensusEngine.inputs, typeof consensusEngine.outputs>;
 
-export type ByzantineBehaviour = 'equivocate' | 'twins' | 'silent';
+/**
+ * What the Byzantine validators do: equivocate (conflicting votes and proposals to alternate
+ * peers), run as twins (two nodes on one key), stay silent, or one of the lies of adversary.ts.
+ */
+export type ByzantineBehaviour = 'equivocate' | 'twins' | 'silent' | LyingBehaviour;
+
+export const BYZANTINE_BEHAVIOURS: readonly ByzantineBehaviour[] = [
+  'equivocate',
+  'twins',
+  'silent',
+  ...LYING_BEHAVIOURS,
+];
+
+const isLying = (b: ByzantineBehaviour): b is LyingBehaviour =>
+  (LYING_BEHAVIOURS as readonly string[]).includes(b);
 
 export interface ClusterOptions {
   seed: number;
@@ -81,10 +104,33 @@ export interface ClusterOptions {
   validatorChanges?: readonly { height: number; node: string; power: number }[];
   /** Called once every node has started (tests hook crash points here). */
   onStart?: (cluster: Cluster) => void;
+  /** End the run at the first broken agreement (a negative control needs nothing more). */
+  stopOnFork?: boolean;
+  /**
+   * Twins-style round partitions: until `until` (virtual ms), votes and proposals of (height,
+   * round) are delivered only within the groups `groups` names for it (by node id, twins
+   * included; undefined = that round is whole). Messages sent later (gossip re-sends them) get
+   * through, as Tendermint's eventual delivery after stabilisation requires.
+   */
+  roundPartitions?: {
+    until: number;
+    groups: (
+      height: bigint,
+      round: number,
+      kind: 'proposal' | 'prevote' | 'precommit',
+    ) => readonly (readonly string[])[] | undefined;
+  };
 }
 
 export interface Violation {
-  invariant: 'agreement' | 'validity' | 'integrity' | 'double-sign' | 'liveness' | 'accountability';
+  invariant:
+    | 'agreement'
+    | 'validity'
+    | 'integrity'
+    | 'double-sign'
+    | 'justification'
+    | 'liveness'
+    | 'accountability';
   detail: string;
 }
 
@@ -112,13 +158,37 @@ export interface SimNode {
   key: string;
   honest: boolean;
   signer: Signer;
-  storage: MemoryStorage;
+  storage: KillableStorage;
   graph: EngineGraph | undefined;
+  /** Signatures it has written to its WAL so far (signing-point kills count them). */
+  signatures: number;
+  /** How far its clock has jumped over its restarts (ms). */
+  clockJump: number;
   committed: bigint;
   lastHash: string;
   /** A restarted node may re-announce its last block once (to its app), and only then. */
   replayAllowed: boolean;
   up: boolean;
+}
+
+const CONSENSUS_WRITES: readonly [Uint8Array, PersistedWrite][] = [
+  [new TextEncoder().encode('c/wal/'), 'signature'],
+  [new TextEncoder().encode('c/block/'), 'block'],
+  [new TextEncoder().encode('c/root/'), 'root'],
+];
+/** The kind byte that ends a WAL key (engines/consensus/store.ts: c/wal/<height:8><round:4><kind:1>). */
+const SIGNED_KINDS: readonly PersistedWrite[] = ['proposal', 'prevote', 'precommit'];
+
+/** Which of consensus's durable writes (engines/consensus/store.ts) a storage key is, if any. */
+function persistedWritesOf(key: Uint8Array): PersistedWrite[] {
+  next: for (const [prefix, write] of CONSENSUS_WRITES) {
+    if (key.length < prefix.length) continue;
+    for (let i = 0; i < prefix.length; i++) if (key[i] !== prefix[i]) continue next;
+    if (write !== 'signature') return [write];
+    const kind = SIGNED_KINDS[key[key.length - 1]!];
+    return kind === undefined ? [write] : [write, kind];
+  }
+  return [];
 }
 
 export class Cluster {
@@ -142,6 +212,11 @@ export class Cluster {
   private readonly culprits = new Set<string>();
   private penalties = 0;
   readonly penaltyReasons: Record<string, number> = {};
+  /** Every vote and proposal an honest validator signs is checked against what was sent before. */
+  private readonly conduct: ConductOracle;
+  private readonly adversary: Adversary | undefined;
+  /** When the last restart after a kill at a write happens (they are not known in advance). */
+  private lastWriteRestart = 0;
 
   constructor(readonly o: ClusterOptions) {
     if (o.byzantine > o.validators) throw new Error('more Byzantine nodes than validators');
@@ -153,6 +228,12 @@ export class Cluster {
     this.network = new SimNetwork(this.scheduler, this.random.fork('network'), o.plan);
     const keyring = this.keyring;
     this.verify = o.ed25519 ? ed25519Verify : keyring.verify;
+    this.conduct = new ConductOracle({
+      chainId: this.chainId,
+      verify: this.verify,
+      setAt: (h) => this.setAt(h),
+    });
+    this.adversary = isLying(o.behaviour) ? new Adversary(this.adversaryHost(), o.behaviour) : undefined;
     const signers: Signer[] = [];
     for (let i = 0; i < o.validators + (o.fullNodes ?? 0); i++) {
       if (o.ed25519) {
@@ -180,17 +261,101 @@ export class Cluster {
   }
 
   private makeNode(id: string, honest: boolean, signer: Signer): SimNode {
-    return {
+    const node: SimNode = {
       id,
       key: toHex(signer.publicKey),
       honest,
       signer,
-      storage: new MemoryStorage(),
+      storage: new KillableStorage(),
       graph: undefined,
       committed: 0n,
       lastHash: '',
       replayAllowed: false,
       up: false,
+      signatures: 0,
+      clockJump: 0,
+    };
+    this.armWriteCrashes(node);
+    return node;
+  }
+
+  /**
+   * Kills the node at the writes the plan names: its storage counts signatures reaching the WAL,
+   * committed blocks and app roots, and dies before or after the chosen write lands, or the node
+   * is killed right after the step that made it; each kill restarts the node later with a
+   * jumped clock.
+   */
+  private armWriteCrashes(node: SimNode): void {
+    const kills = (this.o.plan.writeCrashes ?? []).filter((c) => c.node === node.id);
+    if (kills.length === 0) return;
+    const counts: Record<PersistedWrite, number> = {
+      signature: 0,
+      proposal: 0,
+      prevote: 0,
+      precommit: 0,
+      block: 0,
+      root: 0,
+    };
+    let pending: WriteCrash | undefined;
+    node.storage.fateOf = (key) => {
+      const writes = persistedWritesOf(key);
+      if (writes.length === 0) return 'lands';
+      for (const w of writes) counts[w]++;
+      if (writes.includes('signature')) node.signatures++;
+      const kill = kills.find((c) => writes.includes(c.write) && c.nth === counts[c.write]);
+      if (kill === undefined) return 'lands';
+      pending = kill;
+      if (kill.point === 'before-write') return 'die-before';
+      if (kill.point === 'after-write') return 'die-after';
+      // after the send: the step finishes (its messages leave), then the process is killed
+      this.scheduler.at(this.scheduler.now(), () => {
+        if (node.up) node.storage.die();
+      });
+      return 'lands';
+    };
+    node.storage.onDeath = () => {
+      const kill = pending;
+      if (kill === undefined) return;
+      pending = undefined;
+      this.kill(node);
+      node.clockJump += kill.clockJump;
+      const at = this.scheduler.now() + kill.down;
+      this.lastWriteRestart = Math.max(this.lastWriteRestart, at);
+      this.scheduleRestart(node, at);
+    };
+  }
+
+  /**
+   * Kills a node from inside one of its steps: from now on nothing it writes lands and nothing
+   * it sends leaves; its engines are stopped once the step is over.
+   */
+  private kill(node: SimNode): void {
+    if (!node.up) return;
+    node.up = false;
+    this.network.detach(node.id);
+    const graph = node.graph;
+    node.graph = undefined;
+    this.scheduler.at(this.scheduler.now(), () => graph?.stop());
+  }
+
+  /** What the lying Byzantine validators may see and do (adversary.ts). */
+  private adversaryHost() {
+    return {
+      chainId: this.chainId,
+      random: this.random.fork('adversary'),
+      now: () => this.scheduler.now(),
+      peers: (self: string) => this.network.nodes().filter((p) => p !== self),
+      honestValidators: () =>
+        this.nodes.filter((n) => n.honest && this.set.index.has(n.key)).map((n) => n.id),
+      setAt: (h: bigint) => this.setAt(h),
+      stateOf: (liar: Liar) => {
+        const node = this.nodes.find((n) => n.id === liar.id);
+        return node?.graph?.instance('consensus').snapshot()?.context as ConsensusState | undefined;
+      },
+      send: (liar: Liar, to: string, bytes: Uint8Array, lamport: number) => {
+        const node = this.nodes.find((n) => n.id === liar.id);
+        if (node !== undefined) this.sendFrame(node, CHANNEL_CONSENSUS, to, bytes, lamport);
+      },
     };
   }
 
@@ -223,8 +388,9 @@ export class Cluster {
   /** Starts (or restarts, keeping only its storage) a node; a node that is up is left alone. */
   start(node: SimNode): void {
     if (node.up) return;
+    node.storage.revive();
     node.replayAllowed = node.committed > 0n;
-    const skew = this.o.plan.skews[node.id];
+    const skew = this.clockOf(node);
     const graph = new EngineGraph({
       node: node.id,
       scheduler: this.scheduler,
@@ -262,6 +428,13 @@ export class Cluster {
     this.afterCommit(node);
   }
 
+  /** The node's clock: the plan's skew plus the jumps of its restarts (never before zero). */
+  private clockOf(node: SimNode): { offset: number; rate: number } | undefined {
+    const base = this.o.plan.skews[node.id];
+    if (node.clockJump === 0) return base;
+    return { offset: Math.max(0, (base?.offset ?? 0) + node.clockJump), rate: base?.rate ?? 1 };
+  }
+
   /** The application state root before height 1 (the digest app starts from nothing). */
   protected genesisAppRoot(): Uint8Array {
     return new Uint8Array(32);
@@ -297,11 +470,35 @@ export class Cluster {
   /** Sends `bytes` on a channel of the simulated network ('' = every peer), stamped with the sender's Lamport time. */
   protected sendFrame(node: SimNode, channel: number, to: string, bytes: Uint8Array, lamport = 0): void {
     if (!node.up) return;
+    let reach: readonly string[] | undefined;
+    if (channel === CHANNEL_CONSENSUS) {
+      this.conduct.record(bytes);
+      reach = this.roundGroupOf(node.id, bytes);
+    }
     const frame = new Uint8Array(bytes.length + 1);
     frame[0] = channel;
     frame.set(bytes, 1);
-    if (to === '') this.network.broadcast(node.id, frame, lamport);
+    if (reach !== undefined) {
+      // a Twins round partition: the message reaches only its sender's group for its round
+      const peers = to === '' ? this.network.nodes().filter((p) => p !== node.id) : [to];
+      for (const p of peers) if (reach.includes(p)) this.network.send(node.id, p, frame, lamport);
+    } else if (to === '') this.network.broadcast(node.id, frame, lamport);
     else this.network.send(node.id, to, frame, lamport);
+  }
+
+  /** The group `from` is in for the round of a vote or proposal, under `roundPartitions`. */
+  private roundGroupOf(from: string, bytes: Uint8Array): readonly string[] | undefined {
+    const partitions = this.o.roundPartitions;
+    if (partitions === undefined || this.scheduler.now() >= partitions.until) return undefined;
+    const env = tryDecode(NetEnvelope, bytes, CONSENSUS_LIMITS);
+    if (!env.ok) return undefined;
+    const m = env.value.message;
+    if (m.tag !== 'vote' && m.tag !== 'proposal') return undefined;
+    const kind =
+      m.tag === 'proposal' ? 'proposal' : m.value.type === VOTE_PRECOMMIT ? 'precommit' : 'prevote';
+    const groups = partitions.groups(m.value.height, m.value.round, kind);
+    if (groups === undefined) return undefined;
+    return groups.find((g) => g.includes(from)) ?? [];
   }
 
   /** Stands in for the mempool: offers a fresh batch of transactions after every commit. */
@@ -333,7 +530,16 @@ export class Cluster {
   /** Messages leaving a node: honest ones are checked for double signing; Byzantine ones are bent. */
   private outbound(node: SimNode, to: string, bytes: Uint8Array, lamport: number): void {
     if (!node.up) return;
-    if (node.honest) this.checkNoDoubleSign(node, bytes);
+    if (node.honest) {
+      this.checkNoDoubleSign(node, bytes);
+      const why = this.conduct.checkHonest(bytes, (h) => this.setAt(h).index.get(node.key) ?? -1);
+      if (why !== undefined)
+        this.violations.push({ invariant: 'justification', detail: `honest ${node.id} ${why}` });
+    }
+    if (!node.honest && this.adversary !== undefined) {
+      this.adversary.outbound(node, to, bytes, lamport);
+      return;
+    }
     if (!node.honest && this.o.behaviour === 'silent') return;
     if (!node.honest && this.o.behaviour === 'equivocate' && to === '') {
       const bent = this.equivocation(node, bytes);
@@ -455,6 +661,7 @@ export class Cluster {
   }
 
   private onCommitted(node: SimNode, c: CommittedBlock): void {
+    if (!node.up) return; // killed inside the step: the block never reached its disk
     const h = c.block.header.height;
     const hash = toHex(blockHash(c.block.header));
     // a restarted node re-announces its last block to its app: the same block, once, is a replay
@@ -473,6 +680,26 @@ export class Cluster {
         this.violations.push({
           invariant: 'validity',
           detail: `${node.id} committed height ${h} without a valid certificate`,
+        });
+      }
+      // and the block's own record of the height before: a certificate of the block it extends
+      const last = c.block.lastCommit;
+      const lastValid =
+        h === 1n
+          ? last === null
+          : last !== null &&
+            certifies(
+              last,
+              h - 1n,
+              c.block.header.lastBlockHash,
+              this.setAt(h - 1n),
+              this.chainId,
+              this.verify,
+            );
+      if (!lastValid) {
+        this.violations.push({
+          invariant: 'validity',
+          detail: `${node.id} committed height ${h} whose last commit does not certify height ${h - 1n}`,
         });
       }
       const other = this.decided.get(h);
@@ -495,6 +722,7 @@ export class Cluster {
     }
     node.committed = h;
     node.lastHash = hash;
+    if (!node.honest) this.adversary?.committed(node, c);
     this.afterCommit(node);
   }
 
@@ -539,18 +767,22 @@ export class Cluster {
   run(): ClusterReport {
     const o = this.o;
     this.prepare();
-    const gst = stabilisationTime(o.plan);
+    const planned = Math.max(stabilisationTime(o.plan), o.roundPartitions?.until ?? 0);
+    // kills at writes happen when the write does: the last of their restarts moves it on
+    const stable = () => Math.max(planned, this.lastWriteRestart);
     const perHeight = o.livenessPerHeightMs ?? 3_000;
-    const deadline = gst + perHeight * (o.heights + 2);
+    const deadlineOf = () => stable() + perHeight * (o.heights + 2);
     const target = BigInt(o.heights);
+    const forked = () => o.stopOnFork === true && this.violations.some((v) => v.invariant === 'agreement');
     const done = () =>
-      this.pendingRestarts === 0 &&
-      this.workDone() &&
-      this.honestUp().every((n) => n.committed >= target) &&
-      this.scheduler.now() >= gst;
+      forked() ||
+      (this.pendingRestarts === 0 &&
+        this.workDone() &&
+        this.honestUp().every((n) => n.committed >= target) &&
+        this.scheduler.now() >= stable());
     let lastReport = -1;
     for (;;) {
-      const why = this.scheduler.run({ until: done, maxTime: deadline, maxSteps: 5_000 });
+      const why = this.scheduler.run({ until: done, maxTime: deadlineOf(), maxSteps: 5_000 });
       if (o.onProgress) {
         const hs = this.honestUp().map((n) => Number(n.committed));
         const t = Math.floor(this.scheduler.now() / 1000);
@@ -563,14 +795,17 @@ export class Cluster {
           });
         }
       }
-      if (why !== 'steps') break;
+      if (why === 'steps' || (why === 'time' && this.scheduler.now() < deadlineOf())) continue;
+      break;
     }
+    const gst = stable();
+    const deadline = deadlineOf();
     const laggards = this.honestUp().filter((n) => n.committed < target);
     // liveness is owed only while the honest validators hold more than 2/3 of the power
     const honestPower = this.genesis
       .slice(0, o.validators - o.byzantine)
       .reduce((a, g) => a + BigInt(g.power), 0n);
-    if (laggards.length > 0 && exceedsTwoThirds(honestPower, BigInt(this.totalPower))) {
+    if (laggards.length > 0 && !forked() && exceedsTwoThirds(honestPower, BigInt(this.totalPower))) {
       this.violations.push({
         invariant: 'liveness',
         detail: `after stabilisation at ${gst} ms, ${laggards.map((n) => `${n.id}@${n.committed}`).join(', ')} had not reached height ${o.heights} by ${deadline} ms`,

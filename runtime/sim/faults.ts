@@ -34,11 +34,38 @@ export interface ClockSkew {
   readonly rate: number;
 }
 
+/**
+ * What a kill lands next to: a signature reaching the WAL (any, or one kind: a proposal, a
+ * prevote, a precommit), a committed block, an app root.
+ */
+export type PersistedWrite = 'signature' | 'proposal' | 'prevote' | 'precommit' | 'block' | 'root';
+
+/** Where around that write: before it lands, after it lands (before the step's sends), after the sends. */
+export type KillPoint = 'before-write' | 'after-write' | 'after-send';
+
+/**
+ * A kill at a write: at the node's `nth` write of that kind (counted from 1 over the whole run)
+ * it dies before the write lands, after it lands but before the step's messages leave, or right
+ * after they leave; it restarts `down` ms later with its clock jumped by `clockJump` ms (forward,
+ * or backward as far as its clock allows). These are the points where a slashing bug hides: a
+ * vote in the WAL but never sent, a block committed but its root never heard.
+ */
+export interface WriteCrash {
+  readonly node: string;
+  readonly write: PersistedWrite;
+  readonly nth: number;
+  readonly point: KillPoint;
+  readonly down: number;
+  readonly clockJump: number;
+}
+
 export interface FaultPlan {
   readonly links: LinkFaults;
   readonly partitions: readonly PartitionFault[];
   readonly crashes: readonly CrashFault[];
   readonly skews: Readonly<Record<string, ClockSkew>>;
+  /** Kills at writes (none when absent); they happen when the write does, not at a set time. */
+  readonly writeCrashes?: readonly WriteCrash[];
 }
 
 export const NO_FAULTS: FaultPlan = {
@@ -83,5 +110,10 @@ export function describePlan(plan: FaultPlan): string {
   }
   for (const [n, s] of Object.entries(plan.skews))
     parts.push(`skew ${n} offset=${s.offset}ms rate=${s.rate}`);
+  for (const c of plan.writeCrashes ?? []) {
+    parts.push(
+      `kill ${c.node} ${c.point} of its ${c.write} write #${c.nth}, restart ${c.down}ms later, clock jump ${c.clockJump}ms`,
+    );
+  }
   return parts.join('; ');
 }
