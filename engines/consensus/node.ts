@@ -290,7 +290,12 @@ function startHeight(s0: ConsensusState, env: Env, fx: Effects): ConsensusState 
     const p = decode(Proposal, e.bytes, CONSENSUS_LIMITS);
     const id = toHex(blockHash(p.block.header));
     s = { ...s, blocks: { ...s.blocks, [id]: p.block } };
-    s = feed(s, { kind: 'proposal', round: p.round, value: id, validRound: p.validRound - 1, valid: true }, env, fx);
+    s = feed(
+      s,
+      { kind: 'proposal', round: p.round, value: id, validRound: p.validRound - 1, valid: true },
+      env,
+      fx,
+    );
     // re-sent first: whatever we vote on it next must not reach a peer before the proposal does
     fx.sends.push({ to: '', bytes: envelope(s, { tag: 'proposal', value: p }) });
   }
