@@ -11,6 +11,7 @@ import { makeValidatorSet } from '../../engines/consensus/validators.ts';
 import { SimKeyring } from '../../runtime/sim/signer.ts';
 import { toHex } from '../../wire/commit.ts';
 import { encode } from '../../wire/schema.ts';
+import { bareCommittedBlock } from '../../wire/testing.ts';
 import { ConductOracle, exceedsOneThird } from './conduct.ts';
 
 const CHAIN = 'conduct-test';
@@ -22,25 +23,10 @@ const set = makeValidatorSet(
 /** signer of validator index i (the set is sorted by key) */
 const signerOf = (i: number) => signers.find((s) => toHex(s.publicKey) === set.validators[i]!.id)!;
 
+/** A well-formed block told apart by its time (the oracle only hashes it). */
 function block(tag: number): Block {
-  const z = new Uint8Array(32);
-  return {
-    header: {
-      chainId: CHAIN,
-      height: 1n,
-      time: BigInt(tag),
-      proposer: set.validators[0]!.publicKey,
-      lastBlockHash: z,
-      txsHash: z,
-      appRoot: z,
-      lastCommitHash: z,
-      evidenceHash: z,
-      validatorsHash: z,
-    },
-    txs: [],
-    lastCommit: null,
-    evidence: [],
-  };
+  const b = bareCommittedBlock(CHAIN, 1n, []).block;
+  return { ...b, header: { ...b.header, time: BigInt(tag) } };
 }
 
 const A = block(1);
