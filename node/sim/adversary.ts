@@ -8,7 +8,7 @@
  *   at this height) claiming a valid round that had no polka for it, and prevotes it.
  * - `forge`: proposals and votes in other validators' slots with signatures that do not verify
  *   (for the current and the next round, for real and for made-up blocks), votes of its own for
- *   values that do not exist, and claims of heights and rounds far ahead.
+ *   values that do not exist, and claims of rounds ahead (two, and far) and heights far ahead.
  * - `forge-sync`: block sync answers (asked for, and pushed to everyone when it commits) whose
  *   commit certificate is one signature short of a quorum, forged, or for another block, whose
  *   block is truncated; its proposals carry a last commit one signature short.
@@ -264,7 +264,9 @@ export class Adversary {
       const mine = vote(VOTE_PREVOTE, r, nothing, s.self);
       broadcast({ tag: 'vote', value: this.signedVote(liar, mine, nothing) });
       broadcast({ tag: 'vote', value: this.signedVote(liar, { ...mine, type: VOTE_PRECOMMIT }, nothing) });
-      // and claims far ahead: a vote many rounds on, one many heights on, a status far ahead
+      // and claims ahead: a vote two rounds on (alone it must not move anyone: the skip rule
+      // needs f+1 power), one many rounds on, one many heights on, a status far ahead
+      broadcast({ tag: 'vote', value: this.signedVote(liar, { ...mine, round: r + 2 }, null) });
       broadcast({ tag: 'vote', value: this.signedVote(liar, { ...mine, round: r + FAR }, null) });
       broadcast({
         tag: 'vote',
