@@ -297,8 +297,8 @@ export class Cluster {
       root: 0,
     };
     let pending: WriteCrash | undefined;
-    node.storage.fateOf = (key) => {
-      const writes = persistedWritesOf(key);
+    node.storage.fateOf = (key, op) => {
+      const writes = op === 'put' ? persistedWritesOf(key) : [];
       if (writes.length === 0) return 'lands';
       for (const w of writes) counts[w]++;
       if (writes.includes('signature')) node.signatures++;

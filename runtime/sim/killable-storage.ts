@@ -14,8 +14,11 @@ export type WriteFate = 'lands' | 'die-before' | 'die-after';
 
 export class KillableStorage extends MemoryStorage {
   #dead = false;
-  /** Consulted before each write, delete and batch while alive; undefined = every write lands. */
-  fateOf: ((key: Key) => WriteFate) | undefined;
+  /**
+   * Consulted before each write, delete and batch while alive (a batch by its first op);
+   * undefined = every write lands.
+   */
+  fateOf: ((key: Key, op: 'put' | 'del') => WriteFate) | undefined;
   /** Called once, at the moment the process dies (from inside the write that killed it). */
   onDeath: (() => void) | undefined;
 
@@ -37,9 +40,10 @@ export class KillableStorage extends MemoryStorage {
   }
 
   /** Runs `apply` unless dead; asks the fate of `key` first and dies before or after as told. */
-  #guarded(key: Key | undefined, apply: () => void): void {
+  #guarded(first: { key: Key; op: 'put' | 'del' } | undefined, apply: () => void): void {
     if (this.#dead) return;
-    const fate = key === undefined || this.fateOf === undefined ? 'lands' : this.fateOf(key);
+    const fate =
+      first === undefined || this.fateOf === undefined ? 'lands' : this.fateOf(first.key, first.op);
     if (fate === 'die-before') {
       this.die();
       return;
@@ -49,15 +53,15 @@ export class KillableStorage extends MemoryStorage {
   }
 
   override write(key: Key, value: Value): void {
-    this.#guarded(key, () => super.write(key, value));
+    this.#guarded({ key, op: 'put' }, () => super.write(key, value));
   }
 
   override delete(key: Key): void {
-    this.#guarded(key, () => super.delete(key));
+    this.#guarded({ key, op: 'del' }, () => super.delete(key));
   }
 
   /** A batch is one write for the fate: its first key decides (the batch lands whole or not at all). */
   override batch(ops: readonly BatchOp[]): void {
-    this.#guarded(ops[0]?.key, () => super.batch(ops));
+    this.#guarded(ops[0], () => super.batch(ops));
   }
 }
