@@ -94,10 +94,18 @@ export class Adversary {
   /** The coalition's alternative block per `${h}/${r}`, shared by all its members. */
   private readonly alternatives = new Map<string, Block>();
 
+  /** How many lies of each kind were told (a property over a behaviour that never lies proves nothing). */
+  readonly lies: Record<string, number> = {};
+
   constructor(
     private readonly host: AdversaryHost,
     readonly behaviour: LyingBehaviour,
   ) {}
+
+  private tell<T>(kind: string, lie: T): T {
+    this.lies[kind] = (this.lies[kind] ?? 0) + 1;
+    return lie;
+  }
 
   /** The liar's engine sent `bytes` to `to` ('' = everyone); the adversary sends its version. */
   outbound(liar: Liar, to: string, bytes: Uint8Array, lamport: number): void {
@@ -134,7 +142,7 @@ export class Adversary {
     if (this.behaviour !== 'forge-sync') return;
     const set = this.host.setAt(c.block.header.height);
     const short = { ...c, certificate: shortCertificate(c.certificate, set) };
-    this.host.send(liar, '', this.envelope({ tag: 'syncResponse', value: short }), 0);
+    this.host.send(liar, '', this.tell('sync-push', this.envelope({ tag: 'syncResponse', value: short })), 0);
   }
 
   private envelope(message: ConsensusMessage): Uint8Array {
@@ -184,7 +192,10 @@ export class Adversary {
       const old = Object.entries(s?.blocks ?? {}).find(([id]) => id !== mine)?.[1] ?? p.block;
       const validRound = this.host.random.int(p.round); // claimed: a round in [0, r), with no polka for it
       this.pushed.set(`${liar.key}/${p.height}/${p.round}`, { value: blockHash(old.header) });
-      return this.signProposal(liar, { ...p, block: old, validRound: validRound + 1 });
+      return this.tell(
+        'false-valid-round',
+        this.signProposal(liar, { ...p, block: old, validRound: validRound + 1 }),
+      );
     }
     if (
       m.tag === 'vote' &&
@@ -236,7 +247,7 @@ export class Adversary {
       signature: bad(),
     });
     const broadcast = (message: ConsensusMessage) =>
-      this.host.send(liar, '', this.envelope(message), lamport);
+      this.host.send(liar, '', this.tell(`forged-${message.tag}`, this.envelope(message)), lamport);
     for (const round of [s.round.round, s.round.round + 1]) {
       // a made-up block proposed in the proposer's slot, and everyone's votes for it, all unsigned
       const proposer = proposerOf(s.round, round);
@@ -298,14 +309,17 @@ export class Adversary {
         // a truncated block: its last transaction dropped, the header left as it was
         bent = { ...c, block: { ...c.block, txs: c.block.txs.slice(0, -1) } };
       }
-      return this.envelope({ tag: 'syncResponse', value: bent });
+      return this.tell('sync-forgery', this.envelope({ tag: 'syncResponse', value: bent }));
     }
     if (m.tag === 'proposal' && this.own(liar, m.value.height, m.value.proposer)) {
       const p = m.value;
       if (p.block.lastCommit === null) return undefined;
       const lastCommit = shortCertificate(p.block.lastCommit, this.host.setAt(p.height - 1n));
       const header = { ...p.block.header, lastCommitHash: certificateHash(lastCommit) };
-      return this.signProposal(liar, { ...p, block: { ...p.block, header, lastCommit } });
+      return this.tell(
+        'short-last-commit',
+        this.signProposal(liar, { ...p, block: { ...p.block, header, lastCommit } }),
+      );
     }
     return undefined;
   }
@@ -318,7 +332,7 @@ export class Adversary {
     const s = this.host.stateOf(liar);
     const proposal = s?.height === m.value.height ? s.round.proposals[m.value.round] : undefined;
     if (proposal === undefined || !proposal.valid) return undefined;
-    return this.signVote(liar, m.value, hexToBytes(proposal.value));
+    return this.tell('amnesia', this.signVote(liar, m.value, hexToBytes(proposal.value)));
   }
 
   // --- coalition -------------------------------------------------------------------------------
@@ -345,6 +359,7 @@ export class Adversary {
     }
     const sideB = this.side();
     const targets = to === '' ? this.host.peers(liar.id) : [to];
+    this.tell(`alternative-${m.tag}`, alternative);
     for (const peer of targets) this.host.send(liar, peer, sideB.has(peer) ? alternative : bytes, lamport);
   }
 

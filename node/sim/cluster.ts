@@ -149,6 +149,8 @@ export interface ClusterReport {
   messages: { sent: number; delivered: number; dropped: number; partitioned: number };
   penalties: number;
   penaltyReasons: Record<string, number>;
+  /** Lies the Byzantine validators told, by kind (adversary.ts; empty for the other behaviours). */
+  lies: Record<string, number>;
   events: number;
 }
 
@@ -850,6 +852,7 @@ export class Cluster {
       },
       penalties: this.penalties,
       penaltyReasons: { ...this.penaltyReasons },
+      lies: { ...this.adversary?.lies },
       events: this.inspector.eventCount,
     };
   }
