@@ -56,5 +56,7 @@ export function propParams<T>(label: string, runs: number, extra: Parameters<T> 
     printed.add(line);
     console.log(line);
   }
-  return { seed, numRuns, endOnFailure: false, ...extra };
+  // FRACTAL_PROPS_FIRST_FAILURE=1 (npm run planted): the first counterexample is enough, unshrunk
+  const endOnFailure = process.env.FRACTAL_PROPS_FIRST_FAILURE === '1';
+  return { seed, numRuns, endOnFailure, ...extra };
 }

@@ -14,6 +14,9 @@ export const TRACE_DIR = resolve('.fractal', 'traces');
 
 /** Re-runs `make()` recording its trace to `.fractal/traces/<label>.jsonl`; returns a line naming it. */
 export function recordFailingRun(label: string, make: () => Cluster, title: string): string {
+  // npm run planted only asks whether a property fails: no trace to watch
+  if (process.env.FRACTAL_PROPS_FIRST_FAILURE === '1')
+    return 'trace not recorded (FRACTAL_PROPS_FIRST_FAILURE)';
   mkdirSync(TRACE_DIR, { recursive: true });
   const path = join(TRACE_DIR, `${label.replace(/[^a-zA-Z0-9._-]/g, '_')}.jsonl`);
   const cluster = make();

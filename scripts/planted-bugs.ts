@@ -212,6 +212,8 @@ function runOne(root: string, bug: PlantedBug, keep: boolean): BugResult {
     const env = { ...process.env };
     delete env.FRACTAL_PROPS_RUNS;
     delete env.FRACTAL_PROPS_SEED;
+    // whether a property fails is all that is asked: no shrinking, no trace of the failure
+    env.FRACTAL_PROPS_FIRST_FAILURE = '1';
     spawnSync('npx', ['vitest', 'run', ...SUITES, '--reporter=json', `--outputFile=${out}`], {
       cwd: dir,
       env,
