@@ -12,7 +12,7 @@ import { feeLedgerView } from '../wire/fees.ts';
 import { blockHash, CommittedBlock } from '../wire/ledger.ts';
 import { decode, encode } from '../wire/schema.ts';
 import { DEMO_ASSET, type NoteJson, tokenOf } from './client.ts';
-import type { LiveNode } from './node.ts';
+import { type LiveNode, SubmitUnanswered } from './node.ts';
 import { ownerNotes } from './notes-query.ts';
 import { ERR, method, p, RpcError, type RpcMethods } from './rpc/index.ts';
 
@@ -44,7 +44,12 @@ export function nodeApi(node: LiveNode): RpcMethods {
         'submit a signed envelope (hex of wire SignedEnvelope, plain or encrypted); returns its hash once the mempool admits it',
       params: p.object({ tx: p.hex({ maxBytes: 1024 * 1024 }) }),
       handler: async ({ tx }) => {
-        const r = await node.submit(tx);
+        const r = await node.submit(tx).catch((e: unknown) => {
+          // no verdict (overloaded or stopping) is not a failure of the handler: say so, typed
+          if (e instanceof SubmitUnanswered)
+            throw new RpcError(ERR.UNAVAILABLE, e.message, { reason: e.reason });
+          throw e;
+        });
         if (!r.ok)
           throw new RpcError(ERR.REJECTED, `rejected: ${r.reason ?? 'unknown'}`, { reason: r.reason });
         return { hash: r.hash === null ? null : toHex(r.hash) };

@@ -70,6 +70,24 @@ const PROVEN_MISBEHAVIOUR = new Set([
 
 const GENESIS_KEY = new TextEncoder().encode('n/genesis');
 const SUBMIT_TIMEOUT_MS = 10_000;
+
+/**
+ * A submission the node could not give a verdict on: it is shutting down, or its mempool did not
+ * answer within SUBMIT_TIMEOUT_MS (overloaded). After a timeout the envelope may still be
+ * admitted later, so a client must look for its receipt before it sends it again.
+ */
+export class SubmitUnanswered extends Error {
+  readonly reason: 'shutting-down' | 'mempool-timeout';
+  constructor(reason: 'shutting-down' | 'mempool-timeout') {
+    super(
+      reason === 'shutting-down'
+        ? 'the node is shutting down; submit to another node'
+        : `the mempool did not answer within ${SUBMIT_TIMEOUT_MS / 1000} s (the node is overloaded); the transaction may still be admitted: look for its receipt before submitting it again`,
+    );
+    this.name = 'SubmitUnanswered';
+    this.reason = reason;
+  }
+}
 /**
  * A block's Merkle nodes land on random keys all over the table, so consecutive commits dirty the
  * same pages: checkpointing the WAL every 8192 pages (32 MiB) instead of SQLite's 1000 copies each
@@ -500,12 +518,12 @@ export class LiveNode {
 
   /** Hands a signed envelope to the mempool and waits for its admission verdict. */
   submit(bytes: Uint8Array): Promise<AdmitReply> {
-    if (this.stopping !== undefined) return Promise.reject(new Error('node is shutting down'));
+    if (this.stopping !== undefined) return Promise.reject(new SubmitUnanswered('shutting-down'));
     const id = `rpc:${++this.submissions}`;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        reject(new Error('the mempool did not answer in time'));
+        reject(new SubmitUnanswered('mempool-timeout'));
       }, SUBMIT_TIMEOUT_MS);
       this.pending.set(id, (r) => {
         clearTimeout(timer);

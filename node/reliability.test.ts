@@ -12,8 +12,8 @@ import { keyPairFromSeed } from '../wire/sign.ts';
 import { buildMint, envelopeFor, tokenOf } from './client.ts';
 import { DEMO_FEE_BALANCE, loadNodeConfig } from './config.ts';
 import type { Layout } from './layout.ts';
-import type { LiveNode, NodeStatus } from './node.ts';
-import { RpcClient, RpcError } from './rpc/index.ts';
+import { type LiveNode, type NodeStatus, SubmitUnanswered } from './node.ts';
+import { ERR, RpcClient, RpcError } from './rpc/index.ts';
 import { signingStateFile } from './signing-state.ts';
 import { oneValidatorNetwork, until as poll, startLayoutNode } from './testing.ts';
 
@@ -74,6 +74,26 @@ describe('a live node under the reliability findings', () => {
       return BigInt(s.executedHeight) >= later ? s : undefined;
     });
     expect(await receipt(mint.hash)).toMatchObject({ accepted: true, phase: 'commit' });
+  });
+
+  it('a submission the mempool gives no verdict on is a typed "unavailable" error, not an internal one', async () => {
+    // an overloaded mempool (found by the devnet bench under load): the client must learn the
+    // envelope's fate is unknown, with a reason, instead of a bare -32603
+    const live = node as { submit: LiveNode['submit'] };
+    const real = live.submit;
+    live.submit = () => Promise.reject(new SubmitUnanswered('mempool-timeout'));
+    try {
+      const err = await rpc.call('submit', { tx: '00' }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(RpcError);
+      expect((err as RpcError).code).toBe(ERR.UNAVAILABLE);
+      expect((err as RpcError).data).toEqual({ reason: 'mempool-timeout' });
+      expect((err as RpcError).message).toMatch(/may still be admitted/);
+    } finally {
+      live.submit = real;
+    }
   });
 
   it('3. an unfunded key cannot buy priority; a funded payer pays its fee even when its transaction fails', async () => {
