@@ -30,6 +30,13 @@ function lockOf(cluster: Cluster, id: string): Lock | undefined {
     : { height: s.height, lockedRound: s.round.lockedRound, lockedValue: s.round.lockedValue };
 }
 
+/** The step of the round the node's consensus engine is in (propose, prevote, precommit, commit). */
+function roundStepOf(cluster: Cluster, id: string): string | undefined {
+  const node = cluster.nodes.find((n) => n.id === id)!;
+  const s = node.graph?.instance('consensus').snapshot()?.context as ConsensusState | undefined;
+  return s?.round.step;
+}
+
 function crashOnStep(step: string, victim: string, atHeight: number, downMs: number) {
   let done = false;
   let crashes = 0;
@@ -42,7 +49,8 @@ function crashOnStep(step: string, victim: string, atHeight: number, downMs: num
       if (e.node !== victim || e.engine !== 'consensus') return;
       const now = atCrash !== undefined && node.up ? lockOf(cluster, victim) : undefined;
       if (now !== undefined) afterRestart.push(now);
-      if (done || e.kind !== 'transition' || e.to !== step) return;
+      // the round step, not the engine's phase: the round machine runs inside the engine's step
+      if (done || e.kind !== 'transition' || roundStepOf(cluster, victim) !== step) return;
       if (node.committed + 1n < BigInt(atHeight)) return;
       done = true;
       crashes++;

@@ -65,6 +65,11 @@ export interface EngineDefinition<
   readonly machine: AnyStateMachine | ((host: EngineHost) => AnyStateMachine);
   /** true: the graph must have storage; 'optional': given when the graph has it; false: never given */
   readonly needsStorage: boolean | 'optional';
+  /**
+   * Machines the engine's pure core runs inside its steps (consensus: the round machine), by
+   * name, so that their statecharts are drawn with the engine's.
+   */
+  readonly parts: Readonly<Record<string, AnyStateMachine>>;
   /** Phantom: the config type. */
   readonly __config?: C;
 }
@@ -77,6 +82,7 @@ export function defineEngine<I extends PortSchemas, O extends PortSchemas, C = u
   outputs: O;
   machine: AnyStateMachine | ((host: EngineHost) => AnyStateMachine);
   needsStorage?: boolean | 'optional';
+  parts?: Readonly<Record<string, AnyStateMachine>>;
 }): EngineDefinition<I, O, C> {
   if (!/^[a-z][a-z0-9-]*$/.test(spec.name)) {
     throw new Error(`defineEngine: name ${JSON.stringify(spec.name)} must be lower-case kebab`);
@@ -91,6 +97,7 @@ export function defineEngine<I extends PortSchemas, O extends PortSchemas, C = u
     outputs: spec.outputs,
     machine: spec.machine,
     needsStorage: spec.needsStorage ?? false,
+    parts: spec.parts ?? {},
   };
 }
 

@@ -14,7 +14,7 @@ import { collectorEngine } from '../runtime/example/collector.ts';
 import { producerEngine } from '../runtime/example/producer.ts';
 import { workerEngine } from '../runtime/example/worker.ts';
 import { toMermaid } from './mermaid.ts';
-import { type Statechart, statechartOfEngine } from './statechart.ts';
+import { type Statechart, statechartOfEngine, statechartsOfParts } from './statechart.ts';
 
 export type ExportFormat = 'mermaid' | 'json';
 export const EXPORT_FORMATS: readonly ExportFormat[] = ['mermaid', 'json'];
@@ -49,7 +49,7 @@ export function engineDefinitions(): AnyDefinition[] {
 
 /** The statechart of every engine definition, in `engineDefinitions()` order. */
 export function allStatecharts(): Statechart[] {
-  return engineDefinitions().map(statechartOfEngine);
+  return engineDefinitions().flatMap((d) => [statechartOfEngine(d), ...statechartsOfParts(d)]);
 }
 
 const code = (s: string): string => `\`${s.replaceAll('`', "'")}\``;
@@ -76,11 +76,23 @@ function markdown(charts: Statechart[]): string {
     '',
     '## Engines',
     '',
-    ...charts.map((c) => `- [${c.engine}](#${c.engine})`),
+    ...charts.map((c) => `- [${c.engine}](#${c.engine.replaceAll('.', '')})`),
   ];
   for (const c of charts) {
     out.push('', `## ${c.engine}`, '');
     if (c.id !== c.engine) out.push(`Machine ${code(c.id)}.`, '');
+    if (c.partOf !== undefined) {
+      out.push(
+        `Run by the ${code(c.partOf)} engine's core on every input it takes (one step per input, with`,
+        "XState's pure `transition`); its events are the core's inputs, not ports, and its outputs are",
+        'what it asks the engine to do (sign and send, schedule a timeout, decide).',
+        '',
+        '```mermaid',
+        toMermaid(c).trimEnd(),
+        '```',
+      );
+      continue;
+    }
     out.push('Inputs:', '');
     if (c.inputs.length === 0) out.push('- none');
     for (const p of c.inputs) out.push(`- ${code(p.name)}: ${code(p.schema)}`);

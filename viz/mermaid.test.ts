@@ -112,16 +112,25 @@ describe('toMermaid: every engine', () => {
     });
   }
 
-  it('consensus: the four steps and the eventless moves between them', () => {
-    const mermaid = toMermaid(allStatecharts().find((c) => c.engine === 'consensus')!);
-    const steps = ['propose', 'prevote', 'precommit', 'commit'];
-    expect(mermaid).toContain('    [*] --> propose\n');
-    for (const a of steps) {
-      for (const b of steps)
-        if (a !== b) expect(mermaid).toContain(`    ${a} --> ${b} : always [inline guard]\n`);
+  it('consensus: its height phases, and its round machine labelled with the lines of Algorithm 1', () => {
+    const engine = toMermaid(allStatecharts().find((c) => c.engine === 'consensus')!);
+    expect(engine).toContain('    [*] --> awaitingPreviousRoot\n');
+    expect(engine).toContain('    inHeight --> awaitingAppRoot : always [decided, its app root pending]\n');
+    expect(engine).toContain('    net / receive message\n');
+    const round = toMermaid(allStatecharts().find((c) => c.engine === 'consensus.round')!);
+    expect(round).toContain(
+      '    propose --> prevote : always [line 22 valid, unlocked or locked on it] / prevote id\n',
+    );
+    expect(round).toContain(
+      '    prevote --> precommit : always [line 36 2f+1 prevotes for the valid proposal] / lock, precommit id\n',
+    );
+    expect(round).toContain(
+      '    prevote --> precommit : timeout [line 61 timeoutPrevote of this round] / precommit nil\n',
+    );
+    for (const chart of [engine, round]) {
+      expect(chart).not.toContain('inline guard');
+      expect(chart).not.toContain('/ handle');
     }
-    expect(mermaid).toContain('  note right of consensus\n');
-    expect(mermaid).toContain('    net, txs, appRoot, timeout / handle\n');
   });
 
   it('executor: a transition out of a compound state is drawn from it', () => {

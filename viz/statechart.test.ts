@@ -2,7 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { and, assign, createMachine, fromPromise, not, setup, stateIn } from 'xstate';
 import { machineOf } from '../runtime/engine.ts';
 import { engineDefinitions } from './export.ts';
-import { describeHost, INLINE, type Statechart, statechartOf, statechartOfEngine } from './statechart.ts';
+import {
+  describeHost,
+  INLINE,
+  type Statechart,
+  statechartOf,
+  statechartOfEngine,
+  statechartsOfParts,
+} from './statechart.ts';
 
 /** A state node as the tests read it: XState's own fields, walked independently of statechart.ts. */
 interface Node {
@@ -86,30 +93,73 @@ describe('statechartOf: every engine', () => {
 });
 
 describe('statechartOf: consensus', () => {
-  const chart = statechartOfEngine(engineDefinitions().find((d) => d.name === 'consensus')!);
-  const steps = ['propose', 'prevote', 'precommit', 'commit'];
+  const def = engineDefinitions().find((d) => d.name === 'consensus')!;
+  const chart = statechartOfEngine(def);
+  const [round] = statechartsOfParts(def);
 
-  it('has the protocol steps, starting at propose', () => {
-    expect(chart.states.map((s) => s.id)).toEqual(['consensus', ...steps.map((s) => `consensus.${s}`)]);
-    expect(chart.states[0]!.initial).toBe('consensus.propose');
+  it('has the height-level phases, starting before the height is entered', () => {
+    expect(chart.states.map((s) => s.id)).toEqual([
+      'consensus',
+      'consensus.awaitingPreviousRoot',
+      'consensus.inHeight',
+      'consensus.awaitingAppRoot',
+    ]);
+    expect(chart.states[0]!.initial).toBe('consensus.awaitingPreviousRoot');
   });
 
-  it('moves between every two steps by an eventless transition', () => {
-    for (const a of steps) {
-      for (const b of steps) {
-        if (a === b) continue;
-        const t = chart.transitions.find((x) => x.from === `consensus.${a}` && x.to === `consensus.${b}`);
-        expect(t, `${a} -> ${b}`).toMatchObject({ event: 'always', guard: INLINE });
-        expect(t!.internal).toBeUndefined();
+  it('routes each input port to its own named action, in every phase', () => {
+    const internal = chart.transitions.filter((t) => t.internal === true);
+    expect(internal.map((t) => [t.event, t.actions])).toEqual([
+      ['net', ['receive message']],
+      ['txs', ['take transactions']],
+      ['appRoot', ['record app root']],
+      ['timeout', ['fire timer']],
+    ]);
+  });
+
+  it('names every guard: no inline guard, no catch-all action, in the engine or its round machine', () => {
+    for (const c of [chart, round!]) {
+      for (const t of c.transitions) {
+        expect(t.guard, `${c.engine}: ${t.from} -> ${t.to} on ${t.event}`).not.toBe(INLINE);
+        expect(t.actions ?? []).not.toContain('handle');
+        expect(t.actions ?? []).not.toContain(INLINE);
       }
     }
   });
 
-  it('handles its inputs and timeouts in place, on the machine itself', () => {
-    const internal = chart.transitions.filter((t) => t.internal === true);
-    expect(internal.map((t) => t.event)).toEqual(['net', 'txs', 'appRoot', 'timeout']);
-    for (const t of internal)
-      expect(t).toMatchObject({ from: 'consensus', to: 'consensus', actions: ['handle'] });
+  it('draws the round machine: the steps of a round and the rules of Algorithm 1 by line', () => {
+    expect(round!.engine).toBe('consensus.round');
+    expect(round!.partOf).toBe('consensus');
+    expect(round!.states.map((s) => s.id)).toEqual([
+      'round',
+      'round.notStarted',
+      'round.propose',
+      'round.prevote',
+      'round.precommit',
+      'round.decided',
+    ]);
+    const edge = (from: string, to: string, event: string, line: number) =>
+      round!.transitions.find(
+        (t) =>
+          t.from === `round.${from}` &&
+          t.to === `round.${to}` &&
+          t.event === event &&
+          t.guard?.startsWith(`line ${line}:`),
+      );
+    // the paper's moves, each labelled with its line
+    expect(edge('propose', 'prevote', 'always', 22)?.actions).toEqual(['prevote id']);
+    expect(edge('propose', 'prevote', 'always', 28)?.actions).toEqual(['prevote id']);
+    expect(edge('prevote', 'precommit', 'always', 36)?.actions).toEqual(['lock, precommit id']);
+    expect(edge('prevote', 'precommit', 'always', 44)?.actions).toEqual(['precommit nil']);
+    expect(edge('propose', 'prevote', 'timeout', 57)?.actions).toEqual(['prevote nil']);
+    expect(edge('prevote', 'precommit', 'timeout', 61)?.actions).toEqual(['precommit nil']);
+    expect(edge('precommit', 'propose', 'timeout', 65)?.actions).toEqual(['start the next round']);
+    for (const from of ['propose', 'prevote', 'precommit']) {
+      expect(edge(from, 'decided', 'always', 49)?.actions).toEqual(['decide']);
+      expect(edge(from, 'propose', 'always', 55)?.actions).toEqual(['start that round']);
+    }
+    // a decided round only counts (late) votes
+    expect(round!.transitions.filter((t) => t.from === 'round.decided')).toEqual([]);
   });
 });
 

@@ -59,8 +59,10 @@ export interface ChartTransition {
 }
 
 export interface Statechart {
-  /** the engine definition's name */
+  /** the engine definition's name; `<engine>.<part>` for a machine the engine's core runs */
   engine: string;
+  /** for a part: the engine whose core runs it on every input (its events are not ports) */
+  partOf?: string;
   /** the machine's id */
   id: string;
   inputs: ChartPort[];
@@ -264,4 +266,12 @@ export function describeHost(engine: string): EngineHost {
 /** The statechart of an engine definition (a machine factory is resolved with `describeHost`). */
 export function statechartOfEngine(def: EngineDefinition<PortSchemas, PortSchemas, unknown>): Statechart {
   return statechartOf(machineOf(def, describeHost(def.name)), def);
+}
+
+/** The statecharts of the machines an engine's core runs (`parts`), as `<engine>.<part>`. */
+export function statechartsOfParts(def: EngineDefinition<PortSchemas, PortSchemas, unknown>): Statechart[] {
+  return Object.entries(def.parts).map(([part, machine]) => ({
+    ...statechartOf(machine, { name: `${def.name}.${part}`, inputs: {}, outputs: {} }),
+    partOf: def.name,
+  }));
 }

@@ -3,6 +3,7 @@ import { defineEngine } from '../../runtime/engine.ts';
 import { createConsensusMachine } from './machine.ts';
 import type { ConsensusConfig } from './node.ts';
 import { consensusInputs, consensusOutputs } from './ports.ts';
+import { roundMachine } from './round-machine.ts';
 
 export const consensusEngine = defineEngine<typeof consensusInputs, typeof consensusOutputs, ConsensusConfig>(
   {
@@ -11,5 +12,6 @@ export const consensusEngine = defineEngine<typeof consensusInputs, typeof conse
     outputs: consensusOutputs,
     machine: createConsensusMachine,
     needsStorage: true,
+    parts: { round: roundMachine },
   },
 );

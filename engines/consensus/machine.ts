@@ -1,10 +1,12 @@
 /**
- * The consensus engine's XState machine. Its states are the protocol's steps; which one is current
- * follows the round state machine (`context.round.step`) through eventless transitions, so the
- * statechart shows every propose -> prevote -> precommit -> commit move the protocol makes.
+ * The consensus engine's XState machine: the height-level phases of Tendermint. A height waits for
+ * the app root of the one before (a restarted node), runs its rounds, decides, and, when the app
+ * root is part of the next block, waits for the executor's root before it moves on.
  *
- * All decisions are made by the pure modules (node.ts, round.ts, votekeeper.ts); the machine only
- * routes port events to them and emits their effects.
+ * The rounds themselves are the round machine (round-machine.ts), which node.ts runs on every
+ * input: its chart is the `consensus.round` statechart, with the rules of Algorithm 1.
+ * Every decision is made by the pure modules (node.ts, round.ts, votekeeper.ts); this machine
+ * routes each port's events to them, emits their effects, and names the phase they leave it in.
  */
 import { enqueueActions, setup } from 'xstate';
 import type { EngineEmitted, EngineEvent, EngineHost, EngineInput } from '../../runtime/engine.ts';
@@ -22,7 +24,6 @@ import {
   onTxs,
 } from './node.ts';
 import type { consensusInputs, consensusOutputs } from './ports.ts';
-import type { Step } from './round.ts';
 import { ConsensusStore } from './store.ts';
 
 export interface ConsensusContext extends ConsensusState {
@@ -32,8 +33,6 @@ export interface ConsensusContext extends ConsensusState {
 
 type Events = EngineEvent<typeof consensusInputs>;
 type Emitted = EngineEmitted<typeof consensusOutputs>;
-
-const STEPS: readonly Step[] = ['propose', 'prevote', 'precommit', 'commit'];
 
 export function createConsensusMachine(host: EngineHost) {
   if (host.storage === undefined) throw new Error('consensus needs storage (WAL and block store)');
@@ -47,13 +46,6 @@ export function createConsensusMachine(host: EngineHost) {
     for (const p of fx.penalties) enqueue.emit({ type: 'penalty', msg: { peer: p.peer, reason: p.reason } });
   };
 
-  /** Eventless transitions from `step` to whichever step the round state machine is in. */
-  const follow = (step: Step) =>
-    STEPS.filter((other) => other !== step).map((other) => ({
-      guard: ({ context }: { context: ConsensusContext }) => context.round.step === other,
-      target: other,
-    }));
-
   return setup({
     types: {} as {
       context: ConsensusContext;
@@ -61,30 +53,40 @@ export function createConsensusMachine(host: EngineHost) {
       emitted: Emitted;
       input: EngineInput<ConsensusConfig>;
     },
+    guards: {
+      'height entered': ({ context }) => context.round.round >= 0,
+      'decided, its app root pending': ({ context }) => context.decided !== null,
+      'next height entered': ({ context }) => context.decided === null,
+    },
     actions: {
       emitStartup: enqueueActions(({ context, enqueue }) => {
         if (context.startup === null) return;
         emitAll(enqueue, context.startup);
         enqueue.assign({ startup: null });
       }),
-      handle: enqueueActions(({ context, event, enqueue }) => {
+      'receive message': enqueueActions(({ context, event, enqueue }) => {
+        if (event.type !== 'net') return;
         const fx = emptyEffects();
-        const e = env(event.now);
-        let next: ConsensusState;
-        switch (event.type) {
-          case 'net':
-            next = onNet(context, event.msg.peer, event.msg.bytes, e, fx);
-            break;
-          case 'txs':
-            next = onTxs(context, event.msg);
-            break;
-          case 'appRoot':
-            next = onAppRoot(context, event.msg.height, event.msg.root, event.msg.validatorUpdates, e, fx);
-            break;
-          case 'timeout':
-            next = onTimeout(context, event.name, e, fx);
-            break;
-        }
+        const next = onNet(context, event.msg.peer, event.msg.bytes, env(event.now), fx);
+        enqueue.assign(next as Partial<ConsensusContext>);
+        emitAll(enqueue, fx);
+      }),
+      'take transactions': enqueueActions(({ context, event, enqueue }) => {
+        if (event.type !== 'txs') return;
+        enqueue.assign(onTxs(context, event.msg) as Partial<ConsensusContext>);
+      }),
+      'record app root': enqueueActions(({ context, event, enqueue }) => {
+        if (event.type !== 'appRoot') return;
+        const fx = emptyEffects();
+        const { height, root, validatorUpdates } = event.msg;
+        const next = onAppRoot(context, height, root, validatorUpdates, env(event.now), fx);
+        enqueue.assign(next as Partial<ConsensusContext>);
+        emitAll(enqueue, fx);
+      }),
+      'fire timer': enqueueActions(({ context, event, enqueue }) => {
+        if (event.type !== 'timeout') return;
+        const fx = emptyEffects();
+        const next = onTimeout(context, event.name, env(event.now), fx);
         enqueue.assign(next as Partial<ConsensusContext>);
         emitAll(enqueue, fx);
       }),
@@ -96,18 +98,27 @@ export function createConsensusMachine(host: EngineHost) {
       return { ...state, startup: effects };
     },
     entry: 'emitStartup',
-    initial: 'propose',
+    initial: 'awaitingPreviousRoot',
+    // in every phase: messages, transactions, app roots and timers go to the pure core
     on: {
-      net: { actions: 'handle' },
-      txs: { actions: 'handle' },
-      appRoot: { actions: 'handle' },
-      timeout: { actions: 'handle' },
+      net: { actions: 'receive message' },
+      txs: { actions: 'take transactions' },
+      appRoot: { actions: 'record app root' },
+      timeout: { actions: 'fire timer' },
     },
     states: {
-      propose: { always: follow('propose') },
-      prevote: { always: follow('prevote') },
-      precommit: { always: follow('precommit') },
-      commit: { always: follow('commit') },
+      /** Round -1: the height starts once the app root of the height before is known. */
+      awaitingPreviousRoot: {
+        always: { guard: 'height entered', target: 'inHeight' },
+      },
+      /** Rounds of the round machine: propose, prevote, precommit, until a decision. */
+      inHeight: {
+        always: { guard: 'decided, its app root pending', target: 'awaitingAppRoot' },
+      },
+      /** The block is committed; the next height needs its app root (awaitAppRoot). */
+      awaitingAppRoot: {
+        always: { guard: 'next height entered', target: 'inHeight' },
+      },
     },
   });
 }

@@ -54,9 +54,9 @@ import {
   type RoundInput,
   type RoundOutput,
   type RoundState,
-  step as roundStep,
   type TimeoutConfig,
 } from './round.ts';
+import { step as roundStep } from './round-machine.ts';
 import {
   type ConsensusStore,
   KIND_PRECOMMIT,

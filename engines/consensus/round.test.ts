@@ -5,8 +5,8 @@ import {
   type RoundInput,
   type RoundOutput,
   type RoundState,
-  step,
 } from './round.ts';
+import { phaseOf, step } from './round-machine.ts';
 import { initialPriorities } from './validators.ts';
 import type { KeptVote } from './votekeeper.ts';
 
@@ -20,6 +20,8 @@ class Harness {
   timeouts: RoundOutput[][];
   queue: { to: number; input: RoundInput }[] = [];
   log: RoundOutput[][];
+  /** Applied to each state before it is stepped (a test freezes them). */
+  prepare: (s: RoundState) => RoundState = (s) => s;
 
   constructor(
     readonly powers: number[],
@@ -46,7 +48,7 @@ class Harness {
   private drain(): void {
     while (this.queue.length > 0) {
       const { to, input } = this.queue.shift()!;
-      const r = step(this.states[to]!, input);
+      const r = step(this.prepare(this.states[to]!), input);
       this.states[to] = r.state;
       for (const o of r.outputs) this.handle(to, o);
     }
@@ -238,5 +240,42 @@ describe('round state machine', () => {
     const s = step(h.states[1]!, { kind: 'start-height' }).state;
     expect(step(s, { kind: 'timeout', step: 'propose', height: 1, round: 3 }).state).toBe(s);
     expect(step(s, { kind: 'timeout', step: 'propose', height: 2, round: 0 }).state).toBe(s);
+  });
+
+  it('never changes the state it is given: every step works on deeply frozen states', () => {
+    const freeze = <T>(x: T): T => {
+      if (x !== null && typeof x === 'object' && !Object.isFrozen(x)) {
+        Object.freeze(x);
+        for (const v of Object.values(x)) freeze(v);
+      }
+      return x;
+    };
+    // every state handed to step is frozen first: a rule that wrote in place would throw
+    const h = new Harness([1, 1, 1, 1], (_from, to) => to !== 3);
+    h.prepare = freeze;
+    h.startAll();
+    for (const t of h.timeouts[3]!) if (t.kind === 'schedule-timeout') h.input(3, { ...t, kind: 'timeout' });
+    expect(h.decided.slice(0, 3)).toEqual(['block-r0', 'block-r0', 'block-r0']);
+    expect(h.states.every((x) => Object.isFrozen(x))).toBe(false); // results are new objects
+  });
+
+  it('keeps the machine state and the round state in the same step', () => {
+    const h = new Harness([1, 1, 1, 1]);
+    expect(phaseOf(h.states[0]!)).toBe('notStarted');
+    h.startAll();
+    for (const s of h.states) expect(phaseOf(s)).toBe('decided');
+    // a validator that resumes having precommitted in round 2 enters there, in step precommit
+    const fresh = new Harness([1, 1, 1, 1]).states[3]!;
+    const resumed = step(fresh, {
+      kind: 'start-height',
+      round: 2,
+      resume: { step: 'precommit', lockedValue: 'v', lockedRound: 1 },
+    }).state;
+    expect([phaseOf(resumed), resumed.round, resumed.lockedValue, resumed.validValue]).toEqual([
+      'precommit',
+      2,
+      'v',
+      'v',
+    ]);
   });
 });

@@ -1,11 +1,14 @@
 /**
- * The Tendermint round state machine of "The latest gossip on BFT consensus" (Buchman, Kwon,
- * Milosevic 2018), Algorithm 1, as a pure function: `step(state, input) -> { state, outputs }`.
+ * The rules of the Tendermint round state machine of "The latest gossip on BFT consensus"
+ * (Buchman, Kwon, Milosevic 2018), Algorithm 1, as pure functions: for each `upon` rule a guard
+ * (does it hold?) and its action (the next state, and what to send, schedule or decide).
+ * round-machine.ts wires them into the XState machine that is the protocol, and its `step` runs
+ * one input through that machine.
  *
- * It knows heights, rounds, steps, locks and valid values; it asks the vote keeper for thresholds.
- * It never signs, sends, stores or reads time: it returns outputs (broadcast a proposal or a vote,
- * schedule a timeout, ask for a value, decide) and the engine carries them out. Rule numbers in
- * comments are the line numbers of Algorithm 1.
+ * The rules know heights, rounds, steps, locks and valid values; they ask the vote keeper for
+ * thresholds. They never sign, send, store or read time: they return outputs (broadcast a
+ * proposal or a vote, schedule a timeout, ask for a value, decide) and the engine carries them
+ * out. Rule numbers are the line numbers of Algorithm 1.
  */
 import { type Priorities, proposerForRound } from './validators.ts';
 import {
@@ -156,68 +159,101 @@ export function proposerOf(s: RoundState, round: number): number {
   return proposerForRound(s.powers, s.priorities, round);
 }
 
-const STEP_ORDER: Record<Step, number> = { propose: 0, prevote: 1, precommit: 2, commit: 3 };
+/** An input applied outside the rules (they fire after it). */
+export type RoundOut = RoundOutput[];
 
-/** Applies one input, then every rule that became enabled, until none is. */
-export function step(state: RoundState, input: RoundInput): StepResult {
-  const outputs: RoundOutput[] = [];
-  let s = applyInput(state, input, outputs);
-  s = settle(s, outputs);
-  return { state: s, outputs };
+// ---- inputs -------------------------------------------------------------------------------
+
+/** Enters the height (lines 10-11), with the lock a WAL resume carries (it must survive restarts). */
+export function enterHeight(
+  s: RoundState,
+  input: Extract<RoundInput, { kind: 'start-height' }>,
+  out: RoundOut,
+): RoundState {
+  const r = input.resume;
+  const locked =
+    r === undefined || r.lockedValue === null
+      ? s
+      : {
+          ...s,
+          lockedValue: r.lockedValue,
+          lockedRound: r.lockedRound,
+          validValue: r.lockedValue,
+          validRound: r.lockedRound,
+        };
+  const started = startRound(locked, input.round ?? 0, out);
+  return r === undefined || r.step === 'propose' ? started : { ...started, step: r.step };
 }
 
-function applyInput(s: RoundState, input: RoundInput, out: RoundOutput[]): RoundState {
-  if (s.decision !== null && input.kind !== 'vote') return s;
-  switch (input.kind) {
-    case 'start-height': {
-      if (s.round >= 0) return s;
-      const r = input.resume;
-      const locked =
-        r === undefined || r.lockedValue === null
-          ? s
-          : {
-              ...s,
-              lockedValue: r.lockedValue,
-              lockedRound: r.lockedRound,
-              validValue: r.lockedValue,
-              validRound: r.lockedRound,
-            };
-      const started = startRound(locked, input.round ?? 0, out);
-      return r === undefined || r.step === 'propose' ? started : { ...started, step: r.step };
-    }
-    case 'proposal': {
-      if (s.proposals[input.round] !== undefined) return s; // the first proposal of a round counts
-      return {
-        ...s,
-        proposals: {
-          ...s.proposals,
-          [input.round]: { value: input.value, validRound: input.validRound, valid: input.valid },
-        },
-      };
-    }
-    case 'propose-value': {
-      // line 19: the proposer's own value for a round it is still in
-      if (input.round !== s.round || s.step !== 'propose' || s.proposals[input.round] !== undefined) return s;
-      out.push({ kind: 'propose', height: s.height, round: s.round, value: input.value, validRound: -1 });
-      return {
-        ...s,
-        proposals: { ...s.proposals, [input.round]: { value: input.value, validRound: -1, valid: true } },
-      };
-    }
-    case 'vote': {
-      const added = addVote(s.votes, input.vote);
-      if (added.outcome === 'equivocation' && added.evidence) {
-        out.push({ kind: 'evidence', first: added.evidence.first, second: added.evidence.second });
-      }
-      return added.keeper === s.votes ? s : { ...s, votes: added.keeper };
-    }
-    case 'timeout':
-      return onTimeout(s, input, out);
+/** The WAL says this node had prevoted (or precommitted) in the round it resumes. */
+export function resumesAt(
+  input: Extract<RoundInput, { kind: 'start-height' }>,
+  step: 'prevote' | 'precommit',
+): boolean {
+  return input.resume?.step === step;
+}
+
+/** Only the first proposal of a round counts. */
+export function isFirstProposal(s: RoundState, input: Extract<RoundInput, { kind: 'proposal' }>): boolean {
+  return s.proposals[input.round] === undefined;
+}
+
+export function recordProposal(s: RoundState, input: Extract<RoundInput, { kind: 'proposal' }>): RoundState {
+  return {
+    ...s,
+    proposals: {
+      ...s.proposals,
+      [input.round]: { value: input.value, validRound: input.validRound, valid: input.valid },
+    },
+  };
+}
+
+/** Line 19: the proposer's own value, for the round it is still proposing in. */
+export function isOwnValueForThisRound(
+  s: RoundState,
+  input: Extract<RoundInput, { kind: 'propose-value' }>,
+): boolean {
+  return input.round === s.round && s.step === 'propose' && s.proposals[input.round] === undefined;
+}
+
+export function proposeOwnValue(
+  s: RoundState,
+  input: Extract<RoundInput, { kind: 'propose-value' }>,
+  out: RoundOut,
+): RoundState {
+  out.push({ kind: 'propose', height: s.height, round: s.round, value: input.value, validRound: -1 });
+  return {
+    ...s,
+    proposals: { ...s.proposals, [input.round]: { value: input.value, validRound: -1, valid: true } },
+  };
+}
+
+/** Counts a vote; a second, different vote of a validator in the same slot is evidence. */
+export function countVote(
+  s: RoundState,
+  input: Extract<RoundInput, { kind: 'vote' }>,
+  out: RoundOut,
+): RoundState {
+  const added = addVote(s.votes, input.vote);
+  if (added.outcome === 'equivocation' && added.evidence) {
+    out.push({ kind: 'evidence', first: added.evidence.first, second: added.evidence.second });
   }
+  return added.keeper === s.votes ? s : { ...s, votes: added.keeper };
 }
+
+/** A timeout of this height and round, for `step` (timeouts of earlier rounds are stale). */
+export function isTimeoutNow(
+  s: RoundState,
+  input: Extract<RoundInput, { kind: 'timeout' }>,
+  step: 'propose' | 'prevote' | 'precommit',
+): boolean {
+  return input.step === step && input.height === s.height && input.round === s.round;
+}
+
+// ---- StartRound and voting ------------------------------------------------------------------
 
 /** StartRound (lines 10-21). */
-function startRound(s: RoundState, round: number, out: RoundOutput[]): RoundState {
+export function startRound(s: RoundState, round: number, out: RoundOut): RoundState {
   const isProposer = s.self >= 0 && proposerOf(s, round) === s.self;
   const next: RoundState = {
     ...s,
@@ -233,6 +269,7 @@ function startRound(s: RoundState, round: number, out: RoundOutput[]): RoundStat
     // nothing new: the signed proposal is re-sent as it was, and is the one it prevotes
     if (next.proposals[round] !== undefined) return next;
     if (next.validValue !== null) {
+      // line 15: propose validValue
       out.push({
         kind: 'propose',
         height: s.height,
@@ -248,9 +285,11 @@ function startRound(s: RoundState, round: number, out: RoundOutput[]): RoundStat
         },
       };
     }
+    // line 18: getValue()
     out.push({ kind: 'get-value', height: s.height, round });
     return next;
   }
+  // line 21
   out.push({
     kind: 'schedule-timeout',
     step: 'propose',
@@ -261,129 +300,162 @@ function startRound(s: RoundState, round: number, out: RoundOutput[]): RoundStat
   return next;
 }
 
-function onTimeout(
-  s: RoundState,
-  t: { step: 'propose' | 'prevote' | 'precommit'; height: number; round: number },
-  out: RoundOutput[],
-): RoundState {
-  if (t.height !== s.height || t.round !== s.round) return s;
-  if (t.step === 'propose' && s.step === 'propose') {
-    // line 57
-    return castVote(s, 'prevote', null, 'prevote', out);
-  }
-  if (t.step === 'prevote' && s.step === 'prevote') {
-    // line 61
-    return castVote(s, 'precommit', null, 'precommit', out);
-  }
-  if (t.step === 'precommit') {
-    // line 65
-    return startRound(s, s.round + 1, out);
-  }
-  return s;
-}
-
-function castVote(
-  s: RoundState,
-  type: VoteType,
-  value: ValueId,
-  nextStep: Step,
-  out: RoundOutput[],
-): RoundState {
+function castVote(s: RoundState, type: VoteType, value: ValueId, nextStep: Step, out: RoundOut): RoundState {
   if (s.self >= 0) out.push({ kind: 'vote', type, height: s.height, round: s.round, value });
   return { ...s, step: nextStep };
 }
 
-/** Evaluates the upon-rules until none applies. */
-function settle(state: RoundState, out: RoundOutput[]): RoundState {
-  let s = state;
-  for (let guard = 0; guard < 64; guard++) {
-    const next = applyOneRule(s, out);
-    if (next === s) return s;
-    s = next;
-  }
-  throw new Error('round state machine did not settle: a rule keeps firing');
+/** Lines 57 and 24/30 (otherwise branch): prevote nil. */
+export function prevoteNil(s: RoundState, out: RoundOut): RoundState {
+  return castVote(s, 'prevote', null, 'prevote', out);
 }
 
-function applyOneRule(s: RoundState, out: RoundOutput[]): RoundState {
-  if (s.decision !== null) return s;
-  const h = s.height;
+/** Lines 24 and 30: prevote id(v) of this round's proposal. */
+export function prevoteProposal(s: RoundState, out: RoundOut): RoundState {
+  return castVote(s, 'prevote', s.proposals[s.round]!.value, 'prevote', out);
+}
 
-  // line 49: a decision may come from any round
-  for (const [rs, p] of Object.entries(s.proposals)) {
-    const r = Number(rs);
-    if (p.valid && hasQuorumFor(s.votes, r, 'precommit', p.value)) {
-      out.push({ kind: 'decide', height: h, round: r, value: p.value });
-      return { ...s, step: 'commit', decision: { value: p.value, round: r } };
-    }
+/** Lines 45 and 61: precommit nil. */
+export function precommitNil(s: RoundState, out: RoundOut): RoundState {
+  return castVote(s, 'precommit', null, 'precommit', out);
+}
+
+/** Line 65: on timeoutPrecommit, StartRound(round + 1). */
+export function startNextRound(s: RoundState, out: RoundOut): RoundState {
+  return startRound(s, s.round + 1, out);
+}
+
+// ---- the upon-rules ---------------------------------------------------------------------------
+
+/** Line 49: a proposal of any round with 2f+1 precommits for it, and valid. */
+function decidable(s: RoundState): { round: number; value: string } | undefined {
+  // for-in: integer keys in ascending order, as the rule has always scanned them; no array per call
+  for (const rs in s.proposals) {
+    const p = s.proposals[rs as unknown as number]!;
+    if (p.valid && hasQuorumFor(s.votes, Number(rs), 'precommit', p.value))
+      return { round: Number(rs), value: p.value };
   }
+  return undefined;
+}
 
-  // line 55: f+1 messages of a higher round
-  const skip = skipRoundsAbove(s.votes, s.round);
-  if (skip.length > 0 && s.round >= 0) {
-    return startRound(s, skip[0]!, out);
-  }
-  if (s.round < 0) return s;
+export function canDecide(s: RoundState): boolean {
+  return decidable(s) !== undefined;
+}
 
-  const r = s.round;
-  const proposal = s.proposals[r];
+/** Line 49: decide(v). */
+export function decide(s: RoundState, out: RoundOut): RoundState {
+  const d = decidable(s)!;
+  out.push({ kind: 'decide', height: s.height, round: d.round, value: d.value });
+  return { ...s, step: 'commit', decision: d };
+}
 
-  if (s.step === 'propose' && proposal !== undefined) {
-    if (proposal.validRound === -1) {
-      // line 22
-      const ok = proposal.valid && (s.lockedRound === -1 || s.lockedValue === proposal.value);
-      return castVote(s, 'prevote', ok ? proposal.value : null, 'prevote', out);
-    }
-    const vr = proposal.validRound;
-    if (vr >= 0 && vr < r && hasQuorumFor(s.votes, vr, 'prevote', proposal.value)) {
-      // line 28
-      const ok = proposal.valid && (s.lockedRound <= vr || s.lockedValue === proposal.value);
-      return castVote(s, 'prevote', ok ? proposal.value : null, 'prevote', out);
-    }
-  }
+/** Line 55: f+1 power of a higher round. */
+export function seesHigherRound(s: RoundState): boolean {
+  return s.round >= 0 && skipRoundsAbove(s.votes, s.round).length > 0;
+}
 
-  if (s.step === 'prevote' && !s.prevoteTimeoutScheduled && hasQuorumAny(s.votes, r, 'prevote')) {
-    // line 34
-    out.push({
-      kind: 'schedule-timeout',
-      step: 'prevote',
-      height: h,
-      round: r,
-      duration: timeoutFor(s.timeouts, 'prevote', r),
-    });
-    return { ...s, prevoteTimeoutScheduled: true };
-  }
+/** Line 55: StartRound(the lowest such round). */
+export function skipToHigherRound(s: RoundState, out: RoundOut): RoundState {
+  return startRound(s, skipRoundsAbove(s.votes, s.round)[0]!, out);
+}
 
-  if (
-    STEP_ORDER[s.step] >= STEP_ORDER.prevote &&
-    !s.lockedThisRound &&
-    proposal?.valid &&
-    hasQuorumFor(s.votes, r, 'prevote', proposal.value)
-  ) {
-    // line 36
-    let next: RoundState = { ...s, lockedThisRound: true, validValue: proposal.value, validRound: r };
-    if (s.step === 'prevote') {
-      next = { ...next, lockedValue: proposal.value, lockedRound: r };
-      next = castVote(next, 'precommit', proposal.value, 'precommit', out);
-    }
-    return next;
-  }
+function proposalOfRound(s: RoundState): ProposalSeen | undefined {
+  return s.proposals[s.round];
+}
 
-  if (s.step === 'prevote' && hasQuorumFor(s.votes, r, 'prevote', null)) {
-    // line 44
-    return castVote(s, 'precommit', null, 'precommit', out);
-  }
+/** Line 22: a fresh proposal (validRound -1), valid, and we are unlocked or locked on it. */
+export function freshProposalAcceptable(s: RoundState): boolean {
+  const p = proposalOfRound(s);
+  return (
+    p !== undefined && p.validRound === -1 && p.valid && (s.lockedRound === -1 || s.lockedValue === p.value)
+  );
+}
 
-  if (!s.precommitTimeoutScheduled && hasQuorumAny(s.votes, r, 'precommit')) {
-    // line 47
-    out.push({
-      kind: 'schedule-timeout',
-      step: 'precommit',
-      height: h,
-      round: r,
-      duration: timeoutFor(s.timeouts, 'precommit', r),
-    });
-    return { ...s, precommitTimeoutScheduled: true };
-  }
+/** Line 22, otherwise (line 26): a fresh proposal we may not prevote. */
+export function freshProposalUnacceptable(s: RoundState): boolean {
+  const p = proposalOfRound(s);
+  return p !== undefined && p.validRound === -1 && !freshProposalAcceptable(s);
+}
 
-  return s;
+/** Line 28: a re-proposal whose valid round vr < round has 2f+1 prevotes for it at vr. */
+function reProposalBacked(s: RoundState): ProposalSeen | undefined {
+  const p = proposalOfRound(s);
+  if (p === undefined) return undefined;
+  const vr = p.validRound;
+  return vr >= 0 && vr < s.round && hasQuorumFor(s.votes, vr, 'prevote', p.value) ? p : undefined;
+}
+
+/** Line 28: backed, valid, and our lock is no newer than vr or is on it. */
+export function reProposalAcceptable(s: RoundState): boolean {
+  const p = reProposalBacked(s);
+  return p?.valid === true && (s.lockedRound <= p.validRound || s.lockedValue === p.value);
+}
+
+/** Line 28, otherwise (line 32): backed, but invalid or against a newer lock. */
+export function reProposalUnacceptable(s: RoundState): boolean {
+  return reProposalBacked(s) !== undefined && !reProposalAcceptable(s);
+}
+
+/** Line 34: 2f+1 prevotes of any kind in this round, for the first time. */
+export function firstPrevoteQuorum(s: RoundState): boolean {
+  return !s.prevoteTimeoutScheduled && hasQuorumAny(s.votes, s.round, 'prevote');
+}
+
+/** Line 35: schedule OnTimeoutPrevote. */
+export function schedulePrevoteTimeout(s: RoundState, out: RoundOut): RoundState {
+  out.push({
+    kind: 'schedule-timeout',
+    step: 'prevote',
+    height: s.height,
+    round: s.round,
+    duration: timeoutFor(s.timeouts, 'prevote', s.round),
+  });
+  return { ...s, prevoteTimeoutScheduled: true };
+}
+
+/** Line 36: this round's proposal, valid, with 2f+1 prevotes for it, for the first time. */
+export function polkaForProposal(s: RoundState): boolean {
+  const p = proposalOfRound(s);
+  return !s.lockedThisRound && p?.valid === true && hasQuorumFor(s.votes, s.round, 'prevote', p.value);
+}
+
+/** Lines 38-41 (in step prevote): lock on it and precommit it; 42-43: it is the valid value. */
+export function lockAndPrecommit(s: RoundState, out: RoundOut): RoundState {
+  const v = proposalOfRound(s)!.value;
+  const locked: RoundState = {
+    ...s,
+    lockedThisRound: true,
+    validValue: v,
+    validRound: s.round,
+    lockedValue: v,
+    lockedRound: s.round,
+  };
+  return castVote(locked, 'precommit', v, 'precommit', out);
+}
+
+/** Lines 42-43 (in step precommit): it becomes the valid value, the lock stays. */
+export function updateValidValue(s: RoundState): RoundState {
+  return { ...s, lockedThisRound: true, validValue: proposalOfRound(s)!.value, validRound: s.round };
+}
+
+/** Line 44: 2f+1 prevotes for nil in this round. */
+export function polkaForNil(s: RoundState): boolean {
+  return hasQuorumFor(s.votes, s.round, 'prevote', null);
+}
+
+/** Line 47: 2f+1 precommits of any kind in this round, for the first time. */
+export function firstPrecommitQuorum(s: RoundState): boolean {
+  return !s.precommitTimeoutScheduled && hasQuorumAny(s.votes, s.round, 'precommit');
+}
+
+/** Line 48: schedule OnTimeoutPrecommit. */
+export function schedulePrecommitTimeout(s: RoundState, out: RoundOut): RoundState {
+  out.push({
+    kind: 'schedule-timeout',
+    step: 'precommit',
+    height: s.height,
+    round: s.round,
+    duration: timeoutFor(s.timeouts, 'precommit', s.round),
+  });
+  return { ...s, precommitTimeoutScheduled: true };
 }
