@@ -255,7 +255,7 @@ function sharded(
   const storage = new FaultyStorage(inner, crashAt);
   const scheduler = new SimScheduler(seed);
   const inspector = new Inspector();
-  const g = new EngineGraph({ node: 'n', scheduler, storage, inspector, seed });
+  const g = new EngineGraph({ node: 'n', scheduler, storage, inspector, seed, freezeContexts: true });
   const ex = addShardedExecutor(g, 'executor', { shards, mev, gasLimit: GAS, retryMs: 50 });
   const receipts: BlockReceipts[] = [];
   const roots: string[] = [];

@@ -70,6 +70,12 @@ export interface EngineDefinition<
    * name, so that their statecharts are drawn with the engine's.
    */
   readonly parts: Readonly<Record<string, AnyStateMachine>>;
+  /**
+   * The machine's context holds no mutable objects: every step builds a new context. A graph
+   * in frozen mode (the simulator, tests) deep-freezes it after each step, so that a write in
+   * place fails loudly. Engines still moving to that shape say false.
+   */
+  readonly immutableContext: boolean;
   /** Phantom: the config type. */
   readonly __config?: C;
 }
@@ -83,6 +89,7 @@ export function defineEngine<I extends PortSchemas, O extends PortSchemas, C = u
   machine: AnyStateMachine | ((host: EngineHost) => AnyStateMachine);
   needsStorage?: boolean | 'optional';
   parts?: Readonly<Record<string, AnyStateMachine>>;
+  immutableContext?: boolean;
 }): EngineDefinition<I, O, C> {
   if (!/^[a-z][a-z0-9-]*$/.test(spec.name)) {
     throw new Error(`defineEngine: name ${JSON.stringify(spec.name)} must be lower-case kebab`);
@@ -98,6 +105,7 @@ export function defineEngine<I extends PortSchemas, O extends PortSchemas, C = u
     machine: spec.machine,
     needsStorage: spec.needsStorage ?? false,
     parts: spec.parts ?? {},
+    immutableContext: spec.immutableContext ?? true,
   };
 }
 

@@ -8,6 +8,7 @@ import { defineEngine, type EngineEmitted, type EngineEvent, type EngineInput } 
 import { runExample } from './example/graph.ts';
 import { EngineGraph } from './graph.ts';
 import { type InspectEvent, Inspector } from './inspect.ts';
+import { deepFreeze } from './instance.ts';
 import { LiveScheduler, SimScheduler } from './scheduler.ts';
 
 /** An engine that arms an alarm and crashes on demand: timers must survive its restarts. */
@@ -165,6 +166,81 @@ describe('engine graph', () => {
     expect(events.filter((e) => e.kind === 'restart')).toHaveLength(1);
     expect(g.instance('alarm').stateString()).toBe('idle');
     expect(rang).toEqual([300]);
+  });
+
+  it('frozen mode: an engine that writes into its context in place crashes, and restarts from before', () => {
+    // a counter that keeps its tally in a list it pushes onto: a write in place
+    const countInputs = { add: s.u32() };
+    const countOutputs = { total: s.u64() };
+    const inPlace = (immutableContext: boolean) =>
+      defineEngine<typeof countInputs, typeof countOutputs, undefined>({
+        name: 'count',
+        inputs: countInputs,
+        outputs: countOutputs,
+        immutableContext,
+        machine: setup({
+          types: {} as {
+            context: { seen: number[] };
+            events: EngineEvent<typeof countInputs>;
+            emitted: EngineEmitted<typeof countOutputs>;
+            input: EngineInput<undefined>;
+          },
+        }).createMachine({
+          id: 'count',
+          context: () => ({ seen: [] }),
+          on: {
+            add: {
+              actions: [
+                ({ context, event }) => void context.seen.push(event.msg),
+                emit(({ context }) => ({ type: 'total' as const, msg: BigInt(context.seen.length) })),
+              ],
+            },
+          },
+        }),
+      });
+    const run = (freezeContexts: boolean, immutableContext: boolean) => {
+      const scheduler = new SimScheduler(1);
+      const inspector = new Inspector();
+      const g = new EngineGraph({ node: 'n', scheduler, inspector, freezeContexts });
+      const c = g.add('count', inPlace(immutableContext));
+      const totals: bigint[] = [];
+      g.observe(c.out.total).subscribe((t) => totals.push(t));
+      let crashes = 0;
+      inspector.events$.subscribe((e) => {
+        if (e.kind === 'crash') crashes++;
+      });
+      g.start();
+      g.send(c.in.add, 1);
+      g.send(c.in.add, 2);
+      scheduler.run();
+      const context = g.instance('count').snapshot()?.context as { seen: number[] };
+      return { totals, crashes, seen: [...context.seen] };
+    };
+    // unfrozen, the write in place goes unnoticed
+    expect(run(false, true)).toEqual({ totals: [1n, 2n], crashes: 0, seen: [1, 2] });
+    // frozen: the first step's context is frozen after it, so the second step's push throws;
+    // that step emits nothing and the engine is back at the first step's context
+    expect(run(true, true)).toEqual({ totals: [1n], crashes: 1, seen: [1] });
+    // an engine that says its context is not immutable yet is left unfrozen
+    expect(run(true, false)).toEqual({ totals: [1n, 2n], crashes: 0, seen: [1, 2] });
+  });
+
+  it('deepFreeze: freezes what is new, skips typed arrays and what is frozen already', () => {
+    const shared = Object.freeze({ k: 1 });
+    const value = {
+      a: { b: [1, { c: 2 }] },
+      bytes: new Uint8Array([1, 2]),
+      shared,
+      map: new Map([['x', { y: 1 }]]),
+    };
+    deepFreeze(value);
+    expect(Object.isFrozen(value.a.b[1])).toBe(true);
+    expect(Object.isFrozen(value.map.get('x'))).toBe(true);
+    expect(() => {
+      (value.a.b as unknown[]).push(3);
+    }).toThrow(TypeError);
+    value.bytes[0] = 9; // bytes stay writable: freezing a typed array throws
+    expect(value.bytes[0]).toBe(9);
   });
 
   it('marks an engine failed past its restart limit and keeps the graph running', () => {

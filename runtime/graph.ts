@@ -58,6 +58,12 @@ export interface GraphOptions {
   verify?: Verifier;
   /** Clock skew of this node (simulation): local = global * rate + offset. */
   skew?: { offset: number; rate: number };
+  /**
+   * Deep-freeze each engine's context after every step (engines declaring an immutable context):
+   * a step that writes into its context in place throws, and is rolled back like any crash.
+   * On in the simulator; off live, where it would only cost time.
+   */
+  freezeContexts?: boolean;
 }
 
 export interface PortDescription {
@@ -143,6 +149,7 @@ export class EngineGraph {
         signer: this.opts.signer,
         verify: this.opts.verify,
       },
+      freezeContext: this.opts.freezeContexts === true && definition.immutableContext,
       policy: this.opts.restartPolicy ?? DEFAULT_RESTART_POLICY,
     });
     this.engines.set(name, instance);

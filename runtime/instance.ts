@@ -64,6 +64,32 @@ export interface InstanceOptions {
   inspector: Inspector;
   host: EngineHost;
   policy: RestartPolicy;
+  /** Deep-freeze the context after every step (see GraphOptions.freezeContexts). */
+  freezeContext?: boolean;
+}
+
+/**
+ * Freezes every object reachable from `value` that is not frozen yet. What an earlier step left
+ * is frozen already and shared, so each call walks only what the last step built. Typed arrays
+ * cannot be frozen (they are bytes of messages and keys, never written after they are made);
+ * Maps and Sets are frozen as objects, their entries stay as they are.
+ */
+export function deepFreeze(value: unknown): void {
+  if (value === null || typeof value !== 'object' || Object.isFrozen(value) || ArrayBuffer.isView(value))
+    return;
+  Object.freeze(value);
+  if (value instanceof Map) {
+    for (const [k, v] of value) {
+      deepFreeze(k);
+      deepFreeze(v);
+    }
+    return;
+  }
+  if (value instanceof Set) {
+    for (const v of value) deepFreeze(v);
+    return;
+  }
+  for (const k of Object.keys(value)) deepFreeze((value as Record<string, unknown>)[k]);
 }
 
 export class EngineInstance {
@@ -211,6 +237,7 @@ export class EngineInstance {
       return;
     }
     this._processed++;
+    if (this.o.freezeContext === true) deepFreeze(snap.context);
     this.lastGood = snap as unknown as Snapshot<unknown>;
     if (this.o.inspector.active) {
       this.record({ kind: 'transition', event: event.type, from: before, to: this.stateString() });

@@ -104,6 +104,8 @@ export interface ClusterOptions {
   validatorChanges?: readonly { height: number; node: string; power: number }[];
   /** Called once every node has started (tests hook crash points here). */
   onStart?: (cluster: Cluster) => void;
+  /** Deep-freeze engine contexts after every step, so a write in place crashes (default true). */
+  freezeContexts?: boolean;
   /** End the run at the first broken agreement (a negative control needs nothing more). */
   stopOnFork?: boolean;
   /**
@@ -402,6 +404,7 @@ export class Cluster {
       signer: node.signer,
       verify: this.verify,
       ...(skew === undefined ? {} : { skew }),
+      freezeContexts: this.o.freezeContexts ?? true,
     });
     const consensus = graph.add('consensus', consensusEngine, {
       chainId: this.chainId,
