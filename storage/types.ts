@@ -68,7 +68,9 @@ export type StorageErrorCode =
   /** The database is locked by another connection for longer than the busy timeout. */
   | 'busy'
   /** A versioned read or write at a height whose history was pruned. */
-  | 'pruned';
+  | 'pruned'
+  /** A record the store's own invariants require is missing or unreadable: the data is damaged. */
+  | 'corrupt';
 
 /** The one error type storage throws. `cause` holds the underlying error where there is one. */
 export class StorageError extends Error {

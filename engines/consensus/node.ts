@@ -8,6 +8,7 @@
  * blocks to announce. Storage writes (WAL, blocks) happen inside the handlers, before the messages
  * they guard are returned, which is what makes them write-ahead.
  */
+import { present } from '../../runtime/assert.ts';
 import { toHex } from '../../wire/commit.ts';
 import { decodeRecord } from '../../wire/records.ts';
 import { decode, encode, s, tryDecode } from '../../wire/schema.ts';
@@ -203,7 +204,7 @@ export function initialState(cfg: ConsensusConfig, env: Env): { state: Consensus
   let lastBlockHash = ZERO_HASH;
   let lastCommit: Certificate | null = null;
   if (last > 0n) {
-    const stored = decode(CommittedBlock, env.store.block(last)!, CONSENSUS_LIMITS);
+    const stored = decode(CommittedBlock, env.store.committedBlock(last), CONSENSUS_LIMITS);
     lastBlockHash = blockHash(stored.block.header);
     lastCommit = stored.certificate;
   }
@@ -248,7 +249,7 @@ export function initialState(cfg: ConsensusConfig, env: Env): { state: Consensus
   if (appRoot === undefined) {
     // we crashed between committing the block and hearing the app's root: hand the app the block
     // again (it is the same block, so applying it is idempotent), then start once the root comes
-    effects.committed.push(decode(CommittedBlock, env.store.block(last)!, CONSENSUS_LIMITS));
+    effects.committed.push(decode(CommittedBlock, env.store.committedBlock(last), CONSENSUS_LIMITS));
     return { state: base, effects };
   }
   return { state: startHeight(base, env, effects), effects };
@@ -267,7 +268,7 @@ function encodeSet(set: ValidatorSet): Uint8Array {
 
 /** The validator set in force at `height` (stored at the height it took effect). */
 function setAt(store: ConsensusStore, height: bigint): ValidatorSet {
-  const stored = decodeRecord(ValidatorSetWire, store.validatorsAt(height)!);
+  const stored = decodeRecord(ValidatorSetWire, store.requireValidatorsAt(height));
   return makeValidatorSet(
     stored.map((v) => ({ id: toHex(v.publicKey), publicKey: v.publicKey, power: Number(v.power) })),
   );
@@ -437,7 +438,7 @@ function buildBlock(s: ConsensusState, env: Env): Block {
   }
   // evidence is checked against the set that signed it, which the next block knows as its previous set
   const evidence = s.evidence.filter((e) => e.value.first.height === s.height - 1n).slice(0, 100);
-  const proposer = s.validators.validators[s.self]!;
+  const proposer = present(s.validators.validators[s.self], `validator ${s.self}, the proposer building`);
   return {
     header: {
       chainId: s.chainId,
@@ -547,8 +548,8 @@ function hexBytes(h: string): Uint8Array {
 }
 
 function decide(s: ConsensusState, round: number, value: string, env: Env, fx: Effects): ConsensusState {
-  const block = s.blocks[value];
-  if (block === undefined) return s; // cannot happen: decide needs the proposal
+  // line 49 decides only on a proposal it has, and every proposal seen has its block here
+  const block = present(s.blocks[value], `the block ${value.slice(0, 16)} of the decided proposal`);
   const precommits = votesFor<Vote>(s.round.votes, round, 'precommit', value);
   const certificate: Certificate = {
     height: s.height,

@@ -10,6 +10,7 @@
  * proposal or a vote, schedule a timeout, ask for a value, decide) and the engine carries them
  * out. Rule numbers are the line numbers of Algorithm 1.
  */
+import { present } from '../../runtime/assert.ts';
 import { type Priorities, proposerForRound } from './validators.ts';
 import {
   addVote,
@@ -312,7 +313,13 @@ export function prevoteNil(s: RoundState, out: RoundOut): RoundState {
 
 /** Lines 24 and 30: prevote id(v) of this round's proposal. */
 export function prevoteProposal(s: RoundState, out: RoundOut): RoundState {
-  return castVote(s, 'prevote', s.proposals[s.round]!.value, 'prevote', out);
+  return castVote(
+    s,
+    'prevote',
+    present(proposalOfRound(s), 'the proposal being prevoted').value,
+    'prevote',
+    out,
+  );
 }
 
 /** Lines 45 and 61: precommit nil. */
@@ -344,7 +351,7 @@ export function canDecide(s: RoundState): boolean {
 
 /** Line 49: decide(v). */
 export function decide(s: RoundState, out: RoundOut): RoundState {
-  const d = decidable(s)!;
+  const d = present(decidable(s), 'the proposal line 49 decides');
   out.push({ kind: 'decide', height: s.height, round: d.round, value: d.value });
   return { ...s, step: 'commit', decision: d };
 }
@@ -356,7 +363,7 @@ export function seesHigherRound(s: RoundState): boolean {
 
 /** Line 55: StartRound(the lowest such round). */
 export function skipToHigherRound(s: RoundState, out: RoundOut): RoundState {
-  return startRound(s, skipRoundsAbove(s.votes, s.round)[0]!, out);
+  return startRound(s, present(skipRoundsAbove(s.votes, s.round)[0], 'the higher round of line 55'), out);
 }
 
 function proposalOfRound(s: RoundState): ProposalSeen | undefined {
@@ -421,7 +428,7 @@ export function polkaForProposal(s: RoundState): boolean {
 
 /** Lines 38-41 (in step prevote): lock on it and precommit it; 42-43: it is the valid value. */
 export function lockAndPrecommit(s: RoundState, out: RoundOut): RoundState {
-  const v = proposalOfRound(s)!.value;
+  const v = present(proposalOfRound(s), 'the proposal line 36 locks on').value;
   const locked: RoundState = {
     ...s,
     lockedThisRound: true,
@@ -435,7 +442,12 @@ export function lockAndPrecommit(s: RoundState, out: RoundOut): RoundState {
 
 /** Lines 42-43 (in step precommit): it becomes the valid value, the lock stays. */
 export function updateValidValue(s: RoundState): RoundState {
-  return { ...s, lockedThisRound: true, validValue: proposalOfRound(s)!.value, validRound: s.round };
+  return {
+    ...s,
+    lockedThisRound: true,
+    validValue: present(proposalOfRound(s), 'the proposal line 36 makes valid').value,
+    validRound: s.round,
+  };
 }
 
 /** Line 44: 2f+1 prevotes for nil in this round. */

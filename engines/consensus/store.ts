@@ -13,7 +13,7 @@
  * prunes the WAL below it in one atomic batch, with the index of its transactions.
  */
 import { concatBytes as concat, u32be, u64be } from '../../storage/prefix.ts';
-import type { BatchOp, Storage } from '../../storage/types.ts';
+import { type BatchOp, type Storage, StorageError } from '../../storage/types.ts';
 
 export type SignedKind = 0 | 1 | 2; // proposal, prevote, precommit
 export const KIND_PROPOSAL: SignedKind = 0;
@@ -86,6 +86,21 @@ export class ConsensusStore {
     return this.storage.read(concat(BLOCK, u64be(height)));
   }
 
+  /**
+   * The committed block at a height the store says is committed (at or below lastHeight()):
+   * missing, the database is damaged, and the node must not go on as if it were not.
+   */
+  committedBlock(height: bigint): Uint8Array {
+    const b = this.block(height);
+    if (b === undefined) {
+      throw new StorageError(
+        'corrupt',
+        `the block at height ${height} is missing although the store holds blocks up to ${this.lastHeight()}: restore the database from a backup or resync this node`,
+      );
+    }
+    return b;
+  }
+
   /** The highest committed height (0n when none). */
   lastHeight(): bigint {
     for (const [key] of this.storage.scan(BLOCK, { reverse: true, limit: 1 })) {
@@ -117,5 +132,17 @@ export class ConsensusStore {
       return value;
     }
     return undefined;
+  }
+
+  /** validatorsAt, for a height genesis or a commit has set: missing, the database is damaged. */
+  requireValidatorsAt(height: bigint): Uint8Array {
+    const v = this.validatorsAt(height);
+    if (v === undefined) {
+      throw new StorageError(
+        'corrupt',
+        `no validator set is recorded at or below height ${height} (genesis writes one): restore the database from a backup or resync this node`,
+      );
+    }
+    return v;
   }
 }
