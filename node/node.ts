@@ -27,7 +27,7 @@ import { sha256, toHex } from '../wire/commit.ts';
 import type { EpochKey } from '../wire/envelope.ts';
 import { blockHash, type CommittedBlock } from '../wire/ledger.ts';
 import { createSigner, verifyCached } from '../wire/sign.ts';
-import { nodeApi } from './api.ts';
+import { type NodeStatus, nodeApi } from './api.ts';
 import { type PipelineApp, wirePipelineApp } from './assemble.ts';
 import { tokenOf } from './client.ts';
 import {
@@ -78,27 +78,14 @@ const SUBMIT_TIMEOUT_MS = 10_000;
 const WAL_AUTOCHECKPOINT_PAGES = 8192;
 const DRAIN_TIMEOUT_MS = 5_000;
 
+export type { NodeStatus } from './api.ts';
+
 export interface LiveNodeOptions {
   config: NodeConfig;
   genesis: Genesis;
   identity: Uint8Array;
   /** where JSON log lines go (default stdout) */
   logDestination?: import('pino').DestinationStream;
-}
-
-export interface NodeStatus {
-  node: string;
-  instance: string;
-  publicKey: string;
-  roles: string[];
-  height: number;
-  round: number;
-  step: string;
-  executedHeight: number;
-  appRoot: string | null;
-  epochKey: { epoch: string; publicKey: string } | null;
-  peers: number;
-  mempool: number;
 }
 
 /** The genesis as stored: a data directory only ever serves the genesis it was created with. */
