@@ -1,5 +1,5 @@
 /**
- * A live Fractal node: the engine graph of node/assemble.ts on the wall clock, over SQLite, with
+ * A live Fractal node: the engine graph of assembly/assemble.ts on the wall clock, over SQLite, with
  * its `net` ports carried by the encrypted WebSocket transport, a JSON-RPC API, Prometheus metrics
  * and structured logs. Roles decide which engines run (a validator signs and holds a DKG share; a
  * full node follows, serves and relays).
@@ -9,6 +9,7 @@
  * Shutdown stops intake first (RPC, network), lets the mailboxes drain, then closes storage.
  */
 import { registerTokenCode } from '../apps/token/index.ts';
+import { type ConsensusPorts, type PipelineApp, wirePipelineApp } from '../assembly/assemble.ts';
 import { consensusEngine } from '../engines/consensus/engine.ts';
 import type { ConsensusState } from '../engines/consensus/node.ts';
 import { ConsensusStore } from '../engines/consensus/store.ts';
@@ -28,7 +29,6 @@ import type { EpochKey } from '../wire/envelope.ts';
 import { blockHash, type CommittedBlock } from '../wire/ledger.ts';
 import { createSigner, verifyCached } from '../wire/sign.ts';
 import { type NodeStatus, nodeApi } from './api.ts';
-import { type PipelineApp, wirePipelineApp } from './assemble.ts';
 import { tokenOf } from './client.ts';
 import {
   BUILT_ROLES,
@@ -46,7 +46,6 @@ import { NodeMetrics } from './metrics.ts';
 import { PeerNetwork } from './net/index.ts';
 import { RpcServer } from './rpc/index.ts';
 import { guardedSigner, signingStateFile } from './signing-state.ts';
-import type { ConsensusPorts } from './sim/cluster.ts';
 
 export const CHANNEL_CONSENSUS = 0;
 export const CHANNEL_MEMPOOL = 1;

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { wirePipelineApp } from '../assembly/assemble.ts';
 import { consensusEngine } from '../engines/consensus/engine.ts';
 import { digestEngine } from '../engines/digest/engine.ts';
-import { wirePipelineApp } from '../node/assemble.ts';
 import { buildExampleGraph } from '../runtime/example/graph.ts';
 import { EngineGraph } from '../runtime/graph.ts';
 import { Inspector } from '../runtime/inspect.ts';

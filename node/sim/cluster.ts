@@ -5,6 +5,7 @@
  * a pure function of (options, seed), summarised by its trace hash.
  */
 
+import type { ConsensusPorts } from '../../assembly/assemble.ts';
 import {
   blockHash,
   bytesEqual,
@@ -29,7 +30,7 @@ import {
   type ValidatorSet,
 } from '../../engines/consensus/validators.ts';
 import { digestEngine, validatorUpdatesOf, valsetTx } from '../../engines/digest/engine.ts';
-import { EngineGraph, type EngineHandle } from '../../runtime/graph.ts';
+import { EngineGraph } from '../../runtime/graph.ts';
 import { Inspector } from '../../runtime/inspect.ts';
 import { Random } from '../../runtime/random.ts';
 import { SimScheduler } from '../../runtime/scheduler.ts';
@@ -58,8 +59,6 @@ import { certifies, exceedsTwoThirds } from './quorum.ts';
 
 /** Frames on the simulated network start with the channel (engine) they are for. */
 export const CHANNEL_CONSENSUS = 0;
-
-export type ConsensusPorts = EngineHandle<typeof consensusEngine.inputs, typeof consensusEngine.outputs>;
 
 /**
  * What the Byzantine validators do: equivocate (conflicting votes and proposals to alternate

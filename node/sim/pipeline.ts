@@ -9,6 +9,7 @@
  * blocks and reach identical state roots.
  */
 import { defineToken, mintTx, registerTokenCode, signTx, type Token } from '../../apps/token/index.ts';
+import { type ConsensusPorts, wirePipelineApp } from '../../assembly/assemble.ts';
 import { encryptionKeyPair } from '../../crypto/dkg.ts';
 import { Ciphertext, encrypt } from '../../crypto/tdh2.ts';
 import type { EpochKey } from '../../engines/decryptor/messages.ts';
@@ -25,14 +26,7 @@ import type { FeeAccount } from '../../wire/fees.ts';
 import { type CommittedBlock, OrderedBlock } from '../../wire/ledger.ts';
 import { encode } from '../../wire/schema.ts';
 import { createSigner, keyPairFromSeed, type Signer } from '../../wire/sign.ts';
-import { wirePipelineApp } from '../assemble.ts';
-import {
-  Cluster,
-  type ClusterOptions,
-  type ClusterReport,
-  type ConsensusPorts,
-  type SimNode,
-} from './cluster.ts';
+import { Cluster, type ClusterOptions, type ClusterReport, type SimNode } from './cluster.ts';
 
 export const CHANNEL_MEMPOOL = 1;
 
