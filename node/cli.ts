@@ -4,11 +4,11 @@
  */
 import { pathToFileURL } from 'node:url';
 import { Command } from 'commander';
+import { BYZANTINE_BEHAVIOURS, type ByzantineBehaviour } from '../sim/cluster.ts';
 import { intArg } from './cli-args.ts';
 import { registerChaosCommand } from './cli-chaos.ts';
 import { registerNodeCommands } from './cli-node.ts';
 import { DEFAULT_VIZ_PORT, registerVizCommands, serveSim } from './cli-viz.ts';
-import { BYZANTINE_BEHAVIOURS, type ByzantineBehaviour } from './sim/cluster.ts';
 import { simConsensus } from './sim-consensus.ts';
 import { simExample } from './sim-example.ts';
 

@@ -20,7 +20,7 @@ import { toMermaid } from './mermaid.ts';
 
 const STATECHARTS_MD = fileURLToPath(new URL('./STATECHARTS.md', import.meta.url));
 
-/** The graphs nodes build (assembled as node/node.ts and node/sim do), not started. */
+/** The graphs nodes build (assembled as node/node.ts and sim/ do), not started. */
 function nodeGraphs(): EngineGraph[] {
   const graph = (node: string) =>
     new EngineGraph({ node, scheduler: new SimScheduler(1), storage: new MemoryStorage() });
