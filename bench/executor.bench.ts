@@ -24,6 +24,7 @@ import {
   type Token,
   transferTx,
 } from '../apps/token/index.ts';
+import { nodeMultievaluate } from '../assembly/vm.ts';
 import { executeSerial } from '../engines/executor/block.ts';
 import { Ledger } from '../engines/executor/ledger.ts';
 import { Transaction } from '../engines/executor/notes.ts';
@@ -32,7 +33,6 @@ import type { BlockReceipts } from '../engines/executor/ports.ts';
 import { addShardedExecutor } from '../engines/executor/sharded.ts';
 import { NoteStore } from '../engines/executor/state.ts';
 import { predicatePool } from '../node/predicate-pool.ts';
-import { nodeMultievaluate } from '../node/vm.ts';
 import { EngineGraph } from '../runtime/graph.ts';
 import { LiveScheduler } from '../runtime/scheduler.ts';
 import { SqliteStorage } from '../storage/sqlite.ts';

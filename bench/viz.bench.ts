@@ -7,8 +7,8 @@
  */
 import { spawn } from 'node:child_process';
 import http from 'node:http';
-import { Cluster } from '../node/sim/cluster.ts';
-import { randomFaultPlan } from '../runtime/sim/plan.ts';
+import { Cluster } from '../sim/cluster.ts';
+import { randomFaultPlan } from '../sim/plan.ts';
 import { VizHub } from '../viz/hub.ts';
 import { VIZ_WS_PATH, vizUpgrade } from '../viz/server.ts';
 import { MAX_SPEED, SimSource } from '../viz/source.ts';

@@ -3,5 +3,5 @@
 import { register } from 'tsx/esm/api';
 
 register();
-const { program } = await import('../node/cli.ts');
+const { program } = await import('../cli/main.ts');
 await program.parseAsync(process.argv);

@@ -7,14 +7,20 @@ import { ownerCommitment, tokenValueOf } from '../apps/token/index.ts';
 import { CONSENSUS_LIMITS } from '../engines/consensus/messages.ts';
 import { ConsensusStore } from '../engines/consensus/store.ts';
 import { Note } from '../engines/executor/notes.ts';
+import type { AdmitReply } from '../engines/mempool/ports.ts';
+import type { Storage } from '../storage/types.ts';
 import { sha256, toHex } from '../wire/commit.ts';
+import type { EpochKey } from '../wire/envelope.ts';
 import { feeLedgerView } from '../wire/fees.ts';
 import { blockHash, CommittedBlock } from '../wire/ledger.ts';
 import { decode, encode } from '../wire/schema.ts';
 import { DEMO_ASSET, type NoteJson, tokenOf } from './client.ts';
-import { type LiveNode, SubmitUnanswered } from './node.ts';
+import type { Genesis } from './config.ts';
+import type { Indexer } from './indexer.ts';
+import type { PeerNetwork } from './net/index.ts';
 import { ownerNotes } from './notes-query.ts';
 import { ERR, method, p, RpcError, type RpcMethods } from './rpc/index.ts';
+import { SubmitUnanswered } from './submit-error.ts';
 
 /** Notes returned by one `notes` call at most, and by default. */
 const MAX_NOTES = 1_000;
@@ -27,7 +33,34 @@ function overBudget(what: string, budget: number): RpcError {
   );
 }
 
-export function nodeApi(node: LiveNode): RpcMethods {
+/** What `status` answers. */
+export interface NodeStatus {
+  node: string;
+  instance: string;
+  publicKey: string;
+  roles: string[];
+  height: number;
+  round: number;
+  step: string;
+  executedHeight: number;
+  appRoot: string | null;
+  epochKey: { epoch: string; publicKey: string } | null;
+  peers: number;
+  mempool: number;
+}
+
+/** What the API reads of a node (LiveNode, node/node.ts, is one: this module does not import it). */
+export interface ApiNode {
+  readonly genesis: Genesis;
+  readonly storage: Storage;
+  readonly indexer: Indexer;
+  readonly network: Pick<PeerNetwork, 'peers'>;
+  readonly epochKey: EpochKey | undefined;
+  status(): NodeStatus;
+  submit(bytes: Uint8Array): Promise<AdmitReply>;
+}
+
+export function nodeApi(node: ApiNode): RpcMethods {
   const token = tokenOf(node.genesis.mintAuthority);
   const store = new ConsensusStore(node.storage);
   const ledger = node.indexer.ledger;

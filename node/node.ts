@@ -1,5 +1,5 @@
 /**
- * A live Fractal node: the engine graph of node/assemble.ts on the wall clock, over SQLite, with
+ * A live Fractal node: the engine graph of assembly/assemble.ts on the wall clock, over SQLite, with
  * its `net` ports carried by the encrypted WebSocket transport, a JSON-RPC API, Prometheus metrics
  * and structured logs. Roles decide which engines run (a validator signs and holds a DKG share; a
  * full node follows, serves and relays).
@@ -9,6 +9,7 @@
  * Shutdown stops intake first (RPC, network), lets the mailboxes drain, then closes storage.
  */
 import { registerTokenCode } from '../apps/token/index.ts';
+import { type ConsensusPorts, type PipelineApp, wirePipelineApp } from '../assembly/assemble.ts';
 import { consensusEngine } from '../engines/consensus/engine.ts';
 import type { ConsensusState } from '../engines/consensus/node.ts';
 import { ConsensusStore } from '../engines/consensus/store.ts';
@@ -27,8 +28,7 @@ import { sha256, toHex } from '../wire/commit.ts';
 import type { EpochKey } from '../wire/envelope.ts';
 import { blockHash, type CommittedBlock } from '../wire/ledger.ts';
 import { createSigner, verifyCached } from '../wire/sign.ts';
-import { nodeApi } from './api.ts';
-import { type PipelineApp, wirePipelineApp } from './assemble.ts';
+import { type NodeStatus, nodeApi } from './api.ts';
 import { tokenOf } from './client.ts';
 import {
   BUILT_ROLES,
@@ -46,7 +46,7 @@ import { NodeMetrics } from './metrics.ts';
 import { PeerNetwork } from './net/index.ts';
 import { RpcServer } from './rpc/index.ts';
 import { guardedSigner, signingStateFile } from './signing-state.ts';
-import type { ConsensusPorts } from './sim/cluster.ts';
+import { SubmitUnanswered } from './submit-error.ts';
 
 export const CHANNEL_CONSENSUS = 0;
 export const CHANNEL_MEMPOOL = 1;
@@ -72,23 +72,6 @@ const GENESIS_KEY = new TextEncoder().encode('n/genesis');
 const SUBMIT_TIMEOUT_MS = 10_000;
 
 /**
- * A submission the node could not give a verdict on: it is shutting down, or its mempool did not
- * answer within SUBMIT_TIMEOUT_MS (overloaded). After a timeout the envelope may still be
- * admitted later, so a client must look for its receipt before it sends it again.
- */
-export class SubmitUnanswered extends Error {
-  readonly reason: 'shutting-down' | 'mempool-timeout';
-  constructor(reason: 'shutting-down' | 'mempool-timeout') {
-    super(
-      reason === 'shutting-down'
-        ? 'the node is shutting down; submit to another node'
-        : `the mempool did not answer within ${SUBMIT_TIMEOUT_MS / 1000} s (the node is overloaded); the transaction may still be admitted: look for its receipt before submitting it again`,
-    );
-    this.name = 'SubmitUnanswered';
-    this.reason = reason;
-  }
-}
-/**
  * A block's Merkle nodes land on random keys all over the table, so consecutive commits dirty the
  * same pages: checkpointing the WAL every 8192 pages (32 MiB) instead of SQLite's 1000 copies each
  * page back once for several blocks instead of once per block.
@@ -96,27 +79,14 @@ export class SubmitUnanswered extends Error {
 const WAL_AUTOCHECKPOINT_PAGES = 8192;
 const DRAIN_TIMEOUT_MS = 5_000;
 
+export type { NodeStatus } from './api.ts';
+
 export interface LiveNodeOptions {
   config: NodeConfig;
   genesis: Genesis;
   identity: Uint8Array;
   /** where JSON log lines go (default stdout) */
   logDestination?: import('pino').DestinationStream;
-}
-
-export interface NodeStatus {
-  node: string;
-  instance: string;
-  publicKey: string;
-  roles: string[];
-  height: number;
-  round: number;
-  step: string;
-  executedHeight: number;
-  appRoot: string | null;
-  epochKey: { epoch: string; publicKey: string } | null;
-  peers: number;
-  mempool: number;
 }
 
 /** The genesis as stored: a data directory only ever serves the genesis it was created with. */
@@ -518,12 +488,13 @@ export class LiveNode {
 
   /** Hands a signed envelope to the mempool and waits for its admission verdict. */
   submit(bytes: Uint8Array): Promise<AdmitReply> {
-    if (this.stopping !== undefined) return Promise.reject(new SubmitUnanswered('shutting-down'));
+    if (this.stopping !== undefined)
+      return Promise.reject(new SubmitUnanswered('shutting-down', SUBMIT_TIMEOUT_MS));
     const id = `rpc:${++this.submissions}`;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        reject(new SubmitUnanswered('mempool-timeout'));
+        reject(new SubmitUnanswered('mempool-timeout', SUBMIT_TIMEOUT_MS));
       }, SUBMIT_TIMEOUT_MS);
       this.pending.set(id, (r) => {
         clearTimeout(timer);

@@ -12,9 +12,10 @@ import { keyPairFromSeed } from '../wire/sign.ts';
 import { buildMint, envelopeFor, tokenOf } from './client.ts';
 import { DEMO_FEE_BALANCE, loadNodeConfig } from './config.ts';
 import type { Layout } from './layout.ts';
-import { type LiveNode, type NodeStatus, SubmitUnanswered } from './node.ts';
+import type { LiveNode, NodeStatus } from './node.ts';
 import { ERR, RpcClient, RpcError } from './rpc/index.ts';
 import { signingStateFile } from './signing-state.ts';
+import { SubmitUnanswered } from './submit-error.ts';
 import { oneValidatorNetwork, until as poll, startLayoutNode } from './testing.ts';
 
 const INSTANCE = 'fractal-reliability';
@@ -81,7 +82,7 @@ describe('a live node under the reliability findings', () => {
     // envelope's fate is unknown, with a reason, instead of a bare -32603
     const live = node as { submit: LiveNode['submit'] };
     const real = live.submit;
-    live.submit = () => Promise.reject(new SubmitUnanswered('mempool-timeout'));
+    live.submit = () => Promise.reject(new SubmitUnanswered('mempool-timeout', 10_000));
     try {
       const err = await rpc.call('submit', { tx: '00' }).then(
         () => undefined,

@@ -1,7 +1,7 @@
 /** The generated validator sets are what the consensus properties claim they are. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { exceedsTwoThirds } from '../node/sim/quorum.ts';
+import { exceedsTwoThirds } from '../sim/quorum.ts';
 import { forkableSetArb, validatorSetArb } from './arbitraries.ts';
 import { propParams } from './config.ts';
 

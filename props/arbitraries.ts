@@ -1,6 +1,6 @@
 /** fast-check arbitraries for simulator fault plans: generated, and shrunk towards fewer faults. */
 import fc from 'fast-check';
-import type { ClockSkew, CrashFault, FaultPlan, PartitionFault, WriteCrash } from '../runtime/sim/faults.ts';
+import type { ClockSkew, CrashFault, FaultPlan, PartitionFault, WriteCrash } from '../sim/faults.ts';
 
 const pct = (max: number) => fc.integer({ min: 0, max: Math.round(max * 100) }).map((x) => x / 100);
 

@@ -8,8 +8,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { ConsensusState } from '../engines/consensus/node.ts';
-import { type Cluster, runCluster } from '../node/sim/cluster.ts';
-import { NO_FAULTS } from '../runtime/sim/faults.ts';
+import { type Cluster, runCluster } from '../sim/cluster.ts';
+import { NO_FAULTS } from '../sim/faults.ts';
 import { propParams } from './config.ts';
 
 const STEPS = ['propose', 'prevote', 'precommit', 'commit'] as const;

@@ -14,8 +14,8 @@
  * Every invariant must hold in every scenario, liveness included.
  */
 import { describe, expect, it } from 'vitest';
-import { runCluster } from '../node/sim/cluster.ts';
-import { NO_FAULTS } from '../runtime/sim/faults.ts';
+import { runCluster } from '../sim/cluster.ts';
+import { NO_FAULTS } from '../sim/faults.ts';
 import { DEFAULT_SEED, requestedRuns } from './config.ts';
 
 const NODES = ['n0', 'n1', 'n2', 'n3', 'n3-twin'] as const;

@@ -4,8 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { ConsensusState } from '../engines/consensus/node.ts';
-import { Cluster } from '../node/sim/cluster.ts';
-import { NO_FAULTS } from '../runtime/sim/faults.ts';
+import { Cluster } from '../sim/cluster.ts';
+import { NO_FAULTS } from '../sim/faults.ts';
 
 function run(seed: number, faulty: boolean) {
   const cluster = new Cluster({

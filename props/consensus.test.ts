@@ -12,8 +12,8 @@ import {
   type ClusterOptions,
   type ClusterReport,
   runCluster,
-} from '../node/sim/cluster.ts';
-import { describePlan, type FaultPlan, NO_FAULTS } from '../runtime/sim/faults.ts';
+} from '../sim/cluster.ts';
+import { describePlan, type FaultPlan, NO_FAULTS } from '../sim/faults.ts';
 import {
   faultPlanArb,
   forkableSetArb,
@@ -24,7 +24,7 @@ import {
 import { propParams } from './config.ts';
 import { recordFailingRun } from './trace.ts';
 
-/** Every Byzantine behaviour: equivocation, twins, silence and the lies of node/sim/adversary.ts. */
+/** Every Byzantine behaviour: equivocation, twins, silence and the lies of sim/adversary.ts. */
 const behaviour = fc.constantFrom<ByzantineBehaviour>(...BYZANTINE_BEHAVIOURS);
 
 function explain(r: ClusterReport, plan: FaultPlan, set?: GeneratedValidators): string {

@@ -13,6 +13,7 @@ import {
   type Token,
   transferTx,
 } from '../apps/token/index.ts';
+import { nodeMultievaluate } from '../assembly/vm.ts';
 import { executeOrderedSerial, executeSerial } from '../engines/executor/block.ts';
 import { Ledger } from '../engines/executor/ledger.ts';
 import { type Note, Transaction } from '../engines/executor/notes.ts';
@@ -21,7 +22,6 @@ import type { BlockReceipts } from '../engines/executor/ports.ts';
 import { addShardedExecutor } from '../engines/executor/sharded.ts';
 import { NoteStore } from '../engines/executor/state.ts';
 import { predicatePool } from '../node/predicate-pool.ts';
-import { nodeMultievaluate } from '../node/vm.ts';
 import { EngineGraph } from '../runtime/graph.ts';
 import { LiveScheduler } from '../runtime/scheduler.ts';
 import { MemoryStorage } from '../storage/memory.ts';

@@ -4,9 +4,9 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { ByzantineBehaviour } from '../node/sim/cluster.ts';
-import { type PipelineReport, runPipeline } from '../node/sim/pipeline.ts';
-import { describePlan, type FaultPlan, NO_FAULTS } from '../runtime/sim/faults.ts';
+import type { ByzantineBehaviour } from '../sim/cluster.ts';
+import { describePlan, type FaultPlan, NO_FAULTS } from '../sim/faults.ts';
+import { type PipelineReport, runPipeline } from '../sim/pipeline.ts';
 import { faultPlanArb } from './arbitraries.ts';
 import { propParams } from './config.ts';
 

@@ -1,7 +1,7 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { Cluster } from '../node/sim/cluster.ts';
-import { randomFaultPlan } from '../runtime/sim/plan.ts';
+import { Cluster } from '../sim/cluster.ts';
+import { randomFaultPlan } from '../sim/plan.ts';
 import { parseTrace } from '../viz/trace.ts';
 import { recordFailingRun, TRACE_DIR } from './trace.ts';
 

@@ -6,7 +6,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { Cluster } from '../node/sim/cluster.ts';
+import type { Cluster } from '../sim/cluster.ts';
 import { TraceRecorder } from '../viz/trace.ts';
 
 /** Where failing runs' traces go (gitignored with the rest of .fractal). */

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { wirePipelineApp } from '../assembly/assemble.ts';
 import { consensusEngine } from '../engines/consensus/engine.ts';
 import { digestEngine } from '../engines/digest/engine.ts';
-import { wirePipelineApp } from '../node/assemble.ts';
 import { buildExampleGraph } from '../runtime/example/graph.ts';
 import { EngineGraph } from '../runtime/graph.ts';
 import { Inspector } from '../runtime/inspect.ts';
@@ -20,7 +20,7 @@ import { toMermaid } from './mermaid.ts';
 
 const STATECHARTS_MD = fileURLToPath(new URL('./STATECHARTS.md', import.meta.url));
 
-/** The graphs nodes build (assembled as node/node.ts and node/sim do), not started. */
+/** The graphs nodes build (assembled as node/node.ts and sim/ do), not started. */
 function nodeGraphs(): EngineGraph[] {
   const graph = (node: string) =>
     new EngineGraph({ node, scheduler: new SimScheduler(1), storage: new MemoryStorage() });

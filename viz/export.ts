@@ -2,13 +2,14 @@
  * The statecharts of every engine a Fractal node (or the example graph) runs, read from their
  * machines, as JSON or as a Markdown document of Mermaid diagrams (viz/STATECHARTS.md).
  */
+
+import { nodeMultievaluate } from '../assembly/vm.ts';
 import { consensusEngine } from '../engines/consensus/engine.ts';
 import { decryptorEngine } from '../engines/decryptor/engine.ts';
 import { digestEngine } from '../engines/digest/engine.ts';
 import { executorEngine } from '../engines/executor/engine.ts';
 import { coordinatorEngine, shardEngine } from '../engines/executor/sharded.ts';
 import { mempoolEngine } from '../engines/mempool/engine.ts';
-import { nodeMultievaluate } from '../node/vm.ts';
 import type { EngineDefinition, PortSchemas } from '../runtime/engine.ts';
 import { collectorEngine } from '../runtime/example/collector.ts';
 import { producerEngine } from '../runtime/example/producer.ts';

@@ -5,9 +5,9 @@
  */
 import { CONSENSUS_LIMITS } from '../engines/consensus/messages.ts';
 import { ConsensusStore } from '../engines/consensus/store.ts';
-import type { Cluster } from '../node/sim/cluster.ts';
 import type { EngineGraph } from '../runtime/graph.ts';
-import type { InspectEvent } from '../runtime/inspect.ts';
+import type { InspectEvent, Inspector } from '../runtime/inspect.ts';
+import type { SimScheduler } from '../runtime/scheduler.ts';
 import type { Storage } from '../storage/types.ts';
 import { blockHash, CommittedBlock } from '../wire/ledger.ts';
 import { tryDecode } from '../wire/schema.ts';
@@ -269,6 +269,26 @@ export function nodeStatusOf(info: NodeInfo, graph: EngineGraph | undefined): No
   return { node: info.node, up: true, engines, ...(consensus === undefined ? {} : { consensus }) };
 }
 
+/** A simulated node as far as the visualiser reads it. */
+export interface SimulatedNode {
+  readonly id: string;
+  readonly up: boolean;
+  /** absent while the node is down */
+  readonly graph: EngineGraph | undefined;
+}
+
+/**
+ * A simulated cluster as far as the visualiser reads it; sim/cluster.ts's `Cluster` is one. viz/
+ * does not import the simulator, so the live node, which serves this page, does not depend on it.
+ */
+export interface SimulatedCluster {
+  readonly nodes: readonly SimulatedNode[];
+  readonly scheduler: SimScheduler;
+  readonly inspector: Inspector;
+  /** starts every node and schedules the plan, once (before the first step) */
+  prepare(): void;
+}
+
 /**
  * A simulated cluster as the visualiser sees it: each node's graph structure (remembered while a
  * node is down, so it keeps its place) and status.
@@ -278,7 +298,7 @@ export class ClusterView {
   /** the graph each info was read from: a graph's structure is fixed once started, so it is read once */
   private readonly readFrom = new Map<string, EngineGraph>();
 
-  constructor(private readonly cluster: Cluster) {}
+  constructor(private readonly cluster: SimulatedCluster) {}
 
   nodes(): NodeInfo[] {
     return this.cluster.nodes.map((n) => {

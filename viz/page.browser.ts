@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Cluster } from '../node/sim/cluster.ts';
-import { randomFaultPlan } from '../runtime/sim/plan.ts';
+import { Cluster } from '../sim/cluster.ts';
+import { randomFaultPlan } from '../sim/plan.ts';
 import { VizHub } from './hub.ts';
 import { VizServer } from './server.ts';
 import { SimSource } from './source.ts';
@@ -40,7 +40,7 @@ const makeCluster = (seed: number, heights = 1_000) =>
 
 let browser: Browser;
 let server: VizServer;
-let source: SimSource;
+let source: SimSource<Cluster>;
 let page: Page;
 const problems: string[] = [];
 

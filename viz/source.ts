@@ -4,10 +4,9 @@
  * to all three through `VizSource`.
  */
 import type { Subscription } from 'rxjs';
-import type { Cluster } from '../node/sim/cluster.ts';
 import type { EngineGraph } from '../runtime/graph.ts';
 import type { Inspector } from '../runtime/inspect.ts';
-import { ClusterView, nodeInfoOf, nodeStatusOf, toFeedEvent } from './feed.ts';
+import { ClusterView, nodeInfoOf, nodeStatusOf, type SimulatedCluster, toFeedEvent } from './feed.ts';
 import type { ControlMessage, FeedEvent, FeedMode, NodeInfo, NodeStatus } from './protocol.ts';
 
 export interface SourceStatus {
@@ -89,10 +88,10 @@ const TICK_BUDGET_MS = 40;
  * A simulated cluster the page can drive. `make` builds the cluster for the seed: a jump back in
  * time builds it again and runs it to that time (the run is a function of the seed).
  */
-export class SimSource implements VizSource {
+export class SimSource<C extends SimulatedCluster = SimulatedCluster> implements VizSource {
   readonly mode = 'sim' as const;
   readonly controls = true;
-  private cluster!: Cluster;
+  private cluster!: C;
   private view!: ClusterView;
   private subscription: Subscription | undefined;
   private readonly events = new Listeners<FeedEvent>();
@@ -104,7 +103,7 @@ export class SimSource implements VizSource {
   private readonly tickBudgetMs: number;
 
   constructor(
-    private readonly make: () => Cluster,
+    private readonly make: () => C,
     readonly title: string,
     o: { playing?: boolean; speed?: number; tickBudgetMs?: number } = {},
   ) {
@@ -115,7 +114,7 @@ export class SimSource implements VizSource {
   }
 
   /** The cluster being shown (tests read engines' real states from it). */
-  get current(): Cluster {
+  get current(): C {
     return this.cluster;
   }
 

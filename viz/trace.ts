@@ -5,8 +5,7 @@
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import type { Subscription } from 'rxjs';
-import type { Cluster } from '../node/sim/cluster.ts';
-import { ClusterView, toFeedEvent } from './feed.ts';
+import { ClusterView, type SimulatedCluster, toFeedEvent } from './feed.ts';
 import {
   type ControlMessage,
   FEED_EVENT_KINDS,
@@ -48,7 +47,7 @@ export class TraceRecorder {
   events = 0;
 
   constructor(
-    private readonly cluster: Cluster,
+    private readonly cluster: SimulatedCluster,
     readonly path: string,
     private readonly header: Omit<TraceHeader, 'type' | 'version' | 'nodes'>,
   ) {

@@ -3,6 +3,7 @@ export {
   DEFAULT_MAX_DEPTH,
   type MultievaluateOptions,
   multievaluate,
+  multievaluateIn,
   type VmTable,
 } from './multievaluate.ts';
 export {
@@ -23,6 +24,7 @@ export {
   type ProvableVm,
   type ProveResult,
   type TransparentFunction,
+  type TransparentProofOptions,
   transparentFunction,
   transparentProofVm,
 } from './provable.ts';

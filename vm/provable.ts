@@ -12,7 +12,7 @@
 import { VM_TRANSPARENT_PROOF } from '../wire/multiformat.ts';
 import { type DataValue, V, valueEquals } from '../wire/types.ts';
 import { decodeValue, encodeValue } from './abi.ts';
-import { type MultievaluateOptions, multievaluate } from './multievaluate.ts';
+import { type MultievaluateOptions, multievaluateIn, type VmTable } from './dispatch.ts';
 import type { EvalResult, VirtualMachine, VmError } from './types.ts';
 
 /** A transparent-proof function: the wrapped predicate. */
@@ -35,11 +35,28 @@ function isTrue(r: EvalResult): boolean {
   return r.ok && r.value.kind === 'basic' && r.value.value.kind === 'boolean' && r.value.value.value;
 }
 
+export interface TransparentProofOptions extends Omit<MultievaluateOptions, 'depth' | 'table'> {
+  /**
+   * The table `prove` and `verify` run the predicate in (evaluation uses the caller's), or how to
+   * get it when it is needed: `defaultVmTable` for the default table, which holds this VM itself.
+   */
+  readonly table: VmTable | (() => VmTable);
+}
+
 export function transparentProofVm(
-  options: Omit<MultievaluateOptions, 'depth'> = {},
+  options: TransparentProofOptions,
 ): ProvableVm<TransparentFunction, Uint8Array> {
+  const tableOf = options.table;
   const run = (fn: TransparentFunction, pub: DataValue, priv: DataValue, gasLimit: number) =>
-    multievaluate(fn.predicate, [pub, priv], gasLimit, options);
+    multievaluateIn(
+      typeof tableOf === 'function' ? tableOf() : tableOf,
+      fn.predicate,
+      [pub, priv],
+      gasLimit,
+      {
+        ...(options.maxDepth === undefined ? {} : { maxDepth: options.maxDepth }),
+      },
+    );
   return {
     id: VM_TRANSPARENT_PROOF,
     name: 'transparent-proof',

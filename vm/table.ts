@@ -1,6 +1,6 @@
 /** The default VM table: native (0x01), wasm (0x02), transparent-proof (0x03). */
 
-import type { VmTable } from './multievaluate.ts';
+import type { VmTable } from './dispatch.ts';
 import { nativeVm } from './native.ts';
 import { transparentProofVm } from './provable.ts';
 import type { VirtualMachine } from './types.ts';
@@ -22,7 +22,8 @@ export function defaultVmTable(): VmTable {
   table ??= createVmTable([
     nativeVm() as VirtualMachine<never>,
     wasmVm as VirtualMachine<never>,
-    transparentProofVm() as VirtualMachine<never>,
+    // its proofs run in this same table
+    transparentProofVm({ table: defaultVmTable }) as VirtualMachine<never>,
   ]);
   return table;
 }

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { propParams } from '../../props/config.ts';
-import { SimKeyring } from '../../runtime/sim/signer.ts';
+import { SimKeyring } from '../../sim/signer.ts';
 import { MemoryStorage } from '../../storage/memory.ts';
 import { sha256, toHex } from '../../wire/commit.ts';
 import { decode, encode } from '../../wire/schema.ts';

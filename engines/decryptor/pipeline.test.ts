@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { encryptionKeyPair } from '../../crypto/dkg.ts';
 import { Ciphertext, encrypt } from '../../crypto/tdh2.ts';
 import { propParams } from '../../props/config.ts';
-import { SimKeyring } from '../../runtime/sim/signer.ts';
+import { SimKeyring } from '../../sim/signer.ts';
 import { sha256 } from '../../wire/commit.ts';
 import { type Envelope, envelopeSigningBytes, labelBytes, SignedEnvelope } from '../../wire/envelope.ts';
 import type { CommittedBlock } from '../../wire/ledger.ts';

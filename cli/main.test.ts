@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { type Command, CommanderError } from 'commander';
 import { describe, expect, it } from 'vitest';
-import { program } from './cli.ts';
+import { program } from './main.ts';
 
 const FRACTAL = fileURLToPath(new URL('../bin/fractal.js', import.meta.url));
 

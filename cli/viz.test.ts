@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { exportStatecharts } from './export.ts';
+import { exportStatecharts } from '../viz/export.ts';
 
 const FRACTAL = fileURLToPath(new URL('../bin/fractal.js', import.meta.url));
 const fractal = (...args: string[]) => spawnSync(process.execPath, [FRACTAL, ...args], { encoding: 'utf8' });

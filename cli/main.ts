@@ -4,13 +4,13 @@
  */
 import { pathToFileURL } from 'node:url';
 import { Command } from 'commander';
-import { intArg } from './cli-args.ts';
-import { registerChaosCommand } from './cli-chaos.ts';
-import { registerNodeCommands } from './cli-node.ts';
-import { DEFAULT_VIZ_PORT, registerVizCommands, serveSim } from './cli-viz.ts';
-import { BYZANTINE_BEHAVIOURS, type ByzantineBehaviour } from './sim/cluster.ts';
+import { BYZANTINE_BEHAVIOURS, type ByzantineBehaviour } from '../sim/cluster.ts';
+import { intArg } from './args.ts';
+import { registerChaosCommand } from './chaos.ts';
+import { registerNodeCommands } from './node.ts';
 import { simConsensus } from './sim-consensus.ts';
 import { simExample } from './sim-example.ts';
+import { DEFAULT_VIZ_PORT, registerVizCommands, serveSim } from './viz.ts';
 
 export const program = new Command();
 program
@@ -135,7 +135,7 @@ registerNodeCommands(program);
 registerChaosCommand(program);
 registerVizCommands(program);
 
-// Run when started as `tsx node/cli.ts`; bin/fractal.js parses itself, and tests import `program`.
+// Run when started as `tsx cli/main.ts`; bin/fractal.js parses itself, and tests import `program`.
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   await program.parseAsync(process.argv);
 }

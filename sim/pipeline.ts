@@ -8,31 +8,25 @@
  * with exactly the plaintext the client encrypted; honest nodes hand their executors identical
  * blocks and reach identical state roots.
  */
-import { defineToken, mintTx, registerTokenCode, signTx, type Token } from '../../apps/token/index.ts';
-import { encryptionKeyPair } from '../../crypto/dkg.ts';
-import { Ciphertext, encrypt } from '../../crypto/tdh2.ts';
-import type { EpochKey } from '../../engines/decryptor/messages.ts';
-import { genesisRoot, Ledger } from '../../engines/executor/ledger.ts';
-import { Transaction } from '../../engines/executor/notes.ts';
-import type { BlockReceipts } from '../../engines/executor/ports.ts';
-import { NoteStore } from '../../engines/executor/state.ts';
-import { mempoolEngine } from '../../engines/mempool/engine.ts';
-import type { EngineGraph } from '../../runtime/graph.ts';
-import { u64be } from '../../storage/prefix.ts';
-import { sha256, toHex } from '../../wire/commit.ts';
-import { type Envelope, envelopeSigningBytes, labelBytes, SignedEnvelope } from '../../wire/envelope.ts';
-import type { FeeAccount } from '../../wire/fees.ts';
-import { type CommittedBlock, OrderedBlock } from '../../wire/ledger.ts';
-import { encode } from '../../wire/schema.ts';
-import { createSigner, keyPairFromSeed, type Signer } from '../../wire/sign.ts';
-import { wirePipelineApp } from '../assemble.ts';
-import {
-  Cluster,
-  type ClusterOptions,
-  type ClusterReport,
-  type ConsensusPorts,
-  type SimNode,
-} from './cluster.ts';
+import { defineToken, mintTx, registerTokenCode, signTx, type Token } from '../apps/token/index.ts';
+import { type ConsensusPorts, wirePipelineApp } from '../assembly/assemble.ts';
+import { encryptionKeyPair } from '../crypto/dkg.ts';
+import { Ciphertext, encrypt } from '../crypto/tdh2.ts';
+import type { EpochKey } from '../engines/decryptor/messages.ts';
+import { genesisRoot, Ledger } from '../engines/executor/ledger.ts';
+import { Transaction } from '../engines/executor/notes.ts';
+import type { BlockReceipts } from '../engines/executor/ports.ts';
+import { NoteStore } from '../engines/executor/state.ts';
+import { mempoolEngine } from '../engines/mempool/engine.ts';
+import type { EngineGraph } from '../runtime/graph.ts';
+import { u64be } from '../storage/prefix.ts';
+import { sha256, toHex } from '../wire/commit.ts';
+import { type Envelope, envelopeSigningBytes, labelBytes, SignedEnvelope } from '../wire/envelope.ts';
+import type { FeeAccount } from '../wire/fees.ts';
+import { type CommittedBlock, OrderedBlock } from '../wire/ledger.ts';
+import { encode } from '../wire/schema.ts';
+import { createSigner, keyPairFromSeed, type Signer } from '../wire/sign.ts';
+import { Cluster, type ClusterOptions, type ClusterReport, type SimNode } from './cluster.ts';
 
 export const CHANNEL_MEMPOOL = 1;
 

@@ -5,61 +5,60 @@
  * a pure function of (options, seed), summarised by its trace hash.
  */
 
+import type { ConsensusPorts } from '../assembly/assemble.ts';
 import {
   blockHash,
   bytesEqual,
   proposalSignBytes,
   txsHash,
   voteSignBytes,
-} from '../../engines/consensus/chain.ts';
-import { consensusEngine } from '../../engines/consensus/engine.ts';
+} from '../engines/consensus/chain.ts';
+import { consensusEngine } from '../engines/consensus/engine.ts';
 import {
   CONSENSUS_LIMITS,
   type CommittedBlock,
   NetEnvelope,
   VOTE_PRECOMMIT,
   type Vote,
-} from '../../engines/consensus/messages.ts';
-import type { ConsensusState, GenesisValidator } from '../../engines/consensus/node.ts';
-import type { TimeoutConfig } from '../../engines/consensus/round.ts';
+} from '../engines/consensus/messages.ts';
+import type { ConsensusState, GenesisValidator } from '../engines/consensus/node.ts';
+import type { TimeoutConfig } from '../engines/consensus/round.ts';
 import {
   applyChanges,
   makeValidatorSet,
   sameSet,
   type ValidatorSet,
-} from '../../engines/consensus/validators.ts';
-import { digestEngine, validatorUpdatesOf, valsetTx } from '../../engines/digest/engine.ts';
-import { EngineGraph, type EngineHandle } from '../../runtime/graph.ts';
-import { Inspector } from '../../runtime/inspect.ts';
-import { Random } from '../../runtime/random.ts';
-import { SimScheduler } from '../../runtime/scheduler.ts';
-import {
-  describePlan,
-  type FaultPlan,
-  type PersistedWrite,
-  stabilisationTime,
-  type WriteCrash,
-} from '../../runtime/sim/faults.ts';
-import { KillableStorage } from '../../runtime/sim/killable-storage.ts';
-import { SimNetwork } from '../../runtime/sim/network.ts';
-import { SimKeyring } from '../../runtime/sim/signer.ts';
-import { toHex } from '../../wire/commit.ts';
-import { encode, tryDecode } from '../../wire/schema.ts';
+} from '../engines/consensus/validators.ts';
+import { digestEngine, validatorUpdatesOf, valsetTx } from '../engines/digest/engine.ts';
+import { EngineGraph } from '../runtime/graph.ts';
+import { Inspector } from '../runtime/inspect.ts';
+import { Random } from '../runtime/random.ts';
+import { SimScheduler } from '../runtime/scheduler.ts';
+import { toHex } from '../wire/commit.ts';
+import { encode, tryDecode } from '../wire/schema.ts';
 import {
   createSigner,
   verify as ed25519Verify,
   keyPairFromSeed,
   type Signer,
   type Verifier,
-} from '../../wire/sign.ts';
+} from '../wire/sign.ts';
 import { Adversary, type Liar, LYING_BEHAVIOURS, type LyingBehaviour } from './adversary.ts';
 import { ConductOracle } from './conduct.ts';
+import {
+  describePlan,
+  type FaultPlan,
+  type PersistedWrite,
+  stabilisationTime,
+  type WriteCrash,
+} from './faults.ts';
+import { KillableStorage } from './killable-storage.ts';
+import { SimNetwork } from './network.ts';
 import { certifies, exceedsTwoThirds } from './quorum.ts';
+import { SimKeyring } from './signer.ts';
 
 /** Frames on the simulated network start with the channel (engine) they are for. */
 export const CHANNEL_CONSENSUS = 0;
-
-export type ConsensusPorts = EngineHandle<typeof consensusEngine.inputs, typeof consensusEngine.outputs>;
 
 /**
  * What the Byzantine validators do: equivocate (conflicting votes and proposals to alternate

@@ -3,8 +3,8 @@
  * subject to the fault plan (loss, duplication, delay and reordering, partitions). Every random
  * choice comes from the network's own seeded stream, so a seed fixes every delivery.
  */
-import type { Random } from '../random.ts';
-import type { SimScheduler } from '../scheduler.ts';
+import type { Random } from '../runtime/random.ts';
+import type { SimScheduler } from '../runtime/scheduler.ts';
 import { canReach, type FaultPlan } from './faults.ts';
 
 /** `lamport` is the sender's Lamport time when it sent (0 when unknown), for happened-before. */

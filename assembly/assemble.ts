@@ -5,14 +5,18 @@
  * the state root back to consensus. What carries the `net` ports (simulated network or WebSocket
  * transport) is the caller's business; the engines do not change.
  */
+
+import type { consensusEngine } from '../engines/consensus/engine.ts';
 import { decryptorEngine } from '../engines/decryptor/engine.ts';
 import type { DecryptorValidator } from '../engines/decryptor/pipeline.ts';
 import { executorEngine } from '../engines/executor/engine.ts';
 import { addShardedExecutor } from '../engines/executor/sharded.ts';
 import { mempoolEngine } from '../engines/mempool/engine.ts';
-import type { EngineGraph } from '../runtime/graph.ts';
-import type { ConsensusPorts } from './sim/cluster.ts';
+import type { EngineGraph, EngineHandle } from '../runtime/graph.ts';
 import { nodeMultievaluate } from './vm.ts';
+
+/** The consensus engine's ports in a graph: what the rest of the pipeline connects to. */
+export type ConsensusPorts = EngineHandle<typeof consensusEngine.inputs, typeof consensusEngine.outputs>;
 
 export interface PipelineAppConfig {
   instance: string;

@@ -3,10 +3,10 @@
  * nothing), and with less than a third of the power every invariant holds against them.
  */
 import { describe, expect, it } from 'vitest';
-import { makeValidatorSet } from '../../engines/consensus/validators.ts';
-import { NO_FAULTS } from '../../runtime/sim/faults.ts';
+import { makeValidatorSet } from '../engines/consensus/validators.ts';
 import { LYING_BEHAVIOURS, type LyingBehaviour, shortCertificate } from './adversary.ts';
 import { runCluster } from './cluster.ts';
+import { NO_FAULTS } from './faults.ts';
 import { exceedsTwoThirds } from './quorum.ts';
 
 /** The lies each behaviour must tell in a short run, and the penalties honest nodes must hand out. */

@@ -27,7 +27,7 @@ import {
   validatorsHash,
   voteSignBytes,
   ZERO_HASH,
-} from '../../engines/consensus/chain.ts';
+} from '../engines/consensus/chain.ts';
 import {
   type Block,
   type Certificate,
@@ -39,14 +39,14 @@ import {
   VOTE_PRECOMMIT,
   VOTE_PREVOTE,
   type Vote,
-} from '../../engines/consensus/messages.ts';
-import type { ConsensusState } from '../../engines/consensus/node.ts';
-import { proposerOf } from '../../engines/consensus/round.ts';
-import type { ValidatorSet } from '../../engines/consensus/validators.ts';
-import type { Random } from '../../runtime/random.ts';
-import { toHex } from '../../wire/commit.ts';
-import { encode, tryDecode } from '../../wire/schema.ts';
-import type { Signer } from '../../wire/sign.ts';
+} from '../engines/consensus/messages.ts';
+import type { ConsensusState } from '../engines/consensus/node.ts';
+import { proposerOf } from '../engines/consensus/round.ts';
+import type { ValidatorSet } from '../engines/consensus/validators.ts';
+import type { Random } from '../runtime/random.ts';
+import { toHex } from '../wire/commit.ts';
+import { encode, tryDecode } from '../wire/schema.ts';
+import type { Signer } from '../wire/sign.ts';
 
 export type LyingBehaviour = 'lie-valid-round' | 'forge' | 'forge-sync' | 'amnesia' | 'coalition';
 

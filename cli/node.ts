@@ -6,9 +6,6 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { type Command, Option } from 'commander';
-import { toHex } from '../wire/commit.ts';
-import { keyPairFromSeed } from '../wire/sign.ts';
-import { amountArg, fractionArg, hexArg, intArg } from './cli-args.ts';
 import {
   buildMint,
   buildTransfer,
@@ -17,12 +14,15 @@ import {
   type NoteJson,
   notesOf,
   tokenOf,
-} from './client.ts';
-import { ConfigError, loadGenesis, loadIdentity, loadNodeConfig, publicKeysOf } from './config.ts';
-import { runDevnet } from './devnet.ts';
-import { createLayout } from './layout.ts';
-import { LiveNode, type NodeStatus } from './node.ts';
-import { RpcClient, RpcError } from './rpc/index.ts';
+} from '../node/client.ts';
+import { ConfigError, loadGenesis, loadIdentity, loadNodeConfig, publicKeysOf } from '../node/config.ts';
+import { runDevnet } from '../node/devnet.ts';
+import { createLayout } from '../node/layout.ts';
+import { LiveNode, type NodeStatus } from '../node/node.ts';
+import { RpcClient, RpcError } from '../node/rpc/index.ts';
+import { toHex } from '../wire/commit.ts';
+import { keyPairFromSeed } from '../wire/sign.ts';
+import { amountArg, fractionArg, hexArg, intArg } from './args.ts';
 
 const DEFAULT_RPC = 'http://127.0.0.1:26601';
 

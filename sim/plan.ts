@@ -2,7 +2,7 @@
  * Random fault plans from a seed, for `fractal sim`: the same (seed, nodes, intensity) gives the
  * same plan. Property tests generate plans with fast-check instead, so they can shrink them.
  */
-import { Random } from '../random.ts';
+import { Random } from '../runtime/random.ts';
 import type { CrashFault, FaultPlan, PartitionFault } from './faults.ts';
 
 export type Intensity = 'none' | 'light' | 'heavy';

@@ -6,8 +6,8 @@
  *
  * Writes are atomic one by one, like SQLite's autocommit: a write either landed whole or not at all.
  */
-import { MemoryStorage } from '../../storage/memory.ts';
-import type { BatchOp, Key, Value } from '../../storage/types.ts';
+import { MemoryStorage } from '../storage/memory.ts';
+import type { BatchOp, Key, Value } from '../storage/types.ts';
 
 /** What happens around one write: it lands, the process dies first, or it dies right after. */
 export type WriteFate = 'lands' | 'die-before' | 'die-after';

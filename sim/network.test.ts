@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Random } from '../random.ts';
-import { SimScheduler } from '../scheduler.ts';
+import { Random } from '../runtime/random.ts';
+import { SimScheduler } from '../runtime/scheduler.ts';
 import { canReach, type FaultPlan, NO_FAULTS, stabilisationTime } from './faults.ts';
 import { SimNetwork } from './network.ts';
 

@@ -5,7 +5,7 @@
  * Live nodes always use ed25519 (wire/sign.ts).
  */
 import { createHash, createHmac } from 'node:crypto';
-import type { Signer, Verifier } from '../../wire/sign.ts';
+import type { Signer, Verifier } from '../wire/sign.ts';
 
 export class SimKeyring {
   private readonly secrets = new Map<string, Buffer>();

@@ -13,17 +13,17 @@
  * so it never blames an honest node for what it could have seen; it may miss a bug that a
  * justification seen elsewhere hides, never the reverse.
  */
-import { blockHash, proposalSignBytes, voteSignBytes } from '../../engines/consensus/chain.ts';
+import { blockHash, proposalSignBytes, voteSignBytes } from '../engines/consensus/chain.ts';
 import {
   CONSENSUS_LIMITS,
   NetEnvelope,
   type Proposal,
   VOTE_PRECOMMIT,
   type Vote,
-} from '../../engines/consensus/messages.ts';
-import { toHex } from '../../wire/commit.ts';
-import { tryDecode } from '../../wire/schema.ts';
-import type { Verifier } from '../../wire/sign.ts';
+} from '../engines/consensus/messages.ts';
+import { toHex } from '../wire/commit.ts';
+import { tryDecode } from '../wire/schema.ts';
+import type { Verifier } from '../wire/sign.ts';
 import { exceedsTwoThirds, type PoweredSet } from './quorum.ts';
 
 /** Strictly more than a third: the round-skip threshold (line 55), as 3 * power > total. */

@@ -1,7 +1,7 @@
 /** `fractal chaos`: the fault harness (node/chaos/run.ts) from the command line. */
 import type { Command } from 'commander';
-import { runChaos } from './chaos/run.ts';
-import { intArg } from './cli-args.ts';
+import { runChaos } from '../node/chaos/run.ts';
+import { intArg } from './args.ts';
 
 export function registerChaosCommand(program: Command): void {
   program

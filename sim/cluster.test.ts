@@ -2,12 +2,12 @@
  * The simulator's own oracles: they must name what really happened, and only that.
  */
 import { describe, expect, it } from 'vitest';
-import { voteSignBytes } from '../../engines/consensus/chain.ts';
-import { CONSENSUS_LIMITS, NetEnvelope } from '../../engines/consensus/messages.ts';
-import { NO_FAULTS } from '../../runtime/sim/faults.ts';
-import { toHex } from '../../wire/commit.ts';
-import { tryDecode } from '../../wire/schema.ts';
+import { voteSignBytes } from '../engines/consensus/chain.ts';
+import { CONSENSUS_LIMITS, NetEnvelope } from '../engines/consensus/messages.ts';
+import { toHex } from '../wire/commit.ts';
+import { tryDecode } from '../wire/schema.ts';
 import { CHANNEL_CONSENSUS, Cluster, type ClusterOptions } from './cluster.ts';
+import { NO_FAULTS } from './faults.ts';
 
 /** Two Byzantine validators whose twins split across a lossy partition: forks, and many rounds. */
 const splitTwins = (seed: number): ClusterOptions => ({

@@ -9,7 +9,7 @@ import type { Multievaluate } from '../engines/executor/phases.ts';
 import { multievaluate, type VmTable } from '../vm/multievaluate.ts';
 import { builtinNatives, nativeVm } from '../vm/native.ts';
 import { transparentProofVm } from '../vm/provable.ts';
-import { createVmTable } from '../vm/table.ts';
+import { createVmTable, defaultVmTable } from '../vm/table.ts';
 import type { VirtualMachine } from '../vm/types.ts';
 import { wasmVm } from '../vm/wasm/vm.ts';
 
@@ -21,7 +21,8 @@ export function nodeVmTable(): VmTable {
       tokenNatives(builtinNatives().register(DECLARED_INPUTS).register(DECLARED_OUTPUTS)),
     ) as VirtualMachine<never>,
     wasmVm as VirtualMachine<never>,
-    transparentProofVm() as VirtualMachine<never>,
+    // proofs (never made by a node) run in the default table, as they always have
+    transparentProofVm({ table: defaultVmTable }) as VirtualMachine<never>,
   ]);
   return table;
 }

@@ -3,10 +3,10 @@
  * `checkCertificate`) so that a wrong threshold there is caught by the invariant checker instead
  * of being shared with it. Exact integer comparisons on bigints, no division or rounding.
  */
-import { voteSignBytes } from '../../engines/consensus/chain.ts';
-import { type Certificate, VOTE_PRECOMMIT } from '../../engines/consensus/messages.ts';
-import { toHex } from '../../wire/commit.ts';
-import type { Verifier } from '../../wire/sign.ts';
+import { voteSignBytes } from '../engines/consensus/chain.ts';
+import { type Certificate, VOTE_PRECOMMIT } from '../engines/consensus/messages.ts';
+import { toHex } from '../wire/commit.ts';
+import type { Verifier } from '../wire/sign.ts';
 
 /** Whether `power` is strictly more than two thirds of `total`: 3 * power > 2 * total. */
 export function exceedsTwoThirds(power: bigint, total: bigint): boolean {

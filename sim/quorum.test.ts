@@ -1,17 +1,17 @@
 /**
- * The oracle's quorum arithmetic (node/sim/quorum.ts) against the engine's (`quorum`,
+ * The oracle's quorum arithmetic (sim/quorum.ts) against the engine's (`quorum`,
  * `checkCertificate`): written apart, they must agree on every generated set and signer subset,
  * above all at exactly two thirds.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { checkCertificate, voteSignBytes } from '../../engines/consensus/chain.ts';
-import { type Certificate, VOTE_PRECOMMIT } from '../../engines/consensus/messages.ts';
-import { makeValidatorSet, quorum } from '../../engines/consensus/validators.ts';
-import { propParams } from '../../props/config.ts';
-import { SimKeyring } from '../../runtime/sim/signer.ts';
-import { toHex } from '../../wire/commit.ts';
+import { checkCertificate, voteSignBytes } from '../engines/consensus/chain.ts';
+import { type Certificate, VOTE_PRECOMMIT } from '../engines/consensus/messages.ts';
+import { makeValidatorSet, quorum } from '../engines/consensus/validators.ts';
+import { propParams } from '../props/config.ts';
+import { toHex } from '../wire/commit.ts';
 import { certifies, exceedsTwoThirds } from './quorum.ts';
+import { SimKeyring } from './signer.ts';
 
 const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
 const engineSays = (signed: number, total: number) => signed >= quorum(total);

@@ -2,11 +2,12 @@
  * `fractal sim`: a consensus network in the deterministic simulator. Prints progress, every
  * invariant, the trace hash, and the command that replays the run; a failing run exits 1.
  */
-import { describePlan } from '../runtime/sim/faults.ts';
-import { type Intensity, randomFaultPlan } from '../runtime/sim/plan.ts';
+
+import { type ByzantineBehaviour, Cluster, type ClusterReport } from '../sim/cluster.ts';
+import { describePlan } from '../sim/faults.ts';
+import { PipelineCluster, type PipelineReport } from '../sim/pipeline.ts';
+import { type Intensity, randomFaultPlan } from '../sim/plan.ts';
 import { TraceRecorder } from '../viz/trace.ts';
-import { type ByzantineBehaviour, Cluster, type ClusterReport } from './sim/cluster.ts';
-import { PipelineCluster, type PipelineReport } from './sim/pipeline.ts';
 
 export interface SimConsensusOptions {
   seed: number;

@@ -11,7 +11,7 @@ import { VizHub } from '../viz/hub.ts';
 import { VizServer } from '../viz/server.ts';
 import { SimSource, type VizSource } from '../viz/source.ts';
 import { parseTrace, TraceError, TraceSource } from '../viz/trace.ts';
-import { intArg } from './cli-args.ts';
+import { intArg } from './args.ts';
 import { clusterFor, type SimConsensusOptions, simTitle } from './sim-consensus.ts';
 
 /** The visualiser's default port (`--viz-port` / `--port` change it; 0 takes any free port). */

@@ -1,18 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { blockHash, proposalSignBytes, voteSignBytes } from '../../engines/consensus/chain.ts';
+import { blockHash, proposalSignBytes, voteSignBytes } from '../engines/consensus/chain.ts';
 import {
   type Block,
   NetEnvelope,
   VOTE_PRECOMMIT,
   VOTE_PREVOTE,
   type Vote,
-} from '../../engines/consensus/messages.ts';
-import { makeValidatorSet } from '../../engines/consensus/validators.ts';
-import { SimKeyring } from '../../runtime/sim/signer.ts';
-import { toHex } from '../../wire/commit.ts';
-import { encode } from '../../wire/schema.ts';
-import { bareCommittedBlock } from '../../wire/testing.ts';
+} from '../engines/consensus/messages.ts';
+import { makeValidatorSet } from '../engines/consensus/validators.ts';
+import { toHex } from '../wire/commit.ts';
+import { encode } from '../wire/schema.ts';
+import { bareCommittedBlock } from '../wire/testing.ts';
 import { ConductOracle, exceedsOneThird } from './conduct.ts';
+import { SimKeyring } from './signer.ts';
 
 const CHAIN = 'conduct-test';
 const keyring = new SimKeyring();
