@@ -35,8 +35,8 @@ export const PLANTED_BUGS: readonly PlantedBug[] = [
     what: 'a proposal whose valid round has no polka at that round is acted on as if it had one (line 28)',
     edits: edit(
       'engines/consensus/round.ts',
-      "if (vr >= 0 && vr < r && hasQuorumFor(s.votes, vr, 'prevote', proposal.value)) {",
-      'if (vr >= 0 && vr < r) {',
+      "return vr >= 0 && vr < s.round && hasQuorumFor(s.votes, vr, 'prevote', p.value) ? p : undefined;",
+      'return vr >= 0 && vr < s.round ? p : undefined;',
     ),
   },
   {
@@ -94,8 +94,8 @@ export const PLANTED_BUGS: readonly PlantedBug[] = [
     what: 'a locked validator prevotes a new value (line 22 without the lock)',
     edits: edit(
       'engines/consensus/round.ts',
-      'const ok = proposal.valid && (s.lockedRound === -1 || s.lockedValue === proposal.value);',
-      'const ok = proposal.valid;',
+      'p !== undefined && p.validRound === -1 && p.valid && (s.lockedRound === -1 || s.lockedValue === p.value)',
+      'p !== undefined && p.validRound === -1 && p.valid',
     ),
   },
   {
@@ -103,8 +103,8 @@ export const PLANTED_BUGS: readonly PlantedBug[] = [
     what: 'a validator precommits the proposal once 2f+1 prevotes of any values arrived (line 36)',
     edits: edit(
       'engines/consensus/round.ts',
-      "    proposal?.valid &&\n    hasQuorumFor(s.votes, r, 'prevote', proposal.value)\n  ) {",
-      "    proposal?.valid &&\n    hasQuorumAny(s.votes, r, 'prevote')\n  ) {",
+      "return !s.lockedThisRound && p?.valid === true && hasQuorumFor(s.votes, s.round, 'prevote', p.value);",
+      "return !s.lockedThisRound && p?.valid === true && hasQuorumAny(s.votes, s.round, 'prevote');",
     ),
   },
   {
