@@ -190,7 +190,8 @@ function copyTree(from: string, to: string): void {
   const files = spawnSync('git', ['ls-files', '-co', '--exclude-standard'], { cwd: from, encoding: 'utf8' });
   if (files.status !== 0) throw new Error(`git ls-files failed: ${files.stderr}`);
   for (const f of files.stdout.split('\n')) {
-    if (f === '' || f.startsWith('node_modules/')) continue;
+    // a worktree's node_modules may be a symlink, which git lists as a file
+    if (f === '' || f === 'node_modules' || f.startsWith('node_modules/')) continue;
     try {
       cpSync(join(from, f), join(to, f), { recursive: false });
     } catch {
