@@ -13,6 +13,7 @@ import { mempoolEngine } from './engine.ts';
 import type { MempoolContext } from './machine.ts';
 import { type MempoolMessage, MempoolNetMessage } from './messages.ts';
 import type { MempoolConfig } from './node.ts';
+import { batch, entries, poolSize } from './pool.ts';
 import type { AdmitReply, NetOut, PeerPenalty } from './ports.ts';
 import { encryptedBody, epochKey, INSTANCE, keyOf, signedBytes } from './testing.ts';
 
@@ -55,6 +56,11 @@ function single(config: Partial<MempoolConfig> = {}) {
     penalties,
     ctx: () => g.instance('mempool').context<MempoolContext>(),
     state: () => g.instance('mempool').stateString(),
+    /** The pool's phase, from the context's mirror of it. */
+    phase: () => {
+      const c = g.instance('mempool').context<MempoolContext>();
+      return c.size === 0 ? 'empty' : c.full ? 'full' : 'pooling';
+    },
     /** Submits and processes it (and anything else due now; virtual time does not move). */
     submit(bytes: Uint8Array) {
       g.send(mp.in.submit, { id: `r${n++}`, bytes });
@@ -78,18 +84,18 @@ function single(config: Partial<MempoolConfig> = {}) {
 }
 
 describe('mempool engine', () => {
-  it('replies to every submission, sends the batch when the head changes, and follows empty/pooling/full', () => {
+  it('replies to every submission, sends the batch when the head changes, and goes empty/pooling/full', () => {
     const t = single({ limits: { maxCount: 2 } });
-    expect(t.state()).toBe('empty');
+    expect(t.phase()).toBe('empty');
     const a = signedBytes({ key: keyOf('a'), fee: 5n });
     const r1 = t.submit(a);
     expect(r1).toEqual({ id: 'r0', ok: true, hash: sha256(a), reason: null });
-    expect(t.state()).toBe('pooling');
+    expect(t.phase()).toBe('pooling');
     expect(t.submit(a)).toEqual({ id: 'r1', ok: false, hash: sha256(a), reason: 'duplicate' });
     expect(t.submit(Uint8Array.of(1))).toMatchObject({ ok: false, reason: 'undecodable' });
     const b = signedBytes({ key: keyOf('b'), fee: 9n });
     t.submit(b);
-    expect(t.state()).toBe('full');
+    expect(t.phase()).toBe('full');
     expect(t.ctx().size).toBe(2);
     expect(t.submit(signedBytes({ key: keyOf('c'), fee: 1n }))).toMatchObject({ reason: 'pool-full' });
     // the latest batch is the pool in priority order
@@ -97,7 +103,7 @@ describe('mempool engine', () => {
     expect(t.batches.at(-1)).toEqual([b, a]);
     t.g.send(t.mp.in.committed, block(1n, [b, a]));
     t.advance(100);
-    expect(t.state()).toBe('empty');
+    expect(t.phase()).toBe('empty');
     expect(t.batches.at(-1)).toEqual([]);
     // the replay is refused
     expect(t.submit(a)).toMatchObject({ reason: 'replay' });
@@ -113,10 +119,12 @@ describe('mempool engine', () => {
     expect(t.batches.at(-1)).toHaveLength(5);
   });
 
-  it('its statechart has the pool phases', () => {
+  it('its statechart has the protocol: waiting, admission, gossip, recheck, reaping', () => {
     const t = single();
-    const machine = t.g.describe().engines[0]!.machine as { states: object };
-    expect(Object.keys(machine.states)).toEqual(['empty', 'pooling', 'full']);
+    const machine = t.g.describe().engines[0]!.machine as { states: Record<string, { states: object }> };
+    expect(Object.keys(machine.states)).toEqual(['waiting', 'admission', 'gossip', 'recheck', 'reaping']);
+    expect(Object.keys(machine.states.waiting!.states)).toEqual(['batchSent', 'batchDue']);
+    expect(t.state()).toBe('waiting.batchSent');
   });
 
   it('gossip: announces admissions, serves requests, admits what it requested', () => {
@@ -245,7 +253,7 @@ function cluster(n: number, seed: number, plan: FaultPlan = NO_FAULTS) {
     network.attach(id, (from, bytes) => g.send(mp.in.net, { peer: from, bytes }, `net:${from}`));
     g.start();
     g.send(mp.in.epochKey, EPOCH);
-    const pool = () => g.instance('mempool').context<MempoolContext>().mempool.pool;
+    const pool = () => g.instance('mempool').context<MempoolContext>().pool;
     return { id, g, mp, pool };
   });
   scheduler.run(); // every node knows the epoch key before clients submit
@@ -291,19 +299,12 @@ describe('mempool gossip between engines', () => {
           const want = submitted.map((b) => toHex(sha256(b))).sort();
           for (const node of c.nodes) {
             expect(
-              node
-                .pool()
-                .entries()
+              entries(node.pool())
                 .map((e) => e.hash)
                 .sort(),
             ).toEqual(want);
           }
-          const batches = c.nodes.map((node) =>
-            node
-              .pool()
-              .batch(1000, 1 << 24)
-              .map(toHex),
-          );
+          const batches = c.nodes.map((node) => batch(node.pool(), 1000, 1 << 24).map(toHex));
           expect(batches[1]).toEqual(batches[0]);
           expect(batches[2]).toEqual(batches[0]);
           expect(batches[0]![0]).toBe(toHex(shares));
@@ -321,16 +322,12 @@ describe('mempool gossip between engines', () => {
     c.nodes[0]!.g.send(c.nodes[0]!.mp.in.submit, { id: '1', bytes: a });
     c.nodes[1]!.g.send(c.nodes[1]!.mp.in.submit, { id: '2', bytes: b });
     c.scheduler.run({ maxTime: 10_000 });
-    expect(c.nodes.map((n) => n.pool().size)).toEqual([2, 2]);
+    expect(c.nodes.map((n) => poolSize(n.pool()))).toEqual([2, 2]);
     for (const n of c.nodes) n.g.send(n.mp.in.committed, block(1n, [b]));
     c.scheduler.run({ maxTime: 20_000 });
-    expect(
-      c.nodes.map((n) =>
-        n
-          .pool()
-          .entries()
-          .map((e) => e.hash),
-      ),
-    ).toEqual([[toHex(sha256(a))], [toHex(sha256(a))]]);
+    expect(c.nodes.map((n) => entries(n.pool()).map((e) => e.hash))).toEqual([
+      [toHex(sha256(a))],
+      [toHex(sha256(a))],
+    ]);
   });
 });
