@@ -8,14 +8,16 @@ import { type FaultPlan, NO_FAULTS } from '../../runtime/sim/faults.ts';
 import { SimNetwork } from '../../runtime/sim/network.ts';
 import { sha256, toHex } from '../../wire/commit.ts';
 import { decode, encode } from '../../wire/schema.ts';
+import { verify as ed25519Verify, type Verifier } from '../../wire/sign.ts';
 import { bareCommittedBlock } from '../../wire/testing.ts';
+import { bytesEqual } from '../../wire/types.ts';
 import { mempoolEngine } from './engine.ts';
 import type { MempoolContext } from './machine.ts';
 import { type MempoolMessage, MempoolNetMessage } from './messages.ts';
 import type { MempoolConfig } from './node.ts';
-import { batch, entries, poolSize } from './pool.ts';
+import { batch, entries, has, poolSize } from './pool.ts';
 import type { AdmitReply, NetOut, PeerPenalty } from './ports.ts';
-import { encryptedBody, epochKey, INSTANCE, keyOf, signedBytes } from './testing.ts';
+import { deepFreeze, encryptedBody, epochKey, INSTANCE, keyOf, signedBytes } from './testing.ts';
 
 const validators = [0, 1, 2].map((i) => keyOf(`validator-${i}`));
 const KEY = epochKey();
@@ -26,10 +28,10 @@ const block = (height: bigint, txs: Uint8Array[]) => bareCommittedBlock(INSTANCE
 const wire = (message: MempoolMessage, instance = INSTANCE) =>
   encode(MempoolNetMessage, { instance, message });
 
-/** One mempool engine driven by hand. */
-function single(config: Partial<MempoolConfig> = {}) {
+/** One mempool engine driven by hand (signatures checked by `verify`, ed25519 by default). */
+function single(config: Partial<MempoolConfig> = {}, verify?: Verifier) {
   const scheduler = new SimScheduler(1);
-  const g = new EngineGraph({ node: 'n0', scheduler, seed: 1 });
+  const g = new EngineGraph({ node: 'n0', scheduler, seed: 1, ...(verify === undefined ? {} : { verify }) });
   const mp = g.add('mempool', mempoolEngine, {
     instance: INSTANCE,
     validators: validators.map((v) => v.publicKey),
@@ -229,6 +231,120 @@ describe('mempool engine', () => {
       }),
       propParams('mempool.net-garbage', 200),
     );
+  });
+});
+
+describe('mempool engine: an immutable context', () => {
+  const poison = keyOf('poison');
+  /** ed25519, except that checking the poison key's signatures throws (a verifier that fails). */
+  const flakyVerify: Verifier = (publicKey, message, signature) => {
+    if (bytesEqual(publicKey, poison.publicKey)) throw new Error('verifier unavailable');
+    return ed25519Verify(publicKey, message, signature);
+  };
+
+  /** Runs `act` as one step that throws, and checks that the engine restarted from exactly the context before. */
+  function throwsAndChangesNothing(t: ReturnType<typeof single>, act: () => void): void {
+    const inst = t.g.instance('mempool');
+    const restarts = inst.restarts;
+    const before = structuredClone(t.ctx());
+    const state = t.state();
+    const emitted = [t.replies.length, t.batches.length, t.sent.length, t.penalties.length];
+    act();
+    expect(inst.restarts).toBe(restarts + 1);
+    expect(inst.status).toBe('running');
+    expect(t.ctx()).toEqual(before);
+    expect(t.state()).toBe(state);
+    expect([t.replies.length, t.batches.length, t.sent.length, t.penalties.length]).toEqual(emitted);
+  }
+
+  it('a submission whose check throws is not admitted, gets no reply, and leaves the context as it was', () => {
+    const t = single({}, flakyVerify);
+    const kept = signedBytes({ key: keyOf('kept'), fee: 3n });
+    t.submit(kept);
+    t.advance(100);
+    const bad = signedBytes({ key: poison, fee: 9n });
+    throwsAndChangesNothing(t, () => t.submit(bad));
+    expect(has(t.ctx().pool, toHex(sha256(bad)))).toBe(false);
+    expect(has(t.ctx().pool, toHex(sha256(kept)))).toBe(true);
+    // the engine goes on from there
+    expect(t.submit(signedBytes({ key: keyOf('after'), fee: 2n }))).toMatchObject({ ok: true });
+    expect(t.ctx().size).toBe(2);
+  });
+
+  it('pulled bodies: one admitted, the next one throws: neither is pooled and nothing is emitted', () => {
+    const t = single({}, flakyVerify);
+    const good = signedBytes({ key: keyOf('good'), fee: 4n });
+    const bad = signedBytes({ key: poison, fee: 5n });
+    t.net('peer', wire({ tag: 'announce', value: { hashes: [sha256(good), sha256(bad)] } }));
+    t.advance(100);
+    // the good body is admitted (the pool would have changed) before checking the bad one throws
+    throwsAndChangesNothing(t, () =>
+      t.net('peer', wire({ tag: 'envelopes', value: { envelopes: [good, bad] } })),
+    );
+    expect(has(t.ctx().pool, toHex(sha256(good)))).toBe(false);
+    expect(t.ctx().size).toBe(0);
+    // still in flight: the good body alone is welcome later
+    t.net('peer', wire({ tag: 'envelopes', value: { envelopes: [good] } }));
+    expect(t.ctx().size).toBe(1);
+    expect(t.penalties).toEqual([]);
+  });
+
+  it('a committed block whose recheck throws after its first envelope left: the pool keeps it', () => {
+    const t = single({}, flakyVerify);
+    const ours = signedBytes({ key: keyOf('ours'), fee: 4n });
+    t.submit(ours);
+    t.advance(100);
+    const foreign = signedBytes({ key: poison, fee: 5n });
+    throwsAndChangesNothing(t, () => {
+      t.g.send(t.mp.in.committed, block(1n, [ours, foreign]));
+      t.advance(0);
+    });
+    expect(has(t.ctx().pool, toHex(sha256(ours)))).toBe(true);
+    expect(t.ctx().pool.height).toBe(0n);
+  });
+
+  it('its context survives being deep-frozen across every kind of step', () => {
+    const t = single({ limits: { maxCount: 3 }, gossip: { peers: ['p1'], requestTimeout: 50 } });
+    const freeze = () => deepFreeze(t.ctx());
+    freeze();
+    const a = signedBytes({ key: keyOf('fa'), fee: 2n });
+    const b = signedBytes({ key: keyOf('fb'), fee: 3n, nonce: 1n });
+    const c = signedBytes({ key: keyOf('fc'), fee: 4n });
+    expect(t.submit(a)).toMatchObject({ ok: true });
+    freeze();
+    expect(t.submit(a)).toMatchObject({ ok: false, reason: 'duplicate' });
+    freeze();
+    expect(t.submit(Uint8Array.of(7))).toMatchObject({ ok: false, reason: 'undecodable' });
+    freeze();
+    t.advance(30); // the batch, the announcement
+    freeze();
+    t.net('p1', wire({ tag: 'request', value: { hashes: [sha256(a)] } }));
+    freeze();
+    t.net('p1', wire({ tag: 'announce', value: { hashes: [sha256(b), sha256(c)] } }));
+    freeze();
+    t.net('p1', wire({ tag: 'envelopes', value: { envelopes: [b] } }));
+    freeze();
+    t.net('p1', Uint8Array.of(1, 2));
+    freeze();
+    t.advance(100); // c's request times out; announcements; the batch
+    freeze();
+    expect(t.submit(signedBytes({ key: keyOf('fd'), fee: 9n }))).toMatchObject({ ok: true });
+    freeze();
+    expect(t.submit(signedBytes({ key: keyOf('fe'), fee: 1n }))).toMatchObject({ reason: 'pool-full' });
+    freeze();
+    t.g.send(t.mp.in.committed, block(1n, [a]));
+    t.advance(0);
+    freeze();
+    t.g.send(t.mp.in.epochKey, { ...EPOCH, epoch: 2n });
+    t.advance(100);
+    freeze();
+    const inst = t.g.instance('mempool');
+    expect(inst.restarts).toBe(0);
+    expect(inst.status).toBe('running');
+    expect(t.ctx().size).toBe(2);
+    expect(t.ctx().pending).toBeNull();
+    expect(t.batches.at(-1)).toHaveLength(2);
+    expect(t.penalties).toEqual([{ peer: 'p1', reason: 'undecodable' }]);
   });
 });
 
