@@ -1,12 +1,13 @@
 /**
  * mempool.admit: pre-signed plain envelopes (real ed25519, wire/sign.ts) admitted through the pool
  * per second (size check, hash, decode, instance, expiry, replay, nonce, sender and capacity
- * checks, signature, insertion in priority order), against raw node:crypto ed25519 verification
+ * checks, signature, insertion in priority order; each admission returns a new immutable pool
+ * state), against raw node:crypto ed25519 verification
  * of the same signatures in the same run (KeyObjects made in advance). The signature is the one
  * expensive step of admission, so the ratio is the share of admission time it takes.
  */
 import { createPublicKey, type KeyObject, verify as nodeVerify } from 'node:crypto';
-import { Pool } from '../engines/mempool/pool.ts';
+import { admit, createPool } from '../engines/mempool/pool.ts';
 import { INSTANCE, keyOf, signedBytes } from '../engines/mempool/testing.ts';
 import { envelopeSigningBytes, SignedEnvelope } from '../wire/envelope.ts';
 import { decode } from '../wire/schema.ts';
@@ -27,10 +28,12 @@ export default async function mempoolBench(): Promise<void> {
   const limits = { maxCount: envelopes.length, maxBytes: 64 * 1024 * 1024 };
 
   const admitted = measure(() => {
-    const pool = new Pool({ instance: INSTANCE, validators: [], limits }, verify);
+    let pool = createPool({ instance: INSTANCE, validators: [], limits });
+    const env = { verify };
     for (const bytes of envelopes) {
-      const adm = pool.admit(bytes);
-      if (!adm.ok) throw new Error(`bench envelope rejected: ${adm.reason}`);
+      const { pool: next, admission } = admit(pool, bytes, env);
+      if (!admission.ok) throw new Error(`bench envelope rejected: ${admission.reason}`);
+      pool = next;
     }
     return envelopes.length;
   }, 2000);

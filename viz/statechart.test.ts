@@ -163,6 +163,80 @@ describe('statechartOf: consensus', () => {
   });
 });
 
+describe('statechartOf: mempool', () => {
+  const def = engineDefinitions().find((d) => d.name === 'mempool')!;
+  const chart = statechartOfEngine(def);
+
+  it('has the protocol phases: waiting (batch sent or due), admission, gossip, recheck, reaping', () => {
+    expect(chart.states.map((s) => s.id)).toEqual([
+      'mempool',
+      'mempool.waiting',
+      'mempool.waiting.batchSent',
+      'mempool.waiting.batchDue',
+      'mempool.admission',
+      'mempool.gossip',
+      'mempool.recheck',
+      'mempool.reaping',
+    ]);
+    expect(chart.states[0]!.initial).toBe('mempool.waiting');
+    expect(chart.states.find((s) => s.id === 'mempool.waiting')!.entry).toEqual([
+      'arm the timers',
+      'emit the effects',
+    ]);
+  });
+
+  it('routes each input port to its own phase, by a named action', () => {
+    const from = chart.transitions.filter((t) => t.from === 'mempool.waiting');
+    expect(from.map((t) => [t.event, t.to, t.guard ?? null, t.actions])).toEqual([
+      ['submit', 'mempool.admission', null, ['check the envelope']],
+      ['net', 'mempool.gossip', null, ['read the peer message']],
+      ['committed', 'mempool.recheck', null, ["take the block's envelopes out"]],
+      ['epochKey', 'mempool.reaping', null, ['learn the epoch key']],
+      ['timeout', 'mempool.reaping', 'the batch deadline', ['end the batch interval']],
+      ['timeout', 'mempool.reaping', 'the gossip deadline', ['announce admissions, re-request overdue']],
+    ]);
+  });
+
+  it('admits or refuses, pulls or serves, and reaps the batch by named rules', () => {
+    const rules = (state: string) =>
+      chart.transitions
+        .filter((t) => t.from === `mempool.${state}`)
+        .map((t) => [t.guard ?? null, t.actions ?? [], t.to]);
+    expect(rules('admission')).toEqual([
+      ['passes every check', ['pool it, announce it, reply admitted'], 'mempool.reaping'],
+      [null, ['reply with the reason'], 'mempool.reaping'],
+    ]);
+    expect(rules('gossip')).toEqual([
+      ['not a message of this instance', ['penalise the peer'], 'mempool.reaping'],
+      ['an announcement', ['request the missing bodies'], 'mempool.reaping'],
+      ['a request', ['serve the requested bodies'], 'mempool.reaping'],
+      ['requested bodies', ['admit the pulled bodies'], 'mempool.reaping'],
+    ]);
+    expect(rules('recheck')).toEqual([[null, ['drop the expired and the unpayable'], 'mempool.reaping']]);
+    expect(rules('reaping')).toEqual([
+      ['pool changed within the batch interval', ['arm the batch deadline'], 'mempool.waiting.batchDue'],
+      ['pool unchanged, the batch deadline armed', [], 'mempool.waiting.batchDue'],
+      ['pool and its batch changed', ['send the batch to consensus'], 'mempool.waiting.batchSent'],
+      [null, ['mark the batch current'], 'mempool.waiting.batchSent'],
+    ]);
+  });
+
+  it('names every guard and action: no inline guard, no catch-all action', () => {
+    expect(chart.transitions.length).toBeGreaterThan(0);
+    for (const t of chart.transitions) {
+      expect(t.guard, `mempool: ${t.from} -> ${t.to} on ${t.event}`).not.toBe(INLINE);
+      expect(t.actions ?? []).not.toContain('handle');
+      expect(t.actions ?? []).not.toContain(INLINE);
+    }
+    for (const s of chart.states)
+      for (const a of [...(s.entry ?? []), ...(s.exit ?? [])]) expect(a).not.toBe(INLINE);
+    // no eventless transition out of a phase an input waits in
+    expect(
+      chart.transitions.filter((t) => t.event === 'always' && t.from.startsWith('mempool.waiting')),
+    ).toEqual([]);
+  });
+});
+
 describe('statechartOf: the XState features', () => {
   const machine = setup({
     guards: {

@@ -8,13 +8,16 @@ import { type FaultPlan, NO_FAULTS } from '../../sim/faults.ts';
 import { SimNetwork } from '../../sim/network.ts';
 import { sha256, toHex } from '../../wire/commit.ts';
 import { decode, encode } from '../../wire/schema.ts';
+import { verify as ed25519Verify, type Verifier } from '../../wire/sign.ts';
 import { bareCommittedBlock } from '../../wire/testing.ts';
+import { bytesEqual } from '../../wire/types.ts';
 import { mempoolEngine } from './engine.ts';
 import type { MempoolContext } from './machine.ts';
 import { type MempoolMessage, MempoolNetMessage } from './messages.ts';
 import type { MempoolConfig } from './node.ts';
+import { batch, entries, has, poolSize } from './pool.ts';
 import type { AdmitReply, NetOut, PeerPenalty } from './ports.ts';
-import { encryptedBody, epochKey, INSTANCE, keyOf, signedBytes } from './testing.ts';
+import { deepFreeze, encryptedBody, epochKey, INSTANCE, keyOf, signedBytes } from './testing.ts';
 
 const validators = [0, 1, 2].map((i) => keyOf(`validator-${i}`));
 const KEY = epochKey();
@@ -25,10 +28,10 @@ const block = (height: bigint, txs: Uint8Array[]) => bareCommittedBlock(INSTANCE
 const wire = (message: MempoolMessage, instance = INSTANCE) =>
   encode(MempoolNetMessage, { instance, message });
 
-/** One mempool engine driven by hand. */
-function single(config: Partial<MempoolConfig> = {}) {
+/** One mempool engine driven by hand (signatures checked by `verify`, ed25519 by default). */
+function single(config: Partial<MempoolConfig> = {}, verify?: Verifier) {
   const scheduler = new SimScheduler(1);
-  const g = new EngineGraph({ node: 'n0', scheduler, seed: 1 });
+  const g = new EngineGraph({ node: 'n0', scheduler, seed: 1, ...(verify === undefined ? {} : { verify }) });
   const mp = g.add('mempool', mempoolEngine, {
     instance: INSTANCE,
     validators: validators.map((v) => v.publicKey),
@@ -55,6 +58,11 @@ function single(config: Partial<MempoolConfig> = {}) {
     penalties,
     ctx: () => g.instance('mempool').context<MempoolContext>(),
     state: () => g.instance('mempool').stateString(),
+    /** The pool's phase, from the context's mirror of it. */
+    phase: () => {
+      const c = g.instance('mempool').context<MempoolContext>();
+      return c.size === 0 ? 'empty' : c.full ? 'full' : 'pooling';
+    },
     /** Submits and processes it (and anything else due now; virtual time does not move). */
     submit(bytes: Uint8Array) {
       g.send(mp.in.submit, { id: `r${n++}`, bytes });
@@ -78,18 +86,18 @@ function single(config: Partial<MempoolConfig> = {}) {
 }
 
 describe('mempool engine', () => {
-  it('replies to every submission, sends the batch when the head changes, and follows empty/pooling/full', () => {
+  it('replies to every submission, sends the batch when the head changes, and goes empty/pooling/full', () => {
     const t = single({ limits: { maxCount: 2 } });
-    expect(t.state()).toBe('empty');
+    expect(t.phase()).toBe('empty');
     const a = signedBytes({ key: keyOf('a'), fee: 5n });
     const r1 = t.submit(a);
     expect(r1).toEqual({ id: 'r0', ok: true, hash: sha256(a), reason: null });
-    expect(t.state()).toBe('pooling');
+    expect(t.phase()).toBe('pooling');
     expect(t.submit(a)).toEqual({ id: 'r1', ok: false, hash: sha256(a), reason: 'duplicate' });
     expect(t.submit(Uint8Array.of(1))).toMatchObject({ ok: false, reason: 'undecodable' });
     const b = signedBytes({ key: keyOf('b'), fee: 9n });
     t.submit(b);
-    expect(t.state()).toBe('full');
+    expect(t.phase()).toBe('full');
     expect(t.ctx().size).toBe(2);
     expect(t.submit(signedBytes({ key: keyOf('c'), fee: 1n }))).toMatchObject({ reason: 'pool-full' });
     // the latest batch is the pool in priority order
@@ -97,7 +105,7 @@ describe('mempool engine', () => {
     expect(t.batches.at(-1)).toEqual([b, a]);
     t.g.send(t.mp.in.committed, block(1n, [b, a]));
     t.advance(100);
-    expect(t.state()).toBe('empty');
+    expect(t.phase()).toBe('empty');
     expect(t.batches.at(-1)).toEqual([]);
     // the replay is refused
     expect(t.submit(a)).toMatchObject({ reason: 'replay' });
@@ -113,10 +121,12 @@ describe('mempool engine', () => {
     expect(t.batches.at(-1)).toHaveLength(5);
   });
 
-  it('its statechart has the pool phases', () => {
+  it('its statechart has the protocol: waiting, admission, gossip, recheck, reaping', () => {
     const t = single();
-    const machine = t.g.describe().engines[0]!.machine as { states: object };
-    expect(Object.keys(machine.states)).toEqual(['empty', 'pooling', 'full']);
+    const machine = t.g.describe().engines[0]!.machine as { states: Record<string, { states: object }> };
+    expect(Object.keys(machine.states)).toEqual(['waiting', 'admission', 'gossip', 'recheck', 'reaping']);
+    expect(Object.keys(machine.states.waiting!.states)).toEqual(['batchSent', 'batchDue']);
+    expect(t.state()).toBe('waiting.batchSent');
   });
 
   it('gossip: announces admissions, serves requests, admits what it requested', () => {
@@ -224,6 +234,120 @@ describe('mempool engine', () => {
   });
 });
 
+describe('mempool engine: an immutable context', () => {
+  const poison = keyOf('poison');
+  /** ed25519, except that checking the poison key's signatures throws (a verifier that fails). */
+  const flakyVerify: Verifier = (publicKey, message, signature) => {
+    if (bytesEqual(publicKey, poison.publicKey)) throw new Error('verifier unavailable');
+    return ed25519Verify(publicKey, message, signature);
+  };
+
+  /** Runs `act` as one step that throws, and checks that the engine restarted from exactly the context before. */
+  function throwsAndChangesNothing(t: ReturnType<typeof single>, act: () => void): void {
+    const inst = t.g.instance('mempool');
+    const restarts = inst.restarts;
+    const before = structuredClone(t.ctx());
+    const state = t.state();
+    const emitted = [t.replies.length, t.batches.length, t.sent.length, t.penalties.length];
+    act();
+    expect(inst.restarts).toBe(restarts + 1);
+    expect(inst.status).toBe('running');
+    expect(t.ctx()).toEqual(before);
+    expect(t.state()).toBe(state);
+    expect([t.replies.length, t.batches.length, t.sent.length, t.penalties.length]).toEqual(emitted);
+  }
+
+  it('a submission whose check throws is not admitted, gets no reply, and leaves the context as it was', () => {
+    const t = single({}, flakyVerify);
+    const kept = signedBytes({ key: keyOf('kept'), fee: 3n });
+    t.submit(kept);
+    t.advance(100);
+    const bad = signedBytes({ key: poison, fee: 9n });
+    throwsAndChangesNothing(t, () => t.submit(bad));
+    expect(has(t.ctx().pool, toHex(sha256(bad)))).toBe(false);
+    expect(has(t.ctx().pool, toHex(sha256(kept)))).toBe(true);
+    // the engine goes on from there
+    expect(t.submit(signedBytes({ key: keyOf('after'), fee: 2n }))).toMatchObject({ ok: true });
+    expect(t.ctx().size).toBe(2);
+  });
+
+  it('pulled bodies: one admitted, the next one throws: neither is pooled and nothing is emitted', () => {
+    const t = single({}, flakyVerify);
+    const good = signedBytes({ key: keyOf('good'), fee: 4n });
+    const bad = signedBytes({ key: poison, fee: 5n });
+    t.net('peer', wire({ tag: 'announce', value: { hashes: [sha256(good), sha256(bad)] } }));
+    t.advance(100);
+    // the good body is admitted (the pool would have changed) before checking the bad one throws
+    throwsAndChangesNothing(t, () =>
+      t.net('peer', wire({ tag: 'envelopes', value: { envelopes: [good, bad] } })),
+    );
+    expect(has(t.ctx().pool, toHex(sha256(good)))).toBe(false);
+    expect(t.ctx().size).toBe(0);
+    // still in flight: the good body alone is welcome later
+    t.net('peer', wire({ tag: 'envelopes', value: { envelopes: [good] } }));
+    expect(t.ctx().size).toBe(1);
+    expect(t.penalties).toEqual([]);
+  });
+
+  it('a committed block whose recheck throws after its first envelope left: the pool keeps it', () => {
+    const t = single({}, flakyVerify);
+    const ours = signedBytes({ key: keyOf('ours'), fee: 4n });
+    t.submit(ours);
+    t.advance(100);
+    const foreign = signedBytes({ key: poison, fee: 5n });
+    throwsAndChangesNothing(t, () => {
+      t.g.send(t.mp.in.committed, block(1n, [ours, foreign]));
+      t.advance(0);
+    });
+    expect(has(t.ctx().pool, toHex(sha256(ours)))).toBe(true);
+    expect(t.ctx().pool.height).toBe(0n);
+  });
+
+  it('its context survives being deep-frozen across every kind of step', () => {
+    const t = single({ limits: { maxCount: 3 }, gossip: { peers: ['p1'], requestTimeout: 50 } });
+    const freeze = () => deepFreeze(t.ctx());
+    freeze();
+    const a = signedBytes({ key: keyOf('fa'), fee: 2n });
+    const b = signedBytes({ key: keyOf('fb'), fee: 3n, nonce: 1n });
+    const c = signedBytes({ key: keyOf('fc'), fee: 4n });
+    expect(t.submit(a)).toMatchObject({ ok: true });
+    freeze();
+    expect(t.submit(a)).toMatchObject({ ok: false, reason: 'duplicate' });
+    freeze();
+    expect(t.submit(Uint8Array.of(7))).toMatchObject({ ok: false, reason: 'undecodable' });
+    freeze();
+    t.advance(30); // the batch, the announcement
+    freeze();
+    t.net('p1', wire({ tag: 'request', value: { hashes: [sha256(a)] } }));
+    freeze();
+    t.net('p1', wire({ tag: 'announce', value: { hashes: [sha256(b), sha256(c)] } }));
+    freeze();
+    t.net('p1', wire({ tag: 'envelopes', value: { envelopes: [b] } }));
+    freeze();
+    t.net('p1', Uint8Array.of(1, 2));
+    freeze();
+    t.advance(100); // c's request times out; announcements; the batch
+    freeze();
+    expect(t.submit(signedBytes({ key: keyOf('fd'), fee: 9n }))).toMatchObject({ ok: true });
+    freeze();
+    expect(t.submit(signedBytes({ key: keyOf('fe'), fee: 1n }))).toMatchObject({ reason: 'pool-full' });
+    freeze();
+    t.g.send(t.mp.in.committed, block(1n, [a]));
+    t.advance(0);
+    freeze();
+    t.g.send(t.mp.in.epochKey, { ...EPOCH, epoch: 2n });
+    t.advance(100);
+    freeze();
+    const inst = t.g.instance('mempool');
+    expect(inst.restarts).toBe(0);
+    expect(inst.status).toBe('running');
+    expect(t.ctx().size).toBe(2);
+    expect(t.ctx().pending).toBeNull();
+    expect(t.batches.at(-1)).toHaveLength(2);
+    expect(t.penalties).toEqual([{ peer: 'p1', reason: 'undecodable' }]);
+  });
+});
+
 /** N mempools joined by the simulated network. */
 function cluster(n: number, seed: number, plan: FaultPlan = NO_FAULTS) {
   const scheduler = new SimScheduler(seed);
@@ -245,7 +369,7 @@ function cluster(n: number, seed: number, plan: FaultPlan = NO_FAULTS) {
     network.attach(id, (from, bytes) => g.send(mp.in.net, { peer: from, bytes }, `net:${from}`));
     g.start();
     g.send(mp.in.epochKey, EPOCH);
-    const pool = () => g.instance('mempool').context<MempoolContext>().mempool.pool;
+    const pool = () => g.instance('mempool').context<MempoolContext>().pool;
     return { id, g, mp, pool };
   });
   scheduler.run(); // every node knows the epoch key before clients submit
@@ -291,19 +415,12 @@ describe('mempool gossip between engines', () => {
           const want = submitted.map((b) => toHex(sha256(b))).sort();
           for (const node of c.nodes) {
             expect(
-              node
-                .pool()
-                .entries()
+              entries(node.pool())
                 .map((e) => e.hash)
                 .sort(),
             ).toEqual(want);
           }
-          const batches = c.nodes.map((node) =>
-            node
-              .pool()
-              .batch(1000, 1 << 24)
-              .map(toHex),
-          );
+          const batches = c.nodes.map((node) => batch(node.pool(), 1000, 1 << 24).map(toHex));
           expect(batches[1]).toEqual(batches[0]);
           expect(batches[2]).toEqual(batches[0]);
           expect(batches[0]![0]).toBe(toHex(shares));
@@ -321,16 +438,12 @@ describe('mempool gossip between engines', () => {
     c.nodes[0]!.g.send(c.nodes[0]!.mp.in.submit, { id: '1', bytes: a });
     c.nodes[1]!.g.send(c.nodes[1]!.mp.in.submit, { id: '2', bytes: b });
     c.scheduler.run({ maxTime: 10_000 });
-    expect(c.nodes.map((n) => n.pool().size)).toEqual([2, 2]);
+    expect(c.nodes.map((n) => poolSize(n.pool()))).toEqual([2, 2]);
     for (const n of c.nodes) n.g.send(n.mp.in.committed, block(1n, [b]));
     c.scheduler.run({ maxTime: 20_000 });
-    expect(
-      c.nodes.map((n) =>
-        n
-          .pool()
-          .entries()
-          .map((e) => e.hash),
-      ),
-    ).toEqual([[toHex(sha256(a))], [toHex(sha256(a))]]);
+    expect(c.nodes.map((n) => entries(n.pool()).map((e) => e.hash))).toEqual([
+      [toHex(sha256(a))],
+      [toHex(sha256(a))],
+    ]);
   });
 });

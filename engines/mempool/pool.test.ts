@@ -7,14 +7,29 @@ import type { FeeLedgerView } from '../../wire/fees.ts';
 import { decode } from '../../wire/schema.ts';
 import { verify } from '../../wire/sign.ts';
 import {
+  type Admission,
+  addEpochKey,
+  admit,
+  batch,
+  batchEntries,
   comparePriority,
-  Pool,
+  createPool,
+  entries,
+  has,
+  isFull,
+  knownEpochs,
+  onCommitted,
   type PoolConfig,
+  type PoolEnv,
   type PoolLimits,
+  type PoolState,
+  poolSize,
   REJECT_REASONS,
   type RejectReason,
+  type Removal,
+  replayMemory,
 } from './pool.ts';
-import { encryptedBody, epochKey, INSTANCE, keyOf, signedBytes } from './testing.ts';
+import { deepFreeze, encryptedBody, epochKey, INSTANCE, keyOf, signedBytes } from './testing.ts';
 
 const alice = keyOf('alice');
 const bob = keyOf('bob');
@@ -22,8 +37,69 @@ const carol = keyOf('carol');
 const validator = keyOf('validator-0');
 const KEY = epochKey();
 
-function pool(limits: Partial<PoolLimits> = {}, extra: Partial<PoolConfig> = {}): Pool {
-  const p = new Pool({ instance: INSTANCE, validators: [validator.publicKey], limits, ...extra }, verify);
+/**
+ * Drives the pure pool as a sequence of states: holds the latest one, deep-frozen, so that any
+ * write to a state a function was given throws.
+ */
+class Pool {
+  private state: PoolState;
+  constructor(
+    state: PoolState,
+    private readonly env: PoolEnv,
+  ) {
+    this.state = deepFreeze(state);
+  }
+  private next<R extends { pool: PoolState }>(r: R): R {
+    this.state = deepFreeze(r.pool);
+    return r;
+  }
+  admit(bytes: Uint8Array): Admission {
+    return this.next(admit(this.state, bytes, this.env)).admission;
+  }
+  onCommitted(height: bigint, txs: readonly Uint8Array[]): Removal[] {
+    return this.next(onCommitted(this.state, height, txs, this.env)).removed;
+  }
+  addEpochKey(epoch: bigint, publicKey: Uint8Array): Removal[] {
+    return this.next(addEpochKey(this.state, epoch, publicKey)).removed;
+  }
+  get size() {
+    return poolSize(this.state);
+  }
+  get bytes() {
+    return this.state.bytes;
+  }
+  get full() {
+    return isFull(this.state);
+  }
+  get replayMemory() {
+    return replayMemory(this.state);
+  }
+  has(hash: string) {
+    return has(this.state, hash);
+  }
+  entries() {
+    return entries(this.state);
+  }
+  batch(maxCount: number, maxBytes: number) {
+    return batch(this.state, maxCount, maxBytes);
+  }
+  batchEntries(maxCount: number, maxBytes: number) {
+    return batchEntries(this.state, maxCount, maxBytes);
+  }
+  knownEpochs() {
+    return knownEpochs(this.state);
+  }
+}
+
+function pool(
+  limits: Partial<PoolLimits> = {},
+  extra: Partial<PoolConfig> & { ledger?: FeeLedgerView } = {},
+): Pool {
+  const { ledger, ...config } = extra;
+  const p = new Pool(
+    createPool({ instance: INSTANCE, validators: [validator.publicKey], limits, ...config }),
+    { verify, ledger },
+  );
   p.addEpochKey(1n, KEY.publicKey);
   return p;
 }

@@ -1,9 +1,11 @@
 /**
  * The transaction pool: admission, priority order, the proposer's batch, and cleanup after commit.
- * Pure logic (no clock, no randomness, no I/O); signatures are checked with the `Verifier` it is
- * given. One `Pool` is owned by one mempool engine, which is the only caller of its methods.
- * Every mutating method decides everything first and then applies changes that cannot fail, so
- * the pool is never left half-updated.
+ * Pure logic (no clock, no randomness, no I/O); signatures are checked with the `Verifier` of the
+ * `PoolEnv` it is given, fees and nonces read from its ledger view. The pool is an immutable value
+ * (`PoolState`, persistent maps and a chunked priority order: persistent.ts); every function
+ * returns a new state and never changes the one it was given, so a step that throws half-way
+ * leaves the state it started from as it was. Admission is two steps: `checkAdmission` decides
+ * (every check, the envelope to replace, the ones to evict) and `applyAdmission` pools it.
  *
  * Admission (cheapest checks first; the first failing one is the typed reason returned):
  *   oversize        more than `maxEnvelopeBytes` bytes
@@ -54,6 +56,22 @@ import { MAX_TX_BYTES } from '../../wire/ledger.ts';
 import { tryDecode } from '../../wire/schema.ts';
 import type { Verifier } from '../../wire/sign.ts';
 import { bytesEqual } from '../../wire/types.ts';
+import {
+  emptyMap,
+  emptySeq,
+  type HashMap,
+  mapDelete,
+  mapForEach,
+  mapGet,
+  mapHas,
+  mapSet,
+  type Seq,
+  seqInsert,
+  seqRemove,
+  seqReversed,
+  seqToArray,
+  seqValues,
+} from './persistent.ts';
 
 export const REJECT_REASONS = [
   'oversize',
@@ -120,12 +138,17 @@ export interface PoolConfig {
   readonly limits?: Partial<PoolLimits>;
   /** the last committed height when the pool starts (0 at genesis) */
   readonly height?: bigint;
+}
+
+/** What the pool's functions read from outside: never part of its state. */
+export interface PoolEnv {
+  readonly verify: Verifier;
   /**
    * The executor's fee accounts and nonce records (wire/fees.ts): admission checks that payers can
    * pay and that nonces are unused on the ledger, not only in the pool's memory. Without one the
    * pool checks only its memory (tests of gossip and order that model no ledger).
    */
-  readonly ledger?: FeeLedgerView;
+  readonly ledger?: FeeLedgerView | undefined;
 }
 
 /** A pooled envelope. Entries are never mutated. */
@@ -194,398 +217,527 @@ function resolveLimits(partial: Partial<PoolLimits> | undefined): PoolLimits {
   return Object.freeze(l);
 }
 
-export class Pool {
-  readonly limits: PoolLimits;
+/** The pool's fixed settings. */
+export interface PoolSettings {
   readonly instance: string;
-  private readonly validators: ReadonlySet<string>;
-  private readonly byHash = new Map<string, PoolEntry>();
-  private readonly byNonce = new Map<string, PoolEntry>();
-  private readonly perSender = new Map<string, number>();
+  readonly limits: PoolLimits;
+  /** hex keys allowed to submit `shares` and `dkg` bodies */
+  readonly validators: readonly string[];
+}
+
+/** A payer's pooled envelopes: how many, and the fees they pay together. */
+export interface SenderTotals {
+  readonly count: number;
+  readonly fees: bigint;
+}
+
+export interface EpochKeyEntry {
+  readonly epoch: bigint;
+  readonly publicKey: Uint8Array;
+}
+
+/** Fees payers owe for a committed block not executed yet. */
+export interface InflightFees {
+  readonly height: bigint;
+  /** payer (hex) -> the fees its envelopes in that block pay */
+  readonly owed: HashMap<bigint>;
+}
+
+/** The pool: an immutable value. */
+export interface PoolState {
+  readonly settings: PoolSettings;
+  readonly byHash: HashMap<PoolEntry>;
+  /** `payer:nonce` -> the pooled entry */
+  readonly byNonce: HashMap<PoolEntry>;
+  readonly senders: HashMap<SenderTotals>;
   /** every entry, in priority order */
-  private readonly order: PoolEntry[] = [];
-  private totalBytes = 0;
+  readonly order: Seq<PoolEntry>;
+  /** total encoded bytes pooled */
+  readonly bytes: number;
   /** committed `payer:nonce` -> expiry height (replay protection) */
-  private readonly committed = new Map<string, bigint>();
-  /** epoch -> public key */
-  private readonly epochs = new Map<bigint, Uint8Array>();
-  /** payer (hex) -> the fees of its pooled envelopes */
-  private readonly pooledFees = new Map<string, bigint>();
-  /** committed height -> payer (hex) -> fees its envelopes in that block pay when it executes */
-  private readonly inflight = new Map<bigint, Map<string, bigint>>();
-  private readonly ledger: FeeLedgerView | undefined;
-  private lastHeight: bigint;
-  private changes = 0;
+  readonly committed: HashMap<bigint>;
+  /** known epoch keys, ascending */
+  readonly epochs: readonly EpochKeyEntry[];
+  readonly inflight: readonly InflightFees[];
+  /** the last committed height seen */
+  readonly height: bigint;
+  /** counts changes to the contents (a caller tells from it when the batch may have changed) */
+  readonly version: number;
+}
 
-  constructor(
-    config: PoolConfig,
-    private readonly verify: Verifier,
-  ) {
-    this.instance = config.instance;
-    this.limits = resolveLimits(config.limits);
-    this.validators = new Set(config.validators.map(toHex));
-    this.lastHeight = config.height ?? 0n;
-    this.ledger = config.ledger;
-  }
-
-  /** Envelopes pooled. */
-  get size(): number {
-    return this.order.length;
-  }
-
-  /** Total encoded bytes pooled. */
-  get bytes(): number {
-    return this.totalBytes;
-  }
-
-  /** The last committed height the pool has seen. */
-  get height(): bigint {
-    return this.lastHeight;
-  }
-
-  /** Counts changes to the pool's contents (so a caller can tell when the batch may have changed). */
-  get version(): number {
-    return this.changes;
-  }
-
-  /** At capacity: a new envelope (of the largest admissible size) may have to evict others. */
-  get full(): boolean {
-    const L = this.limits;
-    return this.order.length >= L.maxCount || this.totalBytes + L.maxEnvelopeBytes > L.maxBytes;
-  }
-
-  /** Committed (payer, nonce) pairs remembered for replay protection. */
-  get replayMemory(): number {
-    return this.committed.size;
-  }
-
-  has(hash: string): boolean {
-    return this.byHash.has(hash);
-  }
-
-  get(hash: string): PoolEntry | undefined {
-    return this.byHash.get(hash);
-  }
-
-  /** Every pooled entry in priority order. */
-  entries(): readonly PoolEntry[] {
-    return this.order.slice();
-  }
-
-  knowsEpoch(epoch: bigint): boolean {
-    return this.epochs.has(epoch);
-  }
-
-  isValidator(publicKey: Uint8Array): boolean {
-    return this.validators.has(toHex(publicKey));
-  }
-
-  /** Checks an encoded SignedEnvelope and pools it when every check passes. */
-  admit(bytes: Uint8Array): Admission {
-    const L = this.limits;
-    if (bytes.length > L.maxEnvelopeBytes) {
-      return reject('oversize', null, `${bytes.length} bytes, limit ${L.maxEnvelopeBytes}`);
+/** What an admission check decided: the entry to pool, or why not. */
+export type Check =
+  | {
+      readonly ok: true;
+      readonly entry: PoolEntry;
+      /** the pooled envelope of the same (payer, nonce) it replaces (replace-by-fee) */
+      readonly replaces: PoolEntry | undefined;
+      /** the lowest-priority envelopes it evicts from a full pool */
+      readonly evicts: readonly PoolEntry[];
+      /** the fees owed for committed blocks, less those executed by now (as the check read) */
+      readonly inflight: readonly InflightFees[];
     }
-    const hashBytes = sha256(bytes);
-    const hash = toHex(hashBytes);
-    if (this.byHash.has(hash)) return reject('duplicate', hashBytes, 'already pooled');
-    const decoded = tryDecode(SignedEnvelope, bytes);
-    if (!decoded.ok) return reject('undecodable', hashBytes, decoded.error.message);
-    const signed = decoded.value;
-    const e = signed.envelope;
-    if (e.instance !== this.instance) {
-      return reject('wrong-instance', hashBytes, `for ${JSON.stringify(e.instance)}`);
-    }
-    if (e.expiry <= this.lastHeight) {
-      return reject('expired', hashBytes, `expiry ${e.expiry}, committed height ${this.lastHeight}`);
-    }
-    if (e.expiry > this.lastHeight + L.maxExpiryHorizon) {
-      return reject(
-        'expiry-too-far',
-        hashBytes,
-        `expiry ${e.expiry} beyond ${this.lastHeight + L.maxExpiryHorizon}`,
-      );
-    }
-    const payer = toHex(e.payer);
-    const nk = nonceKey(payer, e.nonce);
-    const until = this.committed.get(nk) ?? this.ledger?.nonceUsedUntil(e.payer, e.nonce);
-    if (until !== undefined && until > this.lastHeight)
-      return reject('replay', hashBytes, `nonce ${e.nonce} committed (until ${until})`);
-    const tag = e.body.tag;
-    const rank: 0 | 1 = tag === 'shares' || tag === 'dkg' ? 0 : 1;
-    if (rank === 0 && !this.validators.has(payer)) {
-      return reject('not-a-validator', hashBytes, `${tag} body from a non-validator`);
-    }
-    if (rank === 1 && e.fee < L.minFee) return reject('fee-too-low', hashBytes, `fee ${e.fee} < ${L.minFee}`);
-    const existing = this.byNonce.get(nk);
-    if (existing !== undefined && e.fee <= existing.fee) {
-      return reject('nonce-in-use', hashBytes, `pooled with fee ${existing.fee}; replacing needs more`);
-    }
-    if (existing === undefined && (this.perSender.get(payer) ?? 0) >= L.perSenderLimit) {
-      return reject('sender-limit', hashBytes, `${L.perSenderLimit} envelopes pooled`);
-    }
-    if (this.ledger !== undefined && e.fee > 0n) {
-      const owed = (this.pooledFees.get(payer) ?? 0n) - (existing?.fee ?? 0n) + this.inflightFees(payer);
-      const balance = this.ledger.feeBalance(e.payer);
-      if (balance < owed + e.fee) {
-        return reject('cannot-pay', hashBytes, `fee ${e.fee}, balance ${balance}, already owed ${owed}`);
-      }
-    }
-    const evict = this.victims({ rank, fee: e.fee }, bytes.length, existing);
-    if (evict === null) return reject('pool-full', hashBytes, 'the lowest-priority envelopes pay as much');
-    const epoch = e.body.tag === 'encrypted' ? e.body.value.epoch : null;
-    if (epoch !== null && !this.epochs.has(epoch)) {
-      return reject('unknown-epoch', hashBytes, `no key for epoch ${epoch}`);
-    }
-    if (!this.verify(e.payer, envelopeSigningBytes(e), signed.signature)) {
-      return reject('bad-signature', hashBytes, 'payer signature does not verify');
-    }
-    if (e.body.tag === 'encrypted') {
-      const problem = this.ciphertextProblem(e.body.value.ciphertext, e.body.value.epoch, e.payer);
-      if (problem !== null) return reject('invalid-body', hashBytes, problem);
-    }
-    // every check passed: apply
-    const entry: PoolEntry = {
-      hash,
-      hashBytes,
-      bytes,
-      signed,
-      payer,
-      nonce: e.nonce,
-      fee: e.fee,
-      expiry: e.expiry,
-      rank,
-      epoch,
-    };
-    const removed: Removal[] = [];
-    if (existing !== undefined) {
-      this.remove(existing);
-      removed.push({ hash: existing.hash, reason: 'replaced' });
-    }
-    for (const v of evict) {
-      this.remove(v);
-      removed.push({ hash: v.hash, reason: 'evicted' });
-    }
-    this.insert(entry);
-    return { ok: true, entry, removed };
-  }
+  | Rejection;
 
-  /**
-   * The proposer's batch: encoded envelopes in priority order, at most `maxCount` of them and
-   * `maxBytes` in total (an envelope that does not fit is skipped; smaller ones after it may go in).
-   */
-  batch(maxCount: number, maxBytes: number): Uint8Array[] {
-    return this.batchEntries(maxCount, maxBytes).map((e) => e.bytes);
-  }
+export type Rejection = Extract<Admission, { ok: false }>;
 
-  /** The entries of `batch(maxCount, maxBytes)`. */
-  batchEntries(maxCount: number, maxBytes: number): PoolEntry[] {
-    const out: PoolEntry[] = [];
-    let total = 0;
-    for (const entry of this.order) {
-      if (out.length >= maxCount) break;
+export function createPool(config: PoolConfig): PoolState {
+  return {
+    settings: {
+      instance: config.instance,
+      limits: resolveLimits(config.limits),
+      validators: [...new Set(config.validators.map(toHex))],
+    },
+    byHash: emptyMap(),
+    byNonce: emptyMap(),
+    senders: emptyMap(),
+    order: emptySeq(),
+    bytes: 0,
+    committed: emptyMap(),
+    epochs: [],
+    inflight: [],
+    height: config.height ?? 0n,
+    version: 0,
+  };
+}
+
+// --- queries ------------------------------------------------------------------------------------
+
+/** Envelopes pooled. */
+export const poolSize = (p: PoolState): number => p.order.size;
+
+/** At capacity: a new envelope (of the largest admissible size) may have to evict others. */
+export function isFull(p: PoolState): boolean {
+  const L = p.settings.limits;
+  return p.order.size >= L.maxCount || p.bytes + L.maxEnvelopeBytes > L.maxBytes;
+}
+
+/** Committed (payer, nonce) pairs remembered for replay protection. */
+export const replayMemory = (p: PoolState): number => p.committed.size;
+
+export const has = (p: PoolState, hash: string): boolean => mapHas(p.byHash, hash);
+
+export const get = (p: PoolState, hash: string): PoolEntry | undefined => mapGet(p.byHash, hash);
+
+/** Every pooled entry in priority order. */
+export const entries = (p: PoolState): PoolEntry[] => seqToArray(p.order);
+
+export const knowsEpoch = (p: PoolState, epoch: bigint): boolean => epochKeyOf(p, epoch) !== undefined;
+
+const epochKeyOf = (p: PoolState, epoch: bigint): Uint8Array | undefined =>
+  p.epochs.find((e) => e.epoch === epoch)?.publicKey;
+
+/** Epochs whose keys the pool knows, ascending. */
+export const knownEpochs = (p: PoolState): bigint[] => p.epochs.map((e) => e.epoch);
+
+export const isValidator = (p: PoolState, publicKey: Uint8Array): boolean =>
+  p.settings.validators.includes(toHex(publicKey));
+
+/**
+ * The proposer's batch: encoded envelopes in priority order, at most `maxCount` of them and
+ * `maxBytes` in total (an envelope that does not fit is skipped; smaller ones after it may go in).
+ */
+export function batch(p: PoolState, maxCount: number, maxBytes: number): Uint8Array[] {
+  return batchEntries(p, maxCount, maxBytes).map((e) => e.bytes);
+}
+
+/** The entries of `batch(p, maxCount, maxBytes)`. */
+export function batchEntries(p: PoolState, maxCount: number, maxBytes: number): PoolEntry[] {
+  const out: PoolEntry[] = [];
+  let total = 0;
+  if (maxCount <= 0) return out;
+  for (const chunk of p.order.chunks) {
+    for (const entry of chunk) {
       if (total + entry.bytes.length > maxBytes) continue;
       out.push(entry);
       total += entry.bytes.length;
+      if (out.length >= maxCount) return out;
     }
-    return out;
   }
-
-  /**
-   * Block `height` committed with these envelopes: remove the included ones, remember their
-   * (payer, nonce) until expiry, forget expired memory, and recheck the rest (an envelope whose
-   * nonce is now committed or that has expired leaves the pool). Heights at or below the last one
-   * seen still remove and remember their envelopes (a re-announced block changes nothing else).
-   */
-  onCommitted(height: bigint, txs: readonly Uint8Array[]): Removal[] {
-    if (height > this.lastHeight) this.lastHeight = height;
-    const removed: Removal[] = [];
-    const owed = new Map<string, bigint>();
-    for (const bytes of txs) {
-      const hash = toHex(sha256(bytes));
-      const pooled = this.byHash.get(hash);
-      if (pooled !== undefined) {
-        this.remember(pooled.payer, pooled.nonce, pooled.expiry);
-        owed.set(pooled.payer, (owed.get(pooled.payer) ?? 0n) + pooled.fee);
-        this.remove(pooled);
-        removed.push({ hash, reason: 'included' });
-        continue;
-      }
-      // not ours: remember its nonce only if the payer really signed it
-      const d = tryDecode(SignedEnvelope, bytes);
-      if (!d.ok || d.value.envelope.instance !== this.instance) continue;
-      const e = d.value.envelope;
-      if (!this.verify(e.payer, envelopeSigningBytes(e), d.value.signature)) continue;
-      const payer = toHex(e.payer);
-      this.remember(payer, e.nonce, e.expiry);
-      owed.set(payer, (owed.get(payer) ?? 0n) + e.fee);
-      const same = this.byNonce.get(nonceKey(payer, e.nonce));
-      if (same !== undefined) {
-        this.remove(same);
-        removed.push({ hash: same.hash, reason: 'replay' });
-      }
-    }
-    if (this.ledger !== undefined && owed.size > 0 && !this.inflight.has(height))
-      this.inflight.set(height, owed);
-    for (const [k, expiry] of this.committed) if (expiry <= this.lastHeight) this.committed.delete(k);
-    for (const entry of this.order.slice()) {
-      if (entry.expiry <= this.lastHeight) {
-        this.remove(entry);
-        removed.push({ hash: entry.hash, reason: 'expired' });
-      }
-    }
-    for (const entry of this.unpayable()) {
-      this.remove(entry);
-      removed.push({ hash: entry.hash, reason: 'unpayable' });
-    }
-    return removed;
-  }
-
-  /**
-   * Learns an epoch's encryption key. Beyond `maxEpochs` the oldest epochs are forgotten, and the
-   * envelopes encrypted under them leave the pool.
-   */
-  addEpochKey(epoch: bigint, publicKey: Uint8Array): Removal[] {
-    this.epochs.set(epoch, publicKey.slice());
-    if (this.epochs.size <= this.limits.maxEpochs) return [];
-    const sorted = [...this.epochs.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    const retired = new Set(sorted.slice(0, sorted.length - this.limits.maxEpochs));
-    for (const old of retired) this.epochs.delete(old);
-    const removed: Removal[] = [];
-    for (const entry of this.order.slice()) {
-      if (entry.epoch !== null && retired.has(entry.epoch)) {
-        this.remove(entry);
-        removed.push({ hash: entry.hash, reason: 'epoch-retired' });
-      }
-    }
-    return removed;
-  }
-
-  /** Epochs whose keys the pool knows, ascending. */
-  knownEpochs(): bigint[] {
-    return [...this.epochs.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  }
-
-  // --- internals --------------------------------------------------------------------------------
-
-  /** Fees `payer` (hex) owes for envelopes committed at heights not executed yet. */
-  private inflightFees(payer: string): bigint {
-    if (this.ledger === undefined || this.inflight.size === 0) return 0n;
-    const executed = this.ledger.executedHeight();
-    let sum = 0n;
-    for (const [height, owed] of this.inflight) {
-      if (height <= executed) this.inflight.delete(height);
-      else sum += owed.get(payer) ?? 0n;
-    }
-    return sum;
-  }
-
-  /**
-   * Pooled envelopes whose payer's balance no longer covers them (its balance fell, or its other
-   * envelopes were committed): in priority order, each payer's envelopes are kept while its balance
-   * covers them and the rest go.
-   */
-  private unpayable(): PoolEntry[] {
-    if (this.ledger === undefined || this.order.length === 0) return [];
-    const left = new Map<string, bigint>();
-    const out: PoolEntry[] = [];
-    for (const entry of this.order) {
-      if (entry.fee === 0n) continue;
-      let budget = left.get(entry.payer);
-      if (budget === undefined) {
-        budget = this.ledger.feeBalance(entry.signed.envelope.payer) - this.inflightFees(entry.payer);
-      }
-      if (budget >= entry.fee) left.set(entry.payer, budget - entry.fee);
-      else {
-        left.set(entry.payer, budget);
-        out.push(entry);
-      }
-    }
-    return out;
-  }
-
-  private ciphertextProblem(bytes: Uint8Array, epoch: bigint, payer: Uint8Array): string | null {
-    const ct = tryDecode(Ciphertext, bytes);
-    if (!ct.ok) return `ciphertext does not decode: ${ct.error.message}`;
-    // validity first: nothing else about the ciphertext is trusted before it holds
-    if (!verifyCiphertextCached(ct.value)) return 'ciphertext is not valid';
-    if (!bytesEqual(ct.value.label, labelBytes({ instance: this.instance, epoch, payer }))) {
-      return 'ciphertext label is not (instance, epoch, payer)';
-    }
-    return null;
-  }
-
-  /**
-   * The entries to evict so that an envelope of `size` bytes fits (replacing `replacing`, which
-   * leaves anyway), or null when the pool is full and it does not beat them.
-   */
-  private victims(
-    incoming: { rank: 0 | 1; fee: bigint },
-    size: number,
-    replacing: PoolEntry | undefined,
-  ): PoolEntry[] | null {
-    const L = this.limits;
-    let freeCount = L.maxCount - this.order.length + (replacing === undefined ? 0 : 1);
-    let freeBytes = L.maxBytes - this.totalBytes + (replacing === undefined ? 0 : replacing.bytes.length);
-    const out: PoolEntry[] = [];
-    for (let i = this.order.length - 1; freeCount < 1 || freeBytes < size; i--) {
-      if (i < 0) return null;
-      const victim = this.order[i]!;
-      if (victim === replacing) continue;
-      if (!beats(incoming, victim)) return null;
-      out.push(victim);
-      freeCount++;
-      freeBytes += victim.bytes.length;
-    }
-    return out;
-  }
-
-  private remember(payer: string, nonce: bigint, expiry: bigint): void {
-    const k = nonceKey(payer, nonce);
-    const prev = this.committed.get(k);
-    if (prev === undefined || expiry > prev) this.committed.set(k, expiry);
-  }
-
-  private position(entry: PoolEntry): number {
-    // first index whose entry does not go before `entry`
-    let lo = 0;
-    let hi = this.order.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (comparePriority(this.order[mid]!, entry) < 0) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  }
-
-  private insert(entry: PoolEntry): void {
-    this.order.splice(this.position(entry), 0, entry);
-    this.byHash.set(entry.hash, entry);
-    this.byNonce.set(nonceKey(entry.payer, entry.nonce), entry);
-    this.perSender.set(entry.payer, (this.perSender.get(entry.payer) ?? 0) + 1);
-    this.pooledFees.set(entry.payer, (this.pooledFees.get(entry.payer) ?? 0n) + entry.fee);
-    this.totalBytes += entry.bytes.length;
-    this.changes++;
-  }
-
-  private remove(entry: PoolEntry): void {
-    const i = this.position(entry);
-    if (this.order[i] !== entry) throw new Error(`pool: entry ${entry.hash} is not where its priority says`);
-    this.order.splice(i, 1);
-    this.byHash.delete(entry.hash);
-    this.byNonce.delete(nonceKey(entry.payer, entry.nonce));
-    const n = (this.perSender.get(entry.payer) ?? 1) - 1;
-    if (n === 0) {
-      this.perSender.delete(entry.payer);
-      this.pooledFees.delete(entry.payer);
-    } else {
-      this.perSender.set(entry.payer, n);
-      this.pooledFees.set(entry.payer, (this.pooledFees.get(entry.payer) ?? 0n) - entry.fee);
-    }
-    this.totalBytes -= entry.bytes.length;
-    this.changes++;
-  }
+  return out;
 }
 
-function reject(reason: RejectReason, hash: Uint8Array | null, detail: string): Admission {
+// --- admission ----------------------------------------------------------------------------------
+
+/** Every admission check, cheapest first: what admitting `bytes` would do, or why it is refused. */
+export function checkAdmission(p: PoolState, bytes: Uint8Array, env: PoolEnv): Check {
+  const { limits: L, instance } = p.settings;
+  if (bytes.length > L.maxEnvelopeBytes) {
+    return reject('oversize', null, `${bytes.length} bytes, limit ${L.maxEnvelopeBytes}`);
+  }
+  const hashBytes = sha256(bytes);
+  const hash = toHex(hashBytes);
+  if (mapHas(p.byHash, hash)) return reject('duplicate', hashBytes, 'already pooled');
+  const decoded = tryDecode(SignedEnvelope, bytes);
+  if (!decoded.ok) return reject('undecodable', hashBytes, decoded.error.message);
+  const signed = decoded.value;
+  const e = signed.envelope;
+  if (e.instance !== instance) {
+    return reject('wrong-instance', hashBytes, `for ${JSON.stringify(e.instance)}`);
+  }
+  if (e.expiry <= p.height) {
+    return reject('expired', hashBytes, `expiry ${e.expiry}, committed height ${p.height}`);
+  }
+  if (e.expiry > p.height + L.maxExpiryHorizon) {
+    return reject('expiry-too-far', hashBytes, `expiry ${e.expiry} beyond ${p.height + L.maxExpiryHorizon}`);
+  }
+  const payer = toHex(e.payer);
+  const nk = nonceKey(payer, e.nonce);
+  const until = mapGet(p.committed, nk) ?? env.ledger?.nonceUsedUntil(e.payer, e.nonce);
+  if (until !== undefined && until > p.height)
+    return reject('replay', hashBytes, `nonce ${e.nonce} committed (until ${until})`);
+  const tag = e.body.tag;
+  const rank: 0 | 1 = tag === 'shares' || tag === 'dkg' ? 0 : 1;
+  if (rank === 0 && !p.settings.validators.includes(payer)) {
+    return reject('not-a-validator', hashBytes, `${tag} body from a non-validator`);
+  }
+  if (rank === 1 && e.fee < L.minFee) return reject('fee-too-low', hashBytes, `fee ${e.fee} < ${L.minFee}`);
+  const existing = mapGet(p.byNonce, nk);
+  if (existing !== undefined && e.fee <= existing.fee) {
+    return reject('nonce-in-use', hashBytes, `pooled with fee ${existing.fee}; replacing needs more`);
+  }
+  const sender = mapGet(p.senders, payer);
+  if (existing === undefined && (sender?.count ?? 0) >= L.perSenderLimit) {
+    return reject('sender-limit', hashBytes, `${L.perSenderLimit} envelopes pooled`);
+  }
+  let inflight = p.inflight;
+  if (env.ledger !== undefined && e.fee > 0n) {
+    // fees of committed blocks not executed yet are owed (the executed ones are forgotten)
+    if (inflight.length > 0) {
+      const executed = env.ledger.executedHeight();
+      inflight = inflight.filter((f) => f.height > executed);
+      if (inflight.length === p.inflight.length) inflight = p.inflight;
+    }
+    let owedInflight = 0n;
+    for (const f of inflight) owedInflight += mapGet(f.owed, payer) ?? 0n;
+    const owed = (sender?.fees ?? 0n) - (existing?.fee ?? 0n) + owedInflight;
+    const balance = env.ledger.feeBalance(e.payer);
+    if (balance < owed + e.fee) {
+      return reject('cannot-pay', hashBytes, `fee ${e.fee}, balance ${balance}, already owed ${owed}`);
+    }
+  }
+  const evicts = victims(p, { rank, fee: e.fee }, bytes.length, existing);
+  if (evicts === null) return reject('pool-full', hashBytes, 'the lowest-priority envelopes pay as much');
+  const epoch = e.body.tag === 'encrypted' ? e.body.value.epoch : null;
+  if (epoch !== null && !knowsEpoch(p, epoch)) {
+    return reject('unknown-epoch', hashBytes, `no key for epoch ${epoch}`);
+  }
+  if (!env.verify(e.payer, envelopeSigningBytes(e), signed.signature)) {
+    return reject('bad-signature', hashBytes, 'payer signature does not verify');
+  }
+  if (e.body.tag === 'encrypted') {
+    const problem = ciphertextProblem(instance, e.body.value.ciphertext, e.body.value.epoch, e.payer);
+    if (problem !== null) return reject('invalid-body', hashBytes, problem);
+  }
+  const entry: PoolEntry = {
+    hash,
+    hashBytes,
+    bytes,
+    signed,
+    payer,
+    nonce: e.nonce,
+    fee: e.fee,
+    expiry: e.expiry,
+    rank,
+    epoch,
+  };
+  return { ok: true, entry, replaces: existing, evicts, inflight };
+}
+
+/** Pools an envelope that passed every check (replacing and evicting what the check said). */
+export function applyAdmission(
+  p: PoolState,
+  check: Extract<Check, { ok: true }>,
+): { pool: PoolState; removed: Removal[] } {
+  const removed: Removal[] = [];
+  let next = check.inflight === p.inflight ? p : { ...p, inflight: check.inflight };
+  if (check.replaces !== undefined) {
+    next = removeEntry(next, check.replaces);
+    removed.push({ hash: check.replaces.hash, reason: 'replaced' });
+  }
+  for (const v of check.evicts) {
+    next = removeEntry(next, v);
+    removed.push({ hash: v.hash, reason: 'evicted' });
+  }
+  return { pool: insertEntry(next, check.entry), removed };
+}
+
+/** Checks an encoded SignedEnvelope and pools it when every check passes. */
+export function admit(
+  p: PoolState,
+  bytes: Uint8Array,
+  env: PoolEnv,
+): { pool: PoolState; admission: Admission } {
+  const check = checkAdmission(p, bytes, env);
+  if (!check.ok) return { pool: p, admission: check };
+  const { pool, removed } = applyAdmission(p, check);
+  return { pool, admission: { ok: true, entry: check.entry, removed } };
+}
+
+// --- after a commit, epochs ---------------------------------------------------------------------
+
+/**
+ * Block `height` committed with these envelopes: remove the included ones, remember their
+ * (payer, nonce) until expiry, forget expired memory, and recheck the rest (an envelope whose
+ * nonce is now committed, that has expired, or whose payer can no longer pay leaves the pool).
+ * Heights at or below the last one seen still remove and remember their envelopes (a
+ * re-announced block changes nothing else). `takeCommitted` then `recheck`.
+ */
+export function onCommitted(
+  p: PoolState,
+  height: bigint,
+  txs: readonly Uint8Array[],
+  env: PoolEnv,
+): { pool: PoolState; removed: Removal[] } {
+  const taken = takeCommitted(p, height, txs, env);
+  const rechecked = recheck(taken.pool, env);
+  return { pool: rechecked.pool, removed: [...taken.removed, ...rechecked.removed] };
+}
+
+/**
+ * A committed block's envelopes leave the pool (`included`), and so do pooled envelopes whose
+ * (payer, nonce) one of them used (`replay`); their nonces are remembered until their expiry
+ * (a foreign envelope's only if its signature verifies), and their fees owed until the block
+ * executes.
+ */
+export function takeCommitted(
+  p: PoolState,
+  height: bigint,
+  txs: readonly Uint8Array[],
+  env: PoolEnv,
+): { pool: PoolState; removed: Removal[] } {
+  let next: PoolState = height > p.height ? { ...p, height } : p;
+  const removed: Removal[] = [];
+  let owed = emptyMap<bigint>();
+  const owe = (payer: string, fee: bigint) => {
+    owed = mapSet(owed, payer, (mapGet(owed, payer) ?? 0n) + fee);
+  };
+  for (const bytes of txs) {
+    const hash = toHex(sha256(bytes));
+    const pooled = mapGet(next.byHash, hash);
+    if (pooled !== undefined) {
+      next = remember(next, pooled.payer, pooled.nonce, pooled.expiry);
+      owe(pooled.payer, pooled.fee);
+      next = removeEntry(next, pooled);
+      removed.push({ hash, reason: 'included' });
+      continue;
+    }
+    // not ours: remember its nonce only if the payer really signed it
+    const d = tryDecode(SignedEnvelope, bytes);
+    if (!d.ok || d.value.envelope.instance !== p.settings.instance) continue;
+    const e = d.value.envelope;
+    if (!env.verify(e.payer, envelopeSigningBytes(e), d.value.signature)) continue;
+    const payer = toHex(e.payer);
+    next = remember(next, payer, e.nonce, e.expiry);
+    owe(payer, e.fee);
+    const same = mapGet(next.byNonce, nonceKey(payer, e.nonce));
+    if (same !== undefined) {
+      next = removeEntry(next, same);
+      removed.push({ hash: same.hash, reason: 'replay' });
+    }
+  }
+  if (env.ledger !== undefined && owed.size > 0 && !next.inflight.some((f) => f.height === height)) {
+    next = { ...next, inflight: [...next.inflight, { height, owed }] };
+  }
+  return { pool: next, removed };
+}
+
+/**
+ * The recheck after a commit: replay memory past its expiry is forgotten, expired envelopes
+ * leave (`expired`), and so do the lowest-priority envelopes of payers whose balance no longer
+ * covers them (`unpayable`).
+ */
+export function recheck(p: PoolState, env: PoolEnv): { pool: PoolState; removed: Removal[] } {
+  let next = p;
+  const removed: Removal[] = [];
+  let committed = p.committed;
+  mapForEach(p.committed, (k, expiry) => {
+    if (expiry <= p.height) committed = mapDelete(committed, k);
+  });
+  if (committed !== p.committed) next = { ...next, committed };
+  for (const entry of seqValues(p.order)) {
+    if (entry.expiry <= p.height) {
+      next = removeEntry(next, entry);
+      removed.push({ hash: entry.hash, reason: 'expired' });
+    }
+  }
+  const { out, read } = unpayable(next, env);
+  for (const entry of out) {
+    next = removeEntry(next, entry);
+    removed.push({ hash: entry.hash, reason: 'unpayable' });
+  }
+  // the ledger was read (its executed height): forget the fees of blocks executed since
+  if (read) next = pruneInflight(next, env);
+  return { pool: next, removed };
+}
+
+/**
+ * Learns an epoch's encryption key. Beyond `maxEpochs` the oldest epochs are forgotten, and the
+ * envelopes encrypted under them leave the pool.
+ */
+export function addEpochKey(
+  p: PoolState,
+  epoch: bigint,
+  publicKey: Uint8Array,
+): { pool: PoolState; removed: Removal[] } {
+  const key = { epoch, publicKey: publicKey.slice() };
+  const known = p.epochs.filter((e) => e.epoch !== epoch);
+  known.push(key);
+  known.sort((a, b) => (a.epoch < b.epoch ? -1 : a.epoch > b.epoch ? 1 : 0));
+  const max = p.settings.limits.maxEpochs;
+  if (known.length <= max) return { pool: { ...p, epochs: known }, removed: [] };
+  const retired = new Set(known.slice(0, known.length - max).map((e) => e.epoch));
+  let next: PoolState = { ...p, epochs: known.slice(known.length - max) };
+  const removed: Removal[] = [];
+  for (const entry of seqValues(p.order)) {
+    if (entry.epoch !== null && retired.has(entry.epoch)) {
+      next = removeEntry(next, entry);
+      removed.push({ hash: entry.hash, reason: 'epoch-retired' });
+    }
+  }
+  return { pool: next, removed };
+}
+
+// --- internals ----------------------------------------------------------------------------------
+
+/** Fees `payer` (hex) owes for envelopes committed at heights not executed yet. */
+function inflightFees(p: PoolState, payer: string, env: PoolEnv): bigint {
+  if (env.ledger === undefined || p.inflight.length === 0) return 0n;
+  const executed = env.ledger.executedHeight();
+  let sum = 0n;
+  for (const f of p.inflight) if (f.height > executed) sum += mapGet(f.owed, payer) ?? 0n;
+  return sum;
+}
+
+/**
+ * Pooled envelopes whose payer's balance no longer covers them (its balance fell, or its other
+ * envelopes were committed): in priority order, each payer's envelopes are kept while its balance
+ * covers them and the rest go.
+ */
+function unpayable(p: PoolState, env: PoolEnv): { out: PoolEntry[]; read: boolean } {
+  const ledger = env.ledger;
+  const out: PoolEntry[] = [];
+  if (ledger === undefined || p.order.size === 0) return { out, read: false };
+  const left = new Map<string, bigint>();
+  let read = false;
+  for (const entry of seqValues(p.order)) {
+    if (entry.fee === 0n) continue;
+    let budget = left.get(entry.payer);
+    if (budget === undefined) {
+      budget = ledger.feeBalance(entry.signed.envelope.payer) - inflightFees(p, entry.payer, env);
+      read ||= p.inflight.length > 0;
+    }
+    if (budget >= entry.fee) left.set(entry.payer, budget - entry.fee);
+    else {
+      left.set(entry.payer, budget);
+      out.push(entry);
+    }
+  }
+  return { out, read };
+}
+
+/**
+ * Without the fees of blocks executed by now. Called only where the ledger's executed height was
+ * just read for a check, so that the pool reads the ledger no more often than its checks need.
+ */
+function pruneInflight(p: PoolState, env: PoolEnv): PoolState {
+  if (env.ledger === undefined || p.inflight.length === 0) return p;
+  const executed = env.ledger.executedHeight();
+  const inflight = p.inflight.filter((f) => f.height > executed);
+  return inflight.length === p.inflight.length ? p : { ...p, inflight };
+}
+
+function ciphertextProblem(
+  instance: string,
+  bytes: Uint8Array,
+  epoch: bigint,
+  payer: Uint8Array,
+): string | null {
+  const ct = tryDecode(Ciphertext, bytes);
+  if (!ct.ok) return `ciphertext does not decode: ${ct.error.message}`;
+  // validity first: nothing else about the ciphertext is trusted before it holds
+  if (!verifyCiphertextCached(ct.value)) return 'ciphertext is not valid';
+  if (!bytesEqual(ct.value.label, labelBytes({ instance, epoch, payer }))) {
+    return 'ciphertext label is not (instance, epoch, payer)';
+  }
+  return null;
+}
+
+/**
+ * The entries to evict so that an envelope of `size` bytes fits (replacing `replacing`, which
+ * leaves anyway), or null when the pool is full and it does not beat them.
+ */
+function victims(
+  p: PoolState,
+  incoming: { rank: 0 | 1; fee: bigint },
+  size: number,
+  replacing: PoolEntry | undefined,
+): PoolEntry[] | null {
+  const L = p.settings.limits;
+  let freeCount = L.maxCount - p.order.size + (replacing === undefined ? 0 : 1);
+  let freeBytes = L.maxBytes - p.bytes + (replacing === undefined ? 0 : replacing.bytes.length);
+  const out: PoolEntry[] = [];
+  if (freeCount >= 1 && freeBytes >= size) return out;
+  for (const victim of seqReversed(p.order)) {
+    if (victim === replacing) continue;
+    if (!beats(incoming, victim)) return null;
+    out.push(victim);
+    freeCount++;
+    freeBytes += victim.bytes.length;
+    if (freeCount >= 1 && freeBytes >= size) return out;
+  }
+  return null;
+}
+
+function remember(p: PoolState, payer: string, nonce: bigint, expiry: bigint): PoolState {
+  const k = nonceKey(payer, nonce);
+  const prev = mapGet(p.committed, k);
+  if (prev !== undefined && expiry <= prev) return p;
+  return { ...p, committed: mapSet(p.committed, k, expiry) };
+}
+
+function insertEntry(p: PoolState, entry: PoolEntry): PoolState {
+  const sender = mapGet(p.senders, entry.payer);
+  // an explicit literal of every field (not a spread): one object shape for every pool state
+  return {
+    settings: p.settings,
+    byHash: mapSet(p.byHash, entry.hash, entry),
+    byNonce: mapSet(p.byNonce, nonceKey(entry.payer, entry.nonce), entry),
+    senders: mapSet(p.senders, entry.payer, {
+      count: (sender?.count ?? 0) + 1,
+      fees: (sender?.fees ?? 0n) + entry.fee,
+    }),
+    order: seqInsert(p.order, entry, comparePriority),
+    bytes: p.bytes + entry.bytes.length,
+    committed: p.committed,
+    epochs: p.epochs,
+    inflight: p.inflight,
+    height: p.height,
+    version: p.version + 1,
+  };
+}
+
+function removeEntry(p: PoolState, entry: PoolEntry): PoolState {
+  const sender = mapGet(p.senders, entry.payer);
+  const count = (sender?.count ?? 1) - 1;
+  return {
+    settings: p.settings,
+    byHash: mapDelete(p.byHash, entry.hash),
+    byNonce: mapDelete(p.byNonce, nonceKey(entry.payer, entry.nonce)),
+    senders:
+      count === 0
+        ? mapDelete(p.senders, entry.payer)
+        : mapSet(p.senders, entry.payer, { count, fees: (sender?.fees ?? 0n) - entry.fee }),
+    order: seqRemove(p.order, entry, comparePriority),
+    bytes: p.bytes - entry.bytes.length,
+    committed: p.committed,
+    epochs: p.epochs,
+    inflight: p.inflight,
+    height: p.height,
+    version: p.version + 1,
+  };
+}
+
+function reject(reason: RejectReason, hash: Uint8Array | null, detail: string): Rejection {
   return { ok: false, reason, hash, detail };
 }

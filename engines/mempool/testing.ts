@@ -64,3 +64,20 @@ export function encryptedBody(
   const ct = encrypt({ publicKey }, plaintext, label, randomness);
   return { tag: 'encrypted', value: { epoch, ciphertext: encode(Ciphertext, ct) } };
 }
+
+/**
+ * Freezes `value` and everything reachable from it (typed arrays, which cannot be frozen, are
+ * left as they are): a state that survives this and the steps after it is never written.
+ */
+export function deepFreeze<T>(value: T, seen = new WeakSet<object>()): T {
+  if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value)) return value;
+  const obj = value as unknown as object;
+  if (seen.has(obj)) return value;
+  seen.add(obj);
+  if (obj instanceof Map || obj instanceof Set) {
+    throw new TypeError(`deepFreeze: a ${obj.constructor.name} cannot be frozen (it is mutable)`);
+  }
+  for (const key of Reflect.ownKeys(obj)) deepFreeze((obj as Record<PropertyKey, unknown>)[key], seen);
+  Object.freeze(obj);
+  return value;
+}
