@@ -14,6 +14,4 @@ export const mempoolEngine = defineEngine<typeof mempoolInputs, typeof mempoolOu
   outputs: mempoolOutputs,
   machine: createMempoolMachine,
   needsStorage: 'optional',
-  // a mutable Mempool object lives in its context (issue 15 moves it to immutable values)
-  immutableContext: false,
 });
