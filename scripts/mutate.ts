@@ -11,7 +11,15 @@
  * Slow (the consensus target takes hours), so not part of .ci/run.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { formatBench } from '../bench/report.ts';
@@ -364,6 +372,13 @@ async function mutateOne(root: string, target: Target, options: MutateOptions): 
   mkdirSync(out, { recursive: true });
   const configFile = join(out, 'stryker.config.json');
   writeFileSync(configFile, `${JSON.stringify(strykerConfig(target, options), null, 2)}\n`);
+  const incremental = join(out, 'incremental.json');
+  const lastReport = join(out, 'mutation.json');
+  if (options.incremental && !existsSync(incremental) && existsSync(lastReport)) {
+    // Stryker's incremental file is its full report: the last run's, when it was not incremental
+    copyFileSync(lastReport, incremental);
+    console.log(`mutate: ${target}: incremental from the last report, ${relative(root, lastReport)}`);
+  }
   const tests = selectTests(root, target);
   console.log(
     `mutate: ${target}: mutating ${strykerConfig(target, options).mutate} against ${tests.length} test files:`,
