@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { type Deal, deal, dealOf, encryptionKeyPair, openShare } from '../../crypto/dkg.ts';
-import { Ciphertext, encrypt } from '../../crypto/tdh2.ts';
+import { group, mod, scalarToBytes } from '../../crypto/group.ts';
+import { Ciphertext, encrypt, fastHashToScalar, gbar, verifyCiphertext } from '../../crypto/tdh2.ts';
 import { SimKeyring } from '../../runtime/sim/signer.ts';
 import { sha256 } from '../../wire/commit.ts';
 import { type Envelope, envelopeSigningBytes, labelBytes, SignedEnvelope } from '../../wire/envelope.ts';
@@ -446,6 +447,37 @@ describe('decryptor: discards and replay protection', () => {
       '\u0005',
     ]);
     expect(released.ordered!.txs.every((t) => t.encrypted && t.includedAt === at)).toBe(true);
+  });
+
+  it('a valid ciphertext whose payload does not open under the shared key is discarded after decryption', () => {
+    const net = new Network();
+    net.keyed();
+    const v1 = net.nodes[0]!;
+    // a well-proven ciphertext (log_g u = log_gbar ubar) around a payload sealed under no key at all
+    const label = labelBytes({ instance: INSTANCE, epoch: 0n, payer: client.publicKey });
+    const [r, k] = [12345n, 67890n];
+    const u = group.mulBase(r);
+    const ubar = group.mul(gbar(), r);
+    const payload = new Uint8Array(40).fill(9);
+    const e = fastHashToScalar(
+      'fractal/tdh2/ciphertext',
+      payload,
+      label,
+      u,
+      group.mulBase(k),
+      ubar,
+      group.mul(gbar(), k),
+    );
+    const ct: Ciphertext = { u, ubar, e: scalarToBytes(e), f: scalarToBytes(mod(k + r * e)), label, payload };
+    expect(verifyCiphertext(ct)).toBe(true);
+    const tx = sign(
+      client,
+      { tag: 'encrypted', value: { epoch: 0n, ciphertext: encode(Ciphertext, ct) } },
+      1n,
+    );
+    net.commit([tx, encrypted(v1, Uint8Array.of(4), 2n)]);
+    expect(v1.state.pending[0]!.valid.length).toBe(2);
+    expect(reasons(net.commit()[0]!)).toEqual(['aead-failure', '\u0004']);
   });
 
   it('an envelope counts up to its expiry height; its nonce is remembered until then', () => {
