@@ -295,6 +295,11 @@ describe('decryptor: the DKG windows', () => {
     one.commit([dealEnvelope(1, deals(one.cfg, 1, 2).good)]);
     one.until(10n);
     expect(one.state.keyFailure).toBe('too-few-qualified (qualified 1)');
+    const three = new One(config(undefined, { threshold: 3 }), envOf(undefined));
+    three.until(3n);
+    three.commit([1, 2].map((d) => dealEnvelope(d, deals(three.cfg, d, 3).good)));
+    three.until(10n);
+    expect(three.state.keyFailure).toBe('too-few-qualified (qualified 1,2)');
     expect(one.state.key).toBe(undefined);
     // keyless: encrypted transactions are discarded
     const ct = sign(client, { tag: 'encrypted', value: { epoch: 0n, ciphertext: Uint8Array.of(1) } }, 1n);
@@ -478,6 +483,80 @@ describe('decryptor: discards and replay protection', () => {
     net.commit([tx, encrypted(v1, Uint8Array.of(4), 2n)]);
     expect(v1.state.pending[0]!.valid.length).toBe(2);
     expect(reasons(net.commit()[0]!)).toEqual(['aead-failure', '\u0004']);
+  });
+
+  it('gives client transactions that fail a receipt and a reason; failing system messages vanish', () => {
+    const v = new One(config(undefined), envOf(undefined));
+    const plainTx = sign(client, { tag: 'plain', value: Uint8Array.of(1) }, 1n, 50n);
+    const garbage = Uint8Array.of(0xff, 0, 1);
+    const wrongSig = (bytes: Uint8Array) => {
+      const d = tryDecode(SignedEnvelope, bytes);
+      if (!d.ok) throw new Error('unreachable');
+      return encode(SignedEnvelope, { ...d.value, signature: new Uint8Array(64) });
+    };
+    const encryptedTx = sign(
+      client,
+      { tag: 'encrypted', value: { epoch: 0n, ciphertext: Uint8Array.of(1) } },
+      2n,
+    );
+    const dealTx = dealEnvelope(1, deals(v.cfg, 1, 2).good);
+    const sharesTx = sign(validators[1]!, { tag: 'shares', value: Uint8Array.of(1, 2) }, 3n);
+    const out = v.commit([
+      garbage,
+      wrongSig(plainTx),
+      wrongSig(encryptedTx),
+      wrongSig(dealTx),
+      wrongSig(sharesTx),
+      plainTx,
+    ]);
+    expect(out.ordered!.txs).toEqual([
+      // the batch of encrypted transactions comes first (it has nothing to wait for)
+      {
+        envelope: sha256(wrongSig(encryptedTx)),
+        includedAt: 1n,
+        encrypted: true,
+        tx: { tag: 'discarded', value: 'bad-signature' },
+      },
+      {
+        envelope: sha256(garbage),
+        includedAt: 1n,
+        encrypted: false,
+        tx: { tag: 'discarded', value: 'undecodable-envelope' },
+      },
+      {
+        envelope: sha256(wrongSig(plainTx)),
+        includedAt: 1n,
+        encrypted: false,
+        tx: { tag: 'discarded', value: 'bad-signature' },
+      },
+      {
+        envelope: sha256(plainTx),
+        includedAt: 1n,
+        encrypted: false,
+        tx: { tag: 'ok', value: Uint8Array.of(1) },
+      },
+    ]);
+    // only what passed is charged
+    expect(out.ordered!.charges).toEqual([
+      { envelope: sha256(plainTx), payer: client.publicKey, nonce: 1n, fee: 0n, expiry: 50n },
+    ]);
+    expect(v.state.transcript.events).toEqual([]);
+  });
+
+  it('ignores DKG messages from non-validators and bodies that do not decode', () => {
+    const v = new One(config(undefined), envOf(undefined));
+    v.until(2n);
+    const good = deals(v.cfg, 1, 2).good;
+    const dealBody = { tag: 'dkg' as const, value: encode(DkgMessage, { tag: 'deal', value: good }) };
+    v.commit([
+      sign(client, dealBody, 1n),
+      sign(validators[0]!, { tag: 'dkg', value: Uint8Array.of(7, 7) }, 2n),
+      sign(validators[1]!, { tag: 'shares', value: Uint8Array.of(7, 7) }, 3n),
+    ]);
+    expect(v.state.transcript.events).toEqual([]);
+    expect(v.outs.get(3n)!.ordered!.charges.length).toBe(3);
+    v.commit([sign(validators[0]!, dealBody, 3n)]);
+    expect(v.state.transcript.events).toEqual([{ kind: 'deal-accepted', dealer: 1 }]);
   });
 
   it('an envelope counts up to its expiry height; its nonce is remembered until then', () => {

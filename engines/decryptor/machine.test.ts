@@ -197,6 +197,8 @@ describe('decryptor engine', () => {
     // an old block again (the app replaying) is not logged over the one processed
     v1.commit(2n, []);
     expect(v1.state()).toBe(before);
+    expect(v1.ordered.length).toBe(4);
+    expect(v1.submitted.length).toBe(2);
 
     const again = engine(storage);
     // the key is announced at once, nothing else is sent
