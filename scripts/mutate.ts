@@ -17,6 +17,7 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
+  renameSync,
   statSync,
   writeFileSync,
 } from 'node:fs';
@@ -379,6 +380,8 @@ async function mutateOne(root: string, target: Target, options: MutateOptions): 
     copyFileSync(lastReport, incremental);
     console.log(`mutate: ${target}: incremental from the last report, ${relative(root, lastReport)}`);
   }
+  // so that a report read below is this run's
+  if (!options.dryRun && existsSync(lastReport)) renameSync(lastReport, join(out, 'mutation.previous.json'));
   const tests = selectTests(root, target);
   console.log(
     `mutate: ${target}: mutating ${strykerConfig(target, options).mutate} against ${tests.length} test files:`,
@@ -404,7 +407,11 @@ async function mutateOne(root: string, target: Target, options: MutateOptions): 
     );
     return { target, ok: true, dry, seconds };
   }
-  const report = JSON.parse(readFileSync(join(out, 'mutation.json'), 'utf8')) as MutationReport;
+  if (!existsSync(lastReport)) {
+    console.error(`mutate: ${target}: Stryker wrote no report (nothing to mutate?)`);
+    return { target, ok: false, seconds };
+  }
+  const report = JSON.parse(readFileSync(lastReport, 'utf8')) as MutationReport;
   const score = scoreOf(report);
   const undetected = undetectedList(report);
   writeFileSync(join(out, 'undetected.txt'), undetected.map((l) => `${l}\n`).join(''));
