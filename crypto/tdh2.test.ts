@@ -709,3 +709,94 @@ describe('TDH2: argument checks at their edges', () => {
     expect(() => blockShares([...full, ct], shares[0]!, utf8('ctx'))).toThrow(RangeError);
   });
 });
+
+describe('TDH2: malformed and degenerate input', () => {
+  it('u = ū = identity with a correct proof (a key anyone knows) is not a valid ciphertext', () => {
+    const g = sodiumGroup;
+    const label = utf8('L');
+    const payload = new Uint8Array(TAG_BYTES + 4).fill(1);
+    const s = 987654321n;
+    // log_g(identity) = log_ḡ(identity) = 0: the proof of equal logs is easy with r = 0
+    const w = g.mulBase(s);
+    const wbar = g.mul(gbar(), s);
+    const e = fastHashToScalar('fractal/tdh2/ciphertext', payload, label, IDENTITY, w, IDENTITY, wbar);
+    const forged: Ciphertext = {
+      u: IDENTITY,
+      ubar: IDENTITY,
+      e: scalarToBytes(e),
+      f: scalarToBytes(s),
+      label,
+      payload,
+    };
+    expect(verifyCiphertext(forged)).toBe(false);
+    expect(verifyCiphertext(forged, nobleGroup)).toBe(false);
+    expect(verifyCiphertextCached(forged)).toBe(false);
+    // the same construction with r ≠ 0 is an ordinary valid ciphertext: only the identity is refused
+    const r = 5n;
+    const [u, ubar] = [g.mulBase(r), g.mul(gbar(), r)];
+    const e2 = fastHashToScalar('fractal/tdh2/ciphertext', payload, label, u, w, ubar, wbar);
+    const honest = { ...forged, u, ubar, e: scalarToBytes(e2), f: scalarToBytes(mod(s + r * e2)) };
+    expect(verifyCiphertext(honest)).toBe(true);
+  });
+
+  it('shares of a ciphertext that is not well formed never verify, though their proof would', () => {
+    const { key, shares } = keysFor(2, 3);
+    const ctx = utf8('ctx');
+    const ct = encrypt(key, utf8('x'), utf8('L'), new Uint8Array(64));
+    const d = decryptionShare(ct, shares[0]!);
+    const bs = blockShares([ct], shares[0]!, ctx);
+    expect(verifyShare(key, ct, d)).toBe(true);
+    expect(verifyBlockShares(key, [ct], bs, ctx)).toBe(true);
+    // the proofs bind (u, ū, e, f): a payload or label out of bounds leaves them intact
+    const malformed = [
+      { ...ct, payload: ct.payload.subarray(0, TAG_BYTES - 1) },
+      { ...ct, payload: new Uint8Array(MAX_PAYLOAD_BYTES + 1) },
+      { ...ct, label: new Uint8Array(MAX_LABEL_BYTES + 1) },
+      { ...ct, label: 'L' as unknown as Uint8Array },
+    ];
+    for (const bad of malformed) {
+      expect(verifyShare(key, bad, d)).toBe(false);
+      expect(verifyBlockShares(key, [bad], bs, ctx)).toBe(false);
+    }
+  });
+
+  it('decryptWithCombined refuses every field out of its wire size, before any key derivation', () => {
+    const { key, shares } = keysFor(2, 3);
+    const ct = encrypt(key, utf8('x'), utf8('L'), new Uint8Array(64));
+    const K = combine(key, ct, [decryptionShare(ct, shares[0]!), decryptionShare(ct, shares[1]!)]);
+    expect(decryptWithCombined(ct, K)).toEqual({ ok: true, plaintext: utf8('x') });
+    const short = new Uint8Array(31);
+    const cases: unknown[] = [
+      null,
+      'ct',
+      { ...ct, u: short },
+      { ...ct, ubar: short },
+      { ...ct, e: short },
+      { ...ct, f: short },
+      { ...ct, u: [...ct.u] },
+      { ...ct, label: new Uint8Array(MAX_LABEL_BYTES + 1) },
+      { ...ct, payload: new Uint8Array(MAX_PAYLOAD_BYTES + 1) },
+    ];
+    for (const c of cases) {
+      expect(decryptWithCombined(c as Ciphertext, K)).toEqual({ ok: false, reason: 'invalid-ciphertext' });
+    }
+    expect(decryptWithCombined(ct, [...K] as unknown as Uint8Array)).toEqual({
+      ok: false,
+      reason: 'invalid-ciphertext',
+    });
+    // at the limits, the sizes are fine: the label of 256 bytes opens
+    const edge = encrypt(key, utf8('y'), new Uint8Array(MAX_LABEL_BYTES), new Uint8Array(64));
+    const K2 = combine(key, edge, [decryptionShare(edge, shares[0]!), decryptionShare(edge, shares[2]!)]);
+    expect(decryptWithCombined(edge, K2)).toEqual({ ok: true, plaintext: utf8('y') });
+  });
+
+  it('gbar() hands out a copy: changing it changes nothing', () => {
+    const g1 = gbar();
+    const before = hex(g1);
+    g1.fill(0);
+    expect(hex(gbar())).toBe(before);
+    const { key } = keysFor(2, 3);
+    const ct = encrypt(key, utf8('x'), bytes(), new Uint8Array(64));
+    expect(verifyCiphertext(ct)).toBe(true);
+  });
+});
