@@ -800,3 +800,112 @@ describe('TDH2: malformed and degenerate input', () => {
     expect(verifyCiphertext(ct)).toBe(true);
   });
 });
+
+describe('TDH2: what a caller is told, and what never throws', () => {
+  it('argument errors say what was wrong', () => {
+    const { key, shares } = keysFor(2, 3);
+    const ct = encrypt(key, utf8('x'), bytes(), new Uint8Array(64));
+    const ds = shares.map((s) => decryptionShare(ct, s));
+    const r64 = new Uint8Array(64);
+    expect(() => encrypt(key, bytes(), bytes(), new Uint8Array(63))).toThrow(
+      'encrypt needs at least 64 bytes of randomness',
+    );
+    expect(() => encrypt(key, bytes(), new Uint8Array(MAX_LABEL_BYTES + 1), r64)).toThrow(
+      'label must be at most 256 bytes',
+    );
+    expect(() => encrypt(key, new Uint8Array(61_425), bytes(), r64)).toThrow(
+      'plaintext must be at most 61424 bytes',
+    );
+    expect(() => encrypt({ publicKey: IDENTITY }, bytes(), bytes(), r64)).toThrow(
+      'public key is not a non-identity point',
+    );
+    expect(() => decryptionShare(ct, { index: 0, secret: 1n })).toThrow(
+      'key share: share index 0 is not in 1..65535',
+    );
+    expect(() => decryptionShare(ct, { index: 1, secret: ORDER })).toThrow(
+      'key share secret must be a reduced scalar',
+    );
+    expect(() => blockStatement(key, [ct], [ds[0]!.ui], bytes(), 4)).toThrow(
+      'share index 4 is not in the key',
+    );
+    const many = Array.from({ length: MAX_BLOCK_SHARES + 1 }, () => ct);
+    expect(() => blockShares(many, shares[0]!, bytes())).toThrow(
+      "a block's shares hold at most 1800 ciphertexts, got 1801",
+    );
+    expect(() => combine({ ...key, threshold: 0 }, ct, ds)).toThrow('threshold 0 is not a positive integer');
+    expect(() => combine(key, ct, ds.slice(0, 1))).toThrow('combine needs 2 shares, got 1');
+    expect(() => combine(key, ct, [ds[0]!, ds[0]!])).toThrow('combine: duplicate share index 1');
+    expect(() => combine(key, ct, [ds[0]!, { ...ds[1]!, index: 4 }])).toThrow(
+      'combine: share index 4 is not in 1..3',
+    );
+    expect(() => combine(key, ct, [ds[0]!, { ...ds[1]!, ui: bytes(1) }])).toThrow(
+      'combine: share 2 is not a point',
+    );
+    expect(() => dealKey(1, 0, utf8('x'))).toThrow('n = 0 is not in 1..65535');
+    expect(() => dealKey(0, 2, utf8('x'))).toThrow('t = 0 is not in 1..n');
+  });
+
+  it('a key share secret is any reduced scalar, zero included, and a bigint', () => {
+    const { key } = keysFor(2, 3);
+    const ct = encrypt(key, utf8('x'), bytes(), new Uint8Array(64));
+    expect(decryptionShare(ct, { index: 1, secret: 0n }).ui).toEqual(IDENTITY);
+    expect(() => decryptionShare(ct, { index: 1, secret: 1 as unknown as bigint })).toThrow(RangeError);
+    expect(() => blockShares([ct], { index: 1, secret: '1' as unknown as bigint }, bytes())).toThrow(
+      RangeError,
+    );
+  });
+
+  it('the Lagrange coefficients of one index set are never reused for another', () => {
+    // index sets {1, 23} and {12, 3}: written without a separator both would read "123"
+    const { key, shares } = keysFor(2, 23);
+    const ct = encrypt(key, utf8('secret'), bytes(), new Uint8Array(64));
+    for (const pair of [
+      [1, 23],
+      [12, 3],
+      [1, 23],
+    ]) {
+      const K = combine(
+        key,
+        ct,
+        pair.map((i) => decryptionShare(ct, shares[i - 1]!)),
+      );
+      expect(decryptWithCombined(ct, K), pair.join(',')).toEqual({ ok: true, plaintext: utf8('secret') });
+    }
+  });
+
+  it('the wire schema refuses points, scalars, labels and payloads of the wrong size', () => {
+    const { key } = keysFor(2, 3);
+    const ct = encrypt(key, utf8('x'), bytes(), new Uint8Array(64));
+    expect(() => encode(Ciphertext, ct)).not.toThrow();
+    for (const bad of [
+      { ...ct, u: ct.u.subarray(0, 31) },
+      { ...ct, ubar: new Uint8Array(33) },
+      { ...ct, e: ct.e.subarray(0, 31) },
+      { ...ct, f: new Uint8Array(33) },
+      { ...ct, label: new Uint8Array(MAX_LABEL_BYTES + 1) },
+      { ...ct, payload: new Uint8Array(MAX_PAYLOAD_BYTES + 1) },
+    ]) {
+      expect(() => encode(Ciphertext, bad)).toThrow();
+    }
+  });
+
+  it('input that throws when read makes the checks answer false, not throw', () => {
+    const { key, shares } = keysFor(2, 3);
+    const ct = encrypt(key, utf8('x'), bytes(), new Uint8Array(64));
+    const d = decryptionShare(ct, shares[0]!);
+    const bs = blockShares([ct], shares[0]!, bytes());
+    const trap = <T extends object>(o: T, field: string): T =>
+      Object.defineProperty({ ...o }, field, {
+        get() {
+          throw new Error('trap');
+        },
+      });
+    expect(keyShareMatches(key, trap(shares[0]!, 'index'))).toBe(false);
+    expect(verifyCiphertext(trap(ct, 'f'))).toBe(false);
+    expect(verifyShare(key, ct, trap(d, 'f'))).toBe(false);
+    expect(verifyBlockShares(key, [ct], trap(bs, 'f'), bytes())).toBe(false);
+    // and a share with a non-canonical challenge is simply false
+    expect(verifyShare(key, ct, { ...d, e: new Uint8Array(32).fill(0xff) })).toBe(false);
+    expect(verifyShare(key, ct, d)).toBe(true);
+  });
+});
