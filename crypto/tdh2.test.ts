@@ -1,3 +1,4 @@
+import { sha256 } from '@noble/hashes/sha2.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { propParams } from '../props/config.ts';
@@ -50,15 +51,9 @@ const plaintextArb = fc.uint8Array({ maxLength: 200 });
 const labelArb = fc.uint8Array({ maxLength: 48 });
 const scalarArb = fc.bigInt({ min: 1n, max: ORDER - 1n });
 
-const dealt = new Map<string, { key: ThresholdKey; shares: KeyShare[] }>();
+/** Dealt afresh on every call (a few scalar multiplications), so each test exercises the dealer. */
 function keysFor(t: number, n: number): { key: ThresholdKey; shares: KeyShare[] } {
-  const id = `${t}/${n}`;
-  let k = dealt.get(id);
-  if (k === undefined) {
-    k = dealKey(t, n, utf8(`tdh2-test-${id}`));
-    dealt.set(id, k);
-  }
-  return k;
+  return dealKey(t, n, utf8(`tdh2-test-${t}/${n}`));
 }
 
 function flipBit(b: Uint8Array, bit: number): Uint8Array {
@@ -75,6 +70,48 @@ function subsets<T>(items: readonly T[], k: number): T[][] {
 }
 
 const FIELDS = ['u', 'ubar', 'e', 'f', 'label', 'payload'] as const;
+
+// First in the file: the second generator and the caches are computed by the first test to use them.
+describe('TDH2: known answers', () => {
+  it('the second generator, hashes, ciphertexts, shares and block shares are the bytes every node makes', () => {
+    // Nodes of different versions must make and accept the same bytes: a change to a domain tag,
+    // an encoding (indices above 255 included) or a derivation breaks every ciphertext on chain.
+    const digest = (b: Uint8Array) => hex(sha256(b));
+    expect(hex(gbar())).toBe('74bc4af1826adf474136a1d7d39c878f4646d086badd55230740cea244319e21');
+    expect(hex(gbar(nobleGroup))).toBe(hex(gbar()));
+    expect(fastHashToScalar('kat', utf8('a'), utf8('bc')).toString(16)).toBe(
+      '7862a4b3bf2939affd27f2e49e72941f9a439292280c7873a2eda0bec207ce9',
+    );
+    const { key, shares } = dealKey(2, 300, utf8('tdh2-kat'));
+    expect(hex(key.publicKey)).toBe('f0bc44d86ab4579fc442fd4aa6030d0eb3fcc518a9d31de2ba1aa0bae869a355');
+    expect(hex(key.verificationKeys[299]!)).toBe(
+      '16e70958d4b08cb7db191fb920e6253e55e14182a5d78019932f46b6fa98ba01',
+    );
+    const ct = encrypt(key, utf8('known answer'), utf8('label'), new Uint8Array(64).fill(42));
+    expect(digest(encode(Ciphertext, ct))).toBe(
+      'a60a1850858f2f6c0f3fad2c562deb8d9cefc616f62db5f91c8402308a0eacaa',
+    );
+    expect(verifyCiphertextCached(ct)).toBe(true);
+    expect(hex(ciphertextId(ct))).toBe('869c98bf12bdb405eb457222de934c1bdc403146540f9dd54442ead2dcf4cdda');
+    const d1 = decryptionShare(ct, shares[0]!);
+    const d300 = decryptionShare(ct, shares[299]!);
+    expect(digest(encode(DecryptionShareWire, d1))).toBe(
+      '365108a8d02146062c1b88b1cceb4d17e1bd44eb2bdee9f332f8035c31b62c35',
+    );
+    expect(digest(encode(DecryptionShareWire, d300))).toBe(
+      'ab7b6172929baaad0b81c9813f750e3212fdeb8a888a73f6e8ffb7f522297dce',
+    );
+    expect(verifyShare(key, ct, d300)).toBe(true);
+    const K = combine(key, ct, [d1, d300]);
+    expect(hex(K)).toBe('a2aef46f129b6280c8cd0571b008d85f62115594a29bc117c4cbb551d44caf6f');
+    expect(decryptWithCombined(ct, K)).toEqual({ ok: true, plaintext: utf8('known answer') });
+    const bs = blockShares([ct, ct], shares[299]!, utf8('context'));
+    expect(digest(encode(BlockSharesWire, bs))).toBe(
+      '9c61e287853c5958eb01036546d38f803203be1a5b12ec62ea4d3d192d0ed70f',
+    );
+    expect(verifyBlockShares(key, [ct, ct], bs, utf8('context'))).toBe(true);
+  });
+});
 
 describe('TDH2: encryption and ciphertext validity', () => {
   it('encrypt → valid ciphertext → decrypts with the secret; deterministic; wire round trip', () => {
@@ -553,5 +590,322 @@ describe('TDH2: libsodium and @noble/curves give identical bytes', () => {
       ),
       propParams('tdh2.cross-check', 6),
     );
+  });
+});
+
+describe('TDH2: argument checks at their edges', () => {
+  it('dealKey: 1 ≤ t ≤ n ≤ 65535, integers', () => {
+    for (const [t, n] of [
+      [1, 0],
+      [1, 65_536],
+      [0, 3],
+      [4, 3],
+      [1.5, 3],
+      [1, 2.5],
+    ] as const) {
+      expect(() => dealKey(t, n, utf8('x')), `${t}/${n}`).toThrow(RangeError);
+    }
+    const one = dealKey(1, 1, utf8('x'));
+    expect(one.shares).toEqual([{ index: 1, secret: one.shares[0]!.secret }]);
+    expect(one.key.threshold).toBe(1);
+    // t = 1: the key share is the secret itself
+    expect(hex(one.key.publicKey)).toBe(hex(one.key.verificationKeys[0]!));
+    const three = dealKey(3, 3, utf8('x'));
+    expect(three.shares.map((s) => s.index)).toEqual([1, 2, 3]);
+    expect(three.key.verificationKeys.length).toBe(3);
+  });
+
+  it('key shares: index 1..65535 and a reduced secret, else RangeError; a share changed in place is re-derived', () => {
+    const { key, shares } = keysFor(2, 3);
+    const ct = encrypt(key, utf8('x'), bytes(), new Uint8Array(64));
+    for (const bad of [
+      { index: 0, secret: 1n },
+      { index: 65_536, secret: 1n },
+      { index: 1.5, secret: 1n },
+      { index: 1, secret: -1n },
+      { index: 1, secret: ORDER },
+    ]) {
+      expect(() => decryptionShare(ct, bad), JSON.stringify({ ...bad, secret: `${bad.secret}` })).toThrow(
+        RangeError,
+      );
+      expect(() => blockShares([ct], bad, bytes())).toThrow(RangeError);
+    }
+    expect(() => decryptionShare(ct, { index: 65_535, secret: ORDER - 1n })).not.toThrow();
+    // the verification key h_i is cached per share object, but never for a secret it no longer has
+    const share = { ...shares[0]! };
+    expect(keyShareMatches(key, share)).toBe(true);
+    expect(verifyShare(key, ct, decryptionShare(ct, share))).toBe(true);
+    share.secret = shares[1]!.secret;
+    expect(keyShareMatches(key, share)).toBe(false);
+    expect(verifyShare(key, ct, decryptionShare(ct, share))).toBe(false);
+    share.index = 2;
+    expect(keyShareMatches(key, share)).toBe(true);
+    expect(verifyShare(key, ct, decryptionShare(ct, share))).toBe(true);
+  });
+
+  it('verification keys exist for indices 1..n only', () => {
+    const { key, shares } = keysFor(2, 3);
+    const ct = encrypt(key, utf8('x'), bytes(), new Uint8Array(64));
+    const d = decryptionShare(ct, shares[2]!);
+    expect(verifyShare(key, ct, d)).toBe(true);
+    for (const index of [0, 4, 1.5, -1]) {
+      expect(verifyShare(key, ct, { ...d, index })).toBe(false);
+      expect(() => blockStatement(key, [ct], [d.ui], bytes(), index)).toThrow(RangeError);
+    }
+    expect(keyShareMatches({ ...key, verificationKeys: key.verificationKeys.slice(0, 2) }, shares[2]!)).toBe(
+      false,
+    );
+    expect(blockStatement(key, [ct], [d.ui], bytes(), 3).coefficients.length).toBe(1);
+  });
+
+  it('encrypt: exactly 64 bytes of randomness, a 256-byte label and the largest plaintext are fine', () => {
+    const { key, shares } = keysFor(2, 3);
+    const label = new Uint8Array(MAX_LABEL_BYTES).fill(3);
+    const ct = encrypt(key, utf8('edge'), label, new Uint8Array(64).fill(1));
+    expect(verifyCiphertext(ct)).toBe(true);
+    expect(() =>
+      encrypt(key, new Uint8Array(MAX_PAYLOAD_BYTES - TAG_BYTES + 1), bytes(), new Uint8Array(64)),
+    ).toThrow(RangeError);
+    expect(() => encrypt(key, 'text' as unknown as Uint8Array, bytes(), new Uint8Array(64))).toThrow(
+      RangeError,
+    );
+    expect(() => encrypt(key, bytes(), 'label' as unknown as Uint8Array, new Uint8Array(64))).toThrow(
+      RangeError,
+    );
+    expect(() =>
+      encrypt({ publicKey: new Uint8Array(32).fill(0xff) }, bytes(), bytes(), new Uint8Array(64)),
+    ).toThrow(RangeError);
+    // an empty plaintext is a payload of just the tag: valid, and it opens to nothing
+    const empty = encrypt(key, bytes(), bytes(), new Uint8Array(64));
+    expect(empty.payload.length).toBe(TAG_BYTES);
+    expect(verifyCiphertext(empty)).toBe(true);
+    const K = combine(key, empty, [decryptionShare(empty, shares[0]!), decryptionShare(empty, shares[1]!)]);
+    expect(decryptWithCombined(empty, K)).toEqual({ ok: true, plaintext: bytes() });
+    expect(decryptWithSecret({ ...empty, e: empty.f }, 1n)).toEqual({
+      ok: false,
+      reason: 'invalid-ciphertext',
+    });
+  });
+
+  it('combine: a threshold that is not a positive integer is refused', () => {
+    const { key, shares } = keysFor(2, 3);
+    const ct = encrypt(key, utf8('x'), bytes(), new Uint8Array(64));
+    const ds = shares.map((s) => decryptionShare(ct, s));
+    for (const threshold of [0, -1, 1.5]) {
+      expect(() => combine({ ...key, threshold }, ct, ds)).toThrow(RangeError);
+    }
+    // with t = 1 any one share is the key; with t = 3 all three are needed
+    const one = combine({ ...key, threshold: 1 }, ct, [ds[2]!]);
+    expect(hex(one)).toBe(hex(ds[2]!.ui));
+    expect(() => combine({ ...key, threshold: 3 }, ct, ds.slice(0, 2))).toThrow(RangeError);
+  });
+
+  it('block shares: at most MAX_BLOCK_SHARES ciphertexts', () => {
+    const { key, shares } = keysFor(2, 3);
+    const ct = encrypt(key, utf8('x'), bytes(), new Uint8Array(64));
+    const full = Array.from({ length: MAX_BLOCK_SHARES }, () => ct);
+    const bs = blockShares(full, shares[0]!, utf8('ctx'));
+    expect(bs.shares.length).toBe(MAX_BLOCK_SHARES);
+    expect(() => blockShares([...full, ct], shares[0]!, utf8('ctx'))).toThrow(RangeError);
+  });
+});
+
+describe('TDH2: malformed and degenerate input', () => {
+  it('u = ū = identity with a correct proof (a key anyone knows) is not a valid ciphertext', () => {
+    const g = sodiumGroup;
+    const label = utf8('L');
+    const payload = new Uint8Array(TAG_BYTES + 4).fill(1);
+    const s = 987654321n;
+    // log_g(identity) = log_ḡ(identity) = 0: the proof of equal logs is easy with r = 0
+    const w = g.mulBase(s);
+    const wbar = g.mul(gbar(), s);
+    const e = fastHashToScalar('fractal/tdh2/ciphertext', payload, label, IDENTITY, w, IDENTITY, wbar);
+    const forged: Ciphertext = {
+      u: IDENTITY,
+      ubar: IDENTITY,
+      e: scalarToBytes(e),
+      f: scalarToBytes(s),
+      label,
+      payload,
+    };
+    expect(verifyCiphertext(forged)).toBe(false);
+    expect(verifyCiphertext(forged, nobleGroup)).toBe(false);
+    expect(verifyCiphertextCached(forged)).toBe(false);
+    // the same construction with r ≠ 0 is an ordinary valid ciphertext: only the identity is refused
+    const r = 5n;
+    const [u, ubar] = [g.mulBase(r), g.mul(gbar(), r)];
+    const e2 = fastHashToScalar('fractal/tdh2/ciphertext', payload, label, u, w, ubar, wbar);
+    const honest = { ...forged, u, ubar, e: scalarToBytes(e2), f: scalarToBytes(mod(s + r * e2)) };
+    expect(verifyCiphertext(honest)).toBe(true);
+  });
+
+  it('shares of a ciphertext that is not well formed never verify, though their proof would', () => {
+    const { key, shares } = keysFor(2, 3);
+    const ctx = utf8('ctx');
+    const ct = encrypt(key, utf8('x'), utf8('L'), new Uint8Array(64));
+    const d = decryptionShare(ct, shares[0]!);
+    const bs = blockShares([ct], shares[0]!, ctx);
+    expect(verifyShare(key, ct, d)).toBe(true);
+    expect(verifyBlockShares(key, [ct], bs, ctx)).toBe(true);
+    // the proofs bind (u, ū, e, f): a payload or label out of bounds leaves them intact
+    const malformed = [
+      { ...ct, payload: ct.payload.subarray(0, TAG_BYTES - 1) },
+      { ...ct, payload: new Uint8Array(MAX_PAYLOAD_BYTES + 1) },
+      { ...ct, label: new Uint8Array(MAX_LABEL_BYTES + 1) },
+      { ...ct, label: 'L' as unknown as Uint8Array },
+    ];
+    for (const bad of malformed) {
+      expect(verifyShare(key, bad, d)).toBe(false);
+      expect(verifyBlockShares(key, [bad], bs, ctx)).toBe(false);
+    }
+  });
+
+  it('decryptWithCombined refuses every field out of its wire size, before any key derivation', () => {
+    const { key, shares } = keysFor(2, 3);
+    const ct = encrypt(key, utf8('x'), utf8('L'), new Uint8Array(64));
+    const K = combine(key, ct, [decryptionShare(ct, shares[0]!), decryptionShare(ct, shares[1]!)]);
+    expect(decryptWithCombined(ct, K)).toEqual({ ok: true, plaintext: utf8('x') });
+    const short = new Uint8Array(31);
+    const cases: unknown[] = [
+      null,
+      'ct',
+      { ...ct, u: short },
+      { ...ct, ubar: short },
+      { ...ct, e: short },
+      { ...ct, f: short },
+      { ...ct, u: [...ct.u] },
+      { ...ct, label: new Uint8Array(MAX_LABEL_BYTES + 1) },
+      { ...ct, payload: new Uint8Array(MAX_PAYLOAD_BYTES + 1) },
+    ];
+    for (const c of cases) {
+      expect(decryptWithCombined(c as Ciphertext, K)).toEqual({ ok: false, reason: 'invalid-ciphertext' });
+    }
+    expect(decryptWithCombined(ct, [...K] as unknown as Uint8Array)).toEqual({
+      ok: false,
+      reason: 'invalid-ciphertext',
+    });
+    // at the limits, the sizes are fine: the label of 256 bytes opens
+    const edge = encrypt(key, utf8('y'), new Uint8Array(MAX_LABEL_BYTES), new Uint8Array(64));
+    const K2 = combine(key, edge, [decryptionShare(edge, shares[0]!), decryptionShare(edge, shares[2]!)]);
+    expect(decryptWithCombined(edge, K2)).toEqual({ ok: true, plaintext: utf8('y') });
+  });
+
+  it('gbar() hands out a copy: changing it changes nothing', () => {
+    const g1 = gbar();
+    const before = hex(g1);
+    g1.fill(0);
+    expect(hex(gbar())).toBe(before);
+    const { key } = keysFor(2, 3);
+    const ct = encrypt(key, utf8('x'), bytes(), new Uint8Array(64));
+    expect(verifyCiphertext(ct)).toBe(true);
+  });
+});
+
+describe('TDH2: what a caller is told, and what never throws', () => {
+  it('argument errors say what was wrong', () => {
+    const { key, shares } = keysFor(2, 3);
+    const ct = encrypt(key, utf8('x'), bytes(), new Uint8Array(64));
+    const ds = shares.map((s) => decryptionShare(ct, s));
+    const r64 = new Uint8Array(64);
+    expect(() => encrypt(key, bytes(), bytes(), new Uint8Array(63))).toThrow(
+      'encrypt needs at least 64 bytes of randomness',
+    );
+    expect(() => encrypt(key, bytes(), new Uint8Array(MAX_LABEL_BYTES + 1), r64)).toThrow(
+      'label must be at most 256 bytes',
+    );
+    expect(() => encrypt(key, new Uint8Array(61_425), bytes(), r64)).toThrow(
+      'plaintext must be at most 61424 bytes',
+    );
+    expect(() => encrypt({ publicKey: IDENTITY }, bytes(), bytes(), r64)).toThrow(
+      'public key is not a non-identity point',
+    );
+    expect(() => decryptionShare(ct, { index: 0, secret: 1n })).toThrow(
+      'key share: share index 0 is not in 1..65535',
+    );
+    expect(() => decryptionShare(ct, { index: 1, secret: ORDER })).toThrow(
+      'key share secret must be a reduced scalar',
+    );
+    expect(() => blockStatement(key, [ct], [ds[0]!.ui], bytes(), 4)).toThrow(
+      'share index 4 is not in the key',
+    );
+    const many = Array.from({ length: MAX_BLOCK_SHARES + 1 }, () => ct);
+    expect(() => blockShares(many, shares[0]!, bytes())).toThrow(
+      "a block's shares hold at most 1800 ciphertexts, got 1801",
+    );
+    expect(() => combine({ ...key, threshold: 0 }, ct, ds)).toThrow('threshold 0 is not a positive integer');
+    expect(() => combine(key, ct, ds.slice(0, 1))).toThrow('combine needs 2 shares, got 1');
+    expect(() => combine(key, ct, [ds[0]!, ds[0]!])).toThrow('combine: duplicate share index 1');
+    expect(() => combine(key, ct, [ds[0]!, { ...ds[1]!, index: 4 }])).toThrow(
+      'combine: share index 4 is not in 1..3',
+    );
+    expect(() => combine(key, ct, [ds[0]!, { ...ds[1]!, ui: bytes(1) }])).toThrow(
+      'combine: share 2 is not a point',
+    );
+    expect(() => dealKey(1, 0, utf8('x'))).toThrow('n = 0 is not in 1..65535');
+    expect(() => dealKey(0, 2, utf8('x'))).toThrow('t = 0 is not in 1..n');
+  });
+
+  it('a key share secret is any reduced scalar, zero included, and a bigint', () => {
+    const { key } = keysFor(2, 3);
+    const ct = encrypt(key, utf8('x'), bytes(), new Uint8Array(64));
+    expect(decryptionShare(ct, { index: 1, secret: 0n }).ui).toEqual(IDENTITY);
+    expect(() => decryptionShare(ct, { index: 1, secret: 1 as unknown as bigint })).toThrow(RangeError);
+    expect(() => blockShares([ct], { index: 1, secret: '1' as unknown as bigint }, bytes())).toThrow(
+      RangeError,
+    );
+  });
+
+  it('the Lagrange coefficients of one index set are never reused for another', () => {
+    // index sets {1, 23} and {12, 3}: written without a separator both would read "123"
+    const { key, shares } = keysFor(2, 23);
+    const ct = encrypt(key, utf8('secret'), bytes(), new Uint8Array(64));
+    for (const pair of [
+      [1, 23],
+      [12, 3],
+      [1, 23],
+    ]) {
+      const K = combine(
+        key,
+        ct,
+        pair.map((i) => decryptionShare(ct, shares[i - 1]!)),
+      );
+      expect(decryptWithCombined(ct, K), pair.join(',')).toEqual({ ok: true, plaintext: utf8('secret') });
+    }
+  });
+
+  it('the wire schema refuses points, scalars, labels and payloads of the wrong size', () => {
+    const { key } = keysFor(2, 3);
+    const ct = encrypt(key, utf8('x'), bytes(), new Uint8Array(64));
+    expect(() => encode(Ciphertext, ct)).not.toThrow();
+    for (const bad of [
+      { ...ct, u: ct.u.subarray(0, 31) },
+      { ...ct, ubar: new Uint8Array(33) },
+      { ...ct, e: ct.e.subarray(0, 31) },
+      { ...ct, f: new Uint8Array(33) },
+      { ...ct, label: new Uint8Array(MAX_LABEL_BYTES + 1) },
+      { ...ct, payload: new Uint8Array(MAX_PAYLOAD_BYTES + 1) },
+    ]) {
+      expect(() => encode(Ciphertext, bad)).toThrow();
+    }
+  });
+
+  it('input that throws when read makes the checks answer false, not throw', () => {
+    const { key, shares } = keysFor(2, 3);
+    const ct = encrypt(key, utf8('x'), bytes(), new Uint8Array(64));
+    const d = decryptionShare(ct, shares[0]!);
+    const bs = blockShares([ct], shares[0]!, bytes());
+    const trap = <T extends object>(o: T, field: string): T =>
+      Object.defineProperty({ ...o }, field, {
+        get() {
+          throw new Error('trap');
+        },
+      });
+    expect(keyShareMatches(key, trap(shares[0]!, 'index'))).toBe(false);
+    expect(verifyCiphertext(trap(ct, 'f'))).toBe(false);
+    expect(verifyShare(key, ct, trap(d, 'f'))).toBe(false);
+    expect(verifyBlockShares(key, [ct], trap(bs, 'f'), bytes())).toBe(false);
+    // and a share with a non-canonical challenge is simply false
+    expect(verifyShare(key, ct, { ...d, e: new Uint8Array(32).fill(0xff) })).toBe(false);
+    expect(verifyShare(key, ct, d)).toBe(true);
   });
 });
