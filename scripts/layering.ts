@@ -48,9 +48,11 @@ export const LAYERS: Readonly<Record<string, readonly string[]>> = {
   // what drives the rest: properties, benchmarks, tooling, the launcher, vitest's configs
   props: ['node', 'sim'],
   bench: ['node', 'sim'],
-  scripts: [],
+  // tooling: the mutation runner prints its scores in the benchmarks' format
+  scripts: ['bench'],
   bin: ['cli'],
   'vitest.config.ts': ['props'],
+  'vitest.mutate.config.ts': ['scripts', 'props'],
   'vitest.browser.config.ts': [],
 };
 

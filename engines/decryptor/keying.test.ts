@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { type Deal, deal, dealOf, encryptionKeyPair, openShare } from '../../crypto/dkg.ts';
 import { group, mod, scalarToBytes } from '../../crypto/group.ts';
 import { Ciphertext, encrypt, fastHashToScalar, gbar, verifyCiphertext } from '../../crypto/tdh2.ts';
-import { SimKeyring } from '../../runtime/sim/signer.ts';
+import { SimKeyring } from '../../sim/signer.ts';
 import { sha256 } from '../../wire/commit.ts';
 import { type Envelope, envelopeSigningBytes, labelBytes, SignedEnvelope } from '../../wire/envelope.ts';
 import { encode, tryDecode } from '../../wire/schema.ts';

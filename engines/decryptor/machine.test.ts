@@ -8,7 +8,7 @@ import { encryptionKeyPair } from '../../crypto/dkg.ts';
 import { Ciphertext, encrypt } from '../../crypto/tdh2.ts';
 import { EngineGraph } from '../../runtime/graph.ts';
 import { SimScheduler } from '../../runtime/scheduler.ts';
-import { SimKeyring } from '../../runtime/sim/signer.ts';
+import { SimKeyring } from '../../sim/signer.ts';
 import { MemoryStorage } from '../../storage/memory.ts';
 import { sha256, toHex } from '../../wire/commit.ts';
 import type { EpochKey } from '../../wire/envelope.ts';
