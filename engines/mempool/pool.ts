@@ -225,10 +225,12 @@ export interface PoolSettings {
   readonly validators: readonly string[];
 }
 
-/** A payer's pooled envelopes: how many, and the fees they pay together. */
+/** A payer's pooled envelopes: how many, the fees they pay together, and the entries. */
 export interface SenderTotals {
   readonly count: number;
   readonly fees: bigint;
+  /** its pooled entries (at most `perSenderLimit`), in the order they were pooled */
+  readonly pooled: readonly PoolEntry[];
 }
 
 export interface EpochKeyEntry {
@@ -247,8 +249,7 @@ export interface InflightFees {
 export interface PoolState {
   readonly settings: PoolSettings;
   readonly byHash: HashMap<PoolEntry>;
-  /** `payer:nonce` -> the pooled entry */
-  readonly byNonce: HashMap<PoolEntry>;
+  /** payer (hex) -> its pooled envelopes (so by (payer, nonce) too) */
   readonly senders: HashMap<SenderTotals>;
   /** every entry, in priority order */
   readonly order: Seq<PoolEntry>;
@@ -289,7 +290,6 @@ export function createPool(config: PoolConfig): PoolState {
       validators: [...new Set(config.validators.map(toHex))],
     },
     byHash: emptyMap(),
-    byNonce: emptyMap(),
     senders: emptyMap(),
     order: emptySeq(),
     bytes: 0,
@@ -392,11 +392,11 @@ export function checkAdmission(p: PoolState, bytes: Uint8Array, env: PoolEnv): C
     return reject('not-a-validator', hashBytes, `${tag} body from a non-validator`);
   }
   if (rank === 1 && e.fee < L.minFee) return reject('fee-too-low', hashBytes, `fee ${e.fee} < ${L.minFee}`);
-  const existing = mapGet(p.byNonce, nk);
+  const sender = mapGet(p.senders, payer);
+  const existing = sender?.pooled.find((x) => x.nonce === e.nonce);
   if (existing !== undefined && e.fee <= existing.fee) {
     return reject('nonce-in-use', hashBytes, `pooled with fee ${existing.fee}; replacing needs more`);
   }
-  const sender = mapGet(p.senders, payer);
   if (existing === undefined && (sender?.count ?? 0) >= L.perSenderLimit) {
     return reject('sender-limit', hashBytes, `${L.perSenderLimit} envelopes pooled`);
   }
@@ -530,7 +530,7 @@ export function takeCommitted(
     const payer = toHex(e.payer);
     next = remember(next, payer, e.nonce, e.expiry);
     owe(payer, e.fee);
-    const same = mapGet(next.byNonce, nonceKey(payer, e.nonce));
+    const same = mapGet(next.senders, payer)?.pooled.find((x) => x.nonce === e.nonce);
     if (same !== undefined) {
       next = removeEntry(next, same);
       removed.push({ hash: same.hash, reason: 'replay' });
@@ -702,10 +702,10 @@ function insertEntry(p: PoolState, entry: PoolEntry): PoolState {
   return {
     settings: p.settings,
     byHash: mapSet(p.byHash, entry.hash, entry),
-    byNonce: mapSet(p.byNonce, nonceKey(entry.payer, entry.nonce), entry),
     senders: mapSet(p.senders, entry.payer, {
       count: (sender?.count ?? 0) + 1,
       fees: (sender?.fees ?? 0n) + entry.fee,
+      pooled: sender === undefined ? [entry] : [...sender.pooled, entry],
     }),
     order: seqInsert(p.order, entry, comparePriority),
     bytes: p.bytes + entry.bytes.length,
@@ -723,11 +723,14 @@ function removeEntry(p: PoolState, entry: PoolEntry): PoolState {
   return {
     settings: p.settings,
     byHash: mapDelete(p.byHash, entry.hash),
-    byNonce: mapDelete(p.byNonce, nonceKey(entry.payer, entry.nonce)),
     senders:
       count === 0
         ? mapDelete(p.senders, entry.payer)
-        : mapSet(p.senders, entry.payer, { count, fees: (sender?.fees ?? 0n) - entry.fee }),
+        : mapSet(p.senders, entry.payer, {
+            count,
+            fees: (sender?.fees ?? 0n) - entry.fee,
+            pooled: sender!.pooled.filter((x) => x !== entry),
+          }),
     order: seqRemove(p.order, entry, comparePriority),
     bytes: p.bytes - entry.bytes.length,
     committed: p.committed,
