@@ -31,8 +31,8 @@ describe('the chaos schedule', () => {
         // the planned round leaves room: its generous estimates fit well within the duration
         const roundMs = round.reduce((t, p) => t + p.nominalMs, 0);
         expect(roundMs).toBeLessThanOrEqual(FULL_ROUND_SECONDS * 1000 * 0.75);
-        // and the whole plan covers the duration
-        expect(plan.reduce((t, p) => t + p.nominalMs, 0)).toBeGreaterThanOrEqual(duration * 1000);
+        // and the whole plan covers twice the duration: it never runs out before the deadline
+        expect(plan.reduce((t, p) => t + p.nominalMs, 0)).toBeGreaterThanOrEqual(2 * duration * 1000);
       }
     }
   });
