@@ -92,6 +92,17 @@ describe('statechartOf: every engine', () => {
   }
 });
 
+describe('statechartOf: every engine', () => {
+  it('names every guard: no transition of any engine or part has an inline guard', () => {
+    for (const def of engineDefinitions()) {
+      for (const c of [statechartOfEngine(def), ...statechartsOfParts(def)]) {
+        for (const t of c.transitions)
+          expect(t.guard, `${c.engine}: ${t.from} -> ${t.to} on ${t.event}`).not.toBe(INLINE);
+      }
+    }
+  });
+});
+
 describe('statechartOf: consensus', () => {
   const def = engineDefinitions().find((d) => d.name === 'consensus')!;
   const chart = statechartOfEngine(def);

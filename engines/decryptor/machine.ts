@@ -45,11 +45,20 @@ export function createDecryptorMachine(host: EngineHost) {
   const store = new DecryptorStore(host.storage);
   const env: Env = { signer: host.signer, verify: host.verify ?? ed25519Verify };
 
+  /** The named guard that holds when the pure state is in `phase`. */
+  const PHASE_GUARD = {
+    keying: 'no key yet: deal and complaint windows open',
+    ready: 'epoch key derived, no batch waiting',
+    decrypting: 'a committed batch waits for t shares',
+    keyless: 'the DKG failed: too few qualified dealers',
+  } as const satisfies Record<Phase, string>;
+  const inPhase =
+    (phase: Phase) =>
+    ({ context }: { context: DecryptorContext }) =>
+      phaseOf(context.state) === phase;
+
   const follow = (phase: Phase) =>
-    PHASES.filter((p) => p !== phase).map((p) => ({
-      guard: ({ context }: { context: DecryptorContext }) => phaseOf(context.state) === p,
-      target: p,
-    }));
+    PHASES.filter((p) => p !== phase).map((p) => ({ guard: PHASE_GUARD[p], target: p }));
 
   return setup({
     types: {} as {
@@ -57,6 +66,12 @@ export function createDecryptorMachine(host: EngineHost) {
       events: Events;
       emitted: Emitted;
       input: EngineInput<DecryptorConfig>;
+    },
+    guards: {
+      [PHASE_GUARD.keying]: inPhase('keying'),
+      [PHASE_GUARD.ready]: inPhase('ready'),
+      [PHASE_GUARD.decrypting]: inPhase('decrypting'),
+      [PHASE_GUARD.keyless]: inPhase('keyless'),
     },
     actions: {
       handle: enqueueActions(({ context, event, enqueue }) => {
