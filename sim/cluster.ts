@@ -220,6 +220,13 @@ export class Cluster {
   private readonly adversary: Adversary | undefined;
   /** When the last restart after a kill at a write happens (they are not known in advance). */
   private lastWriteRestart = 0;
+  /**
+   * Consensus frames decoded by the oracles, by the frame's bytes object: a frame is checked as
+   * it leaves, recorded, and observed by every honest receiver, and it is the same bytes each time.
+   */
+  private readonly decodedFrames = new WeakMap<Uint8Array, NetEnvelope | null>();
+  /** Broadcast frames some honest node has received already (observing the same bytes again adds nothing). */
+  private readonly observedFrames = new WeakSet<Uint8Array>();
 
   constructor(readonly o: ClusterOptions) {
     if (o.byzantine > o.validators) throw new Error('more Byzantine nodes than validators');
@@ -362,6 +369,15 @@ export class Cluster {
     };
   }
 
+  /** A consensus frame's envelope, decoded once however many oracles look at it (never mutated). */
+  protected envelopeOf(bytes: Uint8Array): NetEnvelope | undefined {
+    const known = this.decodedFrames.get(bytes);
+    if (known !== undefined) return known ?? undefined;
+    const env = tryDecode(NetEnvelope, bytes, CONSENSUS_LIMITS);
+    this.decodedFrames.set(bytes, env.ok ? env.value : null);
+    return env.ok ? env.value : undefined;
+  }
+
   /** The validator set in force at `height`. */
   setAt(height: bigint): ValidatorSet {
     let best = 1n;
@@ -424,7 +440,10 @@ export class Cluster {
       const channel = frame[0];
       const bytes = frame.subarray(1);
       if (channel === CHANNEL_CONSENSUS) {
-        if (node.honest) this.observeReceived(bytes);
+        if (node.honest && !this.observedFrames.has(frame)) {
+          this.observedFrames.add(frame);
+          this.observeReceived(bytes);
+        }
         graph.send(consensus.in.net, { peer: from, bytes }, `net:${from}`, lamport);
       } else if (channel !== undefined) this.deliver(node, graph, channel, from, bytes, lamport);
     });
@@ -494,9 +513,9 @@ export class Cluster {
   private roundGroupOf(from: string, bytes: Uint8Array): readonly string[] | undefined {
     const partitions = this.o.roundPartitions;
     if (partitions === undefined || this.scheduler.now() >= partitions.until) return undefined;
-    const env = tryDecode(NetEnvelope, bytes, CONSENSUS_LIMITS);
-    if (!env.ok) return undefined;
-    const m = env.value.message;
+    const env = this.envelopeOf(bytes);
+    if (env === undefined) return undefined;
+    const m = env.message;
     if (m.tag !== 'vote' && m.tag !== 'proposal') return undefined;
     const kind =
       m.tag === 'proposal' ? 'proposal' : m.value.type === VOTE_PRECOMMIT ? 'precommit' : 'prevote';
@@ -559,9 +578,9 @@ export class Cluster {
 
   /** A conflicting twin of a vote or proposal, signed with the Byzantine node's own key. */
   private equivocation(node: SimNode, bytes: Uint8Array): Uint8Array | undefined {
-    const env = tryDecode(NetEnvelope, bytes, CONSENSUS_LIMITS);
-    if (!env.ok) return undefined;
-    const m = env.value.message;
+    const env = this.envelopeOf(bytes);
+    if (env === undefined) return undefined;
+    const m = env.message;
     if (m.tag === 'vote' && this.keyOf(m.value.height, m.value.validator) === node.key) {
       const v = m.value;
       const blockHash = v.blockHash === null ? this.random.bytes(32) : null;
@@ -600,9 +619,9 @@ export class Cluster {
    * runs (two nodes sharing one key are one signer).
    */
   private checkNoDoubleSign(node: SimNode, bytes: Uint8Array): void {
-    const env = tryDecode(NetEnvelope, bytes, CONSENSUS_LIMITS);
-    if (!env.ok) return;
-    const m = env.value.message;
+    const env = this.envelopeOf(bytes);
+    if (env === undefined) return;
+    const m = env.message;
     const publicKey = node.signer.publicKey;
     let key: string;
     let value: string;
@@ -632,10 +651,10 @@ export class Cluster {
 
   /** What honest nodes receive, pooled: the forensic record that names equivocators (signatures checked). */
   private observeReceived(bytes: Uint8Array): void {
-    const env = tryDecode(NetEnvelope, bytes, CONSENSUS_LIMITS);
-    if (!env.ok) return;
-    if (env.value.message.tag === 'proposal') {
-      const p = env.value.message.value;
+    const env = this.envelopeOf(bytes);
+    if (env === undefined) return;
+    if (env.message.tag === 'proposal') {
+      const p = env.message.value;
       const publicKey = this.setAt(p.height).validators[p.proposer]?.publicKey;
       const hash = blockHash(p.block.header);
       const signed = proposalSignBytes(this.chainId, { ...p, blockHash: hash });
@@ -646,8 +665,8 @@ export class Cluster {
       else if (first !== toHex(hash)) this.culprits.add(toHex(publicKey));
       return;
     }
-    if (env.value.message.tag !== 'vote') return;
-    const v = env.value.message.value;
+    if (env.message.tag !== 'vote') return;
+    const v = env.message.value;
     const publicKey = this.setAt(v.height).validators[v.validator]?.publicKey;
     if (publicKey === undefined || !this.verify(publicKey, voteSignBytes(this.chainId, v), v.signature))
       return;

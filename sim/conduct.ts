@@ -69,8 +69,19 @@ export class ConductOracle {
 
   constructor(private readonly o: ConductOptions) {}
 
+  /** Frames parsed already, by bytes object (a frame is checked as it leaves, then recorded). */
+  private readonly parsed = new WeakMap<Uint8Array, Signed | null>();
+
   /** Decodes a consensus frame into a validly signed vote or proposal, or undefined. */
   parse(bytes: Uint8Array): Signed | undefined {
+    const known = this.parsed.get(bytes);
+    if (known !== undefined) return known ?? undefined;
+    const m = this.parseFresh(bytes);
+    this.parsed.set(bytes, m ?? null);
+    return m;
+  }
+
+  private parseFresh(bytes: Uint8Array): Signed | undefined {
     const env = tryDecode(NetEnvelope, bytes, CONSENSUS_LIMITS);
     if (!env.ok || env.value.chainId !== this.o.chainId) return undefined;
     const m = env.value.message;

@@ -221,6 +221,25 @@ describe('consensus node: block interval (timeout_commit)', () => {
     expect(effects.sends.map(tagOf)).toContain('proposal');
   });
 
+  it('a re-sent proposal like the one taken is not checked again and changes nothing', () => {
+    const { effects } = proposerWithInterval(0);
+    const proposal = effects.sends.find((m) => tagOf(m) === 'proposal')!.bytes;
+    const t = setup();
+    let verified = 0;
+    const counting: Env = {
+      ...t.env(),
+      verify: (pk, msg, sig) => (verified++, t.keyring.verify(pk, msg, sig)),
+    };
+    const first = onNet(t.state, 'peer-x', proposal, counting, emptyEffects());
+    expect(Object.keys(first.blocks)).toHaveLength(1);
+    const checks = verified;
+    expect(checks).toBeGreaterThan(0);
+    const fx = emptyEffects();
+    expect(onNet(first, 'peer-y', proposal, counting, fx)).toBe(first);
+    expect(verified).toBe(checks);
+    expect(fx.sends.length + fx.penalties.length).toBe(0);
+  });
+
   it('with an interval the proposer waits, then proposes a block stamped after the interval', () => {
     const { state, effects, env } = proposerWithInterval(250);
     expect(effects.sends).toEqual([]);
@@ -279,5 +298,35 @@ describe('consensus node: a block carries each transaction once, ever', () => {
     expect(twice.txs).toEqual([a, b]);
     const forged = { ...twice, txs: [a, a], header: { ...twice.header, txsHash: txsHash([a, a]) } };
     expect(checkBlock(forged, tip(), verify)).toBe('repeated-tx');
+  });
+});
+
+describe('consensus node: a re-sent vote', () => {
+  it('byte for byte like one counted is not checked again and changes nothing; a forged copy still is', () => {
+    const t = setup();
+    let verified = 0;
+    const counting: Env = {
+      ...t.env(),
+      verify: (pk, msg, sig) => (verified++, t.keyring.verify(pk, msg, sig)),
+    };
+    const v1 = vote(t.signers[1]!, t.indexOf(t.signers[1]!));
+    const first = onNet(t.state, 'peer-x', envelope(v1), counting, emptyEffects());
+    expect(verified).toBe(1);
+    expect(first.round).not.toBe(t.state.round);
+    const fx = emptyEffects();
+    const again = onNet(first, 'peer-y', envelope(v1), counting, fx);
+    expect(verified).toBe(1);
+    expect(again).toBe(first);
+    expect(fx.sends.length + fx.penalties.length).toBe(0);
+    // the same vote with another signature is checked, and a bad one penalised
+    const forged = { ...v1, signature: t.signers[2]!.sign(voteSignBytes(CHAIN, v1)) };
+    const fx2 = emptyEffects();
+    onNet(first, 'peer-z', envelope(forged), counting, fx2);
+    expect(verified).toBe(2);
+    expect(fx2.penalties.map((p) => p.reason)).toEqual(['bad-signature']);
+    // and a wrong type with the same signature is not taken for the counted vote
+    const fx3 = emptyEffects();
+    onNet(first, 'peer-z', envelope({ ...v1, type: 7 }), counting, fx3);
+    expect(fx3.penalties.map((p) => p.reason)).toEqual(['bad-vote-type']);
   });
 });

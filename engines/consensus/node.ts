@@ -76,7 +76,7 @@ import {
   sameSet,
   type ValidatorSet,
 } from './validators.ts';
-import { type KeptVote, votesFor } from './votekeeper.ts';
+import { heldVote, type KeptVote, votesFor } from './votekeeper.ts';
 
 export interface GenesisValidator {
   publicKey: Uint8Array;
@@ -695,9 +695,15 @@ function onVote(
   const placed = placeByHeight(s, peer, bytes, vote.height, env, fx);
   if (placed !== 'now') return placed;
   if (vote.round > s.round.round + s.maxRoundsAhead) return penalize(s, fx, peer, 'far-future-round');
+  const kept = keptVote(vote);
+  // gossip re-sends votes: one byte for byte like a vote already counted (its signature checked
+  // then) changes nothing, so it is not checked and counted again
+  const held = heldVote<Vote>(s.round.votes, kept.round, kept.type, kept.validator, kept.value);
+  const known = held !== undefined && held.signed.type === vote.type;
+  if (known && bytesEqual(held.signed.signature, vote.signature)) return s;
   const bad = checkVote(vote, s.validators, s.chainId, env.verify);
   if (bad !== null) return penalize(s, fx, peer, bad);
-  return feed(s, { kind: 'vote', vote: keptVote(vote) }, env, fx);
+  return feed(s, { kind: 'vote', vote: kept }, env, fx);
 }
 
 function onProposal(
@@ -721,7 +727,6 @@ function onProposal(
     validRound: p.validRound,
     blockHash: hash,
   });
-  if (!env.verify(validator.publicKey, signed, p.signature)) return penalize(s, fx, peer, 'bad-signature');
   const header: SignedProposalHeader = {
     height: p.height,
     round: p.round,
@@ -731,6 +736,18 @@ function onProposal(
     signature: p.signature,
   };
   const earlier = s.proposalHeaders[p.round];
+  // a re-sent proposal byte for byte like the one this round took (its block valid and kept)
+  // changes nothing: its signature and block are not checked again
+  if (
+    earlier !== undefined &&
+    s.round.proposals[p.round] !== undefined &&
+    s.blocks[toHex(hash)] !== undefined &&
+    earlier.validRound === p.validRound &&
+    bytesEqual(earlier.blockHash, hash) &&
+    bytesEqual(earlier.signature, p.signature)
+  )
+    return s;
+  if (!env.verify(validator.publicKey, signed, p.signature)) return penalize(s, fx, peer, 'bad-signature');
   if (earlier === undefined) s = { ...s, proposalHeaders: { ...s.proposalHeaders, [p.round]: header } };
   else if (!bytesEqual(earlier.blockHash, hash) || earlier.validRound !== p.validRound) {
     s = addEvidence(s, { tag: 'proposal', value: { first: earlier, second: header } });

@@ -115,6 +115,17 @@ function tallyOf(k: VoteKeeper, round: number, type: VoteType): Tally {
   return k.rounds[round]?.[type] ?? EMPTY_TALLY;
 }
 
+/** The vote `validator` cast for `value` in `round` that the keeper counted, if any. */
+export function heldVote<S>(
+  k: VoteKeeper,
+  round: number,
+  type: VoteType,
+  validator: number,
+  value: ValueId,
+): KeptVote<S> | undefined {
+  return tallyOf(k, round, type).byValue[keyOf(value)]?.[validator] as KeptVote<S> | undefined;
+}
+
 /** 2f+1 votes of `type` in `round`, for any mix of values (nil included). */
 export function hasQuorumAny(k: VoteKeeper, round: number, type: VoteType): boolean {
   return tallyOf(k, round, type).total >= quorum(k.totalPower);
