@@ -8,9 +8,11 @@
  * decryptor its block log, the executor its ledger, the query index repairs what a crash cut off.
  * Shutdown stops intake first (RPC, network), lets the mailboxes drain, then closes storage.
  */
+
 import { registerTokenCode } from '../apps/token/index.ts';
 import { type ConsensusPorts, type PipelineApp, wirePipelineApp } from '../assembly/assemble.ts';
 import { consensusEngine } from '../engines/consensus/engine.ts';
+import { consensusStateOf } from '../engines/consensus/machine.ts';
 import type { ConsensusState } from '../engines/consensus/node.ts';
 import { ConsensusStore } from '../engines/consensus/store.ts';
 import { genesisRoot, Ledger } from '../engines/executor/ledger.ts';
@@ -440,7 +442,7 @@ export class LiveNode {
 
   consensusState(): ConsensusState | undefined {
     try {
-      return this.graph.instance('consensus').context<ConsensusState>();
+      return consensusStateOf(this.graph.instance('consensus').context<unknown>());
     } catch {
       return undefined;
     }

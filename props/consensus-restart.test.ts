@@ -5,9 +5,10 @@
  * signing across the restart (the WAL), the victim resuming with the lock it held, agreement,
  * integrity, and liveness once it is back.
  */
+
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { ConsensusState } from '../engines/consensus/node.ts';
+import { consensusStateOf } from '../engines/consensus/machine.ts';
 import { type Cluster, runCluster } from '../sim/cluster.ts';
 import { NO_FAULTS } from '../sim/faults.ts';
 import { propParams } from './config.ts';
@@ -24,7 +25,7 @@ interface Lock {
 /** The node's lock, or undefined while its consensus engine is not running (being started). */
 function lockOf(cluster: Cluster, id: string): Lock | undefined {
   const node = cluster.nodes.find((n) => n.id === id)!;
-  const s = node.graph?.instance('consensus').snapshot()?.context as ConsensusState | undefined;
+  const s = consensusStateOf(node.graph?.instance('consensus').snapshot()?.context);
   return s === undefined
     ? undefined
     : { height: s.height, lockedRound: s.round.lockedRound, lockedValue: s.round.lockedValue };
@@ -33,7 +34,7 @@ function lockOf(cluster: Cluster, id: string): Lock | undefined {
 /** The step of the round the node's consensus engine is in (propose, prevote, precommit, commit). */
 function roundStepOf(cluster: Cluster, id: string): string | undefined {
   const node = cluster.nodes.find((n) => n.id === id)!;
-  const s = node.graph?.instance('consensus').snapshot()?.context as ConsensusState | undefined;
+  const s = consensusStateOf(node.graph?.instance('consensus').snapshot()?.context);
   return s?.round.step;
 }
 

@@ -2,8 +2,9 @@
  * Validator set changes: decided by the application at height h, in force from h+2. A full node
  * joins the set and a genesis validator leaves it while the chain keeps every invariant.
  */
+
 import { describe, expect, it } from 'vitest';
-import type { ConsensusState } from '../engines/consensus/node.ts';
+import type { ConsensusContext } from '../engines/consensus/machine.ts';
 import { Cluster } from '../sim/cluster.ts';
 import { NO_FAULTS } from '../sim/faults.ts';
 
@@ -45,7 +46,7 @@ describe('validator set changes', () => {
       cluster.nodes
         .find((n) => n.id === id)!
         .graph!.instance('consensus')
-        .context<ConsensusState>();
+        .context<ConsensusContext>().core;
     expect(ctx('n4').self).toBeGreaterThanOrEqual(0);
     expect(ctx('n0').self).toBe(-1);
     expect(

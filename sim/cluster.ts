@@ -14,6 +14,7 @@ import {
   voteSignBytes,
 } from '../engines/consensus/chain.ts';
 import { consensusEngine } from '../engines/consensus/engine.ts';
+import { consensusStateOf } from '../engines/consensus/machine.ts';
 import {
   CONSENSUS_LIMITS,
   type CommittedBlock,
@@ -21,7 +22,7 @@ import {
   VOTE_PRECOMMIT,
   type Vote,
 } from '../engines/consensus/messages.ts';
-import type { ConsensusState, GenesisValidator } from '../engines/consensus/node.ts';
+import type { GenesisValidator } from '../engines/consensus/node.ts';
 import type { TimeoutConfig } from '../engines/consensus/round.ts';
 import {
   applyChanges,
@@ -360,7 +361,7 @@ export class Cluster {
       setAt: (h: bigint) => this.setAt(h),
       stateOf: (liar: Liar) => {
         const node = this.nodes.find((n) => n.id === liar.id);
-        return node?.graph?.instance('consensus').snapshot()?.context as ConsensusState | undefined;
+        return consensusStateOf(node?.graph?.instance('consensus').snapshot()?.context);
       },
       send: (liar: Liar, to: string, bytes: Uint8Array, lamport: number) => {
         const node = this.nodes.find((n) => n.id === liar.id);

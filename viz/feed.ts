@@ -217,7 +217,8 @@ export function recentCommits(storage: Storage | undefined, height: bigint): Con
 /** What the consensus view shows, read from a consensus engine's context (fields checked, not trusted). */
 export function consensusInfoOf(context: unknown, storage?: Storage): ConsensusInfo | undefined {
   if (context === null || typeof context !== 'object') return undefined;
-  const c = context as Record<string, unknown>;
+  const c = (context as { core?: unknown }).core as Record<string, unknown> | undefined;
+  if (c === null || typeof c !== 'object') return undefined;
   const r = c.round as Record<string, unknown> | undefined;
   if (typeof c.height !== 'bigint' || r === undefined || typeof r.round !== 'number') return undefined;
   const last = c.lastBlockHash instanceof Uint8Array ? c.lastBlockHash : undefined;

@@ -26,10 +26,23 @@ import {
 import type { consensusInputs, consensusOutputs } from './ports.ts';
 import { ConsensusStore } from './store.ts';
 
-export interface ConsensusContext extends ConsensusState {
+/**
+ * The machine's context: the pure core's state as one value (so a step replaces one field, not
+ * the core's thirty), its deadlines where the runtime arms them, and the startup effects.
+ */
+export interface ConsensusContext {
+  readonly core: ConsensusState;
+  readonly deadlines: ConsensusState['deadlines'];
   /** Effects produced while building the initial state (WAL re-sends), emitted on entry. */
   readonly startup: Effects | null;
 }
+
+/** The core state in a consensus engine's context (tools and tests read it; engines never do). */
+export function consensusStateOf(context: unknown): ConsensusState | undefined {
+  return (context as { core?: ConsensusState } | undefined)?.core;
+}
+
+const advanced = (core: ConsensusState): Partial<ConsensusContext> => ({ core, deadlines: core.deadlines });
 
 type Events = EngineEvent<typeof consensusInputs>;
 type Emitted = EngineEmitted<typeof consensusOutputs>;
@@ -54,9 +67,9 @@ export function createConsensusMachine(host: EngineHost) {
       input: EngineInput<ConsensusConfig>;
     },
     guards: {
-      'height entered': ({ context }) => context.round.round >= 0,
-      'decided, its app root pending': ({ context }) => context.decided !== null,
-      'next height entered': ({ context }) => context.decided === null,
+      'height entered': ({ context }) => context.core.round.round >= 0,
+      'decided, its app root pending': ({ context }) => context.core.decided !== null,
+      'next height entered': ({ context }) => context.core.decided === null,
     },
     actions: {
       emitStartup: enqueueActions(({ context, enqueue }) => {
@@ -67,27 +80,27 @@ export function createConsensusMachine(host: EngineHost) {
       'receive message': enqueueActions(({ context, event, enqueue }) => {
         if (event.type !== 'net') return;
         const fx = emptyEffects();
-        const next = onNet(context, event.msg.peer, event.msg.bytes, env(event.now), fx);
-        enqueue.assign(next as Partial<ConsensusContext>);
+        const next = onNet(context.core, event.msg.peer, event.msg.bytes, env(event.now), fx);
+        if (next !== context.core) enqueue.assign(advanced(next));
         emitAll(enqueue, fx);
       }),
       'take transactions': enqueueActions(({ context, event, enqueue }) => {
         if (event.type !== 'txs') return;
-        enqueue.assign(onTxs(context, event.msg) as Partial<ConsensusContext>);
+        enqueue.assign(advanced(onTxs(context.core, event.msg)));
       }),
       'record app root': enqueueActions(({ context, event, enqueue }) => {
         if (event.type !== 'appRoot') return;
         const fx = emptyEffects();
         const { height, root, validatorUpdates } = event.msg;
-        const next = onAppRoot(context, height, root, validatorUpdates, env(event.now), fx);
-        enqueue.assign(next as Partial<ConsensusContext>);
+        const next = onAppRoot(context.core, height, root, validatorUpdates, env(event.now), fx);
+        enqueue.assign(advanced(next));
         emitAll(enqueue, fx);
       }),
       'fire timer': enqueueActions(({ context, event, enqueue }) => {
         if (event.type !== 'timeout') return;
         const fx = emptyEffects();
-        const next = onTimeout(context, event.name, env(event.now), fx);
-        enqueue.assign(next as Partial<ConsensusContext>);
+        const next = onTimeout(context.core, event.name, env(event.now), fx);
+        enqueue.assign(advanced(next));
         emitAll(enqueue, fx);
       }),
     },
@@ -95,7 +108,7 @@ export function createConsensusMachine(host: EngineHost) {
     id: 'consensus',
     context: ({ input }) => {
       const { state, effects } = initialState(input.config, env(input.now));
-      return { ...state, startup: effects };
+      return { core: state, deadlines: state.deadlines, startup: effects };
     },
     entry: 'emitStartup',
     initial: 'awaitingPreviousRoot',

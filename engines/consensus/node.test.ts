@@ -228,7 +228,10 @@ describe('consensus node: block interval (timeout_commit)', () => {
     let verified = 0;
     const counting: Env = {
       ...t.env(),
-      verify: (pk, msg, sig) => (verified++, t.keyring.verify(pk, msg, sig)),
+      verify: (pk, msg, sig) => {
+        verified++;
+        return t.keyring.verify(pk, msg, sig);
+      },
     };
     const first = onNet(t.state, 'peer-x', proposal, counting, emptyEffects());
     expect(Object.keys(first.blocks)).toHaveLength(1);
@@ -307,7 +310,10 @@ describe('consensus node: a re-sent vote', () => {
     let verified = 0;
     const counting: Env = {
       ...t.env(),
-      verify: (pk, msg, sig) => (verified++, t.keyring.verify(pk, msg, sig)),
+      verify: (pk, msg, sig) => {
+        verified++;
+        return t.keyring.verify(pk, msg, sig);
+      },
     };
     const v1 = vote(t.signers[1]!, t.indexOf(t.signers[1]!));
     const first = onNet(t.state, 'peer-x', envelope(v1), counting, emptyEffects());
