@@ -55,6 +55,19 @@ function vote(signer: Signer, validator: number, over: Partial<Vote> = {}, chain
   return { ...base, validator, signature: signer.sign(voteSignBytes(chainId, base)), ...over };
 }
 
+/** An env whose verifier counts its calls. */
+function countingVerifications(t: ReturnType<typeof setup>): { env: Env; verified: () => number } {
+  let n = 0;
+  const env: Env = {
+    ...t.env(),
+    verify: (pk, msg, sig) => {
+      n++;
+      return t.keyring.verify(pk, msg, sig);
+    },
+  };
+  return { env, verified: () => n };
+}
+
 function send(state: ConsensusState, env: Env, bytes: Uint8Array) {
   const fx = emptyEffects();
   const next = onNet(state, 'peer-x', bytes, env, fx);
@@ -225,21 +238,14 @@ describe('consensus node: block interval (timeout_commit)', () => {
     const { effects } = proposerWithInterval(0);
     const proposal = effects.sends.find((m) => tagOf(m) === 'proposal')!.bytes;
     const t = setup();
-    let verified = 0;
-    const counting: Env = {
-      ...t.env(),
-      verify: (pk, msg, sig) => {
-        verified++;
-        return t.keyring.verify(pk, msg, sig);
-      },
-    };
+    const { env: counting, verified } = countingVerifications(t);
     const first = onNet(t.state, 'peer-x', proposal, counting, emptyEffects());
     expect(Object.keys(first.blocks)).toHaveLength(1);
-    const checks = verified;
+    const checks = verified();
     expect(checks).toBeGreaterThan(0);
     const fx = emptyEffects();
     expect(onNet(first, 'peer-y', proposal, counting, fx)).toBe(first);
-    expect(verified).toBe(checks);
+    expect(verified()).toBe(checks);
     expect(fx.sends.length + fx.penalties.length).toBe(0);
   });
 
@@ -307,28 +313,21 @@ describe('consensus node: a block carries each transaction once, ever', () => {
 describe('consensus node: a re-sent vote', () => {
   it('byte for byte like one counted is not checked again and changes nothing; a forged copy still is', () => {
     const t = setup();
-    let verified = 0;
-    const counting: Env = {
-      ...t.env(),
-      verify: (pk, msg, sig) => {
-        verified++;
-        return t.keyring.verify(pk, msg, sig);
-      },
-    };
+    const { env: counting, verified } = countingVerifications(t);
     const v1 = vote(t.signers[1]!, t.indexOf(t.signers[1]!));
     const first = onNet(t.state, 'peer-x', envelope(v1), counting, emptyEffects());
-    expect(verified).toBe(1);
+    expect(verified()).toBe(1);
     expect(first.round).not.toBe(t.state.round);
     const fx = emptyEffects();
     const again = onNet(first, 'peer-y', envelope(v1), counting, fx);
-    expect(verified).toBe(1);
+    expect(verified()).toBe(1);
     expect(again).toBe(first);
     expect(fx.sends.length + fx.penalties.length).toBe(0);
     // the same vote with another signature is checked, and a bad one penalised
     const forged = { ...v1, signature: t.signers[2]!.sign(voteSignBytes(CHAIN, v1)) };
     const fx2 = emptyEffects();
     onNet(first, 'peer-z', envelope(forged), counting, fx2);
-    expect(verified).toBe(2);
+    expect(verified()).toBe(2);
     expect(fx2.penalties.map((p) => p.reason)).toEqual(['bad-signature']);
     // and a wrong type with the same signature is not taken for the counted vote
     const fx3 = emptyEffects();
