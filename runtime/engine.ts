@@ -8,7 +8,7 @@
  *   kept in context. Nothing else of the outside world reaches an engine except through `EngineHost`.
  */
 import type { AnyStateMachine } from 'xstate';
-import type { Storage } from '../storage/types.ts';
+import type { BatchOp, Storage } from '../storage/types.ts';
 import type { Infer, Schema } from '../wire/schema.ts';
 import type { Signer, Verifier } from '../wire/sign.ts';
 import type { PrngState } from './random.ts';
@@ -33,6 +33,25 @@ export type EngineEvent<I extends PortSchemas> = PortEvent<I> | TimeoutEvent;
 export type EngineEmitted<O extends PortSchemas> = {
   [K in keyof O & string]: { type: K; msg: Infer<O[K]> };
 }[keyof O & string];
+
+/** The emitted type of a write effect (a reserved name: no port may be called so). */
+export const PERSIST = 'persist';
+
+/**
+ * A write an engine asks for, as a value: the runtime applies the ops of every write effect of a
+ * step in one atomic batch on the engine's storage, after the step succeeded and before any of
+ * its messages leave (a logged block, a WAL entry, is durable before what it guards is sent). If
+ * the batch fails, the step fails as a whole: nothing is emitted and the engine restarts from the
+ * context before it. Engines read their storage directly (reads are deterministic given the
+ * store) but never write it themselves.
+ */
+export interface PersistEffect {
+  type: typeof PERSIST;
+  ops: readonly BatchOp[];
+}
+
+/** What an engine's machine may emit: a message on one of its output ports, or a write. */
+export type EngineEffect<O extends PortSchemas> = EngineEmitted<O> | PersistEffect;
 
 /** The XState `input` every engine machine is created with. */
 export interface EngineInput<C> {
@@ -80,7 +99,7 @@ export interface EngineDefinition<
   readonly __config?: C;
 }
 
-const RESERVED_PORTS = new Set(['timeout']);
+const RESERVED_PORTS = new Set(['timeout', PERSIST]);
 
 export function defineEngine<I extends PortSchemas, O extends PortSchemas, C = undefined>(spec: {
   name: string;

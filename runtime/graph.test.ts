@@ -2,9 +2,17 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { assign, emit, setup } from 'xstate';
 import { propParams } from '../props/config.ts';
+import { MemoryStorage } from '../storage/memory.ts';
+import type { BatchOp } from '../storage/types.ts';
 import { s } from '../wire/schema.ts';
 import { type Deadlines, setDeadline } from './deadlines.ts';
-import { defineEngine, type EngineEmitted, type EngineEvent, type EngineInput } from './engine.ts';
+import {
+  defineEngine,
+  type EngineEffect,
+  type EngineEmitted,
+  type EngineEvent,
+  type EngineInput,
+} from './engine.ts';
 import { runExample } from './example/graph.ts';
 import { EngineGraph } from './graph.ts';
 import { type InspectEvent, Inspector } from './inspect.ts';
@@ -223,6 +231,101 @@ describe('engine graph', () => {
     expect(run(true, true)).toEqual({ totals: [1n], crashes: 1, seen: [1] });
     // an engine that says its context is not immutable yet is left unfrozen
     expect(run(true, false)).toEqual({ totals: [1n, 2n], crashes: 0, seen: [1, 2] });
+  });
+
+  it('write effects land in one batch before the messages of the step leave; a failed write fails the step', () => {
+    // a journal: each entry is written (an effect), then its running count is announced
+    const journalInputs = { add: s.u32() };
+    const journalOutputs = { count: s.u64() };
+    const journal = defineEngine<typeof journalInputs, typeof journalOutputs, undefined>({
+      name: 'journal',
+      inputs: journalInputs,
+      outputs: journalOutputs,
+      needsStorage: true,
+      machine: setup({
+        types: {} as {
+          context: { count: number };
+          events: EngineEvent<typeof journalInputs>;
+          emitted: EngineEffect<typeof journalOutputs>;
+          input: EngineInput<undefined>;
+        },
+      }).createMachine({
+        id: 'journal',
+        context: () => ({ count: 0 }),
+        on: {
+          add: {
+            actions: [
+              assign(({ context }) => ({ count: context.count + 1 })),
+              emit(({ context }) => ({ type: 'count' as const, msg: BigInt(context.count) })),
+              emit(({ event }) => ({
+                type: 'persist' as const,
+                ops: [
+                  { op: 'put' as const, key: Uint8Array.of(1, event.msg), value: Uint8Array.of(event.msg) },
+                ],
+              })),
+              emit(({ event }) => ({
+                type: 'persist' as const,
+                ops: [
+                  { op: 'put' as const, key: Uint8Array.of(2, event.msg), value: Uint8Array.of(event.msg) },
+                ],
+              })),
+            ],
+          },
+        },
+      }),
+    });
+    class CountingStorage extends MemoryStorage {
+      batches: number[] = [];
+      failOn: number | undefined;
+      override batch(ops: readonly BatchOp[]): void {
+        if (ops.some((o) => o.op === 'put' && o.value[0] === this.failOn)) throw new Error('disk unplugged');
+        this.batches.push(ops.length);
+        super.batch(ops);
+      }
+    }
+    const storage = new CountingStorage();
+    const scheduler = new SimScheduler(1);
+    const g = new EngineGraph({ node: 'n', scheduler, storage, freezeContexts: true });
+    const j = g.add('journal', journal);
+    // what the storage holds when each count is seen: the write was made before the count left
+    const seen: { count: bigint; stored: boolean }[] = [];
+    g.observe(j.out.count).subscribe((count) =>
+      seen.push({ count, stored: storage.read(Uint8Array.of(2, Number(count) * 10)) !== undefined }),
+    );
+    g.start();
+    g.send(j.in.add, 10);
+    scheduler.run();
+    // both effects of the step, in one batch (the message was emitted before them, sent after)
+    expect(storage.batches).toEqual([2]);
+    expect(seen).toEqual([{ count: 1n, stored: true }]);
+    const before = g.instance('journal').context<{ count: number }>();
+    storage.failOn = 20;
+    g.send(j.in.add, 20);
+    scheduler.run();
+    // the failed write failed the step: nothing left, the context is the one before, a restart
+    expect(seen).toEqual([{ count: 1n, stored: true }]);
+    expect(g.instance('journal').context<{ count: number }>()).toBe(before);
+    expect(g.instance('journal').restarts).toBe(1);
+    expect(storage.read(Uint8Array.of(1, 20))).toBeUndefined();
+    storage.failOn = undefined;
+    g.send(j.in.add, 20);
+    scheduler.run();
+    expect(seen).toEqual([
+      { count: 1n, stored: true },
+      { count: 2n, stored: true },
+    ]);
+    expect(storage.batches).toEqual([2, 2]);
+  });
+
+  it('no port may be called persist (the name of write effects)', () => {
+    expect(() =>
+      defineEngine({
+        name: 'bad',
+        inputs: {},
+        outputs: { persist: s.u32() },
+        machine: setup({}).createMachine({}),
+      }),
+    ).toThrow(/reserved/);
   });
 
   it('deepFreeze: freezes what is new, skips typed arrays and what is frozen already', () => {

@@ -6,6 +6,7 @@
  * engine restarts from its last good snapshot (deadlines re-armed) under its restart policy.
  */
 import { type AnyActorRef, type AnyStateMachine, createActor, type Snapshot } from 'xstate';
+import type { BatchOp } from '../storage/types.ts';
 import { encode } from '../wire/schema.ts';
 import { Channel, type Envelope } from './channel.ts';
 import { type Deadlines, diffDeadlines } from './deadlines.ts';
@@ -13,6 +14,7 @@ import {
   type EngineDefinition,
   type EngineHost,
   machineOf,
+  PERSIST,
   type PortSchemas,
   stateToString,
 } from './engine.ts';
@@ -25,7 +27,8 @@ export type EngineStatus = 'idle' | 'running' | 'failed' | 'stopped';
 
 interface Emitted {
   type: string;
-  msg: unknown;
+  msg?: unknown;
+  ops?: readonly BatchOp[];
 }
 
 interface MachineSnapshotLike {
@@ -236,6 +239,11 @@ export class EngineInstance {
       this.onCrash(this.crashed ?? snap.error);
       return;
     }
+    const written = this.persist();
+    if (written !== undefined) {
+      this.onCrash(written);
+      return;
+    }
     this._processed++;
     if (this.o.freezeContext === true) deepFreeze(snap.context);
     this.lastGood = snap as unknown as Snapshot<unknown>;
@@ -271,9 +279,37 @@ export class EngineInstance {
       this.onCrash(snap.error);
       return;
     }
+    const written = this.persist();
+    if (written !== undefined) {
+      this.onCrash(written);
+      return;
+    }
     this.lastGood = snap as unknown as Snapshot<unknown>;
     this.flush();
     this.syncDeadlines(snap.context?.deadlines);
+  }
+
+  /**
+   * Applies the write effects of the step just taken in one atomic batch, before its messages
+   * leave; returns the error if the writes failed (the step then fails as a whole).
+   */
+  private persist(): unknown {
+    let ops: BatchOp[] | undefined;
+    for (const e of this.pendingOut) {
+      if (e.type !== PERSIST) continue;
+      ops ??= [];
+      for (const op of e.ops ?? []) ops.push(op);
+    }
+    if (ops === undefined) return undefined;
+    const storage = this.o.host.storage;
+    if (storage === undefined)
+      return new Error(`engine ${this.node}/${this.name} asked to write but has no storage`);
+    try {
+      storage.batch(ops);
+    } catch (err) {
+      return err ?? new Error('storage write failed');
+    }
+    return undefined;
   }
 
   private onCrash(err: unknown): void {
@@ -309,6 +345,7 @@ export class EngineInstance {
     if (out.length === 0) return;
     this.pendingOut = [];
     for (const e of out) {
+      if (e.type === PERSIST) continue; // applied by persist() before anything leaves
       const ch = this.outputs.get(e.type);
       if (ch === undefined) {
         this.record({ kind: 'drop', port: e.type, reason: 'emitted-on-unknown-port' });

@@ -92,7 +92,7 @@ describe('statechartOf: every engine', () => {
   }
 });
 
-describe('statechartOf: every engine', () => {
+describe('statechartOf: every engine and part', () => {
   it('names every guard: no transition of any engine or part has an inline guard', () => {
     for (const def of engineDefinitions()) {
       for (const c of [statechartOfEngine(def), ...statechartsOfParts(def)]) {
@@ -100,6 +100,79 @@ describe('statechartOf: every engine', () => {
           expect(t.guard, `${c.engine}: ${t.from} -> ${t.to} on ${t.event}`).not.toBe(INLINE);
       }
     }
+  });
+
+  it('names every action: no engine or part has a catch-all `handle` or an inline action', () => {
+    for (const def of engineDefinitions()) {
+      for (const c of [statechartOfEngine(def), ...statechartsOfParts(def)]) {
+        for (const t of c.transitions) {
+          const where = `${c.engine}: ${t.from} -> ${t.to} on ${t.event}`;
+          expect(t.actions ?? [], where).not.toContain('handle');
+          expect(t.actions ?? [], where).not.toContain(INLINE);
+        }
+        for (const st of c.states)
+          for (const a of [...(st.entry ?? []), ...(st.exit ?? [])])
+            expect(a, `${c.engine}: ${st.id}`).not.toBe(INLINE);
+      }
+    }
+  });
+});
+
+describe('statechartOf: decryptor', () => {
+  const def = engineDefinitions().find((d) => d.name === 'decryptor')!;
+  const chart = statechartOfEngine(def);
+  const rules = (from: string) =>
+    chart.transitions
+      .filter((t) => t.from === `decryptor.${from}`)
+      .map((t) => [t.event, t.guard ?? null, t.actions ?? [], t.to ?? null]);
+
+  it('has the key epoch as its phases: restoring, keying (deal, complain, derive), keyed, keyless', () => {
+    expect(chart.states.map((st) => st.id)).toEqual([
+      'decryptor',
+      'decryptor.restoring',
+      'decryptor.keying',
+      'decryptor.keying.dealing',
+      'decryptor.keying.complaining',
+      'decryptor.keying.checked',
+      'decryptor.keying.deriving',
+      'decryptor.keyed',
+      'decryptor.keyed.ready',
+      'decryptor.keyed.awaitingShares',
+      'decryptor.keyed.checked',
+      'decryptor.keyless',
+    ]);
+  });
+
+  it('logs and checks every new block first, deals only while dealing, derives the key at the window end', () => {
+    expect(rules('keying.dealing')).toEqual([
+      [
+        'committed',
+        'a new height',
+        ['log the block', 'check its envelopes', 'deal, complain about bad shares'],
+        'decryptor.keying.checked',
+      ],
+    ]);
+    expect(rules('keying.checked').map(([, guard, , to]) => [guard, to])).toEqual([
+      ['the complaint window ends with this block', 'decryptor.keying.deriving'],
+      ['the deal window is still open', 'decryptor.keying.dealing'],
+      [null, 'decryptor.keying.complaining'],
+    ]);
+    expect(rules('keying.deriving').map(([, guard, , to]) => [guard, to])).toEqual([
+      ['t dealers qualified: the epoch key', 'decryptor.keyed.checked'],
+      [null, 'decryptor.keyless'],
+    ]);
+    for (const phase of ['keyed.ready', 'keyed.awaitingShares'])
+      expect(rules(phase)[0]![2]).toEqual([
+        'log the block',
+        'check its envelopes',
+        'queue its encrypted batch',
+        'count shares, decrypt in committed order',
+        'submit my shares',
+      ]);
+    expect(rules('keyed.checked').map(([, guard, actions, to]) => [guard, actions, to])).toEqual([
+      ['a batch waits for t shares', ['order the block'], 'decryptor.keyed.awaitingShares'],
+      [null, ['order the block'], 'decryptor.keyed.ready'],
+    ]);
   });
 });
 

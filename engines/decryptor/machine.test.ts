@@ -10,11 +10,13 @@ import { EngineGraph } from '../../runtime/graph.ts';
 import { SimScheduler } from '../../runtime/scheduler.ts';
 import { SimKeyring } from '../../sim/signer.ts';
 import { MemoryStorage } from '../../storage/memory.ts';
+import { type BatchOp, type Storage, StorageError } from '../../storage/types.ts';
 import { sha256, toHex } from '../../wire/commit.ts';
 import type { EpochKey } from '../../wire/envelope.ts';
 import { type Envelope, envelopeSigningBytes, labelBytes, SignedEnvelope } from '../../wire/envelope.ts';
 import type { OrderedBlock } from '../../wire/ledger.ts';
 import { encode, tryDecode } from '../../wire/schema.ts';
+import type { Signer } from '../../wire/sign.ts';
 import { bareCommittedBlock } from '../../wire/testing.ts';
 import { decryptorEngine } from './engine.ts';
 import { createDecryptorMachine, type DecryptorContext, phaseOf } from './machine.ts';
@@ -40,16 +42,21 @@ const config = (i: number | undefined): DecryptorConfig => ({
 });
 const block = (height: bigint, txs: Uint8Array[]) => bareCommittedBlock(INSTANCE, height, txs);
 
-/** Validator 1's decryptor engine alone in a graph over `storage`. */
-function engine(storage: MemoryStorage, i: number | undefined = 0) {
+/** Validator 1's decryptor engine alone in a graph over `storage` (frozen contexts: a write in place throws). */
+function engine(
+  storage: Storage,
+  i: number | undefined = 0,
+  signer: Signer | undefined = validators[i ?? 0],
+) {
   const scheduler = new SimScheduler(1);
   const g = new EngineGraph({
     node: 'n0',
     scheduler,
     seed: 1,
     storage,
-    ...(i === undefined ? {} : { signer: validators[i]! }),
+    ...(i === undefined || signer === undefined ? {} : { signer }),
     verify: keyring.verify,
+    freezeContexts: true,
   });
   const d = g.add('decryptor', decryptorEngine, config(i));
   const ordered: OrderedBlock[] = [];
@@ -70,7 +77,49 @@ function engine(storage: MemoryStorage, i: number | undefined = 0) {
     },
     phase: () => g.instance('decryptor').stateString(),
     state: () => g.instance('decryptor').context<DecryptorContext>().state,
+    context: () => g.instance('decryptor').context<DecryptorContext>(),
+    restarts: () => g.instance('decryptor').restarts,
+    status: () => g.instance('decryptor').status,
   };
+}
+
+/** Memory storage whose batches fail with `full` while `failing` is set. */
+class FillingStorage extends MemoryStorage {
+  failing = false;
+  override batch(ops: readonly BatchOp[]): void {
+    if (this.failing) throw new StorageError('full', 'no space left on device');
+    super.batch(ops);
+  }
+}
+
+/** Validator 1's signer, except that signing throws while `failing` is set. */
+function flakySigner(): Signer & { failing: boolean } {
+  const inner = validators[0]!;
+  return {
+    failing: false,
+    publicKey: inner.publicKey,
+    sign(message: Uint8Array): Uint8Array {
+      if (this.failing) throw new Error('signer unavailable');
+      return inner.sign(message);
+    },
+  } as Signer & { failing: boolean };
+}
+
+/** The first five blocks of a keyed run with one encrypted transaction at height 4, as validator 1 sees them. */
+function keyedRun(v1: ReturnType<typeof engine>) {
+  const others = new Others();
+  const blocks: Uint8Array[][] = [];
+  let theirs = others.commit(1n, []);
+  v1.commit(1n);
+  const deals = [v1.submitted[0]!.bytes, ...theirs];
+  blocks.push([], deals, []);
+  others.commit(2n, deals);
+  v1.commit(2n, deals);
+  others.commit(3n, []);
+  v1.commit(3n);
+  const tx = encryptedTx(v1.state(), new TextEncoder().encode('hidden'), 1n);
+  theirs = others.commit(4n, [tx]);
+  return { tx, theirs, blocks };
 }
 
 /** Validators 2..4 as pure pipelines beside the engine: they see the same blocks, and return what they submit. */
@@ -115,12 +164,16 @@ describe('decryptor engine', () => {
     expect(() => createDecryptorMachine(host)).toThrow(/needs storage/);
   });
 
-  it('names its phase after the pure state', () => {
-    const s = initialState(config(undefined));
-    expect(phaseOf(s)).toBe('keying');
-    expect(phaseOf({ ...s, keyFailure: 'too-few-qualified (qualified none)' })).toBe('keyless');
+  it('names the phase a restart resumes in after the pure state', () => {
+    const cfg = config(undefined);
+    const s = initialState(cfg);
+    expect(phaseOf(cfg, s)).toBe('dealing');
+    // the deal window is heights 1 and 2: after height 2 the next block is a complaint-window one
+    expect(phaseOf(cfg, { ...s, height: 1n })).toBe('dealing');
+    expect(phaseOf(cfg, { ...s, height: 2n })).toBe('complaining');
+    expect(phaseOf(cfg, { ...s, keyFailure: 'too-few-qualified (qualified none)' })).toBe('keyless');
     const key = { publicKey: new Uint8Array(32), verificationKeys: [], threshold: 2 };
-    expect(phaseOf({ ...s, key })).toBe('ready');
+    expect(phaseOf(cfg, { ...s, key })).toBe('ready');
     const batch = {
       height: 1n,
       blockHash: new Uint8Array(32),
@@ -129,16 +182,16 @@ describe('decryptor engine', () => {
       shares: new Map(),
       sentAt: undefined,
     };
-    expect(phaseOf({ ...s, key, pending: [batch] })).toBe('decrypting');
+    expect(phaseOf(cfg, { ...s, key, pending: [batch] })).toBe('awaitingShares');
     // a failure wins over a key
-    expect(phaseOf({ ...s, key, keyFailure: 'x' })).toBe('keyless');
+    expect(phaseOf(cfg, { ...s, key, keyFailure: 'x' })).toBe('keyless');
   });
 
-  it('keys, decrypts, and follows keying -> ready -> decrypting -> ready, submitting as it goes', () => {
+  it('deals, complains, keys, decrypts: dealing -> complaining -> ready -> awaitingShares -> ready', () => {
     const storage = new MemoryStorage();
     const v1 = engine(storage);
     const others = new Others();
-    expect(v1.phase()).toBe('keying');
+    expect(v1.phase()).toBe('keying.dealing');
     let theirs = others.commit(1n, []);
     v1.commit(1n);
     // its deal, named by its hash
@@ -147,22 +200,22 @@ describe('decryptor engine', () => {
     const deals = [v1.submitted[0]!.bytes, ...theirs];
     others.commit(2n, deals);
     v1.commit(2n, deals);
-    expect(v1.phase()).toBe('keying');
+    expect(v1.phase()).toBe('keying.complaining');
     expect(v1.keys).toEqual([]);
     others.commit(3n, []);
     v1.commit(3n);
-    expect(v1.phase()).toBe('ready');
+    expect(v1.phase()).toBe('keyed.ready');
     expect(v1.keys.length).toBe(1);
     expect(v1.keys[0]!.publicKey).toEqual(v1.state().key!.publicKey);
     const tx = encryptedTx(v1.state(), new TextEncoder().encode('hidden'), 1n);
     theirs = others.commit(4n, [tx]);
     v1.commit(4n, [tx]);
-    expect(v1.phase()).toBe('decrypting');
+    expect(v1.phase()).toBe('keyed.awaitingShares');
     const mine = v1.submitted.filter((s) => bodyTag(s.bytes) === 'shares');
     expect(mine.length).toBe(1);
     expect(v1.ordered.map((o) => o.height)).toEqual([1n, 2n, 3n, 4n]);
     v1.commit(5n, [mine[0]!.bytes, theirs[0]!]);
-    expect(v1.phase()).toBe('ready');
+    expect(v1.phase()).toBe('keyed.ready');
     const last = v1.ordered.at(-1)!;
     expect(last.txs.map((t) => t.tx)).toEqual([{ tag: 'ok', value: new TextEncoder().encode('hidden') }]);
     expect([...new DecryptorStore(storage).blocks()].map((b) => b.block.header.height)).toEqual([
@@ -211,7 +264,7 @@ describe('decryptor engine', () => {
     });
     expect(again.submitted).toEqual([]);
     expect(again.ordered).toEqual([]);
-    expect(again.phase()).toBe('decrypting');
+    expect(again.phase()).toBe('keyed.awaitingShares');
     const s = again.state();
     expect(s.height).toBe(4n);
     expect(s.transcript).toEqual(before.transcript);
@@ -229,7 +282,78 @@ describe('decryptor engine', () => {
     v1.commit(1n);
     const again = engine(storage);
     expect(again.keys).toEqual([]);
-    expect(again.phase()).toBe('keying');
+    expect(again.phase()).toBe('keying.dealing');
     expect(again.state().height).toBe(1n);
+  });
+
+  it('takes the steps of the pure pipeline: the same state and the same output at every height', () => {
+    const v1 = engine(new MemoryStorage());
+    const { tx, theirs, blocks } = keyedRun(v1);
+    v1.commit(4n, [tx]);
+    const mine = v1.submitted.filter((x) => bodyTag(x.bytes) === 'shares');
+    v1.commit(5n, [mine[0]!.bytes, theirs[0]!]);
+    let pure = initialState(config(0));
+    const ordered: OrderedBlock[] = [];
+    const submitted: Uint8Array[] = [];
+    for (const [i, txs] of [...blocks, [tx], [mine[0]!.bytes, theirs[0]!]].entries()) {
+      const r = onCommitted(config(0), pure, block(BigInt(i + 1), txs), {
+        signer: validators[0]!,
+        verify: keyring.verify,
+      });
+      pure = r.state;
+      if (r.out.ordered !== undefined) ordered.push(r.out.ordered);
+      submitted.push(...r.out.submit);
+    }
+    expect(v1.state()).toEqual(pure);
+    expect(v1.ordered).toEqual(ordered);
+    expect(v1.submitted.map((x) => x.bytes)).toEqual(submitted);
+  });
+
+  it('a step that throws after most of its work (signing its shares) restarts from exactly the context before, logging and emitting nothing', () => {
+    const storage = new MemoryStorage();
+    const signer = flakySigner();
+    const v1 = engine(storage, 0, signer);
+    const { tx } = keyedRun(v1);
+    const before = v1.context();
+    const sent = { ordered: v1.ordered.length, submitted: v1.submitted.length, keys: v1.keys.length };
+    // block 4: logged, checked, queued, its shares made; signing them (the last step) throws
+    signer.failing = true;
+    v1.commit(4n, [tx]);
+    expect(v1.restarts()).toBe(1);
+    expect(v1.context()).toBe(before);
+    expect(v1.phase()).toBe('keyed.ready');
+    expect({ ordered: v1.ordered.length, submitted: v1.submitted.length, keys: v1.keys.length }).toEqual(
+      sent,
+    );
+    expect([...new DecryptorStore(storage).blocks()].map((b) => b.block.header.height)).toEqual([1n, 2n, 3n]);
+    // the same block once the signer is back: processed as if the failure had not happened
+    signer.failing = false;
+    v1.commit(4n, [tx]);
+    expect(v1.phase()).toBe('keyed.awaitingShares');
+    expect(v1.state().height).toBe(4n);
+    expect(v1.submitted.slice(sent.submitted).map((x) => bodyTag(x.bytes))).toEqual(['shares']);
+    expect(v1.ordered.map((o) => o.height)).toEqual([1n, 2n, 3n, 4n]);
+  });
+
+  it('a block whose log write fails is not processed: nothing leaves, the context stays, the engine stops', () => {
+    const storage = new FillingStorage();
+    const v1 = engine(storage);
+    v1.commit(1n);
+    const before = v1.context();
+    const sent = { ordered: v1.ordered.length, submitted: v1.submitted.length };
+    storage.failing = true;
+    v1.commit(2n);
+    // a full disk is not cured by a restart: the engine stops, still at the context before the block
+    expect(v1.status()).toBe('failed');
+    expect(v1.context).toThrow(/not running/);
+    expect({ ordered: v1.ordered.length, submitted: v1.submitted.length }).toEqual(sent);
+    expect([...new DecryptorStore(storage).blocks()].map((b) => b.block.header.height)).toEqual([1n]);
+    // restarted over the same storage once there is room, it resumes where the log ends
+    storage.failing = false;
+    const again = engine(storage);
+    // (what it had sent is forgotten on a restart, to be sent again when due)
+    expect(again.state()).toEqual({ ...before.state, dealSentAt: undefined });
+    again.commit(2n);
+    expect(again.state().height).toBe(2n);
   });
 });

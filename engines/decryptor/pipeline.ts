@@ -193,34 +193,80 @@ function discarded(envelope: Uint8Array, height: bigint, encrypted: boolean, rea
   return { envelope, includedAt: height, encrypted, tx: { tag: 'discarded', value: reason } };
 }
 
-/** Processes committed block `cb`; returns the new state and what to emit. */
-export function onCommitted(
+/**
+ * One committed block on its way through the decryptor: the state it arrived at and what the
+ * block's steps built so far. The steps below are the protocol's; the engine's machine takes them
+ * in the order its phase prescribes, and `onCommitted` takes all of them in that same order.
+ * Every step returns a new value; none writes one it was given.
+ */
+export interface BlockWork {
+  readonly block: CommittedBlock;
+  readonly height: bigint;
+  readonly hash: Uint8Array;
+  /** this validator's DKG index, if it is one with a secret */
+  readonly me: number | undefined;
+  readonly transcript: DkgTranscript;
+  /** dealers whose first valid deal is in this block */
+  readonly newDeals: readonly number[];
+  readonly nonces: ReadonlyMap<string, bigint>;
+  readonly pending: readonly PendingBatch[];
+  /** this block's shares envelopes, by the height of the batch they are for, not yet verified */
+  readonly candidates: ReadonlyMap<bigint, readonly ShareCandidate[]>;
+  readonly plain: readonly OrderedTx[];
+  /** this block's encrypted transactions, checked */
+  readonly entries: readonly PendingEntry[];
+  readonly charges: readonly Charge[];
+  readonly key: ThresholdKey | undefined;
+  readonly keyFailure: string | undefined;
+  readonly myShare: KeyShare | undefined;
+  readonly dealSentAt: bigint | undefined;
+  readonly complainedAbout: readonly number[];
+  /** bodies this validator will sign and submit when the block is done */
+  readonly envelopes: readonly Envelope['body'][];
+  /** batches decrypted (or discarded) by this block, in committed order */
+  readonly decrypted: readonly OrderedTx[];
+  readonly epochKey: EpochKey | undefined;
+}
+
+/** The heights that bound the DKG of the configured epoch. */
+export function dkgWindows(cfg: DecryptorConfig): { start: bigint; dealEnd: bigint; complaintEnd: bigint } {
+  const start = cfg.dkgStart ?? DEFAULTS.dkgStart;
+  const dealEnd = start + BigInt(cfg.dealWindow ?? DEFAULTS.dealWindow);
+  return { start, dealEnd, complaintEnd: dealEnd + BigInt(cfg.complaintWindow ?? DEFAULTS.complaintWindow) };
+}
+
+/** Whether the block at `height` was processed already (the app asks for the last one again). */
+export function alreadyProcessed(s: DecryptorState, height: bigint): boolean {
+  return height <= s.height;
+}
+
+/** What a block already processed produces: the last ordered block again, if it is that one. */
+export function replayed(s: DecryptorState, height: bigint): Output {
+  return {
+    ordered: height === s.height && s.last !== undefined ? s.last : undefined,
+    submit: [],
+    epochKey: undefined,
+  };
+}
+
+/**
+ * Step 1, every phase: checks every envelope of the block the same way at every node (signature,
+ * instance, expiry, replay); charges each that passes; orders the plain ones; checks the encrypted
+ * ones' ciphertexts; applies deals and complaints inside their windows; sets aside shares for
+ * pending batches (verified when counted).
+ */
+export function checkEnvelopes(
   cfg: DecryptorConfig,
   s: DecryptorState,
   cb: CommittedBlock,
   env: Env,
-  opts: { submit: boolean } = { submit: true },
-): { state: DecryptorState; out: Output } {
+): BlockWork {
   const h = cb.block.header.height;
-  const hash = blockHash(cb.block.header);
-  const out: Output = { ordered: undefined, submit: [], epochKey: undefined };
-  if (h <= s.height) {
-    // already processed: the app asked for a replay of the last block
-    if (h === s.height && s.last !== undefined) out.ordered = s.last;
-    return { state: s, out };
-  }
-  const me = myIndex(cfg, env);
-  const params = dkgParams(cfg);
-  const dealEnd = (cfg.dkgStart ?? DEFAULTS.dkgStart) + BigInt(cfg.dealWindow ?? DEFAULTS.dealWindow);
-  const complaintEnd = dealEnd + BigInt(cfg.complaintWindow ?? DEFAULTS.complaintWindow);
-  const dkgStart = cfg.dkgStart ?? DEFAULTS.dkgStart;
-
+  const { start: dkgStart, dealEnd, complaintEnd } = dkgWindows(cfg);
   let transcript = s.transcript;
   const nonces = new Map(s.nonces);
   for (const [k, expiry] of nonces) if (expiry < h) nonces.delete(k);
-  let pending = s.pending.map((b) => ({ ...b, shares: new Map(b.shares) }));
-  /** shares envelopes of this block per pending batch, in block order, verified in `settle` */
-  const candidates = new Map<PendingBatch, ShareCandidate[]>();
+  const candidates = new Map<bigint, ShareCandidate[]>();
   const plain: OrderedTx[] = [];
   const entries: PendingEntry[] = [];
   const charges: Charge[] = [];
@@ -259,13 +305,12 @@ export function onCommitted(
         if (sender === undefined || !msg.ok || s.key === undefined || msg.value.epoch !== s.epoch) break;
         const m = msg.value;
         if (m.shares.index !== sender) break;
-        const at = pending.findIndex((b) => b.height === m.height && bytesEqual(b.blockHash, m.blockHash));
-        const batch = pending[at];
+        const batch = s.pending.find((b) => b.height === m.height && bytesEqual(b.blockHash, m.blockHash));
         if (batch === undefined || batch.shares.has(sender)) break;
-        // verified below (`settle`): only as many as the batch needs if it is decrypted now
-        const list = candidates.get(batch) ?? [];
+        // verified when counted (`countSharesAndDecrypt`): only as many as a batch decrypted now needs
+        const list = candidates.get(batch.height) ?? [];
         list.push({ sender, shares: m.shares });
-        candidates.set(batch, list);
+        candidates.set(batch.height, list);
         break;
       }
       case 'dkg': {
@@ -283,143 +328,245 @@ export function onCommitted(
       }
     }
   }
+  return {
+    block: cb,
+    height: h,
+    hash: blockHash(cb.block.header),
+    me: myIndex(cfg, env),
+    transcript,
+    newDeals,
+    nonces,
+    pending: s.pending,
+    candidates,
+    plain,
+    entries,
+    charges,
+    key: s.key,
+    keyFailure: s.keyFailure,
+    myShare: s.myShare,
+    dealSentAt: s.dealSentAt,
+    complainedAbout: s.complainedAbout,
+    envelopes: [],
+    decrypted: [],
+    epochKey: undefined,
+  };
+}
 
-  let key = s.key;
-  let keyFailure = s.keyFailure;
-  let myShare = s.myShare;
-  let dealSentAt = s.dealSentAt;
-  let complainedAbout = s.complainedAbout;
-  const envelopes: Envelope['body'][] = [];
-
-  // The DKG, driven by height: deal, complain about bad shares, finalize at the end of the window.
-  if (me !== undefined && cfg.secret !== undefined && key === undefined && keyFailure === undefined) {
-    const resubmit = BigInt(cfg.resubmitAfter ?? DEFAULTS.resubmitAfter);
-    const dealt = dealOf(transcript, me) !== undefined;
-    if (
-      !dealt &&
-      h >= dkgStart &&
-      h + 1n < dealEnd &&
-      (dealSentAt === undefined || h - dealSentAt >= resubmit)
-    ) {
-      const d = deal(params, me, cfg.secret);
-      envelopes.push({ tag: 'dkg', value: encode(DkgMessage, { tag: 'deal', value: d }) });
-      dealSentAt = h;
+/**
+ * Step 2, while the deal window is open: this validator deals (again, if its deal is not on chain
+ * `resubmitAfter` heights later) and complains about every new dealer whose share to it is bad.
+ */
+export function dealAndComplain(cfg: DecryptorConfig, w: BlockWork): BlockWork {
+  const me = w.me;
+  if (me === undefined || cfg.secret === undefined || w.key !== undefined || w.keyFailure !== undefined)
+    return w;
+  const { start: dkgStart, dealEnd, complaintEnd } = dkgWindows(cfg);
+  const h = w.height;
+  const params = dkgParams(cfg);
+  const envelopes = [...w.envelopes];
+  let dealSentAt = w.dealSentAt;
+  let complainedAbout = w.complainedAbout;
+  const resubmit = BigInt(cfg.resubmitAfter ?? DEFAULTS.resubmitAfter);
+  const dealt = dealOf(w.transcript, me) !== undefined;
+  if (
+    !dealt &&
+    h >= dkgStart &&
+    h + 1n < dealEnd &&
+    (dealSentAt === undefined || h - dealSentAt >= resubmit)
+  ) {
+    const d = deal(params, me, cfg.secret);
+    envelopes.push({ tag: 'dkg', value: encode(DkgMessage, { tag: 'deal', value: d }) });
+    dealSentAt = h;
+  }
+  const enc = encryptionKeyPair(cfg.secret);
+  for (const dealer of w.newDeals) {
+    const d = dealOf(w.transcript, dealer);
+    if (d === undefined || complainedAbout.includes(dealer)) continue;
+    const opened = openShare(params, d, me, enc.secret);
+    if (!opened.ok && h + 1n < complaintEnd) {
+      envelopes.push({
+        tag: 'dkg',
+        value: encode(DkgMessage, { tag: 'complaint', value: opened.complaint }),
+      });
+      complainedAbout = [...complainedAbout, dealer];
     }
-    const enc = encryptionKeyPair(cfg.secret);
-    for (const dealer of newDeals) {
-      const d = dealOf(transcript, dealer);
-      if (d === undefined || complainedAbout.includes(dealer)) continue;
-      const opened = openShare(params, d, me, enc.secret);
-      if (!opened.ok && h + 1n < complaintEnd) {
-        envelopes.push({
-          tag: 'dkg',
-          value: encode(DkgMessage, { tag: 'complaint', value: opened.complaint }),
-        });
-        complainedAbout = [...complainedAbout, dealer];
-      }
-    }
   }
-  if (key === undefined && keyFailure === undefined && h >= complaintEnd - 1n) {
-    const outcome = finalize(transcript);
-    if (outcome.ok) {
-      key = {
-        publicKey: outcome.publicKey,
-        verificationKeys: outcome.verificationKeys,
-        threshold: outcome.threshold,
-      };
-      out.epochKey = {
-        epoch: s.epoch,
-        publicKey: outcome.publicKey,
-        threshold: outcome.threshold,
-        verificationKeys: outcome.verificationKeys,
-      };
-      if (me !== undefined && cfg.secret !== undefined) {
-        const x = secretShare(transcript, outcome, me, encryptionKeyPair(cfg.secret).secret);
-        if (x !== undefined) myShare = { index: me, secret: x };
-      }
-    } else keyFailure = `${outcome.reason} (qualified ${outcome.qualified.join(',') || 'none'})`;
-  }
+  return { ...w, envelopes, dealSentAt, complainedAbout };
+}
 
-  // This block's encrypted transactions become a pending batch (kept even if all are discarded,
-  // so that discards get their receipts in committed order).
-  if (entries.length > 0) {
-    const valid = entries.flatMap((x) =>
-      x.ciphertext !== undefined && x.discard === undefined ? [x.ciphertext] : [],
-    );
-    pending = [
-      ...pending,
-      { height: h, blockHash: hash, entries, valid, shares: new Map(), sentAt: undefined },
-    ];
-  }
+/** Whether the DKG ends with this block: no key and no failure yet, the complaint window's last height. */
+export function dkgEndsWith(cfg: DecryptorConfig, w: BlockWork): boolean {
+  return w.key === undefined && w.keyFailure === undefined && w.height >= dkgWindows(cfg).complaintEnd - 1n;
+}
 
-  // Decrypt pending batches first-in first-out while each has t verified shares. A batch decrypted
-  // now checks this block's shares only until it has t (any t valid shares combine to the same
-  // key x·u, so checking more would change nothing); a batch that stays pending checks all of
-  // them, so the state is exactly as if each were checked on arrival.
-  const decrypted: OrderedTx[] = [];
+/** Whether the next block still falls in the deal window. */
+export function dealWindowOpenAfter(cfg: DecryptorConfig, w: BlockWork): boolean {
+  return w.height + 1n < dkgWindows(cfg).dealEnd;
+}
+
+/**
+ * Step 3, at the complaint window's last height: the qualified dealers' deals give the epoch key
+ * and every validator's verification key, and this validator its key share; fewer than t
+ * qualified dealers end the epoch keyless.
+ */
+export function finalizeDkg(cfg: DecryptorConfig, s: DecryptorState, w: BlockWork): BlockWork {
+  const outcome = finalize(w.transcript);
+  if (!outcome.ok) {
+    return { ...w, keyFailure: `${outcome.reason} (qualified ${outcome.qualified.join(',') || 'none'})` };
+  }
+  const key: ThresholdKey = {
+    publicKey: outcome.publicKey,
+    verificationKeys: outcome.verificationKeys,
+    threshold: outcome.threshold,
+  };
+  const epochKey: EpochKey = {
+    epoch: s.epoch,
+    publicKey: outcome.publicKey,
+    threshold: outcome.threshold,
+    verificationKeys: outcome.verificationKeys,
+  };
+  let myShare = w.myShare;
+  if (w.me !== undefined && cfg.secret !== undefined) {
+    const x = secretShare(w.transcript, outcome, w.me, encryptionKeyPair(cfg.secret).secret);
+    if (x !== undefined) myShare = { index: w.me, secret: x };
+  }
+  return { ...w, key, epochKey, myShare };
+}
+
+/**
+ * Step 4, every phase: the block's encrypted transactions become a pending batch (kept even if
+ * every one is discarded, so that discards get their receipts in committed order).
+ */
+export function queueBatch(w: BlockWork): BlockWork {
+  if (w.entries.length === 0) return w;
+  const valid = w.entries.flatMap((x) =>
+    x.ciphertext !== undefined && x.discard === undefined ? [x.ciphertext] : [],
+  );
+  const batch: PendingBatch = {
+    height: w.height,
+    blockHash: w.hash,
+    entries: w.entries,
+    valid,
+    shares: new Map(),
+    sentAt: undefined,
+  };
+  return { ...w, pending: [...w.pending, batch] };
+}
+
+/**
+ * Step 5, every phase: pending batches are decrypted first-in first-out while each has t verified
+ * shares (a batch without valid ciphertexts at once, as discards). A batch decrypted now checks this
+ * block's shares only until it has t (any t valid shares combine to the same key x·u, so checking
+ * more would change nothing); a batch that stays pending checks all of them, so the state is
+ * exactly as if each were checked on arrival.
+ */
+export function countSharesAndDecrypt(w: BlockWork): BlockWork {
+  const key = w.key;
+  // working copies: `settle` fills in their share maps
+  let pending = w.pending.map((b) => ({ ...b, shares: new Map(b.shares) }));
+  const decrypted: OrderedTx[] = [...w.decrypted];
   while (pending.length > 0) {
     const batch = pending[0]!;
     if (batch.valid.length > 0) {
-      if (key !== undefined) settle(key, batch, candidates.get(batch), key.threshold, me);
+      if (key !== undefined) settle(key, batch, w.candidates.get(batch.height), key.threshold, w.me);
       if (key === undefined || batch.shares.size < key.threshold) break;
     }
     decrypted.push(...decryptBatch(key, batch));
     pending = pending.slice(1);
   }
   if (key !== undefined) {
-    for (const batch of pending) settle(key, batch, candidates.get(batch), Number.POSITIVE_INFINITY, me);
+    for (const batch of pending)
+      settle(key, batch, w.candidates.get(batch.height), Number.POSITIVE_INFINITY, w.me);
   }
+  return { ...w, pending, decrypted };
+}
 
-  // Own shares: for every still-pending batch lacking them (this block's, or a re-submission).
-  if (me !== undefined && myShare !== undefined && key !== undefined) {
-    const resubmit = BigInt(cfg.resubmitAfter ?? DEFAULTS.resubmitAfter);
-    const trusted = keyShareMatches(key, myShare);
-    pending = pending.map((b) => {
-      if (b.valid.length === 0 || b.shares.has(me)) return b;
-      if (b.sentAt !== undefined && h - b.sentAt < resubmit) return b;
-      const bs = blockShares(b.valid, myShare!, b.blockHash);
-      const body = encode(SharesMessage, {
-        epoch: s.epoch,
-        height: b.height,
-        blockHash: b.blockHash,
-        shares: bs,
-      });
-      envelopes.push({ tag: 'shares', value: body });
-      return { ...b, sentAt: h, mine: trusted ? bs.shares : undefined };
+/**
+ * Step 6, once keyed: this validator makes its shares for every pending batch lacking them (this
+ * block's, or again when its earlier ones are not on chain `resubmitAfter` heights later).
+ */
+export function submitShares(cfg: DecryptorConfig, s: DecryptorState, w: BlockWork): BlockWork {
+  const { me, myShare, key } = w;
+  if (me === undefined || myShare === undefined || key === undefined) return w;
+  const resubmit = BigInt(cfg.resubmitAfter ?? DEFAULTS.resubmitAfter);
+  const trusted = keyShareMatches(key, myShare);
+  const envelopes = [...w.envelopes];
+  const pending = w.pending.map((b) => {
+    if (b.valid.length === 0 || b.shares.has(me)) return b;
+    if (b.sentAt !== undefined && w.height - b.sentAt < resubmit) return b;
+    const bs = blockShares(b.valid, myShare, b.blockHash);
+    const body = encode(SharesMessage, {
+      epoch: s.epoch,
+      height: b.height,
+      blockHash: b.blockHash,
+      shares: bs,
     });
-  }
+    envelopes.push({ tag: 'shares', value: body });
+    return { ...b, sentAt: w.height, mine: trusted ? bs.shares : undefined };
+  });
+  return { ...w, pending, envelopes };
+}
 
+/**
+ * Last step, every phase: the block is done. The executable block is its decrypted batches, then
+ * its plain transactions; this validator signs what it submits (not during a replay).
+ */
+export function finishBlock(
+  cfg: DecryptorConfig,
+  s: DecryptorState,
+  w: BlockWork,
+  env: Env,
+  opts: { submit: boolean } = { submit: true },
+): { state: DecryptorState; out: Output } {
+  const submit: Uint8Array[] = [];
   if (opts.submit && env.signer !== undefined) {
-    const expiry = h + BigInt(cfg.expiryHeights ?? DEFAULTS.expiryHeights);
-    for (const body of envelopes) out.submit.push(signEnvelope(cfg, env.signer, body, expiry));
+    const expiry = w.height + BigInt(cfg.expiryHeights ?? DEFAULTS.expiryHeights);
+    for (const body of w.envelopes) submit.push(signEnvelope(cfg, env.signer, body, expiry));
   }
-
   const ordered: OrderedBlock = {
-    height: h,
-    blockHash: hash,
-    proposer: cb.block.header.proposer,
-    charges,
-    txs: [...decrypted, ...plain],
+    height: w.height,
+    blockHash: w.hash,
+    proposer: w.block.block.header.proposer,
+    charges: [...w.charges],
+    txs: [...w.decrypted, ...w.plain],
   };
-  out.ordered = ordered;
   const state: DecryptorState = {
     ...s,
-    height: h,
-    transcript,
-    dealSentAt,
-    complainedAbout,
-    key,
-    keyFailure,
-    myShare,
-    pending,
-    nonces,
+    height: w.height,
+    transcript: w.transcript,
+    dealSentAt: w.dealSentAt,
+    complainedAbout: w.complainedAbout,
+    key: w.key,
+    keyFailure: w.keyFailure,
+    myShare: w.myShare,
+    pending: w.pending,
+    nonces: w.nonces,
     last: ordered,
   };
-  return { state, out };
+  return { state, out: { ordered, submit, epochKey: w.epochKey } };
+}
+
+/**
+ * Processes committed block `cb`: every step above, in the protocol's order (the engine's machine
+ * takes the same steps, phase by phase). Returns the new state and what to emit.
+ */
+export function onCommitted(
+  cfg: DecryptorConfig,
+  s: DecryptorState,
+  cb: CommittedBlock,
+  env: Env,
+  opts: { submit: boolean } = { submit: true },
+): { state: DecryptorState; out: Output } {
+  const h = cb.block.header.height;
+  if (alreadyProcessed(s, h)) return { state: s, out: replayed(s, h) };
+  let w = dealAndComplain(cfg, checkEnvelopes(cfg, s, cb, env));
+  if (dkgEndsWith(cfg, w)) w = finalizeDkg(cfg, s, w);
+  w = submitShares(cfg, s, countSharesAndDecrypt(queueBatch(w)));
+  return finishBlock(cfg, s, w, env, opts);
 }
 
 /** A validator's shares for a pending batch, found in the block being processed, not yet verified. */
-interface ShareCandidate {
+export interface ShareCandidate {
   readonly sender: number;
   readonly shares: BlockShares;
 }

@@ -9,17 +9,27 @@
  * the simulated and devnet chains are short enough that it is not needed yet.
  */
 import { concatBytes, u64be } from '../../storage/prefix.ts';
-import type { Storage } from '../../storage/types.ts';
+import type { BatchOp, Storage } from '../../storage/types.ts';
 import { CommittedBlock } from '../../wire/ledger.ts';
 import { decodeRecord, encodeRecord } from '../../wire/records.ts';
 
 const BLOCK = new TextEncoder().encode('d/block/');
 
+/** The write that logs committed block `cb` (the engine asks for it as an effect). */
+export function blockLogWrite(cb: CommittedBlock): BatchOp {
+  return {
+    op: 'put',
+    key: concatBytes(BLOCK, u64be(cb.block.header.height)),
+    value: encodeRecord(CommittedBlock, cb),
+  };
+}
+
 export class DecryptorStore {
   constructor(private readonly storage: Storage) {}
 
+  /** Logs `cb` directly (tools and tests; the engine logs through a write effect). */
   saveBlock(cb: CommittedBlock): void {
-    this.storage.write(concatBytes(BLOCK, u64be(cb.block.header.height)), encodeRecord(CommittedBlock, cb));
+    this.storage.batch([blockLogWrite(cb)]);
   }
 
   /**
