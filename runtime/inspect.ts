@@ -26,7 +26,14 @@ export type InspectEvent =
       sent: number;
       msg: Uint8Array | undefined;
     })
-  | (Common & { kind: 'transition'; event: string; from: string; to: string })
+  | (Common & {
+      kind: 'transition';
+      event: string;
+      from: string;
+      to: string;
+      /** the transitions the step took, in order (runtime/transition-id.ts); not part of the trace hash */
+      taken?: readonly string[];
+    })
   | (Common & { kind: 'emit'; port: string })
   | (Common & { kind: 'timer'; op: 'arm' | 'fire' | 'cancel'; name: string; deadline: number })
   | (Common & { kind: 'crash'; error: string })

@@ -22,6 +22,7 @@ import type { FaultEvent, Inspector } from './inspect.ts';
 import type { PrngState } from './random.ts';
 import type { Scheduler, TimerHandle } from './scheduler.ts';
 import { decideRestart, isIncurable, type RestartPolicy } from './supervision.ts';
+import { idOfTaken, type TransitionSourceLike } from './transition-id.ts';
 
 export type EngineStatus = 'idle' | 'running' | 'failed' | 'stopped';
 
@@ -104,6 +105,8 @@ export class EngineInstance {
   private actor: AnyActorRef | undefined;
   private lastGood: Snapshot<unknown> | undefined;
   private pendingOut: Emitted[] = [];
+  /** ids of the transitions the step in progress took (collected only while inspected) */
+  private taken: string[] = [];
   private readonly armed = new Map<string, number>();
   private readonly timers = new Map<string, TimerHandle>();
   private restartHistory: number[] = [];
@@ -228,6 +231,7 @@ export class EngineInstance {
     if (actor === undefined) return;
     const before = this.o.inspector.active ? this.stateString() : '';
     this.pendingOut = [];
+    this.taken = [];
     this.crashed = undefined;
     try {
       actor.send(event);
@@ -248,7 +252,13 @@ export class EngineInstance {
     if (this.o.freezeContext === true) deepFreeze(snap.context);
     this.lastGood = snap as unknown as Snapshot<unknown>;
     if (this.o.inspector.active) {
-      this.record({ kind: 'transition', event: event.type, from: before, to: this.stateString() });
+      this.record({
+        kind: 'transition',
+        event: event.type,
+        from: before,
+        to: this.stateString(),
+        taken: this.taken,
+      });
     }
     this.flush();
     this.syncDeadlines(snap.context?.deadlines);
@@ -260,6 +270,12 @@ export class EngineInstance {
       input,
       clock: this.o.scheduler.clock,
       ...(snapshot === undefined ? {} : { snapshot }),
+      inspect: (e) => {
+        if (e.type !== '@xstate.microstep' || !this.o.inspector.active || e.actorRef !== this.actor) return;
+        const transitions = (e as { _transitions?: readonly { source: TransitionSourceLike }[] })
+          ._transitions;
+        for (const t of transitions ?? []) this.taken.push(idOfTaken(t));
+      },
     });
     actor.on('*', (e: Emitted) => {
       this.pendingOut.push(e);

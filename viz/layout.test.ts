@@ -167,7 +167,7 @@ describe('layoutChart', () => {
     const chart = charts.find((c) => c.engine === 'worker')!;
     const broken: Statechart = {
       ...chart,
-      transitions: [{ from: 'worker.ready', to: 'worker.gone', event: 'x' }],
+      transitions: [{ id: 'worker.ready#9', from: 'worker.ready', to: 'worker.gone', event: 'x' }],
     };
     await expect(layoutChart(broken)).rejects.toThrow(/unknown state "worker.gone"/);
   });

@@ -228,7 +228,14 @@ export async function layoutChart(chart: Statechart): Promise<ChartLayout> {
     };
   });
   const transitions: ChartTransitionLayout[] = chart.transitions.map((t, i) => {
-    const out: ChartTransitionLayout = { index: i, from: t.from, to: t.to, event: t.event, points: [] };
+    const out: ChartTransitionLayout = {
+      index: i,
+      id: t.id,
+      from: t.from,
+      to: t.to,
+      event: t.event,
+      points: [],
+    };
     if (t.guard !== undefined) out.guard = t.guard;
     if (t.internal) {
       out.internal = true;

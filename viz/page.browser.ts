@@ -156,6 +156,15 @@ describe('the visualiser in Chromium, against a running simulation', () => {
     await page.selectOption('#speed', '0.25');
     await page.click('#play');
     await page.waitForTimeout(2000);
+    // the transitions taken flash by name, and the log says which rule fired
+    await page.waitForFunction(
+      () => document.querySelector('#chart .transition.flash, #chart [data-transition].flash') !== null,
+      undefined,
+      { timeout: 20_000, polling: 50 },
+    );
+    await page.waitForFunction(() => document.querySelector('#chart-log .log-rule') !== null, undefined, {
+      timeout: 20_000,
+    });
     await page.screenshot({ path: SCREENSHOT });
     expect(problems).toEqual([]);
   });

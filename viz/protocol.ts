@@ -68,6 +68,8 @@ export interface ChartStateLayout {
 export interface ChartTransitionLayout {
   /** index into the statechart's transitions (stable for one definition) */
   index: number;
+  /** the transition's id, as the runtime records it when taken (several targets share one) */
+  id: string;
   from: string;
   to: string;
   event: string;
@@ -137,7 +139,14 @@ export type FeedEvent =
       /** encoded size of the message, -1 when it has no wire form */
       bytes: number;
     })
-  | (EventCommon & { kind: 'transition'; event: string; from: string; to: string })
+  | (EventCommon & {
+      kind: 'transition';
+      event: string;
+      from: string;
+      to: string;
+      /** ids of the transitions the step took (absent in traces recorded before they were kept) */
+      taken?: readonly string[];
+    })
   | (EventCommon & { kind: 'emit'; port: string })
   | (EventCommon & { kind: 'timer'; op: 'arm' | 'fire' | 'cancel'; name: string; deadline: number })
   | (EventCommon & { kind: 'crash'; error: string })

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { and, assign, createMachine, fromPromise, not, setup, stateIn } from 'xstate';
 import { machineOf } from '../runtime/engine.ts';
+import { NO_FAULTS } from '../sim/faults.ts';
+import { PipelineCluster } from '../sim/pipeline.ts';
 import { engineDefinitions } from './export.ts';
 import {
   describeHost,
@@ -388,10 +390,17 @@ describe('statechartOf: the XState features', () => {
 
   it('names guards and actions', () => {
     expect(find('demo.idle', 'go')).toEqual([
-      { from: 'demo.idle', to: 'demo.busy', event: 'go', guard: 'ready', actions: ['log', 'assign'] },
+      {
+        id: 'demo.idle#0',
+        from: 'demo.idle',
+        to: 'demo.busy',
+        event: 'go',
+        guard: 'ready',
+        actions: ['log', 'assign'],
+      },
     ]);
     expect(find('demo.idle', 'check')[0]!.guard).toBe('above(n=3)');
-    expect(find('demo.idle', 'nope')[0]).toEqual({
+    expect(find('demo.idle', 'nope')[0]).toMatchObject({
       from: 'demo.idle',
       to: 'demo.idle',
       event: 'nope',
@@ -408,16 +417,25 @@ describe('statechartOf: the XState features', () => {
 
   it('reads internal, re-entering, delayed, eventless, done and error transitions', () => {
     expect(find('demo.idle', 'stay')[0]).toMatchObject({ to: 'demo.idle', internal: true });
-    expect(find('demo', 'reset')[0]).toEqual({ from: 'demo', to: 'demo.idle', event: 'reset' });
+    expect(find('demo', 'reset')[0]).toEqual({ id: 'demo#0', from: 'demo', to: 'demo.idle', event: 'reset' });
     expect(find('demo.idle', 'after 1000ms')[0]!.to).toBe('demo.busy');
     expect(find('demo.idle', 'after slow')[0]!.to).toBe('demo.done');
     expect(chart.transitions.filter((t) => t.from === 'demo.busy')).toEqual([
-      { from: 'demo.busy', to: 'demo.work', event: 'done(fetcher)' },
-      { from: 'demo.busy', to: 'demo.done', event: 'error(fetcher)' },
+      { id: 'demo.busy#0', from: 'demo.busy', to: 'demo.work', event: 'done(fetcher)' },
+      { id: 'demo.busy#1', from: 'demo.busy', to: 'demo.done', event: 'error(fetcher)' },
     ]);
     expect(find('demo.work.left.b', 'always')).toEqual([
-      { from: 'demo.work.left.b', to: 'demo.done', event: 'always', actions: ['tick'] },
+      {
+        id: 'demo.work.left.b#0',
+        from: 'demo.work.left.b',
+        to: 'demo.done',
+        event: 'always',
+        actions: ['tick'],
+      },
     ]);
+    // ids are unique per source and position; a transition with several targets shares its id
+    const ids = chart.transitions.map((t) => t.id);
+    for (const id of new Set(ids)) expect(id).toMatch(/^demo(\.[\w]+)*#\d+$/);
   });
 
   it('is deterministic and JSON-safe', () => {
@@ -428,6 +446,61 @@ describe('statechartOf: the XState features', () => {
 
   it('reads a machine without setup', () => {
     const m = createMachine({ id: 'plain', initial: 'a', states: { a: { on: { go: 'b' } }, b: {} } });
-    expect(statechartOf(m, noPorts).transitions).toEqual([{ from: 'plain.a', to: 'plain.b', event: 'go' }]);
+    expect(statechartOf(m, noPorts).transitions).toEqual([
+      { id: 'plain.a#0', from: 'plain.a', to: 'plain.b', event: 'go' },
+    ]);
+  });
+});
+
+describe('taken transitions: what the runtime records is what the statechart draws', () => {
+  it('every transition a simulated run takes is named by the id of a drawn transition of its engine', () => {
+    const cluster = new PipelineCluster({
+      seed: 3,
+      validators: 4,
+      byzantine: 0,
+      behaviour: 'silent',
+      heights: 12,
+      plan: NO_FAULTS,
+      livenessPerHeightMs: 3_000,
+      workload: { txs: 6, encrypted: 0.5, every: 3, variant: 0, shards: 2 },
+    });
+    const charts = new Map(engineDefinitions().map((d) => [d.name, statechartOfEngine(d)]));
+    const taken = new Map<string, Set<string>>();
+    let changes = 0;
+    const unnamed: string[] = [];
+    cluster.inspector.events$.subscribe((e) => {
+      if (e.kind !== 'transition') return;
+      const node = cluster.nodes.find((n) => n.id === e.node)!;
+      const def = node.graph!.instance(e.engine).definition.name;
+      const ids = taken.get(def) ?? new Set<string>();
+      for (const id of e.taken ?? []) ids.add(id);
+      taken.set(def, ids);
+      if (e.from !== e.to) {
+        changes++;
+        if ((e.taken ?? []).length === 0) unnamed.push(`${e.engine}: ${e.from} -> ${e.to} on ${e.event}`);
+      }
+    });
+    const report = cluster.run();
+    expect(report.violations).toEqual([]);
+    expect(changes).toBeGreaterThan(0);
+    // a step that changed state always names the transitions that did it
+    expect(unnamed).toEqual([]);
+    for (const [def, ids] of taken) {
+      const drawn = new Set(charts.get(def)!.transitions.map((t) => t.id));
+      for (const id of ids) expect(drawn.has(id), `${def}: ${id}`).toBe(true);
+    }
+    // the decryptor went through its whole key epoch, hop by hop
+    const decryptor = charts.get('decryptor')!.transitions;
+    const hop = (from: string, to: string) =>
+      decryptor.find((t) => t.from === `decryptor.${from}` && t.to === `decryptor.${to}`)!.id;
+    for (const id of [
+      hop('keying.dealing', 'keying.checked'),
+      hop('keying.checked', 'keying.complaining'),
+      hop('keying.checked', 'keying.deriving'),
+      hop('keying.deriving', 'keyed.checked'),
+      hop('keyed.checked', 'keyed.awaitingShares'),
+      hop('keyed.awaitingShares', 'keyed.checked'),
+    ])
+      expect(taken.get('decryptor')!.has(id), id).toBe(true);
   });
 });

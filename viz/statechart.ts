@@ -19,6 +19,7 @@
  */
 import type { AnyStateMachine } from 'xstate';
 import { type EngineDefinition, type EngineHost, machineOf, type PortSchemas } from '../runtime/engine.ts';
+import { transitionId, transitionsInOrder } from '../runtime/transition-id.ts';
 import { MemoryStorage } from '../storage/memory.ts';
 
 export type StateType = 'atomic' | 'compound' | 'parallel' | 'final' | 'history';
@@ -46,6 +47,8 @@ export interface ChartState {
 }
 
 export interface ChartTransition {
+  /** `<from>#<position>` (runtime/transition-id.ts): what the runtime records when it is taken */
+  id: string;
   from: string;
   to: string;
   /** the event type; `always` for an eventless transition */
@@ -196,12 +199,15 @@ function eventName(t: TransitionLike, actors: ReadonlyMap<string, string>): stri
 
 function transitionsOf(node: NodeLike): ChartTransition[] {
   const from = statePath(node);
-  const all: TransitionLike[] = [...[...node.transitions.values()].flat(), ...(node.always ?? [])];
+  const all = transitionsInOrder(node) as TransitionLike[];
   // invoked actors by id (XState generates ids like `0.machine.state`), named by their source
   const actors = new Map(node.invoke.map((i) => [i.id, typeof i.src === 'string' ? i.src : i.id]));
   const out: ChartTransition[] = [];
-  for (const t of all) {
-    const base: Omit<ChartTransition, 'from' | 'to'> = { event: eventName(t, actors) };
+  for (const [position, t] of all.entries()) {
+    const base: Omit<ChartTransition, 'from' | 'to'> = {
+      id: transitionId(node, position),
+      event: eventName(t, actors),
+    };
     if (t.guard !== undefined) base.guard = guardName(t.guard);
     const actions = actionNames(t.actions);
     if (actions.length > 0) base.actions = actions;

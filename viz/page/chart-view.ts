@@ -434,14 +434,22 @@ export class ChartView {
   }
 
   /**
-   * The transitions an engine's step took: a change of state matches the arrows from the old
+   * The transitions an engine's step took: the ones it names when it names them; otherwise (a trace
+   * recorded without them) a change of state matches the arrows from the old
    * state (or an ancestor) to the new one (or an ancestor), by event when one has it (events
    * such as `always` do not name what triggered them); a step in place matches its state's
    * (or an ancestor's) internal transitions for that event.
    */
-  private matching(e: { event: string; from: string; to: string }): SVGElement[] {
+  private matching(e: { event: string; from: string; to: string; taken?: readonly string[] }): SVGElement[] {
     const chart = this.chart;
     if (chart === null) return [];
+    // the runtime said which transitions it took: exactly those (every hop of an eventless chain)
+    if (e.taken !== undefined && e.taken.length > 0) {
+      const taken = new Set(e.taken);
+      return chart.transitions
+        .filter((t) => taken.has(t.id))
+        .flatMap((t) => this.transitions.get(t.index) ?? []);
+    }
     const full = (p: string): string => (p === '' ? chart.id : `${chart.id}.${p}`);
     const upFrom = new Set(statePaths(e.from).flatMap((p) => this.ancestry(full(p))));
     const upTo = new Set(statePaths(e.to).flatMap((p) => this.ancestry(full(p))));
@@ -486,6 +494,8 @@ export class ChartView {
       const meta = html('div', { class: 'log-meta' }, li);
       html('span', { class: 'log-time' }, meta, `${fmtTime(t.at)}`);
       html('span', { class: 'log-event' }, meta, t.event);
+      // the rules that fired, as the chart labels them: `always [line 36 …]`, hop by hop
+      for (const rule of this.rulesOf(t.taken)) html('div', { class: 'log-rule' }, li, rule);
       items.push(li);
     }
     if (items.length === 0) {
@@ -497,6 +507,18 @@ export class ChartView {
       );
     }
     this.el.log.replaceChildren(...items);
+  }
+
+  /** The labels of the taken transitions that carry a guard (the rule that decided each hop). */
+  private rulesOf(taken: readonly string[] | undefined): string[] {
+    const chart = this.chart;
+    if (chart === null || taken === undefined) return [];
+    const out: string[] = [];
+    for (const id of taken) {
+      const t = chart.transitions.find((x) => x.id === id);
+      if (t?.guard !== undefined && !out.includes(transitionText(t))) out.push(transitionText(t));
+    }
+    return out;
   }
 
   /** Everything shown is void (reset): forget flashes and pending events. */

@@ -70,6 +70,8 @@ export interface TransitionLogEntry {
   event: string;
   from: string;
   to: string;
+  /** ids of the transitions taken (see FeedEvent), when the runtime named them */
+  taken?: readonly string[];
 }
 
 /** What changed with a message, for the page to know which views to redraw. */
@@ -191,7 +193,14 @@ export class Model {
           continue;
         }
         const log = entry(this.logs, key, (): TransitionLogEntry[] => []);
-        log.push({ at: e.at, lamport: e.lamport, event: e.event, from: e.from, to: e.to });
+        log.push({
+          at: e.at,
+          lamport: e.lamport,
+          event: e.event,
+          from: e.from,
+          to: e.to,
+          ...(e.taken === undefined ? {} : { taken: e.taken }),
+        });
         if (log.length > LOG_CAP) log.splice(0, log.length - LOG_CAP);
       }
     }
