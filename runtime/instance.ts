@@ -107,6 +107,8 @@ export class EngineInstance {
   private pendingOut: Emitted[] = [];
   /** ids of the transitions the step in progress took (collected only while inspected) */
   private taken: string[] = [];
+  /** XState's inspection of the actor, subscribed only while the inspector is active (it costs) */
+  private inspection: { unsubscribe(): void } | undefined;
   private readonly armed = new Map<string, number>();
   private readonly timers = new Map<string, TimerHandle>();
   private restartHistory: number[] = [];
@@ -180,6 +182,8 @@ export class EngineInstance {
   stop(): void {
     if (this._status === 'stopped') return;
     this.cancelAllTimers();
+    this.inspection?.unsubscribe();
+    this.inspection = undefined;
     this.actor?.stop();
     this.actor = undefined;
     this._status = 'stopped';
@@ -232,6 +236,7 @@ export class EngineInstance {
     const before = this.o.inspector.active ? this.stateString() : '';
     this.pendingOut = [];
     this.taken = [];
+    this.syncInspection();
     this.crashed = undefined;
     try {
       actor.send(event);
@@ -270,12 +275,6 @@ export class EngineInstance {
       input,
       clock: this.o.scheduler.clock,
       ...(snapshot === undefined ? {} : { snapshot }),
-      inspect: (e) => {
-        if (e.type !== '@xstate.microstep' || !this.o.inspector.active || e.actorRef !== this.actor) return;
-        const transitions = (e as { _transitions?: readonly { source: TransitionSourceLike }[] })
-          ._transitions;
-        for (const t of transitions ?? []) this.taken.push(idOfTaken(t));
-      },
     });
     actor.on('*', (e: Emitted) => {
       this.pendingOut.push(e);
@@ -287,6 +286,8 @@ export class EngineInstance {
         this.crashed ??= err;
       },
     });
+    this.inspection?.unsubscribe();
+    this.inspection = undefined;
     this.actor = actor;
     this.pendingOut = [];
     actor.start();
@@ -326,6 +327,23 @@ export class EngineInstance {
       return err ?? new Error('storage write failed');
     }
     return undefined;
+  }
+
+  /** Follows the inspector: XState's microsteps are watched (for `taken`) only while it is active. */
+  private syncInspection(): void {
+    const actor = this.actor;
+    const wanted = this.o.inspector.active && actor !== undefined;
+    if (wanted && this.inspection === undefined) {
+      this.inspection = actor.system.inspect((e) => {
+        if (e.type !== '@xstate.microstep' || e.actorRef !== this.actor) return;
+        const transitions = (e as { _transitions?: readonly { source: TransitionSourceLike }[] })
+          ._transitions;
+        for (const t of transitions ?? []) this.taken.push(idOfTaken(t));
+      });
+    } else if (!wanted && this.inspection !== undefined) {
+      this.inspection.unsubscribe();
+      this.inspection = undefined;
+    }
   }
 
   private onCrash(err: unknown): void {
