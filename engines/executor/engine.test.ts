@@ -3,6 +3,7 @@ import { EngineGraph } from '../../runtime/graph.ts';
 import { SimScheduler } from '../../runtime/scheduler.ts';
 import { MemoryStorage } from '../../storage/memory.ts';
 import { computeRoot } from '../../storage/merkle.ts';
+import type { BatchOp } from '../../storage/types.ts';
 import { multievaluate } from '../../vm/multievaluate.ts';
 import { ALWAYS_ACCEPT, builtinNatives, nativeVm } from '../../vm/native.ts';
 import { createVmTable } from '../../vm/table.ts';
@@ -39,17 +40,24 @@ function lossyRunner(): PredicateRunner {
   return (jobs) => (calls++ === 0 ? new Promise(() => {}) : inner(jobs));
 }
 
-function setup(storage = new MemoryStorage(), kind: Kind = 'serial') {
+/** `mev`: the VM dispatcher engines are given; `freezeContexts`: as in the simulator. */
+interface SetupOptions {
+  mev?: Multievaluate;
+  freezeContexts?: boolean;
+}
+
+function setup(storage = new MemoryStorage(), kind: Kind = 'serial', opts: SetupOptions = {}) {
   const store = new NoteStore(storage);
   const A = store.registerCode(ACCEPT);
   const scheduler = new SimScheduler(1);
-  const g = new EngineGraph({ node: 'n', scheduler, storage });
+  const g = new EngineGraph({ node: 'n', scheduler, storage, freezeContexts: opts.freezeContexts ?? false });
+  const evaluate = opts.mev ?? mev;
   const ex =
     kind === 'serial'
-      ? g.add('executor', executorEngine(mev), { gasLimit: 1_000_000 })
+      ? g.add('executor', executorEngine(evaluate), { gasLimit: 1_000_000 })
       : addShardedExecutor(g, 'executor', {
           shards: kind.shards,
-          mev,
+          mev: evaluate,
           gasLimit: 1_000_000,
           ...(kind.runner === true ? { runner: inProcessRunner(mev) } : {}),
           ...(kind.runner === 'lossy' ? { runner: lossyRunner(), retryMs: 100 } : {}),
@@ -307,4 +315,219 @@ describe.each(kinds)('executor fees: %s', (_label, kind) => {
     await settle(t.scheduler);
     expect(view.nonceUsedUntil(payer, 5n)).toBeUndefined();
   });
+});
+
+/** Memory storage whose next `failBatches` batches throw before any of their ops lands. */
+class FlakyStorage extends MemoryStorage {
+  failBatches = 0;
+  failed = 0;
+  override batch(ops: readonly BatchOp[]): void {
+    if (this.failBatches > 0) {
+      this.failBatches--;
+      this.failed++;
+      throw new Error('the disk failed to write the batch');
+    }
+    super.batch(ops);
+  }
+}
+
+/** What the executor (or coordinator) was before one scheduler task: its context and what it had emitted. */
+interface Before {
+  context: unknown;
+  copy: unknown;
+  state: string;
+  emitted: number;
+  roots: number;
+  receipts: number;
+}
+
+/**
+ * Like `settle`, one task at a time, noting before each what the engine `executor` is; stops after
+ * the task in which it crashed (and was restarted) and returns what it was before that task.
+ */
+async function settleUntilCrash(t: ReturnType<typeof setup>): Promise<Before> {
+  const inst = t.g.instance('executor');
+  const restarts = inst.restarts;
+  let emitted = 0;
+  const sub = t.g.inspector.events$.subscribe((e) => {
+    if (e.kind === 'emit' && e.engine === 'executor') emitted++;
+  });
+  try {
+    for (;;) {
+      if (t.scheduler.nextTime() !== t.scheduler.now()) {
+        await new Promise((r) => setImmediate(r));
+        if (t.scheduler.nextTime() === undefined) throw new Error('the executor never crashed');
+      }
+      const context = inst.context();
+      const before: Before = {
+        context,
+        copy: structuredClone(context),
+        state: inst.stateString(),
+        emitted,
+        roots: t.roots.length,
+        receipts: t.receipts.length,
+      };
+      t.scheduler.step();
+      if (inst.restarts > restarts) {
+        // the failed step emitted nothing, and the engine is back at exactly the context before it
+        expect(inst.restarts).toBe(restarts + 1);
+        expect(inst.status).toBe('running');
+        expect(emitted).toBe(before.emitted);
+        expect([t.roots.length, t.receipts.length]).toEqual([before.roots, before.receipts]);
+        expect(inst.context()).toBe(before.context);
+        expect(inst.context()).toEqual(before.copy);
+        expect(inst.stateString()).toBe(before.state);
+        return before;
+      }
+    }
+  } finally {
+    sub.unsubscribe();
+  }
+}
+
+/** What a run of `blocks` without any fault gives: roots, receipts and the state root. */
+async function reference(kind: Kind, blocks: (t: ReturnType<typeof setup>) => OrderedBlock[]) {
+  const r = setup(undefined, kind);
+  for (const b of blocks(r)) r.g.send(r.ex.in.ordered, b);
+  await settle(r.scheduler);
+  expect(r.g.instance('executor').restarts).toBe(0);
+  return { roots: r.roots, receipts: r.receipts, state: r.stateRoot() };
+}
+
+/** A note value no other note has: the poisoned predicate below recognises its transaction by it. */
+const POISON = Uint8Array.of(0xde, 0xad, 0xbe, 0xef, 0x50, 0x15, 0x0e, 0xd1);
+
+function holdsPoison(v: unknown): boolean {
+  if (v instanceof Uint8Array) {
+    for (let i = 0; i + POISON.length <= v.length; i++)
+      if (POISON.every((b, j) => v[i + j] === b)) return true;
+    return false;
+  }
+  if (v === null || typeof v !== 'object') return false;
+  return Object.values(v).some(holdsPoison);
+}
+
+/** `mev`, except that while `armed` the validity predicate of a transaction showing POISON throws. */
+function poisonedMev(): { mev: Multievaluate; armed: { on: boolean; thrown: number } } {
+  const armed = { on: true, thrown: 0 };
+  const isAccept = (fn: unknown) => {
+    const f = fn as { kind: string; value: { kind: string; code?: Uint8Array } };
+    return f.kind === 'basic' && f.value.kind === 'function' && toHex(f.value.code!) === toHex(ACCEPT.code);
+  };
+  return {
+    armed,
+    mev: (fn, args, gas) => {
+      if (armed.on && isAccept(fn) && holdsPoison(args)) {
+        armed.thrown++;
+        throw new Error('the predicate VM failed');
+      }
+      return mev(fn, args, gas);
+    },
+  };
+}
+
+describe.each(kinds)('executor, a step that throws half-way: %s', (_label, kind) => {
+  const blocks = (t: ReturnType<typeof setup>) => [
+    t.block(1n, [t.tx([], [t.note(1), t.note(2)])]),
+    t.block(2n, [t.tx([t.note(1)], [t.note(3)]), t.tx([], [t.note(4)])]),
+  ];
+
+  it('sealing whose batch throws: context as before, no root or receipts, restarted; then the same root as without the fault', async () => {
+    const want = await reference(kind, blocks);
+    const storage = new FlakyStorage();
+    const t = setup(storage, kind, { freezeContexts: true });
+    const [b1, b2] = blocks(t);
+    t.g.send(t.ex.in.ordered, b1!);
+    await settle(t.scheduler);
+    expect(t.roots).toEqual(want.roots.slice(0, 1));
+    // block 2 executes; writing its seal (every write of the block, its receipts, the root) fails
+    storage.failBatches = 1;
+    t.g.send(t.ex.in.ordered, b2!);
+    const before = await settleUntilCrash(t);
+    // (the serial engine failed taking the block; the coordinator taking the last shard's acknowledgement)
+    expect(before.state).toBe(kind === 'serial' ? 'idle' : 'commit.applying');
+    expect(storage.failed).toBe(1);
+    expect(new Ledger(storage).executedHeight()).toBe(1n);
+    expect(t.roots).toHaveLength(1);
+    expect(t.receipts).toHaveLength(1);
+    // the serial engine's failed step was the one taking the block, so the block went with it: it
+    // is announced again (as consensus does after a restart); the coordinator failed on a shard's
+    // answer, and asks again by itself
+    if (kind === 'serial') t.g.send(t.ex.in.ordered, b2!);
+    await settle(t.scheduler);
+    expect(t.g.instance('executor').restarts).toBe(1);
+    expect(t.roots).toEqual(want.roots);
+    expect(t.receipts).toEqual(want.receipts);
+    expect(t.stateRoot()).toBe(want.state);
+  });
+
+  it.runIf(kind === 'serial' || kind.runner === undefined)(
+    "a predicate throws on a transaction after an earlier one was applied: context as before, nothing emitted, restarted; then the fault-free run's root",
+    async () => {
+      // 0 creates note 1; 1 spends it and creates the poison note (a later wave); 2 is independent
+      const block = (t: ReturnType<typeof setup>) =>
+        t.block(1n, [
+          t.tx([], [t.note(1)]),
+          t.tx([t.note(1)], [{ ...t.note(66), value: POISON }]),
+          t.tx([], [t.note(3)]),
+        ]);
+      const want = await reference(kind, (r) => [block(r)]);
+      expect(want.receipts[0]!.receipts.map((r) => r.accepted)).toEqual([true, true, true]);
+      const poisoned = poisonedMev();
+      const t = setup(undefined, kind, { mev: poisoned.mev, freezeContexts: true });
+      const b = block(t);
+      t.g.send(t.ex.in.ordered, b);
+      const before = await settleUntilCrash(t);
+      // (the serial engine failed taking the block; the coordinator taking a read of the second wave)
+      expect(before.state).toBe(kind === 'serial' ? 'idle' : 'lookup');
+      expect(poisoned.armed.thrown).toBe(1);
+      expect(t.roots).toEqual([]);
+      expect(t.receipts).toEqual([]);
+      expect([...t.store.notes()]).toEqual([]);
+      poisoned.armed.on = false;
+      if (kind === 'serial') t.g.send(t.ex.in.ordered, b);
+      await settle(t.scheduler);
+      expect(t.g.instance('executor').restarts).toBe(1);
+      expect(t.roots).toEqual(want.roots);
+      expect(t.receipts).toEqual(want.receipts);
+      expect(t.stateRoot()).toBe(want.state);
+    },
+  );
+
+  it.runIf(kind !== 'serial' && kind.runner === undefined)(
+    "the step sealing block 2 goes on into block 3, whose predicate throws: block 2's root and receipts are not emitted; the retry emits each root once",
+    async () => {
+      const three = (t: ReturnType<typeof setup>) => [
+        ...blocks(t),
+        // no inputs: block 3's first wave reaches its predicates without asking a shard
+        t.block(3n, [t.tx([], [{ ...t.note(66), value: POISON }])]),
+      ];
+      const want = await reference(kind, three);
+      expect(want.roots.map((r) => r.height)).toEqual([1n, 2n, 3n]);
+      const poisoned = poisonedMev();
+      const t = setup(undefined, kind, { mev: poisoned.mev, freezeContexts: true });
+      const [b1, b2, b3] = three(t);
+      t.g.send(t.ex.in.ordered, b1!);
+      await settle(t.scheduler);
+      t.g.send(t.ex.in.ordered, b2!);
+      t.g.send(t.ex.in.ordered, b3!);
+      const before = await settleUntilCrash(t);
+      // the failed step took the last shard's acknowledgement of block 2, sealed it (emitting its
+      // receipts and root), began block 3 and threw in its predicate: none of it was emitted
+      expect(before.state).toBe('commit.applying');
+      expect((before.copy as { queue: unknown[] }).queue).toHaveLength(2);
+      expect(poisoned.armed.thrown).toBe(1);
+      expect(t.roots.map((r) => r.height)).toEqual([1n]);
+      expect(t.receipts).toHaveLength(1);
+      // known gap: the seal of block 2 is written from inside the step, so it stays written; the
+      // retry seals it again, to the same state (the tree update is idempotent)
+      expect(new Ledger(t.storage).executedHeight()).toBe(2n);
+      poisoned.armed.on = false;
+      await settle(t.scheduler);
+      expect(t.g.instance('executor').restarts).toBe(1);
+      expect(t.roots).toEqual(want.roots);
+      expect(t.receipts).toEqual(want.receipts);
+      expect(t.stateRoot()).toBe(want.state);
+    },
+  );
 });
