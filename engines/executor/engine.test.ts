@@ -461,6 +461,34 @@ describe.each(kinds)('executor, a step that throws half-way: %s', (_label, kind)
     expect(t.stateRoot()).toBe(want.state);
   });
 
+  it('a block lost with a failed step is not jumped over: the next one waits for it, then both run in order', async () => {
+    const three = (t: ReturnType<typeof setup>) => [
+      ...blocks(t),
+      t.block(3n, [t.tx([t.note(2)], [t.note(5)]), t.tx([t.note(3)], [t.note(6)])]),
+    ];
+    const want = await reference(kind, three);
+    const storage = new FlakyStorage();
+    const t = setup(storage, kind, { freezeContexts: true });
+    const [b1, b2, b3] = three(t);
+    t.g.send(t.ex.in.ordered, b1!);
+    await settle(t.scheduler);
+    storage.failBatches = 1;
+    t.g.send(t.ex.in.ordered, b2!);
+    await settleUntilCrash(t);
+    // block 3 arrives; where block 2 was lost with the failed step, 3 must not run on top of 1
+    t.g.send(t.ex.in.ordered, b3!);
+    await settle(t.scheduler);
+    if (kind === 'serial') {
+      expect(new Ledger(storage).executedHeight()).toBe(1n);
+      expect(t.roots).toEqual(want.roots.slice(0, 1));
+      t.g.send(t.ex.in.ordered, b2!);
+      await settle(t.scheduler);
+    }
+    expect(t.roots).toEqual(want.roots);
+    expect(t.receipts).toEqual(want.receipts);
+    expect(t.stateRoot()).toBe(want.state);
+  });
+
   // registered only where it applies (no skipped tests)
   if (kind === 'serial' || kind.runner === undefined)
     it("a predicate throws on a transaction after an earlier one was applied: context as before, nothing emitted, restarted; then the fault-free run's root", async () => {

@@ -109,16 +109,27 @@ export function createExecutorMachine(mev: Multievaluate) {
         input: EngineInput<ExecutorConfig>;
       },
       guards: {
-        hasBlock: ({ context }) => context.queue.length > 0,
+        // only the next height runs: a block past it (one before it was lost with a crashed step)
+        // waits in the queue until the missing one is sent again, never runs on the wrong state
+        hasBlock: ({ context }) =>
+          context.queue.length > 0 && block(context).height === ledger.executedHeight() + 1n,
         alreadyExecuted: ({ context }) =>
           context.queue.length > 0 && block(context).height <= ledger.executedHeight(),
         blockDone: ({ context }) => context.cursor >= block(context).txs.length,
         finished: ({ context }) => context.current.receipt !== null,
       },
       actions: {
-        enqueue: assign(({ context, event }) =>
-          event.type === 'ordered' ? { queue: [...context.queue, event.msg] } : {},
-        ),
+        // waiting blocks are kept in height order, so a re-sent missing block goes before what
+        // waits on it; the head stays put when it may be the block in execution (the next height)
+        enqueue: assign(({ context, event }) => {
+          if (event.type !== 'ordered') return {};
+          const head = context.queue[0];
+          const inPlace = head !== undefined && head.height <= ledger.executedHeight() + 1n ? [head] : [];
+          const waiting = [...context.queue.slice(inPlace.length), event.msg].sort((a, b) =>
+            a.height < b.height ? -1 : a.height > b.height ? 1 : 0,
+          );
+          return { queue: [...inPlace, ...waiting] };
+        }),
         replayRoot: enqueueActions(({ context, enqueue }) => {
           // a height is re-announced after a restart: answer with the root we stored
           const height = block(context).height;
