@@ -58,6 +58,7 @@ import { KillableStorage, type WriteFate } from './killable-storage.ts';
 import { SimNetwork } from './network.ts';
 import { certifies, exceedsTwoThirds } from './quorum.ts';
 import { SimKeyring } from './signer.ts';
+import { guardedSigner } from './signing-guard.ts';
 
 /** Frames on the simulated network start with the channel (engine) they are for. */
 export const CHANNEL_CONSENSUS = 0;
@@ -105,6 +106,12 @@ export interface ClusterOptions {
   validatorChanges?: readonly { height: number; node: string; power: number }[];
   /** Called once every node has started (tests hook crash points here). */
   onStart?: (cluster: Cluster) => void;
+  /**
+   * Honest validators sign through a double-sign guard kept beside the key, outside the node's
+   * storage (sim/signing-guard.ts; a live node's fsynced signing-state file), so it survives
+   * storage that lost acknowledged writes. Off by default: the WAL alone is the guard.
+   */
+  signingGuard?: boolean;
   /** Deep-freeze engine contexts after every step, so a write in place crashes (default true). */
   freezeContexts?: boolean;
   /** End the run at the first broken agreement (a negative control needs nothing more). */
@@ -308,7 +315,8 @@ export class Cluster {
     }
   }
 
-  private makeNode(id: string, honest: boolean, signer: Signer): SimNode {
+  private makeNode(id: string, honest: boolean, key: Signer): SimNode {
+    const signer = honest && this.o.signingGuard === true ? guardedSigner(key) : key;
     const node: SimNode = {
       id,
       key: toHex(signer.publicKey),
