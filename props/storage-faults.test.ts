@@ -26,7 +26,9 @@
  * - A node whose storage is corrupt (a flipped bit, records checksummed as SqliteStorage does)
  *   refuses to start, or its engine fails, with StorageError('corrupt'), and is taken down; it
  *   never serves what it read wrong, and the cluster keeps every invariant. (The live node refuses
- *   to open such a database: node/reliability.test.ts.)
+ *   to open such a database: node/reliability.test.ts.) Without checksums the damage is served:
+ *   consensus does not check the block it stored when it restarts, and hands its app a flipped
+ *   one (fixed replay below): the checksums are what this guarantee rests on.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -185,6 +187,29 @@ describe('a node whose storage is corrupt', () => {
       propParams('storage.corrupt-refuses', 10),
     );
     expect(failed).toBeGreaterThan(0);
+  });
+
+  it('without checksums the damage is served: a restarted validator re-announces a flipped block (replay)', () => {
+    // what the checksums buy: consensus does not check its own stored block on restart, so with
+    // a store that does not detect a flipped bit (MemoryStorage-like, no CRC) the block it hands
+    // its app is not the block decided; SqliteStorage's per-record CRC turns this into a refusal
+    const r = cluster(
+      29,
+      0.05,
+      [{ kind: 'corrupt', node: 'n1', at: 4, down: 1541, seed: 239640724, checksums: false }],
+      { livenessPerHeightMs: 1_000 },
+    );
+    expect(r.storageFaults[0]!.key).toMatch(/^632f626c6f636b2f/); // c/block/
+    expect(kinds(r)).toContain('validity');
+    expect(kinds(r)).toContain('agreement');
+    expect(r.violations.find((v) => v.invariant === 'agreement')!.detail).toContain('n1 committed');
+    const checked = cluster(29, 0.05, [{ kind: 'corrupt', node: 'n1', at: 4, down: 1541, seed: 239640724 }], {
+      livenessPerHeightMs: 1_000,
+    });
+    expect(checked.failed.n1).toMatch(
+      /storage corrupt: the record at key 632f626c6f636b2f.* fails its checksum/,
+    );
+    expect(checked.violations).toEqual([]);
   });
 
   it('its validator-set record damaged, a restarted validator refuses to start with a clear message', () => {
