@@ -2,7 +2,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { exceedsTwoThirds } from '../sim/quorum.ts';
-import { forkableSetArb, validatorSetArb } from './arbitraries.ts';
+import { faultPlanArb, forkableSetArb, validatorSetArb } from './arbitraries.ts';
 import { propParams } from './config.ts';
 
 const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
@@ -56,5 +56,33 @@ describe('generated validator sets', () => {
       }),
       propParams('props.forkable-sets', 300),
     );
+  });
+});
+
+describe('generated fault plans', () => {
+  const nodes = ['n0', 'n1', 'n2', 'n3'];
+  const shape = { nodes, window: 2_000, maxPartitions: 1, maxCrashes: 1, restart: true, maxWriteCrashes: 2 };
+
+  it('without storage faults asked for, a plan has none (and is drawn as before they existed)', () => {
+    for (const plan of fc.sample(faultPlanArb(shape), { seed: 1, numRuns: 50 }))
+      expect(plan.storageFaults).toBeUndefined();
+  });
+
+  it('with them, every kind is drawn, at the nodes given, within their bounds', () => {
+    const kinds = new Set<string>();
+    const plans = fc.sample(
+      faultPlanArb({ ...shape, maxStorageFaults: 2, storageFaults: { maxSyncEvery: 8, anyOrder: true } }),
+      { seed: 2, numRuns: 200 },
+    );
+    for (const plan of plans) {
+      for (const f of plan.storageFaults ?? []) {
+        kinds.add(f.kind);
+        expect(nodes).toContain(f.node);
+        expect(f.at).toBeGreaterThanOrEqual(1);
+        if (f.kind === 'torn-write') expect([undefined, 'block']).toContain(f.write);
+        if (typeof f.sync === 'number') expect(f.sync).toBeLessThanOrEqual(8);
+      }
+    }
+    expect([...kinds].sort()).toEqual(['corrupt', 'lost-writes', 'torn-write']);
   });
 });

@@ -1,6 +1,14 @@
 /** fast-check arbitraries for simulator fault plans: generated, and shrunk towards fewer faults. */
 import fc from 'fast-check';
-import type { ClockSkew, CrashFault, FaultPlan, PartitionFault, WriteCrash } from '../sim/faults.ts';
+import type {
+  ClockSkew,
+  CrashFault,
+  FaultPlan,
+  PartitionFault,
+  PersistedWrite,
+  StorageFault,
+  WriteCrash,
+} from '../sim/faults.ts';
 
 const pct = (max: number) => fc.integer({ min: 0, max: Math.round(max * 100) }).map((x) => x / 100);
 
@@ -14,6 +22,73 @@ export interface PlanShape {
   restart: boolean;
   /** Kills at a signature, a committed block or an app root (they always restart); default none. */
   maxWriteCrashes?: number;
+  /**
+   * Storage faults (torn batches, lost writes, flipped bits; they always restart); default none,
+   * and without them the plans drawn are exactly those drawn before storage faults existed.
+   */
+  maxStorageFaults?: number;
+  /** Which storage faults to draw (every kind by default). */
+  storageFaults?: StorageFaultShape;
+}
+
+/** What storage faults `storageFaultArb` draws. */
+export interface StorageFaultShape {
+  kinds?: readonly StorageFault['kind'][];
+  /** lost-writes: how writes are synced ('send', or every n writes for n in 1..this); default 'send' only */
+  maxSyncEvery?: number;
+  /** lost-writes: also lose any subset of the unsynced writes, not only a suffix */
+  anyOrder?: boolean;
+  /** corrupt: draw stores without checksums too */
+  unchecked?: boolean;
+}
+
+/** Storage faults at one of `nodes` (sim/faults.ts StorageFault), at its 1st to 24th matching write. */
+export function storageFaultArb(
+  nodes: readonly string[],
+  shape: StorageFaultShape = {},
+): fc.Arbitrary<StorageFault> {
+  const kinds = shape.kinds ?? (['torn-write', 'lost-writes', 'corrupt'] as const);
+  const sync: fc.Arbitrary<'send' | number> =
+    shape.maxSyncEvery === undefined
+      ? fc.constant('send' as const)
+      : fc.oneof(fc.constant('send' as const), fc.integer({ min: 1, max: shape.maxSyncEvery }));
+  return fc
+    .record({
+      kind: fc.constantFrom(...kinds),
+      node: fc.constantFrom(...nodes),
+      at: fc.integer({ min: 1, max: 24 }),
+      write: fc.constantFrom<PersistedWrite | undefined>(
+        undefined,
+        'signature',
+        'prevote',
+        'precommit',
+        'block',
+        'root',
+      ),
+      down: fc.integer({ min: 10, max: 2_000 }),
+      seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+      sync,
+      order:
+        shape.anyOrder === true
+          ? fc.constantFrom('suffix' as const, 'any' as const)
+          : fc.constant('suffix' as const),
+      checksums: shape.unchecked === true ? fc.boolean() : fc.constant(true),
+    })
+    .map(({ kind, node, at, write, down, seed, sync, order, checksums }): StorageFault => {
+      // a torn batch: consensus's only batch is a commit (its first key the block)
+      const base = { kind, node, at, down, seed };
+      const w =
+        kind === 'torn-write'
+          ? write === undefined
+            ? {}
+            : { write: 'block' as const }
+          : write === undefined
+            ? {}
+            : { write };
+      if (kind === 'lost-writes') return { ...base, ...w, sync, order };
+      if (kind === 'corrupt') return { ...base, ...w, checksums };
+      return { ...base, ...w };
+    });
 }
 
 export function faultPlanArb(shape: PlanShape): fc.Arbitrary<FaultPlan> {
@@ -66,12 +141,19 @@ export function faultPlanArb(shape: PlanShape): fc.Arbitrary<FaultPlan> {
     down: fc.integer({ min: 10, max: 2_000 }),
     clockJump: fc.integer({ min: -3_000, max: 10_000 }),
   });
-  return fc.record({
+  const base = {
     links,
     partitions: fc.array(partition, { maxLength: shape.maxPartitions }),
     crashes: fc.array(crash, { maxLength: shape.maxCrashes }),
     skews,
     writeCrashes: fc.array(writeCrash, { maxLength: shape.maxWriteCrashes ?? 0 }),
+  };
+  const maxStorageFaults = shape.maxStorageFaults ?? 0;
+  // only with storage faults asked for: the record's shape is what decides every draw
+  if (maxStorageFaults === 0) return fc.record(base);
+  return fc.record({
+    ...base,
+    storageFaults: fc.array(storageFaultArb(nodes, shape.storageFaults), { maxLength: maxStorageFaults }),
   });
 }
 

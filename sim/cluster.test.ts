@@ -6,8 +6,8 @@ import { voteSignBytes } from '../engines/consensus/chain.ts';
 import { CONSENSUS_LIMITS, NetEnvelope } from '../engines/consensus/messages.ts';
 import { toHex } from '../wire/commit.ts';
 import { tryDecode } from '../wire/schema.ts';
-import { CHANNEL_CONSENSUS, Cluster, type ClusterOptions } from './cluster.ts';
-import { NO_FAULTS } from './faults.ts';
+import { CHANNEL_CONSENSUS, Cluster, type ClusterOptions, runCluster } from './cluster.ts';
+import { describePlan, NO_FAULTS, type StorageFault } from './faults.ts';
 
 /** Two Byzantine validators whose twins split across a lossy partition: forks, and many rounds. */
 const splitTwins = (seed: number): ClusterOptions => ({
@@ -108,5 +108,78 @@ describe('the double-sign oracle', () => {
     expect(doubleSigns.length).toBeGreaterThan(0);
     const key = cluster.nodes.find((n) => n.id === 'n3')!.key.slice(0, 8);
     for (const v of doubleSigns) expect(v.detail).toContain(`key ${key}`);
+  });
+});
+
+describe('storage faults in a run', () => {
+  const withFault = (f: StorageFault): ClusterOptions => ({
+    seed: 7,
+    validators: 4,
+    byzantine: 0,
+    behaviour: 'silent',
+    heights: 5,
+    trace: false,
+    plan: { ...NO_FAULTS, links: { drop: 0, duplicate: 0, minDelay: 1, maxDelay: 10 }, storageFaults: [f] },
+  });
+
+  it('describePlan prints every kind', () => {
+    const text = describePlan({
+      ...NO_FAULTS,
+      storageFaults: [
+        { kind: 'torn-write', node: 'n1', at: 2, write: 'block', down: 300, seed: 1 },
+        { kind: 'lost-writes', node: 'n2', at: 9, down: 50, seed: 3, sync: 20, order: 'any' },
+        { kind: 'corrupt', node: 'n3', at: 4, down: 10, seed: 5, checksums: false },
+      ],
+    });
+    expect(text).toContain("tear n1's batch #2 (block), restart 300ms later, seed 1");
+    expect(text).toContain(
+      "power loss at n2's write #9 (any), synced every 20 writes, losing any of the unsynced writes",
+    );
+    expect(text).toContain('corrupt a c/ record of n3 after its write #4 (any) (no checksums)');
+  });
+
+  it('a torn commit batch lands part of the batch, and the node restarts and catches up', () => {
+    const r = runCluster(withFault({ kind: 'torn-write', node: 'n1', at: 2, down: 300, seed: 1 }));
+    expect(r.storageFaults).toHaveLength(1);
+    const [t] = r.storageFaults;
+    expect(t!.kind).toBe('torn-write');
+    expect(t!.landed).toBeLessThan(t!.of!);
+    expect(r.violations).toEqual([]);
+    expect(r.heights.n1).toBeGreaterThanOrEqual(5);
+  });
+
+  it('a power loss drops writes made since the last send, and the node restarts without harm', () => {
+    const r = runCluster(withFault({ kind: 'lost-writes', node: 'n1', at: 9, down: 300, seed: 3 }));
+    expect(r.storageFaults.map((f) => f.kind)).toEqual(['lost-writes']);
+    expect(r.violations).toEqual([]);
+    expect(r.heights.n1).toBeGreaterThanOrEqual(5);
+  });
+
+  it('synced only every 20 writes, a power loss loses acknowledged writes: the node forgets blocks', () => {
+    const r = runCluster(withFault({ kind: 'lost-writes', node: 'n1', at: 9, down: 300, seed: 3, sync: 20 }));
+    expect(r.storageFaults[0]!.lost).toBeGreaterThan(0);
+    // it commits a height it had committed before: its store went back in time
+    expect(r.violations.map((v) => v.invariant)).toContain('integrity');
+  });
+
+  it('a corrupted record read at start: the node refuses to start (StorageError corrupt) and is taken down', () => {
+    const r = runCluster(withFault({ kind: 'corrupt', node: 'n1', at: 9, down: 300, seed: 5 }));
+    expect(r.storageFaults[0]!.key).toBeDefined();
+    expect(r.failed.n1).toMatch(/storage corrupt: the record at key .* fails its checksum/);
+    expect(r.violations).toEqual([]);
+    for (const id of ['n0', 'n2', 'n3']) expect(r.heights[id]).toBeGreaterThanOrEqual(5);
+  });
+
+  it('the same run twice is the same run (storage faults are decided by their seeds)', () => {
+    for (const f of [
+      { kind: 'torn-write', node: 'n2', at: 1, down: 100, seed: 9 },
+      { kind: 'lost-writes', node: 'n2', at: 5, down: 100, seed: 9, order: 'any' },
+      { kind: 'corrupt', node: 'n2', at: 5, down: 100, seed: 9 },
+    ] as const) {
+      const a = runCluster({ ...withFault(f), trace: true });
+      const b = runCluster({ ...withFault(f), trace: true });
+      expect(a.traceHash).toBe(b.traceHash);
+      expect(a.storageFaults).toEqual(b.storageFaults);
+    }
   });
 });

@@ -50,13 +50,15 @@ import {
   describePlan,
   type FaultPlan,
   type PersistedWrite,
+  type StorageFault,
   stabilisationTime,
   type WriteCrash,
 } from './faults.ts';
-import { KillableStorage } from './killable-storage.ts';
+import { KillableStorage, type WriteFate } from './killable-storage.ts';
 import { SimNetwork } from './network.ts';
 import { certifies, exceedsTwoThirds } from './quorum.ts';
 import { SimKeyring } from './signer.ts';
+import { guardedSigner } from './signing-guard.ts';
 
 /** Frames on the simulated network start with the channel (engine) they are for. */
 export const CHANNEL_CONSENSUS = 0;
@@ -104,6 +106,12 @@ export interface ClusterOptions {
   validatorChanges?: readonly { height: number; node: string; power: number }[];
   /** Called once every node has started (tests hook crash points here). */
   onStart?: (cluster: Cluster) => void;
+  /**
+   * Honest validators sign through a double-sign guard kept beside the key, outside the node's
+   * storage (sim/signing-guard.ts; a live node's fsynced signing-state file), so it survives
+   * storage that lost acknowledged writes. Off by default: the WAL alone is the guard.
+   */
+  signingGuard?: boolean;
   /** Deep-freeze engine contexts after every step, so a write in place crashes (default true). */
   freezeContexts?: boolean;
   /** End the run at the first broken agreement (a negative control needs nothing more). */
@@ -154,6 +162,24 @@ export interface ClusterReport {
   /** Lies the Byzantine validators told, by kind (adversary.ts; empty for the other behaviours). */
   lies: Record<string, number>;
   events: number;
+  /** Nodes whose engines failed for good, with the reason (a damaged store), taken down since. */
+  failed: Record<string, string>;
+  /** What the plan's storage faults did, in order. */
+  storageFaults: StorageFaultRecord[];
+}
+
+/** One storage fault that happened: a torn batch, a power loss, a flipped bit. */
+export interface StorageFaultRecord {
+  node: string;
+  kind: StorageFault['kind'];
+  /** virtual time */
+  at: number;
+  /** torn-write: ops landed of the batch; lost-writes: unsynced writes lost, of how many */
+  landed?: number;
+  of?: number;
+  lost?: number;
+  /** corrupt: the damaged record's key (hex), undefined when there was none to damage */
+  key?: string;
 }
 
 export interface SimNode {
@@ -221,6 +247,12 @@ export class Cluster {
   private readonly adversary: Adversary | undefined;
   /** When the last restart after a kill at a write happens (they are not known in advance). */
   private lastWriteRestart = 0;
+  /** What the plan's storage faults did, in order. */
+  readonly storageLog: StorageFaultRecord[] = [];
+  /** Nodes whose engine failed for good (the runtime's reason), taken down by the cluster. */
+  readonly failed = new Map<string, string>();
+  /** Nodes whose write-back storage is synced before each message leaves. */
+  private readonly syncOnSend = new Set<string>();
   /**
    * Consensus frames decoded by the oracles, by the frame's bytes object: a frame is checked as
    * it leaves, recorded, and observed by every honest receiver, and it is the same bytes each time.
@@ -269,9 +301,22 @@ export class Cluster {
     // full nodes: honest, not in the genesis set (a validator change may add them)
     for (let i = o.validators; i < signers.length; i++)
       this.nodes.push(this.makeNode(`n${i}`, true, signers[i]!));
+    // a node one of whose engines failed for good (its storage is damaged) is down from then on: it
+    // refused to go on rather than serve what it cannot read
+    if ((o.plan.storageFaults ?? []).length > 0) {
+      this.inspector.faults$.subscribe((e) => {
+        if (e.kind !== 'failed') return;
+        const node = this.nodes.find((n) => n.id === e.node);
+        // (an engine of a node being killed may fail in its dying step: that node is down already)
+        if (node === undefined || !node.up) return;
+        this.failed.set(node.id, `${e.engine}: ${e.reason}`);
+        this.scheduler.at(this.scheduler.now(), () => this.crash(node));
+      });
+    }
   }
 
-  private makeNode(id: string, honest: boolean, signer: Signer): SimNode {
+  private makeNode(id: string, honest: boolean, key: Signer): SimNode {
+    const signer = honest && this.o.signingGuard === true ? guardedSigner(key) : key;
     const node: SimNode = {
       id,
       key: toHex(signer.publicKey),
@@ -294,11 +339,12 @@ export class Cluster {
    * Kills the node at the writes the plan names: its storage counts signatures reaching the WAL,
    * committed blocks and app roots, and dies before or after the chosen write lands, or the node
    * is killed right after the step that made it; each kill restarts the node later with a
-   * jumped clock.
+   * jumped clock. The plan's storage faults at the node are armed with them.
    */
   private armWriteCrashes(node: SimNode): void {
     const kills = (this.o.plan.writeCrashes ?? []).filter((c) => c.node === node.id);
-    if (kills.length === 0) return;
+    const faults = (this.o.plan.storageFaults ?? []).filter((f) => f.node === node.id);
+    if (kills.length === 0 && faults.length === 0) return;
     const counts: Record<PersistedWrite, number> = {
       signature: 0,
       proposal: 0,
@@ -307,15 +353,23 @@ export class Cluster {
       block: 0,
       root: 0,
     };
-    let pending: WriteCrash | undefined;
-    node.storage.fateOf = (key, op) => {
-      const writes = op === 'put' ? persistedWritesOf(key) : [];
+    const storage = node.storage;
+    const lossy = faults.find((f) => f.kind === 'lost-writes');
+    if (lossy !== undefined) storage.durability = 'write-back';
+    if (lossy !== undefined && (lossy.sync ?? 'send') === 'send') this.syncOnSend.add(node.id);
+    const syncEvery = typeof lossy?.sync === 'number' ? Math.max(1, lossy.sync) : undefined;
+    if (faults.some((f) => f.kind === 'corrupt' && f.checksums !== false)) storage.checksums = true;
+    /** each storage fault's count of the writes that trigger it */
+    const seen = faults.map(() => 0);
+    let written = 0;
+    let pending: { crash: WriteCrash } | { fault: StorageFault } | undefined;
+    const crashFate = (writes: readonly PersistedWrite[]): WriteFate => {
       if (writes.length === 0) return 'lands';
       for (const w of writes) counts[w]++;
       if (writes.includes('signature')) node.signatures++;
       const kill = kills.find((c) => writes.includes(c.write) && c.nth === counts[c.write]);
       if (kill === undefined) return 'lands';
-      pending = kill;
+      pending = { crash: kill };
       if (kill.point === 'before-write') return 'die-before';
       if (kill.point === 'after-write') return 'die-after';
       // after the send: the step finishes (its messages leave), then the process is killed
@@ -324,13 +378,67 @@ export class Cluster {
       });
       return 'lands';
     };
-    node.storage.onDeath = () => {
-      const kill = pending;
-      if (kill === undefined) return;
+    const faultFate = (writes: readonly PersistedWrite[], ops: readonly unknown[] | undefined): WriteFate => {
+      // write-back every n writes: this write starts after the sync
+      if (syncEvery !== undefined && ++written % syncEvery === 0) storage.sync();
+      for (const [i, f] of faults.entries()) {
+        if (f.write !== undefined && !writes.includes(f.write)) continue;
+        if (f.kind === 'torn-write' && (ops === undefined || ops.length < 2)) continue;
+        if (++seen[i]! !== f.at) continue;
+        pending = { fault: f };
+        if (f.kind !== 'torn-write') return 'die-after';
+        const tear = new Random(`tear:${f.seed}`).int(ops!.length);
+        this.storageLog.push({
+          node: node.id,
+          kind: f.kind,
+          at: this.scheduler.now(),
+          landed: tear,
+          of: ops!.length,
+        });
+        return { tear };
+      }
+      return 'lands';
+    };
+    storage.fateOf = (key, op, ops) => {
+      const writes = op === 'put' ? persistedWritesOf(key) : [];
+      const fate = crashFate(writes);
+      if (fate !== 'lands' || faults.length === 0) return fate;
+      return faultFate(writes, ops);
+    };
+    storage.onDeath = () => {
+      const why = pending;
+      if (why === undefined) return;
       pending = undefined;
-      this.kill(node);
-      node.clockJump += kill.clockJump;
-      const at = this.scheduler.now() + kill.down;
+      let down: number;
+      if ('crash' in why) {
+        this.kill(node);
+        node.clockJump += why.crash.clockJump;
+        down = why.crash.down;
+      } else {
+        const f = why.fault;
+        const random = new Random(`storage-fault:${f.seed}`);
+        if (f.kind === 'lost-writes') {
+          const of = storage.unsynced;
+          const lost = storage.loseUnsynced(random, f.order ?? 'suffix');
+          this.storageLog.push({ node: node.id, kind: f.kind, at: this.scheduler.now(), lost, of });
+        }
+        this.kill(node);
+        if (f.kind === 'corrupt') {
+          // at rest, while the node is down: once the dying step is over
+          this.scheduler.at(this.scheduler.now(), () => {
+            const prefix = new TextEncoder().encode(f.prefix ?? 'c/');
+            const key = storage.corruptRandom(random, prefix);
+            this.storageLog.push({
+              node: node.id,
+              kind: f.kind,
+              at: this.scheduler.now(),
+              ...(key === undefined ? {} : { key: toHex(key) }),
+            });
+          });
+        }
+        down = f.down;
+      }
+      const at = this.scheduler.now() + down;
       this.lastWriteRestart = Math.max(this.lastWriteRestart, at);
       this.scheduleRestart(node, at);
     };
@@ -494,6 +602,8 @@ export class Cluster {
   /** Sends `bytes` on a channel of the simulated network ('' = every peer), stamped with the sender's Lamport time. */
   protected sendFrame(node: SimNode, channel: number, to: string, bytes: Uint8Array, lamport = 0): void {
     if (!node.up) return;
+    // write-ahead: what the node wrote is durable before anything it sends can be seen
+    if (this.syncOnSend.has(node.id)) node.storage.sync();
     let reach: readonly string[] | undefined;
     if (channel === CHANNEL_CONSENSUS) {
       this.conduct.record(bytes);
@@ -876,6 +986,8 @@ export class Cluster {
       penaltyReasons: { ...this.penaltyReasons },
       lies: { ...this.adversary?.lies },
       events: this.inspector.eventCount,
+      failed: Object.fromEntries(this.failed),
+      storageFaults: [...this.storageLog],
     };
   }
 }

@@ -59,6 +59,41 @@ export interface WriteCrash {
   readonly clockJump: number;
 }
 
+/**
+ * A storage fault (sim/killable-storage.ts) at a node, triggered by its `at`-th write of kind
+ * `write` (any write when absent; counted from 1 over the whole run, a batch once, by its first
+ * key), after which the node restarts `down` ms later; `seed` decides what the fault chooses.
+ *
+ * - `torn-write`: counts only batches (of two or more ops); that batch lands only its first k ops
+ *   (k < its size, chosen by the seed), then the process dies. Our real backends never tear a
+ *   batch: this models a storage without atomic batches, to show what the engines guarantee alone.
+ * - `lost-writes`: the node's storage is write-back, synced before each message leaves the node
+ *   (`sync: 'send'`, the default: the weakest sync under which the write-ahead rule holds, which
+ *   SQLite's synchronous=FULL, syncing every commit, implies) or only every `sync` writes (a
+ *   number: writes acknowledged, and acted on, may still be lost, as synchronous=NORMAL after a
+ *   power loss). The trigger write lands, then the power fails: the unsynced writes are lost, a
+ *   seed-chosen suffix of them or, with `order: 'any'`, any subset.
+ * - `corrupt`: the process is killed right after the trigger write lands and a bit of one of its
+ *   stored consensus records (under `c/`, or under `prefix`) flips, both chosen by the seed; the
+ *   storage checksums its records (what SqliteStorage's CRC does) unless `checksums` is false.
+ */
+export interface StorageFault {
+  readonly kind: 'torn-write' | 'lost-writes' | 'corrupt';
+  readonly node: string;
+  readonly at: number;
+  readonly write?: PersistedWrite;
+  readonly down: number;
+  readonly seed: number;
+  /** lost-writes: when writes become durable, before each send ('send') or every n writes */
+  readonly sync?: 'send' | number;
+  /** lost-writes: which unsynced writes are lost */
+  readonly order?: 'suffix' | 'any';
+  /** corrupt: the records (by key prefix, as text) one of which is damaged; default 'c/' */
+  readonly prefix?: string;
+  /** corrupt: whether reads check records (default true) */
+  readonly checksums?: boolean;
+}
+
 export interface FaultPlan {
   readonly links: LinkFaults;
   readonly partitions: readonly PartitionFault[];
@@ -66,6 +101,8 @@ export interface FaultPlan {
   readonly skews: Readonly<Record<string, ClockSkew>>;
   /** Kills at writes (none when absent); they happen when the write does, not at a set time. */
   readonly writeCrashes?: readonly WriteCrash[];
+  /** Storage faults (none when absent): torn batches, lost unsynced writes, flipped bits. */
+  readonly storageFaults?: readonly StorageFault[];
 }
 
 export const NO_FAULTS: FaultPlan = {
@@ -115,5 +152,19 @@ export function describePlan(plan: FaultPlan): string {
       `kill ${c.node} ${c.point} of its ${c.write} write #${c.nth}, restart ${c.down}ms later, clock jump ${c.clockJump}ms`,
     );
   }
+  for (const f of plan.storageFaults ?? []) parts.push(describeStorageFault(f));
   return parts.join('; ');
+}
+
+/** One storage fault in words (part of describePlan). */
+export function describeStorageFault(f: StorageFault): string {
+  const what = f.write ?? 'any';
+  const at = `${f.kind === 'torn-write' ? 'batch' : 'write'} #${f.at} (${what})`;
+  const rest = `restart ${f.down}ms later, seed ${f.seed}`;
+  if (f.kind === 'torn-write') return `tear ${f.node}'s ${at}, ${rest}`;
+  if (f.kind === 'lost-writes') {
+    const sync = f.sync === undefined || f.sync === 'send' ? 'before each send' : `every ${f.sync} writes`;
+    return `power loss at ${f.node}'s ${at}, synced ${sync}, losing ${f.order === 'any' ? 'any' : 'a suffix'} of the unsynced writes, ${rest}`;
+  }
+  return `corrupt a ${f.prefix ?? 'c/'} record of ${f.node} after its ${at}${f.checksums === false ? ' (no checksums)' : ''}, ${rest}`;
 }
