@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { consensusStateOf } from '../engines/consensus/machine.ts';
 import { type Cluster, runCluster } from '../sim/cluster.ts';
-import { NO_FAULTS } from '../sim/faults.ts';
+import { type FaultPlan, NO_FAULTS } from '../sim/faults.ts';
 import { propParams } from './config.ts';
 
 const STEPS = ['propose', 'prevote', 'precommit', 'commit'] as const;
@@ -204,5 +204,34 @@ describe('kill and restart at every step of a round', () => {
     });
     expect(r.violations).toEqual([]);
     for (const id of ['n0', 'n1', 'n2']) expect(r.heights[id]).toBeGreaterThanOrEqual(8);
+  });
+
+  it('a validator restarted with a lock on a block it never had, as proposer, sends no prevote for a proposal nobody sent (replay)', () => {
+    // found by `npm run props -- --runs 1000 --seed 1181443782` (consensus.liveness): n2, locked on
+    // another proposer's block in round 0, crashed and restarted; proposer of round 2, it
+    // "re-proposed" its valid value, whose block it no longer had (so nothing was sent), and
+    // prevoted it: a prevote no proposal justified (lines 22 and 28)
+    const plan = {
+      links: { drop: 0.06, duplicate: 0.04, minDelay: 4, maxDelay: 64 },
+      partitions: [],
+      crashes: [{ node: 'n2', at: 991, restartAt: 1001 }],
+      skews: { n1: { offset: 0, rate: 0.95 }, n5: { offset: 0, rate: 0.98 } },
+      writeCrashes: [
+        { node: 'n1', write: 'signature', nth: 6, point: 'after-send', down: 1009, clockJump: 0 },
+      ],
+    } as FaultPlan;
+    const r = runCluster({
+      seed: 26,
+      validators: 6,
+      powers: [11, 11, 11, 1, 1, 1],
+      byzantine: 1,
+      behaviour: 'twins',
+      heights: 8,
+      plan,
+      livenessPerHeightMs: 3_000,
+      trace: false,
+    });
+    expect(r.violations).toEqual([]);
+    for (const id of ['n0', 'n1', 'n2', 'n3', 'n4']) expect(r.heights[id]).toBeGreaterThanOrEqual(8);
   });
 });

@@ -48,6 +48,7 @@ import {
   Vote,
 } from './messages.ts';
 import {
+  blockArrived,
   DEFAULT_TIMEOUTS,
   initialRoundState,
   proposerOf,
@@ -300,7 +301,16 @@ function startHeight(s0: ConsensusState, env: Env, fx: Effects): ConsensusState 
     // re-sent first: whatever we vote on it next must not reach a peer before the proposal does
     fx.sends.push({ to: '', bytes: envelope(s, { tag: 'proposal', value: p }) });
   }
-  s = feed(s, { kind: 'start-height', round: resumeRound, resume: resumeFromWal(wal, resumeRound) }, env, fx);
+  const resumed = resumeFromWal(wal, resumeRound);
+  // the locked block is known again only if this node proposed it (its WAL holds the proposal)
+  const resume =
+    resumed === undefined
+      ? undefined
+      : {
+          ...resumed,
+          lockedBlockHeld: resumed.lockedValue !== null && s.blocks[resumed.lockedValue] !== undefined,
+        };
+  s = feed(s, { kind: 'start-height', round: resumeRound, resume }, env, fx);
   for (const e of wal) {
     if (e.kind === KIND_PROPOSAL) continue;
     const vote = decode(Vote, e.bytes, CONSENSUS_LIMITS);
@@ -311,7 +321,7 @@ function startHeight(s0: ConsensusState, env: Env, fx: Effects): ConsensusState 
 }
 
 /** What our own signed messages say about where we were: step in the last round, and our lock. */
-function resumeFromWal(wal: readonly WalEntry[], round: number): Resume | undefined {
+function resumeFromWal(wal: readonly WalEntry[], round: number): Omit<Resume, 'lockedBlockHeld'> | undefined {
   if (wal.length === 0) return undefined;
   let lockedValue: string | null = null;
   let lockedRound = -1;
@@ -756,7 +766,8 @@ function onProposal(
   const invalid = checkBlock(p.block, tipOf(s, env), env.verify);
   if (invalid !== null) s = penalize(s, fx, peer, invalid);
   const id = toHex(hash);
-  if (invalid === null) s = { ...s, blocks: { ...s.blocks, [id]: p.block } };
+  if (invalid === null)
+    s = { ...s, blocks: { ...s.blocks, [id]: p.block }, round: blockArrived(s.round, id) };
   return feed(
     s,
     { kind: 'proposal', round: p.round, value: id, validRound: p.validRound - 1, valid: invalid === null },

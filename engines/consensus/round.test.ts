@@ -269,7 +269,7 @@ describe('round state machine', () => {
     const resumed = step(fresh, {
       kind: 'start-height',
       round: 2,
-      resume: { step: 'precommit', lockedValue: 'v', lockedRound: 1 },
+      resume: { step: 'precommit', lockedValue: 'v', lockedRound: 1, lockedBlockHeld: true },
     }).state;
     expect([phaseOf(resumed), resumed.round, resumed.lockedValue, resumed.validValue]).toEqual([
       'precommit',
@@ -277,5 +277,25 @@ describe('round state machine', () => {
       'v',
       'v',
     ]);
+  });
+
+  it('a proposer resuming with a lock but without its block proposes a new value, not one it cannot send', () => {
+    const resumeAt = (lockedBlockHeld: boolean) =>
+      new Harness([1, 1, 1, 1]).states.map(
+        (fresh) =>
+          step(fresh, {
+            kind: 'start-height',
+            round: 2,
+            resume: { step: 'propose', lockedValue: 'v', lockedRound: 0, lockedBlockHeld },
+          }).outputs,
+      );
+    const proposals = (outs: ReturnType<typeof resumeAt>) =>
+      outs.flat().filter((o) => o.kind === 'propose' || o.kind === 'get-value');
+    // with the block at hand, line 15: the proposer of round 2 re-proposes its valid value
+    expect(proposals(resumeAt(true))).toEqual([
+      { kind: 'propose', height: 1, round: 2, value: 'v', validRound: 0 },
+    ]);
+    // without it, the lock stays but there is no valid value to re-propose: line 18, getValue()
+    expect(proposals(resumeAt(false))).toEqual([{ kind: 'get-value', height: 1, round: 2 }]);
   });
 });

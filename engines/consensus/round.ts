@@ -59,6 +59,12 @@ export interface RoundState {
   readonly lockedRound: number;
   readonly validValue: ValueId;
   readonly validRound: number;
+  /**
+   * Whether the node holds the valid value's block, so that it can re-propose it (line 15). Always
+   * so when the value became valid here (lines 36-43: its proposal was at hand); after a restart
+   * the WAL's lock may name a block the node never stored, until that block arrives again.
+   */
+  readonly validBlockHeld: boolean;
   /** Index of this node in the validator set, or -1 for a non-validator (full node). */
   readonly self: number;
   /** Voting power per validator index, and the proposer priorities at round 0 of this height. */
@@ -105,6 +111,12 @@ export interface Resume {
   readonly step: 'propose' | 'prevote' | 'precommit';
   readonly lockedValue: ValueId;
   readonly lockedRound: number;
+  /**
+   * Whether the node still holds the locked value's block. The lock always survives a restart
+   * (safety); the locked value is also the valid value only when its block is at hand, since a
+   * proposer re-proposes its valid value (line 15) and cannot propose a block it does not have.
+   */
+  readonly lockedBlockHeld: boolean;
 }
 
 export interface StepResult {
@@ -127,6 +139,7 @@ export function initialRoundState(
     lockedRound: -1,
     validValue: null,
     validRound: -1,
+    validBlockHeld: false,
     self,
     powers: [...powers],
     priorities: [...priorities],
@@ -181,6 +194,7 @@ export function enterHeight(
           lockedRound: r.lockedRound,
           validValue: r.lockedValue,
           validRound: r.lockedRound,
+          validBlockHeld: r.lockedBlockHeld,
         };
   const started = startRound(locked, input.round ?? 0, out);
   return r === undefined || r.step === 'propose' ? started : { ...started, step: r.step };
@@ -269,7 +283,8 @@ export function startRound(s: RoundState, round: number, out: RoundOut): RoundSt
     // a proposer that already proposed in this round (its WAL says so, after a restart) proposes
     // nothing new: the signed proposal is re-sent as it was, and is the one it prevotes
     if (next.proposals[round] !== undefined) return next;
-    if (next.validValue !== null) {
+    // (a valid value whose block this node does not hold cannot be proposed: line 18 instead)
+    if (next.validValue !== null && next.validBlockHeld) {
       // line 15: propose validValue
       out.push({
         kind: 'propose',
@@ -434,6 +449,7 @@ export function lockAndPrecommit(s: RoundState, out: RoundOut): RoundState {
     lockedThisRound: true,
     validValue: v,
     validRound: s.round,
+    validBlockHeld: true,
     lockedValue: v,
     lockedRound: s.round,
   };
@@ -447,7 +463,13 @@ export function updateValidValue(s: RoundState): RoundState {
     lockedThisRound: true,
     validValue: present(proposalOfRound(s), 'the proposal line 36 makes valid').value,
     validRound: s.round,
+    validBlockHeld: true,
   };
+}
+
+/** The block of `value` is at hand (it arrived in a proposal): the valid value can be proposed again. */
+export function blockArrived(s: RoundState, value: string): RoundState {
+  return s.validValue === value && !s.validBlockHeld ? { ...s, validBlockHeld: true } : s;
 }
 
 /** Line 44: 2f+1 prevotes for nil in this round. */
