@@ -152,4 +152,8 @@ describe('viz/STATECHARTS.md', () => {
       `viz/STATECHARTS.md is out of date with the engines' machines; regenerate it with: ${REGENERATE}`,
     ).toBe(true);
   });
+
+  it('names every guard: the document has no anonymous guard anywhere', () => {
+    expect(readFileSync(STATECHARTS_MD, 'utf8')).not.toContain('inline guard');
+  });
 });
