@@ -3,12 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { proposalSignBytes, voteSignBytes } from '../engines/consensus/chain.ts';
-import { VOTE_PRECOMMIT, VOTE_PREVOTE } from '../engines/consensus/messages.ts';
+import { consensusStepOf, VOTE_PRECOMMIT, VOTE_PREVOTE } from '../engines/consensus/messages.ts';
 import { sha256, toHex } from '../wire/commit.ts';
 import { createSigner } from '../wire/sign.ts';
 import { SignRefusedError } from '../wire/signing-guard.ts';
 import { ConfigError } from './config.ts';
-import { consensusStepOf, guardedSigner, readSigningLog, readSigningState } from './signing-state.ts';
+import { guardedSigner, readSigningLog, readSigningState } from './signing-state.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'fractal-signing-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

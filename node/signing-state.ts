@@ -21,28 +21,12 @@ import {
   writeSync,
 } from 'node:fs';
 import { dirname } from 'node:path';
-import { ProposalSignBytes, VoteSignBytes } from '../engines/consensus/messages.ts';
-import { sha256, toHex } from '../wire/commit.ts';
-import { tryDecode } from '../wire/schema.ts';
+import { consensusStepOf } from '../engines/consensus/messages.ts';
 import type { Signer } from '../wire/sign.ts';
-import { type ConsensusStep, decideSign, type LastSigned, SignRefusedError } from '../wire/signing-guard.ts';
+import { guardSigner, type LastSigned } from '../wire/signing-guard.ts';
 import { ConfigError } from './config.ts';
 
 export const signingStateFile = (identityKey: string): string => `${identityKey}.signing-state.json`;
-
-/** The consensus step a message to sign is for, or undefined when it is not a vote or proposal. */
-export function consensusStepOf(bytes: Uint8Array): ConsensusStep | undefined {
-  const vote = tryDecode(VoteSignBytes, bytes);
-  if (vote.ok && vote.value.domain === 'fractal/vote') {
-    // prevote type 0 -> step 1, precommit type 1 -> step 2
-    return { height: vote.value.height, round: vote.value.round, step: vote.value.type + 1 };
-  }
-  const proposal = tryDecode(ProposalSignBytes, bytes);
-  if (proposal.ok && proposal.value.domain === 'fractal/proposal') {
-    return { height: proposal.value.height, round: proposal.value.round, step: 0 };
-  }
-  return undefined;
-}
 
 function parse(file: string, text: string): LastSigned {
   const fail = (why: string): never => {
@@ -143,18 +127,9 @@ export function guardedSigner(
   opts: { fsync: boolean; log?: string },
 ): Signer & { last(): LastSigned | undefined } {
   let last = readSigningState(file);
-  return {
-    publicKey: inner.publicKey,
+  const signer = guardSigner(inner, consensusStepOf, {
     last: () => last,
-    sign(msg: Uint8Array): Uint8Array {
-      const step = consensusStepOf(msg);
-      if (step === undefined) return inner.sign(msg);
-      const signBytes = toHex(sha256(msg));
-      const decision = decideSign(last, step, signBytes);
-      if (decision.kind === 'refuse') throw new SignRefusedError(decision.why);
-      if (decision.kind === 'same') return Uint8Array.from(Buffer.from(decision.signature, 'hex'));
-      const signature = inner.sign(msg);
-      const next: LastSigned = { ...step, signBytes, signature: toHex(signature) };
+    remember(next) {
       writeAtomically(
         file,
         `${JSON.stringify({ ...next, height: next.height.toString() }, null, 2)}\n`,
@@ -162,10 +137,15 @@ export function guardedSigner(
       );
       last = next;
       if (opts.log !== undefined) {
-        const entry = { height: step.height.toString(), round: step.round, step: step.step, signBytes };
+        const entry = {
+          height: next.height.toString(),
+          round: next.round,
+          step: next.step,
+          signBytes: next.signBytes,
+        };
         appendFileSync(opts.log, `${JSON.stringify(entry)}\n`, { mode: 0o600 });
       }
-      return signature;
     },
-  };
+  });
+  return { publicKey: signer.publicKey, sign: (msg) => signer.sign(msg), last: () => last };
 }

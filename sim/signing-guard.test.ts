@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { voteSignBytes } from '../engines/consensus/chain.ts';
-import { VOTE_PREVOTE } from '../engines/consensus/messages.ts';
+import { consensusStepOf, VOTE_PREVOTE } from '../engines/consensus/messages.ts';
 import { SignRefusedError } from '../wire/signing-guard.ts';
 import { SimKeyring } from './signer.ts';
-import { guardedSigner, signedStepOf } from './signing-guard.ts';
+import { guardedSigner } from './signing-guard.ts';
 
 const vote = (height: bigint, round: number, hash: number | null) =>
   voteSignBytes('c', {
@@ -16,7 +16,7 @@ const vote = (height: bigint, round: number, hash: number | null) =>
 describe('the simulated signing guard', () => {
   it('signs each step once: the same bytes again get the same signature, other bytes or earlier steps are refused', () => {
     const s = guardedSigner(new SimKeyring().signer('v'));
-    expect(signedStepOf(vote(3n, 1, 7))).toEqual({ height: 3n, round: 1, step: 1 });
+    expect(consensusStepOf(vote(3n, 1, 7))).toEqual({ height: 3n, round: 1, step: 1 });
     const first = s.sign(vote(3n, 1, 7));
     expect(s.sign(vote(3n, 1, 7))).toEqual(first);
     expect(() => s.sign(vote(3n, 1, 8))).toThrow(SignRefusedError);

@@ -7,22 +7,9 @@
  * it is refused (SignRefusedError, consensus then sends nothing for that step) or handed the very
  * signature it made before.
  */
-import { ProposalSignBytes, VoteSignBytes } from '../engines/consensus/messages.ts';
-import { sha256, toHex } from '../wire/commit.ts';
-import { tryDecode } from '../wire/schema.ts';
+import { consensusStepOf } from '../engines/consensus/messages.ts';
 import type { Signer } from '../wire/sign.ts';
-import { type ConsensusStep, decideSign, type LastSigned, SignRefusedError } from '../wire/signing-guard.ts';
-
-/** The consensus step a message to sign is for, or undefined when it is not a vote or proposal. */
-export function signedStepOf(bytes: Uint8Array): ConsensusStep | undefined {
-  const vote = tryDecode(VoteSignBytes, bytes);
-  if (vote.ok && vote.value.domain === 'fractal/vote')
-    return { height: vote.value.height, round: vote.value.round, step: vote.value.type + 1 };
-  const proposal = tryDecode(ProposalSignBytes, bytes);
-  if (proposal.ok && proposal.value.domain === 'fractal/proposal')
-    return { height: proposal.value.height, round: proposal.value.round, step: 0 };
-  return undefined;
-}
+import { guardSigner, type LastSigned } from '../wire/signing-guard.ts';
 
 /** `inner` behind the guard; `refusals` counts what it refused. */
 export function guardedSigner(
@@ -30,23 +17,19 @@ export function guardedSigner(
 ): Signer & { refusals(): number; last(): LastSigned | undefined } {
   let last: LastSigned | undefined;
   let refusals = 0;
+  const signer = guardSigner(inner, consensusStepOf, {
+    last: () => last,
+    remember: (next) => {
+      last = next;
+    },
+    refused: () => {
+      refusals++;
+    },
+  });
   return {
-    publicKey: inner.publicKey,
+    publicKey: signer.publicKey,
+    sign: (msg) => signer.sign(msg),
     refusals: () => refusals,
     last: () => last,
-    sign(msg: Uint8Array): Uint8Array {
-      const step = signedStepOf(msg);
-      if (step === undefined) return inner.sign(msg);
-      const signBytes = toHex(sha256(msg));
-      const decision = decideSign(last, step, signBytes);
-      if (decision.kind === 'refuse') {
-        refusals++;
-        throw new SignRefusedError(decision.why);
-      }
-      if (decision.kind === 'same') return Uint8Array.from(Buffer.from(decision.signature, 'hex'));
-      const signature = inner.sign(msg);
-      last = { ...step, signBytes, signature: toHex(signature) };
-      return signature;
-    },
   };
 }

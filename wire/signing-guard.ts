@@ -10,6 +10,9 @@
  * crash between signing and sending); above it, the step is recorded before the signature leaves.
  */
 
+import { sha256, toHex } from './commit.ts';
+import type { Signer } from './sign.ts';
+
 export interface ConsensusStep {
   readonly height: bigint;
   readonly round: number;
@@ -58,4 +61,41 @@ export function decideSign(
     };
   if (signBytes === last.signBytes) return { kind: 'same', signature: last.signature };
   return { kind: 'refuse', why: `asked to sign other bytes at ${at}, which is signed already` };
+}
+
+/** Where a guard keeps the last step its key signed (a file beside the key, or a simulated one). */
+export interface SigningState {
+  last(): LastSigned | undefined;
+  /** Makes `next` the last signed step, durably, before its signature is handed out. */
+  remember(next: LastSigned): void;
+  /** Told of every refusal (for counting); the refusal itself is thrown. */
+  refused?(why: string): void;
+}
+
+/**
+ * `inner` behind the guard: `stepOf` names the consensus step a message is for (undefined: not a
+ * consensus message, signed as it is), and `state` holds the last signed step.
+ */
+export function guardSigner(
+  inner: Signer,
+  stepOf: (msg: Uint8Array) => ConsensusStep | undefined,
+  state: SigningState,
+): Signer {
+  return {
+    publicKey: inner.publicKey,
+    sign(msg: Uint8Array): Uint8Array {
+      const step = stepOf(msg);
+      if (step === undefined) return inner.sign(msg);
+      const signBytes = toHex(sha256(msg));
+      const decision = decideSign(state.last(), step, signBytes);
+      if (decision.kind === 'refuse') {
+        state.refused?.(decision.why);
+        throw new SignRefusedError(decision.why);
+      }
+      if (decision.kind === 'same') return Uint8Array.from(Buffer.from(decision.signature, 'hex'));
+      const signature = inner.sign(msg);
+      state.remember({ ...step, signBytes, signature: toHex(signature) });
+      return signature;
+    },
+  };
 }

@@ -4,7 +4,8 @@
  * replayed on another chain or as another kind of message.
  */
 import { BLOCK_LIMITS, Block, CommittedBlock, Hash, Signature, Vote } from '../../wire/ledger.ts';
-import { type Infer, s } from '../../wire/schema.ts';
+import { type Infer, s, tryDecode } from '../../wire/schema.ts';
+import type { ConsensusStep } from '../../wire/signing-guard.ts';
 
 export * from '../../wire/ledger.ts';
 
@@ -55,3 +56,17 @@ export type ConsensusMessage = Infer<typeof ConsensusMessage>;
 /** What travels on the network: the chain id in the clear, so a peer of another chain is told apart. */
 export const NetEnvelope = s.struct({ chainId: s.string({ max: 64 }), message: ConsensusMessage });
 export type NetEnvelope = Infer<typeof NetEnvelope>;
+
+/** The consensus step a message to sign is for (the key's guard orders them), or undefined. */
+export function consensusStepOf(bytes: Uint8Array): ConsensusStep | undefined {
+  const vote = tryDecode(VoteSignBytes, bytes);
+  if (vote.ok && vote.value.domain === 'fractal/vote') {
+    // prevote type 0 -> step 1, precommit type 1 -> step 2
+    return { height: vote.value.height, round: vote.value.round, step: vote.value.type + 1 };
+  }
+  const proposal = tryDecode(ProposalSignBytes, bytes);
+  if (proposal.ok && proposal.value.domain === 'fractal/proposal') {
+    return { height: proposal.value.height, round: proposal.value.round, step: 0 };
+  }
+  return undefined;
+}
