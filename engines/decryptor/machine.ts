@@ -86,6 +86,14 @@ export function createDecryptorMachine(host: EngineHost) {
     'count shares, decrypt in committed order',
     'submit my shares',
   ] as const;
+  // ready and awaitingShares take a new block the same way; only where it leads differs
+  const ON_KEYED_BLOCK = {
+    committed: {
+      guard: 'a new height',
+      target: 'checked',
+      actions: ['log the block', 'check its envelopes', ...KEYED_STEPS],
+    },
+  } as const;
 
   return setup({
     types: {} as {
@@ -260,22 +268,10 @@ export function createDecryptorMachine(host: EngineHost) {
         initial: 'ready',
         states: {
           ready: {
-            on: {
-              committed: {
-                guard: 'a new height',
-                target: 'checked',
-                actions: ['log the block', 'check its envelopes', ...KEYED_STEPS],
-              },
-            },
+            on: ON_KEYED_BLOCK,
           },
           awaitingShares: {
-            on: {
-              committed: {
-                guard: 'a new height',
-                target: 'checked',
-                actions: ['log the block', 'check its envelopes', ...KEYED_STEPS],
-              },
-            },
+            on: ON_KEYED_BLOCK,
           },
           checked: {
             always: [
