@@ -363,11 +363,13 @@ export class Cluster {
     const seen = faults.map(() => 0);
     let written = 0;
     let pending: { crash: WriteCrash } | { fault: StorageFault } | undefined;
+    /** `writes` with repeats: a step's batch may hold several (a block and the next proposal). */
     const crashFate = (writes: readonly PersistedWrite[]): WriteFate => {
       if (writes.length === 0) return 'lands';
+      const before = { ...counts };
       for (const w of writes) counts[w]++;
-      if (writes.includes('signature')) node.signatures++;
-      const kill = kills.find((c) => writes.includes(c.write) && c.nth === counts[c.write]);
+      node.signatures += counts.signature - before.signature;
+      const kill = kills.find((c) => before[c.write] < c.nth && c.nth <= counts[c.write]);
       if (kill === undefined) return 'lands';
       pending = { crash: kill };
       if (kill.point === 'before-write') return 'die-before';
@@ -400,7 +402,10 @@ export class Cluster {
       return 'lands';
     };
     storage.fateOf = (key, op, ops) => {
-      const writes = op === 'put' ? persistedWritesOf(key) : [];
+      const writes: PersistedWrite[] = [];
+      if (ops === undefined) {
+        if (op === 'put') writes.push(...persistedWritesOf(key));
+      } else for (const o of ops) if (o.op === 'put') writes.push(...persistedWritesOf(o.key));
       const fate = crashFate(writes);
       if (fate !== 'lands' || faults.length === 0) return fate;
       return faultFate(writes, ops);

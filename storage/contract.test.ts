@@ -12,6 +12,7 @@ import { propParams } from '../props/config.ts';
 import { MemoryStorage } from './memory.ts';
 import { compareBytes, prefixEnd } from './prefix.ts';
 import { SqliteStorage } from './sqlite.ts';
+import { StagedStorage } from './staged.ts';
 import {
   arr,
   bytes,
@@ -41,6 +42,7 @@ interface Backend {
 const dir = mkdtempSync(join(tmpdir(), 'fractal-storage-contract-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let fileNo = 0;
+const stagedBases = new WeakMap<StagedStorage, MemoryStorage>();
 
 const backends: Backend[] = [
   {
@@ -62,6 +64,26 @@ const backends: Backend[] = [
       return SqliteStorage.open(path);
     },
     runs: 60,
+  },
+  {
+    // writes staged over a memory store (what an engine step sees); "reopen" is the step's end:
+    // the runtime applies the staged batch to the base and the next step stages afresh
+    name: 'staged',
+    open: () => {
+      const base = new MemoryStorage();
+      const s = new StagedStorage(base);
+      stagedBases.set(s, base);
+      return s;
+    },
+    reopen: (s) => {
+      const base = stagedBases.get(s as StagedStorage)!;
+      base.batch((s as StagedStorage).take());
+      s.close();
+      const next = new StagedStorage(base);
+      stagedBases.set(next, base);
+      return next;
+    },
+    runs: 200,
   },
 ];
 

@@ -15,19 +15,20 @@ import { EngineGraph } from '../../runtime/graph.ts';
 import { SimScheduler } from '../../runtime/scheduler.ts';
 import { SimKeyring } from '../../sim/signer.ts';
 import { MemoryStorage } from '../../storage/memory.ts';
-import type { Key, Value } from '../../storage/types.ts';
+import type { BatchOp, Key, Value } from '../../storage/types.ts';
 import type { CommittedBlock } from '../../wire/ledger.ts';
 import type { NetOut, PeerPenalty } from '../../wire/ports.ts';
 import { decode, encode } from '../../wire/schema.ts';
 import type { Signer, Verifier } from '../../wire/sign.ts';
+import { guardSigner, type SigningState } from '../../wire/signing-guard.ts';
 import { bytesEqual } from '../../wire/types.ts';
 import { blockHash, voteSignBytes } from './chain.ts';
 import { consensusEngine } from './engine.ts';
 import type { ConsensusContext } from './machine.ts';
-import { NetEnvelope, VOTE_PRECOMMIT, VOTE_PREVOTE, Vote } from './messages.ts';
+import { consensusStepOf, NetEnvelope, VOTE_PRECOMMIT, VOTE_PREVOTE, Vote } from './messages.ts';
 import { type ConsensusConfig, initialState } from './node.ts';
 import { proposerOf } from './round.ts';
-import { ConsensusStore, KIND_PREVOTE } from './store.ts';
+import { ConsensusStore, KIND_PRECOMMIT, KIND_PREVOTE, KIND_PROPOSAL } from './store.ts';
 import { powersOf, prioritiesForNextHeight, proposerForRound } from './validators.ts';
 
 const CHAIN = 'partial-step-chain';
@@ -35,14 +36,26 @@ const WAL_PREFIX = new TextEncoder().encode('c/wal/');
 const startsWith = (key: Uint8Array, prefix: Uint8Array) =>
   bytesEqual(key.subarray(0, prefix.length), prefix);
 
-/** Memory storage whose writes under `failAfter` land and then throw (the disk failed after the append). */
+/**
+ * Memory storage whose writes under `failAfter` land and then throw (the disk failed after the
+ * append), and which counts the batches it was asked to apply.
+ */
 class FlakyStorage extends MemoryStorage {
   failAfter: Uint8Array | undefined;
+  batches = 0;
   override write(key: Key, value: Value): void {
     super.write(key, value);
-    if (this.failAfter !== undefined && startsWith(key, this.failAfter)) {
+    this.#failIfHit([key]);
+  }
+  override batch(ops: readonly BatchOp[]): void {
+    this.batches++;
+    super.batch(ops);
+    this.#failIfHit(ops.map((o) => o.key));
+  }
+  #failIfHit(keys: readonly Key[]): void {
+    const prefix = this.failAfter;
+    if (prefix !== undefined && keys.some((k) => startsWith(k, prefix)))
       throw new Error('the disk failed after the write');
-    }
   }
 }
 
@@ -222,11 +235,15 @@ describe('consensus engine: a step that throws half-way changes nothing', () => 
     expect(t.ctx().core.height).toBe(1n);
     expect(t.ctx().core.decided).toBeNull();
     expect(t.committed).toEqual([]);
-    // known gap: the failed step's writes stay: the block (and the WAL pruned below it), and the
-    // proposal and prevote it signed at height 2
+    // and it wrote nothing: its writes (the block, the WAL pruned below it, the proposal and
+    // prevote signed at height 2) were one effect, never applied; the prevote and precommit of
+    // height 1 are in the WAL, as they were before the step
     const store = new ConsensusStore(t.storage);
-    expect(store.block(1n)).toBeDefined();
-    expect(store.wal(2n)).toHaveLength(2);
+    expect(store.block(1n)).toBeUndefined();
+    expect(store.lastHeight()).toBe(0n);
+    expect(store.wal(2n)).toEqual([]);
+    expect(store.wal(1n).map((e) => e.kind)).toEqual([KIND_PREVOTE, KIND_PRECOMMIT]);
+    const batches = t.storage.batches;
 
     // the fault gone, the same precommit decides the block and the engine moves on
     t.poisoned = false;
@@ -237,9 +254,15 @@ describe('consensus engine: a step that throws half-way changes nothing', () => 
     expect(bytesEqual(blockHash(t.committed[0]!.block.header), t.value)).toBe(true);
     expect(t.ctx().core.height).toBe(2n);
     expect(t.ctx().core.future).toEqual([]);
-    // height 2: what the failed step signed is sent now, from the WAL, not signed again
+    // height 2: the proposal and prevote the failed step signed never left and were never logged;
+    // they are signed afresh (the same bytes: the same block at the same time) and logged with
+    // the block, in the one batch of this step
     expect(tagsOf(t.sent.slice(sends))).toEqual(['proposal', 'prevote']);
-    expect(t.signed()).toBe(signed + 2);
+    expect(t.signed()).toBe(signed + 4);
+    expect(t.storage.batches).toBe(batches + 1);
+    expect(store.block(1n)).toBeDefined();
+    expect(store.wal(1n)).toEqual([]);
+    expect(store.wal(2n).map((e) => e.kind)).toEqual([KIND_PROPOSAL, KIND_PREVOTE]);
     expect(t.penalties).toEqual([]);
   });
 
@@ -253,8 +276,8 @@ describe('consensus engine: a step that throws half-way changes nothing', () => 
     expect(t.ctx().core.blocks).toEqual({});
     expect(t.ctx().core.proposalHeaders).toEqual({});
     expect(t.ctx().core.round.step).toBe('propose');
-    // known gap: the WAL entry the failed step wrote stays (write-ahead, so this is what a crash
-    // between logging and sending leaves too)
+    // the WAL entry landed before the failure (write-ahead: what a crash between logging and
+    // sending leaves too)
     const logged = new ConsensusStore(t.storage).signed(1n, 0, KIND_PREVOTE);
     expect(logged).toBeDefined();
 
@@ -268,5 +291,45 @@ describe('consensus engine: a step that throws half-way changes nothing', () => 
     expect(out.tag === 'vote' && bytesEqual(encode(Vote, out.value), logged!)).toBe(true);
     expect(Object.keys(t.ctx().core.blocks)).toHaveLength(1);
     expect(t.ctx().core.round.step).toBe('prevote');
+  });
+});
+
+describe('consensus engine: a key whose guard is ahead of the store', () => {
+  it('a lone validator whose guard signed round 0 already (writes that never landed) decides in round 1', () => {
+    const keyring = new SimKeyring();
+    const key = keyring.signer('alone');
+    const refusals: string[] = [];
+    // the guard remembers a precommit at (1, 0): signed in a step whose writes never landed
+    const state: SigningState = {
+      last: () => ({ height: 1n, round: 0, step: 2, signBytes: '00', signature: '00' }),
+      remember: () => {},
+      refused: (why) => refusals.push(why),
+    };
+    const scheduler = new SimScheduler(1);
+    const g = new EngineGraph({
+      node: 'n0',
+      scheduler,
+      seed: 1,
+      storage: new MemoryStorage(),
+      signer: guardSigner(key, consensusStepOf, state),
+      verify: keyring.verify,
+      freezeContexts: true,
+    });
+    const c = g.add('consensus', consensusEngine, {
+      chainId: CHAIN,
+      validators: [{ publicKey: key.publicKey, power: 1 }],
+      genesisAppRoot: new Uint8Array(32),
+      // a lone validator decides a height within one step: the interval paces its heights
+      blockInterval: 20,
+    });
+    const committed: CommittedBlock[] = [];
+    g.observe(c.out.committed).subscribe((b) => committed.push(b));
+    g.start();
+    scheduler.run({ maxTime: 5_000 });
+    // round 0 could not have its proposal nor its votes; it moved on at the precommit timeout
+    expect(refusals.length).toBeGreaterThan(0);
+    expect(committed.length).toBeGreaterThan(0);
+    expect(committed[0]!.certificate.round).toBe(1);
+    expect(g.instance('consensus').restarts).toBe(0);
   });
 });

@@ -7,9 +7,17 @@
  * input: its chart is the `consensus.round` statechart, with the rules of Algorithm 1.
  * Every decision is made by the pure modules (node.ts, round.ts, votekeeper.ts); this machine
  * routes each port's events to them, emits their effects, and names the phase they leave it in.
+ *
+ * Storage is read-only to a step: the core reads and writes a staged view of it (its own writes
+ * visible to its later reads), and the machine hands the step's writes (the WAL entry of a
+ * signature, a committed block, an app root, a validator set) to the runtime as one `persist`
+ * effect, which lands atomically before any of the step's messages leave: write-ahead. A step
+ * that fails leaves storage as it was.
  */
 import { enqueueActions, setup } from 'xstate';
-import type { EngineEmitted, EngineEvent, EngineHost, EngineInput } from '../../runtime/engine.ts';
+import type { EngineEffect, EngineEvent, EngineHost, EngineInput } from '../../runtime/engine.ts';
+import { StagedStorage } from '../../storage/staged.ts';
+import type { BatchOp } from '../../storage/types.ts';
 import { verify as ed25519Verify } from '../../wire/sign.ts';
 import {
   type ConsensusConfig,
@@ -33,8 +41,11 @@ import { ConsensusStore } from './store.ts';
 export interface ConsensusContext {
   readonly core: ConsensusState;
   readonly deadlines: ConsensusState['deadlines'];
-  /** Effects produced while building the initial state (WAL re-sends), emitted on entry. */
-  readonly startup: Effects | null;
+  /**
+   * Effects produced while building the initial state (WAL re-sends) and its writes (the genesis
+   * validator set), carried out on entry.
+   */
+  readonly startup: { readonly effects: Effects; readonly writes: readonly BatchOp[] } | null;
 }
 
 /** The core state in a consensus engine's context (tools and tests read it; engines never do). */
@@ -45,15 +56,22 @@ export function consensusStateOf(context: unknown): ConsensusState | undefined {
 const advanced = (core: ConsensusState): Partial<ConsensusContext> => ({ core, deadlines: core.deadlines });
 
 type Events = EngineEvent<typeof consensusInputs>;
-type Emitted = EngineEmitted<typeof consensusOutputs>;
+type Emitted = EngineEffect<typeof consensusOutputs>;
 
 export function createConsensusMachine(host: EngineHost) {
   if (host.storage === undefined) throw new Error('consensus needs storage (WAL and block store)');
-  const store = new ConsensusStore(host.storage);
+  const staged = new StagedStorage(host.storage);
+  const store = new ConsensusStore(staged);
   const verify = host.verify ?? ed25519Verify;
-  const env = (now: number): Env => ({ signer: host.signer, verify, store, now });
+  /** The environment of one step, with nothing staged (a step that threw left its writes behind). */
+  const env = (now: number): Env => {
+    staged.discard();
+    return { signer: host.signer, verify, store, now };
+  };
 
-  const emitAll = (enqueue: { emit: (e: Emitted) => void }, fx: Effects): void => {
+  /** The step's writes first (the runtime lands them before any message leaves), then its messages. */
+  const emitAll = (enqueue: { emit: (e: Emitted) => void }, fx: Effects, writes = staged.take()): void => {
+    if (writes.length > 0) enqueue.emit({ type: 'persist', ops: writes });
     for (const m of fx.sends) enqueue.emit({ type: 'net', msg: m });
     for (const c of fx.committed) enqueue.emit({ type: 'committed', msg: c });
     for (const p of fx.penalties) enqueue.emit({ type: 'penalty', msg: { peer: p.peer, reason: p.reason } });
@@ -74,7 +92,7 @@ export function createConsensusMachine(host: EngineHost) {
     actions: {
       emitStartup: enqueueActions(({ context, enqueue }) => {
         if (context.startup === null) return;
-        emitAll(enqueue, context.startup);
+        emitAll(enqueue, context.startup.effects, [...context.startup.writes]);
         enqueue.assign({ startup: null });
       }),
       'receive message': enqueueActions(({ context, event, enqueue }) => {
@@ -86,6 +104,7 @@ export function createConsensusMachine(host: EngineHost) {
       }),
       'take transactions': enqueueActions(({ context, event, enqueue }) => {
         if (event.type !== 'txs') return;
+        // reads nothing, writes nothing
         enqueue.assign(advanced(onTxs(context.core, event.msg)));
       }),
       'record app root': enqueueActions(({ context, event, enqueue }) => {
@@ -108,7 +127,7 @@ export function createConsensusMachine(host: EngineHost) {
     id: 'consensus',
     context: ({ input }) => {
       const { state, effects } = initialState(input.config, env(input.now));
-      return { core: state, deadlines: state.deadlines, startup: effects };
+      return { core: state, deadlines: state.deadlines, startup: { effects, writes: staged.take() } };
     },
     entry: 'emitStartup',
     initial: 'awaitingPreviousRoot',

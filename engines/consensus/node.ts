@@ -5,8 +5,9 @@
  *
  * `ConsensusState` is immutable data (it lives in an XState context). Each handler returns the next
  * state and the effects for the engine to carry out, in order: messages to send and committed
- * blocks to announce. Storage writes (WAL, blocks) happen inside the handlers, before the messages
- * they guard are returned, which is what makes them write-ahead.
+ * blocks to announce. Its writes (WAL, blocks, roots) go to `env.store`, which the engine hands in
+ * as a staged view (machine.ts): a handler reads its own writes, and the engine turns them into
+ * one write effect that the runtime lands before any of the messages they guard leave.
  */
 import { present } from '../../runtime/assert.ts';
 import { toHex } from '../../wire/commit.ts';
@@ -57,6 +58,7 @@ import {
   type RoundOutput,
   type RoundState,
   type TimeoutConfig,
+  timeoutFor,
 } from './round.ts';
 import { step as roundStep } from './round-machine.ts';
 import {
@@ -468,14 +470,18 @@ function buildBlock(s: ConsensusState, env: Env): Block {
   };
 }
 
-/** Signs through the WAL guard: what was signed for this step before is re-sent, nothing new is signed. */
+/**
+ * Signs through the WAL guard: what was signed for this step before is re-sent, nothing new is
+ * signed. 'refused': the key's own guard refused, as it signed this step or a later one already
+ * in writes this store does not hold (a step whose writes never landed, a lost WAL).
+ */
 function signOnce(
   env: Env,
   height: bigint,
   round: number,
   kind: SignedKind,
   make: () => Uint8Array,
-): Uint8Array | undefined {
+): Uint8Array | 'refused' | undefined {
   const earlier = env.store.signed(height, round, kind);
   if (earlier !== undefined) return earlier;
   if (env.signer === undefined) return undefined;
@@ -483,12 +489,24 @@ function signOnce(
   try {
     bytes = make();
   } catch (e) {
-    // the key's own guard refused: it signed this step or a later one already (a lost WAL)
-    if (e instanceof SignRefusedError) return undefined;
+    if (e instanceof SignRefusedError) return 'refused';
     throw e;
   }
   env.store.logSigned(height, round, kind, bytes);
   return bytes;
+}
+
+/**
+ * The key will not sign in this round (signOnce refused): the node takes no part in it, and moves
+ * on at the round's precommit timeout (line 65), as it would once 2f+1 precommits were seen, so a
+ * validator whose guard is ahead of its store is never stuck in a round it cannot vote in (alone,
+ * it would wait for votes that never come). Later rounds are above what the guard signed.
+ */
+function leaveRoundRefused(s: ConsensusState, round: number, env: Env): ConsensusState {
+  const name = `precommit/${s.height}/${round}`;
+  if (s.deadlines[name] !== undefined) return s;
+  const at = env.now + timeoutFor(s.timeouts, 'precommit', round);
+  return { ...s, deadlines: { ...s.deadlines, [name]: at } };
 }
 
 function sendProposal(
@@ -510,6 +528,7 @@ function sendProposal(
     );
     return encode(Proposal, { height: s.height, round, validRound: vr, block, proposer: s.self, signature });
   });
+  if (bytes === 'refused') return leaveRoundRefused(s, round, env);
   if (bytes === undefined) return s;
   fx.sends.push({
     to: '',
@@ -544,6 +563,7 @@ function sendVote(
       signature,
     });
   });
+  if (bytes === 'refused') return leaveRoundRefused(s, round, env);
   if (bytes === undefined) return s;
   const vote = decode(Vote, bytes, CONSENSUS_LIMITS);
   fx.sends.push({ to: '', bytes: envelope(s, { tag: 'vote', value: vote }) });
