@@ -39,6 +39,7 @@ export class StagedStorage implements Storage {
   /** The staged writes as one batch (in the order made), leaving nothing staged. */
   take(): BatchOp[] {
     const ops = this.#ops;
+    if (ops.length === 0) return [];
     this.#ops = [];
     this.#staged = new Map();
     return ops;
@@ -52,7 +53,8 @@ export class StagedStorage implements Storage {
   read(key: Key): Value | undefined {
     this.#open();
     checkBytes(key, 'key');
-    const staged = this.#staged.get(hexKey(key));
+    // most steps read far more than they write: nothing staged, nothing to look up
+    const staged = this.#staged.size === 0 ? undefined : this.#staged.get(hexKey(key));
     if (staged !== undefined) return staged.value === null ? undefined : copyBytes(staged.value);
     return this.base.read(key);
   }
