@@ -3,7 +3,12 @@
  * invariant, the trace hash, and the command that replays the run; a failing run exits 1.
  */
 
-import { type ByzantineBehaviour, Cluster, type ClusterReport } from '../sim/cluster.ts';
+import {
+  type ByzantineBehaviour,
+  Cluster,
+  type ClusterReport,
+  type StorageFaultRecord,
+} from '../sim/cluster.ts';
 import { describePlan } from '../sim/faults.ts';
 import { PipelineCluster, type PipelineReport } from '../sim/pipeline.ts';
 import { type Intensity, randomFaultPlan } from '../sim/plan.ts';
@@ -145,6 +150,9 @@ export function simConsensus(o: SimConsensusOptions, out: (line: string) => void
       ),
     );
   }
+  for (const f of report.storageFaults) out(`storage: ${describeStorageOutcome(f)}`);
+  for (const [node, reason] of Object.entries(report.failed))
+    out(`storage: ${node} refused to go on and was taken down: ${reason}`);
   let replayOk = true;
   if (o.replay) {
     const again = run(o, undefined);
@@ -175,4 +183,15 @@ export function simConsensus(o: SimConsensusOptions, out: (line: string) => void
   out(`replay with: ${replayCommand(o)}`);
   out(`watch it in the browser: ${replayCommand(o)} --viz`);
   return 0;
+}
+
+/** What a storage fault of the plan did, in words. */
+function describeStorageOutcome(f: StorageFaultRecord): string {
+  const when = `at ${(f.at / 1000).toFixed(2)} s`;
+  if (f.kind === 'torn-write') return `${f.node}'s batch torn ${when}: ${f.landed} of ${f.of} writes landed`;
+  if (f.kind === 'lost-writes')
+    return `${f.node} lost power ${when}: ${f.lost} of ${f.of} unsynced writes lost`;
+  return f.key === undefined
+    ? `${f.node} killed ${when}; no record to damage yet`
+    : `${f.node} killed ${when} with a bit flipped in the record at ${f.key}`;
 }

@@ -543,6 +543,12 @@ export class Cluster {
       ...(this.o.timeouts ? { timeouts: this.o.timeouts } : {}),
     });
     this.wireApp(node, graph, consensus);
+    // the node's assembly writes (an app's genesis state): a storage fault may kill the process
+    // there, before it is up; it then stays down until the restart the fault scheduled
+    if (node.storage.dead) {
+      graph.stop();
+      return;
+    }
     graph
       .envelopes(consensus.out.net)
       .subscribe((e) => this.outbound(node, e.msg.to, e.msg.bytes, e.lamport));

@@ -61,8 +61,9 @@ export interface WriteCrash {
 
 /**
  * A storage fault (sim/killable-storage.ts) at a node, triggered by its `at`-th write of kind
- * `write` (any write when absent; counted from 1 over the whole run, a batch once, by its first
- * key), after which the node restarts `down` ms later; `seed` decides what the fault chooses.
+ * `write` (any write when absent; counted from 1 over the whole run; an engine step's writes are
+ * one batch, counted once, if it holds a write of that kind), after which the node restarts
+ * `down` ms later; `seed` decides what the fault chooses.
  *
  * - `torn-write`: counts only batches (of two or more ops); that batch lands only its first k ops
  *   (k < its size, chosen by the seed), then the process dies. Our real backends never tear a

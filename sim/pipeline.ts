@@ -129,12 +129,6 @@ export class PipelineCluster extends Cluster {
     this.threshold = Math.floor((po.validators - 1) / 3) + 1;
     this.feeAccounts = this.clients.map((c) => ({ publicKey: c.publicKey, balance: CLIENT_FEE_BALANCE }));
     for (const node of this.nodes) {
-      registerTokenCode(
-        new NoteStore(node.storage),
-        this.token,
-        this.clients.map((c) => c.publicKey),
-      );
-      new Ledger(node.storage).seedGenesis(this.feeAccounts);
       this.logs.set(node.id, {
         ordered: new Map(),
         roots: new Map(),
@@ -150,6 +144,14 @@ export class PipelineCluster extends Cluster {
   }
 
   protected override wireApp(node: SimNode, graph: EngineGraph, consensus: ConsensusPorts): void {
+    // at every start, as a live node does (node/node.ts): the genesis state, written unless there
+    // already (a power loss may have taken it before anything was synced)
+    registerTokenCode(
+      new NoteStore(node.storage),
+      this.token,
+      this.clients.map((c) => c.publicKey),
+    );
+    new Ledger(node.storage).seedGenesis(this.feeAccounts);
     const secret = this.secrets.get(node.key);
     const { mempool, decryptor, executor } = wirePipelineApp(graph, consensus, {
       instance: this.chainId,

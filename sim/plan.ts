@@ -1,9 +1,12 @@
 /**
  * Random fault plans from a seed, for `fractal sim`: the same (seed, nodes, intensity) gives the
  * same plan. Property tests generate plans with fast-check instead, so they can shrink them.
+ * Heavy plans also hold a storage fault at one node (a torn batch, a power loss losing unsynced
+ * writes, or a flipped bit in a checksummed record), drawn after everything else so that the
+ * rest of a plan is what it was before storage faults existed.
  */
 import { Random } from '../runtime/random.ts';
-import type { CrashFault, FaultPlan, PartitionFault } from './faults.ts';
+import type { CrashFault, FaultPlan, PartitionFault, StorageFault } from './faults.ts';
 
 export type Intensity = 'none' | 'light' | 'heavy';
 
@@ -54,5 +57,17 @@ export function randomFaultPlan(
   for (const n of nodes) {
     if (r.bool(heavy ? 0.5 : 0.2)) skews[n] = { offset: r.int(2001), rate: round2(0.8 + r.float() * 0.4) };
   }
-  return { links, partitions, crashes, skews };
+  if (!heavy) return { links, partitions, crashes, skews };
+  const storageFaults: StorageFault[] = [];
+  if (r.bool(0.5)) {
+    const kind = r.pick(['torn-write', 'lost-writes', 'corrupt'] as const);
+    storageFaults.push({
+      kind,
+      node: r.pick(nodes),
+      at: 1 + r.int(24),
+      down: 100 + r.int(2000),
+      seed: r.int(2 ** 31),
+    });
+  }
+  return { links, partitions, crashes, skews, storageFaults };
 }
