@@ -19,7 +19,11 @@
  *   every acknowledgement in, the wave is done.
  * - sealing: one atomic batch of every write of the block, the receipts (in block position,
  *   discarded and undecodable entries included) and the Merkle root over all state (ledger.ts),
- *   which does not depend on how many shards there are; then `sealed` to every shard.
+ *   which does not depend on how many shards there are, asked for as a write effect; then the
+ *   receipts, the root and `sealed` to every shard, which leave only once the batch is written.
+ *   The next block reads what the seal wrote, so it begins only once storage shows it
+ *   (`sealWritten`): in a later step, which a deadline at once (`resumeAfter`) brings about when
+ *   blocks wait. Only the next height begins: one lost with a failed step is not jumped over.
  *
  * The transactions of one wave touch disjoint keys (their constraints do not overlap), and all
  * reads of a wave happen before any of its writes, so the result is serial execution's exactly.
@@ -29,15 +33,21 @@
  * holds for a predicate batch. So a crash costs time, never correctness. Context is plain data: a restart from a
  * snapshot resumes the block where it was.
  */
-import { enqueueActions, setup } from 'xstate';
+import { and, enqueueActions, setup } from 'xstate';
 import { clearDeadline, type Deadlines, setDeadline } from '../../runtime/deadlines.ts';
-import type { EngineEmitted, EngineEvent, EngineHost, EngineInput } from '../../runtime/engine.ts';
+import {
+  type EngineEffect,
+  type EngineEvent,
+  type EngineHost,
+  type EngineInput,
+  PERSIST,
+} from '../../runtime/engine.ts';
 import type { EvalResult } from '../../vm/types.ts';
 import { toHex } from '../../wire/commit.ts';
 import type { OrderedBlock } from '../../wire/ledger.ts';
 import { type Prepared, prepareOrdered } from './block.ts';
 import { type BlockFees, chargeBlock, NO_FEES } from './fees.ts';
-import { Ledger } from './ledger.ts';
+import { Ledger, resumeAfter } from './ledger.ts';
 import type { Note } from './notes.ts';
 import {
   acceptedReceipt,
@@ -111,11 +121,13 @@ export interface CoordinatorContext {
   readonly results: readonly EvalResult[] | null;
   /** Re-sends of the current round so far (the wait doubles with each, up to 2^10 retryMs). */
   readonly attempt: number;
+  /** The last height this coordinator sealed (in this step, or written by an earlier one). */
+  readonly sealed: bigint;
   readonly deadlines: Deadlines;
 }
 
 type Events = EngineEvent<CoordinatorInputs>;
-type Emitted = EngineEmitted<CoordinatorOutputs>;
+type Emitted = EngineEffect<CoordinatorOutputs>;
 type Ctx = CoordinatorContext;
 
 const RETRY = 'retry';
@@ -203,7 +215,12 @@ export function createCoordinatorMachine(mev: Multievaluate, shards: number) {
         input: EngineInput<CoordinatorConfig>;
       },
       guards: {
-        hasBlock: ({ context }) => context.queue.length > 0,
+        // a seal is written after its step: until storage shows it, what it wrote is not there to read
+        sealWritten: ({ context }) => ledger.executedHeight() >= context.sealed,
+        // only the next height runs: a block past it (one before it was lost with a crashed step)
+        // waits in the queue until the missing one is sent again, never runs on the wrong state
+        hasBlock: ({ context }) =>
+          context.queue.length > 0 && block(context).height === ledger.executedHeight() + 1n,
         alreadyExecuted: ({ context }) =>
           context.queue.length > 0 && block(context).height <= ledger.executedHeight(),
         moreWaves: ({ context }) => context.wave + 1 < context.waves.length,
@@ -211,8 +228,21 @@ export function createCoordinatorMachine(mev: Multievaluate, shards: number) {
         judged: ({ context }) => context.results !== null,
       },
       actions: {
+        // waiting blocks are kept in height order, so a re-sent missing block goes before what
+        // waits on it; the head stays put when it may be the block in execution (the next height)
         enqueue: enqueueActions(({ context, event, enqueue }) => {
-          if (event.type === 'ordered') enqueue.assign({ queue: [...context.queue, event.msg] });
+          if (event.type !== 'ordered') return;
+          const head = context.queue[0];
+          const inPlace = head !== undefined && head.height <= ledger.executedHeight() + 1n ? [head] : [];
+          const waiting = [...context.queue.slice(inPlace.length), event.msg].sort((a, b) =>
+            a.height < b.height ? -1 : a.height > b.height ? 1 : 0,
+          );
+          enqueue.assign({ queue: [...inPlace, ...waiting] });
+        }),
+        /** The deadline after a seal passed: the seal is written, the blocks waiting may begin. */
+        resume: enqueueActions(({ context, event, enqueue }) => {
+          if (event.type === 'timeout')
+            enqueue.assign({ deadlines: clearDeadline(context.deadlines, event.name) });
         }),
         replayRoot: enqueueActions(({ context, enqueue }) => {
           // a height is re-announced after a restart: answer with the root we stored
@@ -234,6 +264,7 @@ export function createCoordinatorMachine(mev: Multievaluate, shards: number) {
           enqueue.assign({
             prepared,
             fees,
+            deadlines: clearDeadline(context.deadlines, resumeAfter(context.sealed)),
             receipts: prepared.map((p) => p.receipt),
             writes: prepared.map(() => null),
             waves: plan,
@@ -429,17 +460,21 @@ export function createCoordinatorMachine(mev: Multievaluate, shards: number) {
               : { tag: 'apply', value: { height, round, consume: consume[i]!, create: create[i]! } },
           );
         }),
-        seal: enqueueActions(({ context, enqueue }) => {
+        seal: enqueueActions(({ context, event, enqueue }) => {
           const height = block(context).height;
           const receipts = context.receipts.map((r) => r!);
           const writes = context.writes.filter((w): w is WriteSet => w !== null);
-          const sealed = ledger.seal(height, receipts, writes, context.fees);
-          enqueue.emit({ type: 'receipts', msg: sealed });
-          enqueue.emit({ type: 'appRoot', msg: { height, root: sealed.root, validatorUpdates: [] } });
+          const sealed = ledger.prepareSeal(height, receipts, writes, context.fees);
+          enqueue.emit({ type: PERSIST, ops: sealed.ops });
+          enqueue.emit({ type: 'receipts', msg: sealed.record });
+          enqueue.emit({ type: 'appRoot', msg: { height, root: sealed.record.root, validatorUpdates: [] } });
           for (let i = 0; i < shards; i++)
             enqueue.emit({ type: `shard${i}`, msg: { tag: 'sealed', value: { height } } });
+          const queue = context.queue.slice(1);
+          const deadlines = clearDeadline(context.deadlines, RETRY);
           enqueue.assign({
-            queue: context.queue.slice(1),
+            queue,
+            sealed: height,
             prepared: [],
             fees: NO_FEES,
             receipts: [],
@@ -450,7 +485,8 @@ export function createCoordinatorMachine(mev: Multievaluate, shards: number) {
             outstanding: context.outstanding.map(() => null),
             fetched: {},
             results: null,
-            deadlines: clearDeadline(context.deadlines, RETRY),
+            deadlines:
+              queue.length === 0 ? deadlines : setDeadline(deadlines, resumeAfter(height), event.now),
           });
         }),
       },
@@ -473,15 +509,21 @@ export function createCoordinatorMachine(mev: Multievaluate, shards: number) {
         fetched: {},
         results: null,
         attempt: 0,
+        sealed: 0n,
         deadlines: {},
       }),
-      on: { ordered: { actions: 'enqueue' } },
+      on: { ordered: { actions: 'enqueue' }, timeout: { actions: 'resume' } },
       initial: 'idle',
       states: {
         idle: {
           always: [
-            { guard: 'alreadyExecuted', actions: 'replayRoot', target: 'idle', reenter: true },
-            { guard: 'hasBlock', actions: 'begin', target: 'next' },
+            {
+              guard: and(['sealWritten', 'alreadyExecuted']),
+              actions: 'replayRoot',
+              target: 'idle',
+              reenter: true,
+            },
+            { guard: and(['sealWritten', 'hasBlock']), actions: 'begin', target: 'next' },
           ],
         },
         next: {

@@ -4,14 +4,19 @@
  * receipts and the executed height. (The tree update is also idempotent: the same changes give the
  * same root, so re-executing a block after a crash repairs exactly what it would have written.)
  *
+ * The engines never write: a step prepares the seal (`prepareSeal`, reads only) and asks for its
+ * batch as a `persist` effect, which the runtime applies after the step and before its messages
+ * leave. `seal` writes directly, for tools, tests and benchmarks; `seedGenesis` is assembly's,
+ * before any engine runs.
+ *
  *   x/h                 last executed height (u64 big-endian)
  *   x/r/<height:8>      that height's receipts (BlockReceipts)
  *   x/fee/..., x/nonce/..., x/unpaid/...   fee accounts and used nonces (wire/fees.ts, fees.ts)
  *   smt/...             the sparse Merkle tree (storage/merkle.ts): notes and fee accounts
  */
 import { MemoryStorage } from '../../storage/memory.ts';
-import { type MerkleChange, SparseMerkleTree } from '../../storage/merkle.ts';
-import { concatBytes, u64be } from '../../storage/prefix.ts';
+import { type MerkleChange, SparseMerkleTree, type StagedUpdate } from '../../storage/merkle.ts';
+import { bytesEqual, concatBytes, u64be } from '../../storage/prefix.ts';
 import type { BatchOp, Storage } from '../../storage/types.ts';
 import {
   EXECUTED_HEIGHT_KEY,
@@ -46,9 +51,29 @@ export function toWire(r: Receipt): ReceiptWire {
   };
 }
 
+/**
+ * The deadline an engine arms, due at once, when blocks wait behind the one it sealed: the step
+ * it gives comes after the seal's write, so the next block reads the state the seal wrote.
+ */
+export function resumeAfter(height: bigint): string {
+  return `resume-after-seal-${height}`;
+}
+
+/** A block's seal, prepared and not written: the receipts record (with the state root after the block) and the batch that makes it durable. */
+export interface PreparedSeal {
+  readonly record: BlockReceipts;
+  readonly ops: readonly BatchOp[];
+}
+
 export class Ledger {
   readonly notes: NoteStore;
   readonly tree: SparseMerkleTree;
+  /**
+   * The tree update of the last seal prepared, until the stored root says whether its batch was
+   * written. Its new nodes join the tree's node cache only then: a batch that failed (the step
+   * asking for it failed) leaves nothing in memory that claims it landed.
+   */
+  #unconfirmed: StagedUpdate | undefined;
 
   constructor(readonly storage: Storage) {
     this.notes = new NoteStore(storage);
@@ -66,15 +91,18 @@ export class Ledger {
   }
 
   /**
-   * Seals height `height`: its receipts, the write sets of its accepted transactions and what its
-   * fees changed, in one atomic batch; returns the receipts record (with the state root after it).
+   * Prepares the seal of height `height` without writing anything: its receipts, the write sets of
+   * its accepted transactions and what its fees changed, as one batch, and the receipts record
+   * with the state root after it. Prepare the next seal only once this one is written: it starts
+   * from the stored state.
    */
-  seal(
+  prepareSeal(
     height: bigint,
     receipts: readonly Receipt[],
     writes: readonly WriteSet[],
     fees: BlockFees = NO_FEES,
-  ): BlockReceipts {
+  ): PreparedSeal {
+    this.#confirm();
     const changes: MerkleChange[] = [];
     for (const w of writes) {
       for (const key of w.consume) changes.push({ key, value: null });
@@ -90,9 +118,36 @@ export class Ledger {
     for (const op of fee.ops) ops.push(op);
     ops.push({ op: 'put', key: receiptsKey(height), value: encodeRecord(BlockReceipts, record) });
     ops.push({ op: 'put', key: HEIGHT, value: u64be(height) });
+    this.#unconfirmed = staged;
+    return { record, ops };
+  }
+
+  /**
+   * Seals height `height` by writing its prepared batch at once (tools, tests, benchmarks; an
+   * engine step asks for the batch as a write effect instead); returns the receipts record.
+   */
+  seal(
+    height: bigint,
+    receipts: readonly Receipt[],
+    writes: readonly WriteSet[],
+    fees: BlockFees = NO_FEES,
+  ): BlockReceipts {
+    const { record, ops } = this.prepareSeal(height, receipts, writes, fees);
     this.storage.batch(ops);
-    if (staged !== undefined) this.tree.applied(staged);
+    this.#confirm();
     return record;
+  }
+
+  /**
+   * Keeps the last prepared tree update's nodes in memory if the stored root is its root: the
+   * batch is atomic, so every node of that tree is then in storage (written by it, or there
+   * already). Otherwise the batch failed, or was never asked for: the nodes are forgotten.
+   */
+  #confirm(): void {
+    const staged = this.#unconfirmed;
+    if (staged === undefined) return;
+    this.#unconfirmed = undefined;
+    if (bytesEqual(this.tree.root(), staged.root)) this.tree.applied(staged);
   }
 
   /** Keys of nonce records whose envelope expired by `height` (no later block may carry it). */
@@ -105,9 +160,11 @@ export class Ledger {
 
   /**
    * Writes the genesis state (the fee accounts) into an empty ledger; returns the state root. A
-   * ledger that has executed a height, or holds any state already, is left as it is.
+   * ledger that has executed a height, or holds any state already, is left as it is. Assembly
+   * does this before the engine graph starts, so it is no engine's step.
    */
   seedGenesis(accounts: readonly FeeAccount[]): Uint8Array {
+    this.#confirm();
     if (this.executedHeight() > 0n) return this.tree.root();
     const { ops, leaves } = genesisFeeWrites(accounts);
     if (leaves.length === 0) return this.tree.root();

@@ -12,13 +12,26 @@
  * processed, and the statechart shows the phases a transaction went through. A phase that rejects
  * records the receipt and jumps to `next`; a failed transaction never stops the block. Context is
  * plain data (receipts and write sets so far), so a restart from a snapshot resumes exactly.
+ *
+ * `seal` asks for the block's batch as a write effect (ledger.ts `prepareSeal`), then emits the
+ * receipts and the root: the runtime writes the batch before they leave, and if it fails the step
+ * fails as a whole. One block is sealed per step: the next one reads the state the seal wrote, so
+ * it begins only once storage shows it (`sealWritten`), in a later step; a deadline at once
+ * (`resumeAfter`) makes that step happen when blocks wait.
  */
-import { assign, enqueueActions, setup } from 'xstate';
-import type { EngineEmitted, EngineEvent, EngineHost, EngineInput } from '../../runtime/engine.ts';
+import { and, assign, enqueueActions, setup } from 'xstate';
+import { clearDeadline, type Deadlines, setDeadline } from '../../runtime/deadlines.ts';
+import {
+  type EngineEffect,
+  type EngineEvent,
+  type EngineHost,
+  type EngineInput,
+  PERSIST,
+} from '../../runtime/engine.ts';
 import type { OrderedBlock } from '../../wire/ledger.ts';
 import { prepareOrdered } from './block.ts';
 import { type BlockFees, chargeBlock, NO_FEES } from './fees.ts';
-import { Ledger } from './ledger.ts';
+import { Ledger, resumeAfter } from './ledger.ts';
 import type { Note, Transaction } from './notes.ts';
 import {
   acceptedReceipt,
@@ -58,12 +71,15 @@ export interface ExecutorContext {
   readonly writes: readonly WriteSet[];
   /** the fees of the block being executed, charged when it starts */
   readonly fees: BlockFees;
+  /** the last height this engine sealed (in this step, or written by an earlier one) */
+  readonly sealed: bigint;
+  readonly deadlines: Deadlines;
 }
 
 const FRESH: Current = { tx: null, inputs: [], outputs: [], gas: 0, receipt: null, writes: null };
 
 type Events = EngineEvent<typeof executorInputs>;
-type Emitted = EngineEmitted<typeof executorOutputs>;
+type Emitted = EngineEffect<typeof executorOutputs>;
 
 /** Whether `a` is a prefix of `b`, element by element (identity). */
 function isPrefix<T>(a: readonly T[], b: readonly T[]): boolean {
@@ -109,6 +125,8 @@ export function createExecutorMachine(mev: Multievaluate) {
         input: EngineInput<ExecutorConfig>;
       },
       guards: {
+        // a seal is written after its step: until storage shows it, what it wrote is not there to read
+        sealWritten: ({ context }) => ledger.executedHeight() >= context.sealed,
         // only the next height runs: a block past it (one before it was lost with a crashed step)
         // waits in the queue until the missing one is sent again, never runs on the wrong state
         hasBlock: ({ context }) =>
@@ -139,7 +157,13 @@ export function createExecutorMachine(mev: Multievaluate) {
           }
           enqueue.assign({ queue: context.queue.slice(1) });
         }),
-        charge: assign(({ context }) => ({ fees: chargeBlock(host.storage!, block(context)) })),
+        charge: assign(({ context }) => ({
+          fees: chargeBlock(host.storage!, block(context)),
+          deadlines: clearDeadline(context.deadlines, resumeAfter(context.sealed)),
+        })),
+        resume: assign(({ context, event }) =>
+          event.type === 'timeout' ? { deadlines: clearDeadline(context.deadlines, event.name) } : {},
+        ),
         decode: assign(({ context }) => {
           const [prepared] = prepareOrdered({ ...block(context), txs: [entry(context)] }, context.fees);
           return { current: { ...FRESH, tx: prepared!.tx, receipt: prepared!.receipt } };
@@ -190,18 +214,25 @@ export function createExecutorMachine(mev: Multievaluate) {
           cursor: context.cursor + 1,
           current: FRESH,
         })),
-        seal: enqueueActions(({ context, enqueue }) => {
+        seal: enqueueActions(({ context, event, enqueue }) => {
           const height = block(context).height;
-          const sealed = ledger.seal(height, context.receipts, context.writes, context.fees);
-          enqueue.emit({ type: 'receipts', msg: sealed });
-          enqueue.emit({ type: 'appRoot', msg: { height, root: sealed.root, validatorUpdates: [] } });
+          const sealed = ledger.prepareSeal(height, context.receipts, context.writes, context.fees);
+          enqueue.emit({ type: PERSIST, ops: sealed.ops });
+          enqueue.emit({ type: 'receipts', msg: sealed.record });
+          enqueue.emit({ type: 'appRoot', msg: { height, root: sealed.record.root, validatorUpdates: [] } });
+          const queue = context.queue.slice(1);
           enqueue.assign({
-            queue: context.queue.slice(1),
+            queue,
             cursor: 0,
             receipts: [],
             writes: [],
             current: FRESH,
             fees: NO_FEES,
+            sealed: height,
+            deadlines:
+              queue.length === 0
+                ? context.deadlines
+                : setDeadline(context.deadlines, resumeAfter(height), event.now),
           });
         }),
       },
@@ -215,14 +246,21 @@ export function createExecutorMachine(mev: Multievaluate) {
         receipts: [],
         writes: [],
         fees: NO_FEES,
+        sealed: 0n,
+        deadlines: {},
       }),
-      on: { ordered: { actions: 'enqueue' } },
+      on: { ordered: { actions: 'enqueue' }, timeout: { actions: 'resume' } },
       initial: 'idle',
       states: {
         idle: {
           always: [
-            { guard: 'alreadyExecuted', actions: 'replayRoot', target: 'idle', reenter: true },
-            { guard: 'hasBlock', actions: 'charge', target: 'executing' },
+            {
+              guard: and(['sealWritten', 'alreadyExecuted']),
+              actions: 'replayRoot',
+              target: 'idle',
+              reenter: true,
+            },
+            { guard: and(['sealWritten', 'hasBlock']), actions: 'charge', target: 'executing' },
           ],
         },
         executing: {
