@@ -11,6 +11,9 @@
  * about 8, across 4 validators).
  * devnet.latency_p50 / p99: submit-to-execution latency of the plain run, against the block
  * interval (a transaction waits for the next block, then for its commit).
+ *
+ * `npm run bench -- devnet --profile`: each node process writes a CPU profile, and each run prints
+ * where its nodes' time went, by layer and by engine (node/profile.ts), to stderr.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -26,6 +29,7 @@ const VERIFIES_PER_TX = 2 * VALIDATORS;
 const MULS_PER_ENCRYPTED_TX = 16 * VALIDATORS;
 const BLOCK_INTERVAL = 200;
 const SECONDS = Number(process.env.FRACTAL_BENCH_DEVNET_SECONDS ?? 20);
+const PROFILE = process.argv.includes('--profile');
 
 async function devnet(encrypted: number) {
   const dir = mkdtempSync(join(tmpdir(), 'fractal-bench-devnet-'));
@@ -43,6 +47,7 @@ async function devnet(encrypted: number) {
       keepRunning: false,
       quiet: true,
       out: (l) => console.error(`  ${l}`),
+      ...(PROFILE ? { profile: join(dir, 'profiles') } : {}),
     });
     if (!ok)
       throw new Error('devnet bench: the run did not execute every transfer or the state roots differ');

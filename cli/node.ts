@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import {
   buildMint,
@@ -168,9 +168,14 @@ export function registerNodeCommands(program: Command): void {
     )
     .option('--keep-running', 'leave the nodes running after the summary (Ctrl-C stops them)', false)
     .option('--quiet', 'no progress bar', false)
+    .option(
+      '--profile [dir]',
+      'write a CPU profile of each node process (default: <dir>/profiles) and print where the time went, by layer and by engine',
+    )
     .action(
       guarded(
         async (o: {
+          profile?: string | true;
           validators: number;
           inProcess: boolean;
           duration: number;
@@ -183,7 +188,15 @@ export function registerNodeCommands(program: Command): void {
           keepRunning: boolean;
           quiet: boolean;
         }) => {
-          const { ok } = await runDevnet(o);
+          const { profile, ...rest } = o;
+          if (profile !== undefined && o.inProcess)
+            throw new Error('--profile profiles node processes: it cannot be used with --in-process');
+          const profileDir =
+            profile === undefined ? undefined : profile === true ? join(o.dir, 'profiles') : profile;
+          const { ok } = await runDevnet({
+            ...rest,
+            ...(profileDir === undefined ? {} : { profile: profileDir }),
+          });
           if (!ok) process.exitCode = 1;
         },
       ),

@@ -6,7 +6,7 @@
  * at every height, and print a summary. A second run without `--reset` resumes from disk.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
@@ -25,6 +25,7 @@ import {
 import { loadGenesis, loadIdentity, loadNodeConfig } from './config.ts';
 import { checkPortsFree, createLayout, type Layout, readLayout } from './layout.ts';
 import { LiveNode, type NodeStatus } from './node.ts';
+import { addSummaries, type CpuProfile, formatSummary, summarizeProfile } from './profile.ts';
 import { RpcClient } from './rpc/index.ts';
 
 export interface DevnetOptions {
@@ -44,6 +45,11 @@ export interface DevnetOptions {
   quiet: boolean;
   /** where progress and the summary go */
   out?: (line: string) => void;
+  /**
+   * A folder for a CPU profile of each node process (`node --cpu-prof`, written when it stops):
+   * the run ends by printing where each node's time went, by layer and by engine.
+   */
+  profile?: string;
 }
 
 export interface DevnetSummary {
@@ -287,7 +293,32 @@ export async function runDevnet(o: DevnetOptions): Promise<{ summary: DevnetSumm
       : `devnet: resuming the network in ${dir} from disk (--reset starts afresh)`,
   );
   await checkPortsFree(layout);
-  const procs = o.inProcess ? undefined : new NodeProcesses(layout, out).startAll();
+  if (o.profile !== undefined) {
+    if (o.inProcess) throw new Error('devnet: a profile is taken of node processes, not of in-process nodes');
+    rmSync(o.profile, { recursive: true, force: true });
+    mkdirSync(o.profile, { recursive: true });
+  }
+  const profileDir = o.profile === undefined ? undefined : resolve(o.profile);
+  const procs = o.inProcess
+    ? undefined
+    : new NodeProcesses(layout, out, (i) => ({
+        file: process.execPath,
+        args: [
+          ...(profileDir === undefined
+            ? []
+            : [
+                '--cpu-prof',
+                '--cpu-prof-dir',
+                profileDir,
+                '--cpu-prof-name',
+                `${layout.nodes[i]!.name}.cpuprofile`,
+              ]),
+          BIN,
+          'node',
+          '--config',
+          layout.nodes[i]!.config,
+        ],
+      })).startAll();
   const running = procs ?? (await startInProcess(layout));
   const rpcs = layout.nodes.map((n) => new RpcClient(n.rpc));
   const stopAll = async () => {
@@ -319,7 +350,27 @@ export async function runDevnet(o: DevnetOptions): Promise<{ summary: DevnetSumm
       out('devnet: stopping the nodes (graceful: mailboxes drained, storage closed)');
       await stopAll();
     }
+    if (profileDir !== undefined) for (const line of profileReport(profileDir)) out(line);
   }
+}
+
+/** Each node's profile in `dir`, summarised, then all of them together. */
+export function profileReport(dir: string): string[] {
+  const files = existsSync(dir)
+    ? readdirSync(dir)
+        .filter((f) => f.endsWith('.cpuprofile'))
+        .sort()
+    : [];
+  if (files.length === 0)
+    return [`devnet: no CPU profile was written in ${dir} (did the nodes stop gracefully?)`];
+  const summaries = files.map((f) => ({
+    name: f.replace(/\.cpuprofile$/, ''),
+    summary: summarizeProfile(JSON.parse(readFileSync(join(dir, f), 'utf8')) as CpuProfile),
+  }));
+  const lines = [`devnet: CPU profiles in ${dir} (open one in Chrome DevTools or speedscope)`];
+  for (const s of summaries) lines.push(...formatSummary(s.name, s.summary));
+  lines.push(...formatSummary('all nodes', addSummaries(summaries.map((s) => s.summary))));
+  return lines;
 }
 
 async function drive(
