@@ -37,6 +37,8 @@ describe('the signing state beside a validator key', () => {
     expect(toHex(a.sign(vote(VOTE_PRECOMMIT, 3n, 0, new Uint8Array(32).fill(1))))).toBe(
       toHex(inner().sign(vote(VOTE_PRECOMMIT, 3n, 0, new Uint8Array(32).fill(1)))),
     );
+    // the engine step that signed them landed its writes: they are the record now
+    a.settle?.(true);
     // the process restarts: the file, not memory, decides
     const b = guardedSigner(inner(), file, { fsync: false });
     expect(readSigningState(file)).toMatchObject({ height: 3n, round: 0, step: 2 });
@@ -45,6 +47,24 @@ describe('the signing state beside a validator key', () => {
     expect(b.sign(vote(VOTE_PREVOTE, 3n, 1))).toHaveLength(64);
     expect(toHex(b.sign(Uint8Array.of(9)))).toBe(toHex(inner().sign(Uint8Array.of(9))));
     expect(s1).toHaveLength(64);
+  });
+
+  it('a step that failed leaves the file as it was: what it signed is forgotten, and may be signed again', () => {
+    const file = fresh();
+    const a = guardedSigner(inner(), file, { fsync: false });
+    a.sign(vote(VOTE_PREVOTE, 3n, 0));
+    a.settle?.(true);
+    const before = readFileSync(file, 'utf8');
+    // a step signs a precommit, and refuses a prevote below it, until it settles
+    a.sign(vote(VOTE_PRECOMMIT, 3n, 0, new Uint8Array(32).fill(1)));
+    expect(() => a.sign(vote(VOTE_PREVOTE, 3n, 0, new Uint8Array(32).fill(5)))).toThrow(SignRefusedError);
+    a.settle?.(false);
+    expect(readFileSync(file, 'utf8')).toBe(before);
+    expect(a.last()).toMatchObject({ height: 3n, round: 0, step: 1 });
+    // its retry signs other bytes for the precommit step: nothing of the failed step ever left
+    expect(a.sign(vote(VOTE_PRECOMMIT, 3n, 0, null))).toHaveLength(64);
+    a.settle?.(true);
+    expect(readSigningState(file)).toMatchObject({ height: 3n, round: 0, step: 2 });
   });
 
   it('an unreadable state file stops the start instead of being ignored', () => {
@@ -65,10 +85,14 @@ describe('the signing state beside a validator key', () => {
     const precommit = vote(VOTE_PRECOMMIT, 4n, 1, new Uint8Array(32).fill(2));
     a.sign(prevote);
     a.sign(precommit);
+    a.settle?.(true);
     a.sign(precommit); // the same bytes again: the stored signature, no new line
     expect(() => a.sign(prevote)).toThrow(SignRefusedError); // refused: no line
+    a.settle?.(true);
     // a restart appends to the same log
-    guardedSigner(inner(), file, { fsync: false, log }).sign(vote(VOTE_PREVOTE, 5n, 0));
+    const b = guardedSigner(inner(), file, { fsync: false, log });
+    b.sign(vote(VOTE_PREVOTE, 5n, 0));
+    b.settle?.(true);
     const { entries, unreadable } = readSigningLog(readFileSync(log, 'utf8'));
     expect(unreadable).toBe(0);
     expect(entries).toEqual([

@@ -147,5 +147,10 @@ export function guardedSigner(
       }
     },
   });
-  return { publicKey: signer.publicKey, sign: (msg) => signer.sign(msg), last: () => last };
+  return {
+    publicKey: signer.publicKey,
+    sign: (msg) => signer.sign(msg),
+    settle: (landed) => signer.settle?.(landed),
+    last: () => last,
+  };
 }

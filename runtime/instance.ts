@@ -248,7 +248,7 @@ export class EngineInstance {
       this.onCrash(this.crashed ?? snap.error);
       return;
     }
-    const written = this.persist();
+    const written = this.persist() ?? this.settleSigner();
     if (written !== undefined) {
       this.onCrash(written);
       return;
@@ -296,7 +296,7 @@ export class EngineInstance {
       this.onCrash(snap.error);
       return;
     }
-    const written = this.persist();
+    const written = this.persist() ?? this.settleSigner();
     if (written !== undefined) {
       this.onCrash(written);
       return;
@@ -329,6 +329,19 @@ export class EngineInstance {
     return undefined;
   }
 
+  /**
+   * The step's writes landed: the signer makes what the step signed its durable record before any
+   * of it leaves (a validator key's guard); returns the error if it could not.
+   */
+  private settleSigner(): unknown {
+    try {
+      this.o.host.signer?.settle?.(true);
+    } catch (err) {
+      return err ?? new Error('the signer could not record what it signed');
+    }
+    return undefined;
+  }
+
   /** Follows the inspector: XState's microsteps are watched (for `taken`) only while it is active. */
   private syncInspection(): void {
     const actor = this.actor;
@@ -349,6 +362,8 @@ export class EngineInstance {
   private onCrash(err: unknown): void {
     const message = err instanceof Error ? err.message : String(err);
     this.pendingOut = [];
+    // nothing the failed step signed has left: the signer forgets it
+    this.o.host.signer?.settle?.(false);
     this.record({ kind: 'crash', error: message });
     this.actor?.stop();
     this.actor = undefined;

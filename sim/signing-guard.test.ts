@@ -18,12 +18,16 @@ describe('the simulated signing guard', () => {
     const s = guardedSigner(new SimKeyring().signer('v'));
     expect(consensusStepOf(vote(3n, 1, 7))).toEqual({ height: 3n, round: 1, step: 1 });
     const first = s.sign(vote(3n, 1, 7));
+    // the engine step settles: what it signed is the guard's record
+    s.settle?.(true);
     expect(s.sign(vote(3n, 1, 7))).toEqual(first);
     expect(() => s.sign(vote(3n, 1, 8))).toThrow(SignRefusedError);
     expect(() => s.sign(vote(3n, 0, 7))).toThrow(SignRefusedError);
     expect(() => s.sign(vote(2n, 5, null))).toThrow(SignRefusedError);
     expect(s.refusals()).toBe(3);
     s.sign(vote(3n, 2, null));
+    expect(s.last()?.round).toBe(1); // not until its step settles
+    s.settle?.(true);
     expect(s.last()?.round).toBe(2);
     // anything else is signed as it comes
     expect(s.sign(Uint8Array.of(1, 2, 3))).toHaveLength(64);

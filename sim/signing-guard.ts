@@ -29,6 +29,7 @@ export function guardedSigner(
   return {
     publicKey: signer.publicKey,
     sign: (msg) => signer.sign(msg),
+    settle: (landed) => signer.settle?.(landed),
     refusals: () => refusals,
     last: () => last,
   };

@@ -43,6 +43,13 @@ export interface KeyPair {
 export interface Signer {
   readonly publicKey: Uint8Array;
   sign(msg: Uint8Array): Uint8Array;
+  /**
+   * For a signer that keeps a durable record of what it signed (a validator key's double-sign
+   * guard): the engine runtime says at the end of each engine step whether the step's writes
+   * landed. true: the step's signatures become the record, durably, before any of them leaves;
+   * false: the step failed, nothing it signed left, and the signer forgets it signed.
+   */
+  settle?(landed: boolean): void;
 }
 
 /** Checks a signature; never throws. */

@@ -75,27 +75,41 @@ export interface SigningState {
 /**
  * `inner` behind the guard: `stepOf` names the consensus step a message is for (undefined: not a
  * consensus message, signed as it is), and `state` holds the last signed step.
+ *
+ * The step is remembered when the engine step that signed it settles (`settle(true)`: its writes,
+ * the WAL entry of the signature among them, landed, and its messages are about to leave), not
+ * when it is signed: a step that fails (a full disk, a thrown error) sent nothing, and leaves the
+ * guard where it was, so its retry may sign the same steps again. Remembering at signing time put
+ * the guard ahead of the WAL whenever a step failed, and the retry was refused: a lone validator
+ * never signed at that height again. Until it settles, what the step signed counts as signed.
  */
 export function guardSigner(
   inner: Signer,
   stepOf: (msg: Uint8Array) => ConsensusStep | undefined,
   state: SigningState,
 ): Signer {
+  /** what the step being taken signed, in order (the last is the furthest step) */
+  let pending: LastSigned[] = [];
   return {
     publicKey: inner.publicKey,
     sign(msg: Uint8Array): Uint8Array {
       const step = stepOf(msg);
       if (step === undefined) return inner.sign(msg);
       const signBytes = toHex(sha256(msg));
-      const decision = decideSign(state.last(), step, signBytes);
+      const decision = decideSign(pending.at(-1) ?? state.last(), step, signBytes);
       if (decision.kind === 'refuse') {
         state.refused?.(decision.why);
         throw new SignRefusedError(decision.why);
       }
       if (decision.kind === 'same') return Uint8Array.from(Buffer.from(decision.signature, 'hex'));
       const signature = inner.sign(msg);
-      state.remember({ ...step, signBytes, signature: toHex(signature) });
+      pending.push({ ...step, signBytes, signature: toHex(signature) });
       return signature;
+    },
+    settle(landed: boolean): void {
+      const signed = pending;
+      pending = [];
+      if (landed) for (const next of signed) state.remember(next);
     },
   };
 }

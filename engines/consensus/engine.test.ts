@@ -20,7 +20,7 @@ import type { CommittedBlock } from '../../wire/ledger.ts';
 import type { NetOut, PeerPenalty } from '../../wire/ports.ts';
 import { decode, encode } from '../../wire/schema.ts';
 import type { Signer, Verifier } from '../../wire/sign.ts';
-import { guardSigner, type SigningState } from '../../wire/signing-guard.ts';
+import { guardSigner, type LastSigned } from '../../wire/signing-guard.ts';
 import { bytesEqual } from '../../wire/types.ts';
 import { blockHash, voteSignBytes } from './chain.ts';
 import { consensusEngine } from './engine.ts';
@@ -38,17 +38,26 @@ const startsWith = (key: Uint8Array, prefix: Uint8Array) =>
 
 /**
  * Memory storage whose writes under `failAfter` land and then throw (the disk failed after the
- * append), and which counts the batches it was asked to apply.
+ * append), whose next batch under `failBefore` fails without landing, and which counts batches.
  */
 class FlakyStorage extends MemoryStorage {
   failAfter: Uint8Array | undefined;
+  /** the next batch with a key under this prefix fails before anything of it lands (once) */
+  failBefore: Uint8Array | undefined;
   batches = 0;
+  failed = 0;
   override write(key: Key, value: Value): void {
     super.write(key, value);
     this.#failIfHit([key]);
   }
   override batch(ops: readonly BatchOp[]): void {
     this.batches++;
+    const before = this.failBefore;
+    if (before !== undefined && ops.some((o) => startsWith(o.key, before))) {
+      this.failBefore = undefined;
+      this.failed++;
+      throw new Error('the disk is full');
+    }
     super.batch(ops);
     this.#failIfHit(ops.map((o) => o.key));
   }
@@ -294,24 +303,30 @@ describe('consensus engine: a step that throws half-way changes nothing', () => 
   });
 });
 
-describe('consensus engine: a key whose guard is ahead of the store', () => {
-  it('a lone validator whose guard signed round 0 already (writes that never landed) decides in round 1', () => {
+describe('consensus engine: the key guard and a step whose writes fail', () => {
+  it('a lone validator whose step fails to write (a full disk) signs that height again once the disk has room', () => {
     const keyring = new SimKeyring();
     const key = keyring.signer('alone');
     const refusals: string[] = [];
-    // the guard remembers a precommit at (1, 0): signed in a step whose writes never landed
-    const state: SigningState = {
-      last: () => ({ height: 1n, round: 0, step: 2, signBytes: '00', signature: '00' }),
-      remember: () => {},
+    let last: LastSigned | undefined;
+    const guard = guardSigner(key, consensusStepOf, {
+      last: () => last,
+      remember: (next) => {
+        last = next;
+      },
       refused: (why) => refusals.push(why),
-    };
+    });
+    const storage = new FlakyStorage();
+    // the first batch with a WAL entry fails before anything lands (SQLITE_FULL): a lone validator
+    // signs its proposal, prevote and precommit of height 1 in that one step
+    storage.failBefore = WAL_PREFIX;
     const scheduler = new SimScheduler(1);
     const g = new EngineGraph({
       node: 'n0',
       scheduler,
       seed: 1,
-      storage: new MemoryStorage(),
-      signer: guardSigner(key, consensusStepOf, state),
+      storage,
+      signer: guard,
       verify: keyring.verify,
       freezeContexts: true,
     });
@@ -325,11 +340,14 @@ describe('consensus engine: a key whose guard is ahead of the store', () => {
     const committed: CommittedBlock[] = [];
     g.observe(c.out.committed).subscribe((b) => committed.push(b));
     g.start();
-    scheduler.run({ maxTime: 5_000 });
-    // round 0 could not have its proposal nor its votes; it moved on at the precommit timeout
-    expect(refusals.length).toBeGreaterThan(0);
-    expect(committed.length).toBeGreaterThan(0);
-    expect(committed[0]!.certificate.round).toBe(1);
-    expect(g.instance('consensus').restarts).toBe(0);
+    scheduler.run({ maxTime: 2_000 });
+    expect(storage.failed).toBe(1);
+    expect(g.instance('consensus').restarts).toBe(1);
+    // nothing the failed step signed left the node, and the guard did not count it as signed: the
+    // retry signed height 1's round 0 again and was not refused
+    expect(refusals).toEqual([]);
+    expect(committed.length).toBeGreaterThan(2);
+    expect(committed[0]!.certificate.round).toBe(0);
+    expect(last!.height).toBeGreaterThanOrEqual(BigInt(committed.length));
   });
 });

@@ -58,7 +58,6 @@ import {
   type RoundOutput,
   type RoundState,
   type TimeoutConfig,
-  timeoutFor,
 } from './round.ts';
 import { step as roundStep } from './round-machine.ts';
 import {
@@ -472,8 +471,8 @@ function buildBlock(s: ConsensusState, env: Env): Block {
 
 /**
  * Signs through the WAL guard: what was signed for this step before is re-sent, nothing new is
- * signed. 'refused': the key's own guard refused, as it signed this step or a later one already
- * in writes this store does not hold (a step whose writes never landed, a lost WAL).
+ * signed. Undefined: no key, or the key's own guard refused, as it signed this step or a later one
+ * in writes this store does not hold (a lost WAL); the node then takes no part in this step.
  */
 function signOnce(
   env: Env,
@@ -481,7 +480,7 @@ function signOnce(
   round: number,
   kind: SignedKind,
   make: () => Uint8Array,
-): Uint8Array | 'refused' | undefined {
+): Uint8Array | undefined {
   const earlier = env.store.signed(height, round, kind);
   if (earlier !== undefined) return earlier;
   if (env.signer === undefined) return undefined;
@@ -489,24 +488,11 @@ function signOnce(
   try {
     bytes = make();
   } catch (e) {
-    if (e instanceof SignRefusedError) return 'refused';
+    if (e instanceof SignRefusedError) return undefined;
     throw e;
   }
   env.store.logSigned(height, round, kind, bytes);
   return bytes;
-}
-
-/**
- * The key will not sign in this round (signOnce refused): the node takes no part in it, and moves
- * on at the round's precommit timeout (line 65), as it would once 2f+1 precommits were seen, so a
- * validator whose guard is ahead of its store is never stuck in a round it cannot vote in (alone,
- * it would wait for votes that never come). Later rounds are above what the guard signed.
- */
-function leaveRoundRefused(s: ConsensusState, round: number, env: Env): ConsensusState {
-  const name = `precommit/${s.height}/${round}`;
-  if (s.deadlines[name] !== undefined) return s;
-  const at = env.now + timeoutFor(s.timeouts, 'precommit', round);
-  return { ...s, deadlines: { ...s.deadlines, [name]: at } };
 }
 
 function sendProposal(
@@ -528,7 +514,6 @@ function sendProposal(
     );
     return encode(Proposal, { height: s.height, round, validRound: vr, block, proposer: s.self, signature });
   });
-  if (bytes === 'refused') return leaveRoundRefused(s, round, env);
   if (bytes === undefined) return s;
   fx.sends.push({
     to: '',
@@ -563,7 +548,6 @@ function sendVote(
       signature,
     });
   });
-  if (bytes === 'refused') return leaveRoundRefused(s, round, env);
   if (bytes === undefined) return s;
   const vote = decode(Vote, bytes, CONSENSUS_LIMITS);
   fx.sends.push({ to: '', bytes: envelope(s, { tag: 'vote', value: vote }) });
