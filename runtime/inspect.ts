@@ -17,6 +17,16 @@ interface Common {
   engine: string;
 }
 
+/** A part's share of an engine step (runtime/part.ts): where it is after the step, what it took. */
+export interface PartStep {
+  /** the part's name in its engine definition (`round`) */
+  part: string;
+  /** the part machine's state after the step, as a dotted path without the machine id */
+  state: string;
+  /** ids of the part's transitions the step took, in order (runtime/transition-id.ts) */
+  taken: readonly string[];
+}
+
 export type InspectEvent =
   | (Common & {
       kind: 'deliver';
@@ -33,6 +43,11 @@ export type InspectEvent =
       to: string;
       /** the transitions the step took, in order (runtime/transition-id.ts); not part of the trace hash */
       taken?: readonly string[];
+      /**
+       * for an engine with parts: each part whose state is known, with the transitions it took in
+       * this step; not part of the trace hash
+       */
+      parts?: readonly PartStep[];
     })
   | (Common & { kind: 'emit'; port: string })
   | (Common & { kind: 'timer'; op: 'arm' | 'fire' | 'cancel'; name: string; deadline: number })

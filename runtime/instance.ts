@@ -18,7 +18,8 @@ import {
   type PortSchemas,
   stateToString,
 } from './engine.ts';
-import type { FaultEvent, Inspector } from './inspect.ts';
+import type { FaultEvent, Inspector, PartStep } from './inspect.ts';
+import { type PartWatcher, watchParts } from './part.ts';
 import type { PrngState } from './random.ts';
 import type { Scheduler, TimerHandle } from './scheduler.ts';
 import { decideRestart, isIncurable, type RestartPolicy } from './supervision.ts';
@@ -109,6 +110,14 @@ export class EngineInstance {
   private taken: string[] = [];
   /** XState's inspection of the actor, subscribed only while the inspector is active (it costs) */
   private inspection: { unsubscribe(): void } | undefined;
+  /** the definition's parts by machine, to name the part a microstep belongs to */
+  private readonly partNames: ReadonlyMap<AnyStateMachine, string>;
+  /** watches the parts a step runs (only while inspected); undefined for an engine without parts */
+  private readonly partWatcher: PartWatcher | undefined;
+  /** each part's state and the transitions it took in the step in progress (only while inspected) */
+  private readonly partsOfStep = new Map<string, { state: string; taken: string[] }>();
+  /** each part's state after the last step watched; forgotten when inspection stops (it goes stale) */
+  private readonly partStateMap = new Map<string, string>();
   private readonly armed = new Map<string, number>();
   private readonly timers = new Map<string, TimerHandle>();
   private restartHistory: number[] = [];
@@ -128,6 +137,9 @@ export class EngineInstance {
     for (const port of Object.keys(o.definition.outputs)) outputs.set(port, new Channel(`${o.name}.${port}`));
     this.outputs = outputs;
     this.timerLane = o.scheduler.lane(`${o.node}/${o.name}:timers`);
+    this.partNames = new Map(Object.entries(o.definition.parts).map(([name, m]) => [m, name]));
+    this.partWatcher =
+      this.partNames.size === 0 ? undefined : { microstep: (m, v, t) => this.partMicrostep(m, v, t) };
   }
 
   get status(): EngineStatus {
@@ -158,6 +170,14 @@ export class EngineInstance {
     const snap = this.snapshot();
     if (snap === undefined) throw new Error(`engine ${this.node}/${this.name} is not running`);
     return snap.context as unknown as T;
+  }
+
+  /**
+   * Each part's state (a dotted path without the machine id) after the last step taken while
+   * the inspector was active; empty while it is not, or before a part first ran.
+   */
+  partStates(): ReadonlyMap<string, string> {
+    return this.partStateMap;
   }
 
   /** The engine's current state as a dotted path. */
@@ -237,9 +257,11 @@ export class EngineInstance {
     this.pendingOut = [];
     this.taken = [];
     this.syncInspection();
+    const watching = this.watchingParts();
     this.crashed = undefined;
     try {
-      actor.send(event);
+      if (watching) watchParts(this.partWatcher!, () => actor.send(event));
+      else actor.send(event);
     } catch (err) {
       this.crashed = err ?? new Error('engine threw');
     }
@@ -256,6 +278,7 @@ export class EngineInstance {
     this._processed++;
     if (this.o.freezeContext === true) deepFreeze(snap.context);
     this.lastGood = snap as unknown as Snapshot<unknown>;
+    const parts = watching ? this.partsAfterStep() : undefined;
     if (this.o.inspector.active) {
       this.record({
         kind: 'transition',
@@ -263,6 +286,7 @@ export class EngineInstance {
         from: before,
         to: this.stateString(),
         taken: this.taken,
+        ...(parts === undefined ? {} : { parts }),
       });
     }
     this.flush();
@@ -271,11 +295,13 @@ export class EngineInstance {
 
   private spawn(snapshot: Snapshot<unknown> | undefined): void {
     const input = { config: this.o.config, seed: this.o.seed, now: this.o.clock.now() };
-    const actor = createActor(this.machine, {
-      input,
-      clock: this.o.scheduler.clock,
-      ...(snapshot === undefined ? {} : { snapshot }),
-    });
+    const options = { input, clock: this.o.scheduler.clock, ...(snapshot === undefined ? {} : { snapshot }) };
+    // a fresh start may run the parts (XState builds the initial context as it creates the actor;
+    // consensus enters its height there): where they are is known from then on
+    const watching = this.watchingParts();
+    const actor = watching
+      ? watchParts(this.partWatcher!, () => createActor(this.machine, options))
+      : createActor(this.machine, options);
     actor.on('*', (e: Emitted) => {
       this.pendingOut.push(e);
     });
@@ -290,7 +316,8 @@ export class EngineInstance {
     this.inspection = undefined;
     this.actor = actor;
     this.pendingOut = [];
-    actor.start();
+    if (watching) watchParts(this.partWatcher!, () => actor.start());
+    else actor.start();
     const snap = actor.getSnapshot() as MachineSnapshotLike;
     if (snap.status === 'error') {
       this.onCrash(snap.error);
@@ -302,8 +329,48 @@ export class EngineInstance {
       return;
     }
     this.lastGood = snap as unknown as Snapshot<unknown>;
+    if (watching) this.partsAfterStep();
     this.flush();
     this.syncDeadlines(snap.context?.deadlines);
+  }
+
+  /**
+   * Whether the step about to run watches its parts: only while the inspector is active. A step
+   * unwatched leaves what was known of the parts stale, so it is forgotten.
+   */
+  private watchingParts(): boolean {
+    if (this.partWatcher === undefined) return false;
+    this.partsOfStep.clear();
+    if (this.o.inspector.active) return true;
+    if (this.partStateMap.size > 0) this.partStateMap.clear();
+    return false;
+  }
+
+  private partMicrostep(
+    machine: AnyStateMachine,
+    value: unknown,
+    transitions: readonly { source: TransitionSourceLike }[],
+  ): void {
+    const part = this.partNames.get(machine);
+    if (part === undefined) return;
+    let step = this.partsOfStep.get(part);
+    if (step === undefined) {
+      step = { state: '', taken: [] };
+      this.partsOfStep.set(part, step);
+    }
+    step.state = stateToString(value);
+    for (const t of transitions) step.taken.push(idOfTaken(t));
+  }
+
+  /** After a step that succeeded: each part's state from now on, and what the step saw of the parts. */
+  private partsAfterStep(): PartStep[] | undefined {
+    for (const [part, step] of this.partsOfStep) this.partStateMap.set(part, step.state);
+    const out: PartStep[] = [];
+    for (const part of this.partNames.values()) {
+      const state = this.partStateMap.get(part);
+      if (state !== undefined) out.push({ part, state, taken: this.partsOfStep.get(part)?.taken ?? [] });
+    }
+    return out.length === 0 ? undefined : out;
   }
 
   /**

@@ -258,6 +258,7 @@ export function nodeStatusOf(info: NodeInfo, graph: EngineGraph | undefined): No
     if (e.definition.name === 'consensus' && e.status === 'running') {
       consensus = consensusInfoOf(e.snapshot()?.context, e.host.storage);
     }
+    const parts = e.partStates();
     return {
       name,
       state: e.stateString(),
@@ -265,6 +266,7 @@ export function nodeStatusOf(info: NodeInfo, graph: EngineGraph | undefined): No
       mailbox: e.mailboxDepth,
       processed: e.processed,
       restarts: e.restarts,
+      ...(parts.size === 0 ? {} : { parts: Object.fromEntries(parts) }),
     };
   });
   return { node: info.node, up: true, engines, ...(consensus === undefined ? {} : { consensus }) };

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
+import { consensusStateOf } from '../engines/consensus/machine.ts';
+import { phaseOf } from '../engines/consensus/round-machine.ts';
 import { EngineGraph } from '../runtime/graph.ts';
 import { Inspector } from '../runtime/inspect.ts';
 import { SimScheduler } from '../runtime/scheduler.ts';
@@ -96,7 +98,7 @@ async function serve(source: VizSource, o: ConstructorParameters<typeof VizHub>[
 }
 
 describe('the hub over a WebSocket, with a simulation', () => {
-  it('says hello with every node, engine, edge and a laid-out chart for each definition', async () => {
+  it('says hello with every node, engine, edge and a laid-out chart for each definition and part', async () => {
     const source = new SimSource(() => makeCluster(), 'test sim', { playing: false });
     const { open } = await serve(source);
     const page = await open();
@@ -110,7 +112,15 @@ describe('the hub over a WebSocket, with a simulation', () => {
       expect(hello.graphs[i]!.engines.map((e) => e.name).sort()).toEqual(n.graph!.engineNames().sort());
     }
     const definitions = new Set(hello.nodes.flatMap((n) => n.engines.map((e) => e.definition)));
-    expect(new Set(hello.charts.map((c) => c.definition))).toEqual(definitions);
+    // the consensus core's round machine comes with the consensus engine's chart
+    expect(new Set(hello.charts.map((c) => c.definition))).toEqual(
+      new Set([...definitions, 'consensus.round']),
+    );
+    const round = hello.charts.find((c) => c.definition === 'consensus.round')!;
+    expect(round.partOf).toBe('consensus');
+    expect(round.id).toBe('round');
+    expect(round.states.map((s) => s.id)).toContain('round.precommit');
+    expect(hello.charts.filter((c) => c.partOf !== undefined)).toEqual([round]);
   });
 
   it('streams the events a run produces, with happened-before edges across nodes, and statuses that match the engines', async () => {
@@ -133,6 +143,20 @@ describe('the hub over a WebSocket, with a simulation', () => {
       expect(e.sent).toBeGreaterThan(0);
       expect(e.lamport).toBeGreaterThan(e.sent);
     }
+    // every consensus step says where the round machine is and which of its rules it took
+    const consensusSteps = events.filter((e) => e.kind === 'transition' && e.engine === 'consensus');
+    expect(consensusSteps.length).toBeGreaterThan(10);
+    for (const e of consensusSteps) {
+      if (e.kind !== 'transition') continue;
+      expect(e.parts?.map((p) => p.part)).toEqual(['round']);
+    }
+    const roundIds = consensusSteps.flatMap((e) => (e.kind === 'transition' ? e.parts![0]!.taken : []));
+    const round = (page.of('hello')[0] as Hello).charts.find((c) => c.definition === 'consensus.round')!;
+    const line36 = round.transitions.find(
+      (t) =>
+        t.from === 'round.prevote' && t.to === 'round.precommit' && t.guard?.startsWith('line 36') === true,
+    )!;
+    expect(roundIds).toContain(line36.id);
     // the status shows each engine's real state
     hub.flush();
     await waitFor(() => page.lastStatus()!.time === source.current.scheduler.now(), 5000, 'fresh status');
@@ -141,6 +165,12 @@ describe('the hub over a WebSocket, with a simulation', () => {
       const shown = status.nodes.find((s) => s.node === n.id)!;
       expect(shown.up).toBe(true);
       for (const e of shown.engines) expect(e.state).toBe(n.graph!.instance(e.name).stateString());
+      // and the round machine's state, the one the core's round state is in
+      const core = consensusStateOf(n.graph!.instance('consensus').context())!;
+      expect(shown.engines.find((e) => e.name === 'consensus')!.parts).toEqual({
+        round: phaseOf(core.round),
+      });
+      expect(shown.engines.find((e) => e.name === 'digest')!.parts).toBeUndefined();
       expect(shown.consensus?.height).toBe((n.committed + 1n).toString());
       // the recent commits come from the node's block store: the blocks it really committed
       expect(shown.consensus?.commits.length).toBe(Math.min(12, Number(n.committed)));
@@ -341,6 +371,19 @@ describe('recorded traces', () => {
       ),
     ).toThrow(/line 3: time 4 goes backwards/);
     expect(bad(`${header}\n{"kind":"boom","at":5,"node":"n","engine":"e","lamport":1}`)).toThrow(/line 2/);
+    // what a transition took, and its parts' steps, are lists of ids (the page flashes them)
+    const step = (extra: string) =>
+      `${header}\n{"kind":"transition","at":5,"node":"n","engine":"e","lamport":1,"event":"x","from":"a","to":"a"${extra}}`;
+    expect(bad(step(',"taken":7'))).toThrow(/line 2: a transition names what it took/);
+    expect(bad(step(',"parts":[{"part":"round","state":"prevote","taken":[1]}]'))).toThrow(/line 2/);
+    expect(bad(step(',"parts":{"round":"prevote"}'))).toThrow(/line 2/);
+    expect(
+      parseTrace(step(',"parts":[{"part":"round","state":"prevote","taken":["round#0"]}]')).events,
+    ).toHaveLength(1);
+    const status = (parts: string) =>
+      `${header}\n{"type":"status","time":1,"nodes":[{"node":"n","up":true,"engines":[{"name":"e","state":"s","status":"running","mailbox":0,"processed":0,"restarts":0,"parts":${parts}}]}]}`;
+    expect(bad(status('{"round":3}'))).toThrow(/line 2: a status needs nodes/);
+    expect(parseTrace(status('{"round":"prevote"}')).statuses).toHaveLength(1);
     expect(parseTrace(`${header}\n`).events).toEqual([]);
   });
 });

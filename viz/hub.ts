@@ -253,12 +253,17 @@ export class VizHub {
     }
   }
 
-  private async chart(definition: string): Promise<ChartLayout | undefined> {
+  /** Every known statechart by name (`<engine>`, `<engine>.<part>`), read once. */
+  private async known(): Promise<Map<string, Statechart>> {
     if (this.statecharts === undefined) {
       const { allStatecharts } = await import('./export.ts');
       this.statecharts = new Map(allStatecharts().map((c) => [c.engine, c]));
     }
-    const chart = this.statecharts.get(definition);
+    return this.statecharts;
+  }
+
+  private async chart(definition: string): Promise<ChartLayout | undefined> {
+    const chart = (await this.known()).get(definition);
     // only the known definitions are cached: a trace cannot grow the cache with made-up names
     if (chart === undefined) return undefined;
     let p = this.charts.get(definition);
@@ -283,9 +288,12 @@ export class VizHub {
   async hello(source: VizSource = this.source): Promise<Hello> {
     const nodes = source.nodes();
     const definitions = [...new Set(nodes.flatMap((n) => n.engines.map((e) => e.definition)))];
-    const charts = (await Promise.all(definitions.map((d) => this.chart(d)))).filter(
-      (c): c is ChartLayout => c !== undefined,
-    );
+    // and the machines their cores run (consensus: the round machine), shown with them
+    const known = await this.known();
+    const parts = [...known.values()].filter((c) => c.partOf !== undefined && definitions.includes(c.partOf));
+    const charts = (
+      await Promise.all([...definitions, ...parts.map((c) => c.engine)].map((d) => this.chart(d)))
+    ).filter((c): c is ChartLayout => c !== undefined);
     const graphs = await Promise.all(nodes.map((n) => this.graph(n)));
     return {
       type: 'hello',

@@ -1,8 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { createMachine } from 'xstate';
 import { allStatecharts } from './export.ts';
-import { CHAR, edgeText, layoutChart, layoutGraph, transitionText } from './layout.ts';
-import type { Box, ChartLayout, GraphLayout, NodeInfo, Point } from './protocol.ts';
+import { CHAR, edgeText, LINE, layoutChart, layoutGraph } from './layout.ts';
+import {
+  type Box,
+  type ChartLayout,
+  type GraphLayout,
+  type NodeInfo,
+  type Point,
+  transitionLabel,
+  transitionText,
+} from './protocol.ts';
 import { type Statechart, statechartOf } from './statechart.ts';
 
 /** slack for ELK's rounding (coordinates are rounded to 0.1) */
@@ -145,6 +153,52 @@ describe('layoutChart', () => {
     const y = (id: string): number => layout.states.find((s) => s.id === id)!.box.y;
     expect(y('cycle.a')).toBeLessThan(y('cycle.b'));
     expect(y('cycle.b')).toBeLessThan(y('cycle.c'));
+  });
+
+  it('draws transitions between the same two states as one arrow, their labels stacked in order', async () => {
+    const machine = createMachine({
+      id: 'stack',
+      initial: 'a',
+      states: {
+        a: {
+          on: { go: 'b', jump: 'b' },
+          always: [
+            { guard: 'rule 1: first', target: 'b' },
+            { guard: 'rule 2: second', target: 'c' },
+          ],
+        },
+        b: {},
+        c: {},
+      },
+    });
+    const chart = statechartOf(machine, { name: 'stack', inputs: {}, outputs: {} });
+    const layout = await layoutChart(chart);
+    checkChart(chart, layout);
+    const toB = layout.transitions.filter((t) => t.to === 'stack.b');
+    expect(toB.map(transitionLabel)).toEqual(['go', 'jump', 'always [rule 1]']);
+    for (const t of toB) expect(t.points).toEqual(toB[0]!.points);
+    for (const [i, t] of toB.entries()) {
+      expect(t.label![0]).toBe(toB[0]!.label![0]);
+      expect(t.label![1]).toBeCloseTo(toB[0]!.label![1] + i * LINE, 0);
+    }
+    const toC = layout.transitions.find((t) => t.to === 'stack.c')!;
+    expect(toC.points).not.toEqual(toB[0]!.points);
+  });
+
+  it('reads a guard `<rule>: <what it checks>` by its rule on the arrow, in full elsewhere', () => {
+    const t = { event: 'always', guard: 'line 36: 2f+1 prevotes for the valid proposal' };
+    expect(transitionLabel(t)).toBe('always [line 36]');
+    expect(transitionText(t)).toBe('always [line 36: 2f+1 prevotes for the valid proposal]');
+    expect(transitionLabel({ event: 'tick', guard: 'isTick' })).toBe('tick [isTick]');
+    expect(transitionLabel({ event: 'tick' })).toBe('tick');
+  });
+
+  it("lays out the round machine down in the protocol's order: propose, prevote, precommit, decided", async () => {
+    const layout = await layoutChart(charts.find((c) => c.engine === 'consensus.round')!);
+    expect(layout.partOf).toBe('consensus');
+    const y = (state: string): number => layout.states.find((s) => s.id === `round.${state}`)!.box.y;
+    const order = ['notStarted', 'propose', 'prevote', 'precommit', 'decided'];
+    for (let i = 1; i < order.length; i++) expect(y(order[i - 1]!), order[i]).toBeLessThan(y(order[i]!));
   });
 
   it('gives internal transitions room inside their state', async () => {

@@ -7,8 +7,9 @@
  *
  * Sizes are estimated for a 12 px monospace-ish font (`CHAR` px per character, `LINE` px per
  * line). A state's box has room for its label and, below it, one line per internal transition
- * (`event [guard]`, as `transitionText` writes it): the page lists those inside the state. A
- * compound state's header (label and internal lines) is padding above its children.
+ * (`event [guard]`, as `transitionLabel` writes it): the page lists those inside the state. A
+ * compound state's header (label and internal lines) is padding above its children. Transitions
+ * between the same two states are one arrow whose label has one line per transition, in order.
  */
 import ELK from 'elkjs/lib/elk.bundled.js';
 import type {
@@ -19,15 +20,16 @@ import type {
   ElkPort,
   LayoutOptions,
 } from 'elkjs/lib/elk-api.js';
-import type {
-  Box,
-  ChartLayout,
-  ChartStateLayout,
-  ChartTransitionLayout,
-  EdgeInfo,
-  GraphLayout,
-  NodeInfo,
-  Point,
+import {
+  type Box,
+  type ChartLayout,
+  type ChartStateLayout,
+  type ChartTransitionLayout,
+  type EdgeInfo,
+  type GraphLayout,
+  type NodeInfo,
+  type Point,
+  transitionLabel,
 } from './protocol.ts';
 import type { ChartTransition, Statechart } from './statechart.ts';
 
@@ -35,6 +37,8 @@ import type { ChartTransition, Statechart } from './statechart.ts';
 export const CHAR = 7.5;
 /** px per line of text */
 export const LINE = 16;
+/** px per character of a transition's label on its arrow (the page draws those at 10.5 px) */
+export const LABEL_CHAR = 6.6;
 
 const STATE_MIN_WIDTH = 80;
 const STATE_HEIGHT = 32;
@@ -74,11 +78,6 @@ function boxOf(n: ElkNode): Box {
   return { x: round(n.x ?? 0), y: round(n.y ?? 0), width: round(n.width ?? 0), height: round(n.height ?? 0) };
 }
 
-/** A transition's text: `event [guard]`. */
-export function transitionText(t: { event: string; guard?: string }): string {
-  return t.guard === undefined ? t.event : `${t.event} [${t.guard}]`;
-}
-
 /** An edge's route: its sections joined, repeated points dropped. */
 function routeOf(sections: readonly ElkEdgeSection[] | undefined): Point[] {
   const out: Point[] = [];
@@ -97,6 +96,13 @@ function labelCentre(e: ElkExtendedEdge): Point | undefined {
   const l = e.labels?.[0];
   if (l?.x === undefined || l.y === undefined) return undefined;
   return point({ x: l.x + (l.width ?? 0) / 2, y: l.y + (l.height ?? 0) / 2 });
+}
+
+/** The centre of line `line` of an edge's first label (one line per transition on the arrow). */
+function labelLine(e: ElkExtendedEdge, line: number): Point | undefined {
+  const l = e.labels?.[0];
+  if (l?.x === undefined || l.y === undefined) return undefined;
+  return point({ x: l.x + (l.width ?? 0) / 2, y: l.y + LINE * (line + 0.5) });
 }
 
 /** Every node of an ELK graph by id, the graph itself included. */
@@ -167,22 +173,49 @@ export async function layoutChart(chart: Statechart): Promise<ChartLayout> {
     const down = new Set(ancestors(t.to));
     return up.find((s) => down.has(s)) ?? null;
   };
-  const edges = new Map<string | null, ElkExtendedEdge[]>();
+  // transitions between the same two states share one arrow, their labels stacked on it (one
+  // line each): side by side, a machine with many rules per step would be mostly labels
+  const arrows = new Map<string, { edge: ElkExtendedEdge; lines: number[] }>();
+  /** each transition's arrow and its line on the arrow's label */
+  const arrowOf = new Map<number, { edge: string; line: number }>();
   for (const [i, t] of chart.transitions.entries()) {
     if (t.internal) continue;
-    const c = container(t);
-    const edge: ElkExtendedEdge = {
-      id: transitionEdge(i),
-      sources: [stateNode(at(t.from))],
-      targets: [stateNode(at(t.to))],
-      labels: [labelOf(transitionText(t))],
-    };
+    const key = `${t.from}\u0000${t.to}`;
+    let arrow = arrows.get(key);
+    if (arrow === undefined) {
+      const edge: ElkExtendedEdge = {
+        id: transitionEdge(i),
+        sources: [stateNode(at(t.from))],
+        targets: [stateNode(at(t.to))],
+      };
+      arrow = { edge, lines: [] };
+      arrows.set(key, arrow);
+    }
+    arrowOf.set(i, { edge: arrow.edge.id, line: arrow.lines.length });
+    arrow.lines.push(i);
+  }
+  // edges to states later in the document first: the depth-first cycle breaking follows them, so
+  // a chart reads down in the order its states are written (a protocol's steps, in order)
+  const edges = new Map<string | null, ElkExtendedEdge[]>();
+  const byTarget = [...arrows.values()].sort(
+    (a, b) => at(chart.transitions[a.lines[0]!]!.to) - at(chart.transitions[b.lines[0]!]!.to),
+  );
+  for (const { edge, lines } of byTarget) {
+    const texts = lines.map((i) => transitionLabel(chart.transitions[i]!));
+    edge.labels = [
+      {
+        text: texts.join('\n'),
+        width: Math.ceil(Math.max(...texts.map((t) => t.length)) * LABEL_CHAR) + 8,
+        height: LINE * texts.length,
+      },
+    ];
+    const c = container(chart.transitions[lines[0]!]!);
     edges.set(c, [...(edges.get(c) ?? []), edge]);
   }
 
   const build = (i: number): ElkNode => {
     const s = chart.states[i]!;
-    const lines = [s.id.split('.').at(-1)!, ...(internal.get(s.id) ?? []).map(transitionText)];
+    const lines = [s.id.split('.').at(-1)!, ...(internal.get(s.id) ?? []).map(transitionLabel)];
     const width = Math.max(STATE_MIN_WIDTH, ...lines.map((l) => textWidth(l) + 2 * TEXT_PAD));
     const height = STATE_HEIGHT + LINE * (lines.length - 1);
     const kids = children.get(s.id) ?? [];
@@ -241,14 +274,16 @@ export async function layoutChart(chart: Statechart): Promise<ChartLayout> {
       out.internal = true;
       return out;
     }
-    const e = routed.get(transitionEdge(i))!;
+    const arrow = arrowOf.get(i)!;
+    const e = routed.get(arrow.edge)!;
     out.points = routeOf(e.sections);
-    const l = labelCentre(e);
+    const l = labelLine(e, arrow.line);
     if (l !== undefined) out.label = l;
     return out;
   });
   return {
     definition: chart.engine,
+    ...(chart.partOf === undefined ? {} : { partOf: chart.partOf }),
     id: chart.id,
     width: round(graph.width ?? 0),
     height: round(graph.height ?? 0),

@@ -8,6 +8,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { consensusStateOf } from '../engines/consensus/machine.ts';
+import { phaseOf } from '../engines/consensus/round-machine.ts';
 import { Cluster } from '../sim/cluster.ts';
 import { randomFaultPlan } from '../sim/plan.ts';
 import { VizHub } from './hub.ts';
@@ -18,7 +20,7 @@ import { TraceRecorder } from './trace.ts';
 /** What the functions run inside the page use of its DOM (this file is type-checked for Node). */
 declare const document: {
   querySelector(selector: string): { textContent: string | null } | null;
-  querySelectorAll(selector: string): { length: number };
+  querySelectorAll(selector: string): ArrayLike<{ textContent: string | null }>;
   body: { textContent: string | null };
 };
 
@@ -126,6 +128,18 @@ describe('the visualiser in Chromium, against a running simulation', () => {
       await page.locator(`#chart [data-state-id="${expected}"].active`).waitFor({ timeout: 10_000 });
       await expect(page.locator('#chart .active').count()).resolves.toBe(1);
     }
+    // the round machine the consensus core runs: its chart, in the step the core's round is in
+    await page.selectOption('#chart-node', 'n0');
+    await page.selectOption('#chart-engine', 'consensus');
+    await page.click('#chart-parts button[data-part="round"]');
+    const n0 = source.current.nodes.find((x) => x.id === 'n0')!;
+    const round = consensusStateOf(n0.graph!.instance('consensus').context())!.round;
+    await page
+      .locator(`#chart [data-state-id="round.${phaseOf(round)}"].active`)
+      .waitFor({ timeout: 10_000 });
+    await expect(page.locator('#chart .active').count()).resolves.toBe(1);
+    await page.click('#chart-parts button[data-part=""]');
+    await page.locator('#chart [data-state-id="consensus"]').waitFor();
   });
 
   it('steps and jumps the simulation from the page', async () => {
@@ -150,22 +164,38 @@ describe('the visualiser in Chromium, against a running simulation', () => {
         [n.id, height],
       );
     }
-    // the README's screenshot: consensus of n0, playing at 0.25x
+    // consensus of n0, playing at 0.1x: the transitions taken flash by name, and the log says
+    // which rule fired
     await page.selectOption('#chart-node', 'n0');
     await page.selectOption('#chart-engine', 'consensus');
-    await page.selectOption('#speed', '0.25');
+    await page.selectOption('#speed', '0.1');
     await page.click('#play');
-    await page.waitForTimeout(2000);
-    // the transitions taken flash by name, and the log says which rule fired
-    await page.waitForFunction(
-      () => document.querySelector('#chart .transition.flash, #chart [data-transition].flash') !== null,
-      undefined,
-      { timeout: 20_000, polling: 50 },
-    );
+    const flashes = () =>
+      document.querySelector('#chart .transition.flash, #chart [data-transition].flash') !== null;
+    await page.waitForFunction(flashes, undefined, { timeout: 20_000, polling: 50 });
     await page.waitForFunction(() => document.querySelector('#chart-log .log-rule') !== null, undefined, {
       timeout: 20_000,
     });
+    // the README's screenshot: the round machine of n0 live, the whole chart in view, on a
+    // screen large enough to read it
+    await page.setViewportSize({ width: 1920, height: 1200 });
+    await page.click('#chart-parts button[data-part="round"]');
+    await page.locator('#chart [data-state-id="round.prevote"]').waitFor();
+    if ((await page.locator('#chart-fit').textContent()) === 'Fit all') await page.click('#chart-fit');
+    await page.waitForFunction(flashes, undefined, { timeout: 20_000, polling: 50 });
+    // the log of the round's changes names the rules of Algorithm 1 that made them
+    await page.waitForFunction(
+      () =>
+        Array.from(document.querySelectorAll('#chart-log .log-rule')).some((r) =>
+          /\[line \d+: /.test(r.textContent ?? ''),
+        ),
+      undefined,
+      { timeout: 20_000 },
+    );
+    await page.waitForTimeout(1500);
+    await page.waitForFunction(flashes, undefined, { timeout: 20_000, polling: 50 });
     await page.screenshot({ path: SCREENSHOT });
+    await page.setViewportSize({ width: 1440, height: 960 });
     expect(problems).toEqual([]);
   });
 

@@ -84,7 +84,10 @@ export interface ChartTransitionLayout {
 
 /** An engine definition's statechart, laid out. */
 export interface ChartLayout {
+  /** the engine definition's name; `<engine>.<part>` for a machine the engine's core runs */
   definition: string;
+  /** for a part: the engine definition whose core runs it (its state and steps come with that engine's) */
+  partOf?: string;
   /** the machine id: the root state's id, and the first segment of every state id */
   id: string;
   width: number;
@@ -104,6 +107,16 @@ export interface GraphLayout {
 
 // ------------------------------------------------------------------ feed -> page
 
+/** A part's share of an engine step: the part machine's state after it, and what it took. */
+export interface PartStepInfo {
+  /** the part's name in its engine definition: its chart is `<definition>.<part>` */
+  part: string;
+  /** the part's state as a dotted path without the machine id (`prevote`) */
+  state: string;
+  /** ids of the part's transitions the step took, in order */
+  taken: readonly string[];
+}
+
 export interface Hello {
   type: 'hello';
   mode: FeedMode;
@@ -111,7 +124,7 @@ export interface Hello {
   title: string;
   nodes: NodeInfo[];
   graphs: GraphLayout[];
-  /** one per engine definition used by some node */
+  /** one per engine definition used by some node, and one per part of such a definition */
   charts: ChartLayout[];
   /** whether `control` messages are accepted (simulations and traces, not live nodes) */
   controls: boolean;
@@ -146,6 +159,8 @@ export type FeedEvent =
       to: string;
       /** ids of the transitions the step took (absent in traces recorded before they were kept) */
       taken?: readonly string[];
+      /** for an engine with parts: each part whose state is known, with what it took in this step */
+      parts?: readonly PartStepInfo[];
     })
   | (EventCommon & { kind: 'emit'; port: string })
   | (EventCommon & { kind: 'timer'; op: 'arm' | 'fire' | 'cancel'; name: string; deadline: number })
@@ -191,6 +206,8 @@ export interface EngineStatusInfo {
   /** messages and timeouts processed since the engine started */
   processed: number;
   restarts: number;
+  /** for an engine with parts: each part's state by part name, when known */
+  parts?: Record<string, string>;
 }
 
 export interface ConsensusInfo {
@@ -281,6 +298,25 @@ export interface LoadMessage {
 }
 
 export type ClientMessage = FilterMessage | ControlMessage | LoadMessage;
+
+// ------------------------------------------------------------------ what a transition reads
+
+/** A transition in full: `event [guard]`. */
+export function transitionText(t: { event: string; guard?: string }): string {
+  return t.guard === undefined ? t.event : `${t.event} [${t.guard}]`;
+}
+
+/**
+ * What a transition's arrow (or its line inside a state) reads: `event [guard]`, where a guard
+ * named `<rule>: <what it checks>` (the round machine's `line 36: 2f+1 prevotes for the valid
+ * proposal`) reads by its rule, `always [line 36]`; the whole name is in the arrow's tooltip and
+ * in the log of state changes.
+ */
+export function transitionLabel(t: { event: string; guard?: string }): string {
+  if (t.guard === undefined) return t.event;
+  const colon = t.guard.indexOf(': ');
+  return `${t.event} [${colon > 0 ? t.guard.slice(0, colon) : t.guard}]`;
+}
 
 /** The message type of an event, for filters and the space-time view's labels. */
 export function eventType(e: FeedEvent): string {

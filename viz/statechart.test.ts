@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { and, assign, createMachine, fromPromise, not, setup, stateIn } from 'xstate';
+import { consensusStateOf } from '../engines/consensus/machine.ts';
+import { phaseOf } from '../engines/consensus/round-machine.ts';
 import { machineOf } from '../runtime/engine.ts';
 import { NO_FAULTS } from '../sim/faults.ts';
 import { PipelineCluster } from '../sim/pipeline.ts';
@@ -453,7 +455,7 @@ describe('statechartOf: the XState features', () => {
 });
 
 describe('taken transitions: what the runtime records is what the statechart draws', () => {
-  it('every transition a simulated run takes is named by the id of a drawn transition of its engine', () => {
+  it("every transition a simulated run takes, an engine's or its parts', is named by the id of a drawn transition", () => {
     const cluster = new PipelineCluster({
       seed: 3,
       validators: 4,
@@ -464,17 +466,34 @@ describe('taken transitions: what the runtime records is what the statechart dra
       livenessPerHeightMs: 3_000,
       workload: { txs: 6, encrypted: 0.5, every: 3, variant: 0, shards: 2 },
     });
-    const charts = new Map(engineDefinitions().map((d) => [d.name, statechartOfEngine(d)]));
+    const charts = new Map(
+      engineDefinitions().flatMap((d) =>
+        [statechartOfEngine(d), ...statechartsOfParts(d)].map((c) => [c.engine, c]),
+      ),
+    );
     const taken = new Map<string, Set<string>>();
     let changes = 0;
     const unnamed: string[] = [];
+    /** the round machine's state as recorded, where it differs from the core's real round state */
+    const roundMismatches: string[] = [];
     cluster.inspector.events$.subscribe((e) => {
       if (e.kind !== 'transition') return;
       const node = cluster.nodes.find((n) => n.id === e.node)!;
-      const def = node.graph!.instance(e.engine).definition.name;
+      const instance = node.graph!.instance(e.engine);
+      const def = instance.definition.name;
       const ids = taken.get(def) ?? new Set<string>();
       for (const id of e.taken ?? []) ids.add(id);
       taken.set(def, ids);
+      for (const p of e.parts ?? []) {
+        const partIds = taken.get(`${def}.${p.part}`) ?? new Set<string>();
+        for (const id of p.taken) partIds.add(id);
+        taken.set(`${def}.${p.part}`, partIds);
+      }
+      if (def === 'consensus') {
+        const real = phaseOf(consensusStateOf(instance.context())!.round);
+        const recorded = e.parts?.find((p) => p.part === 'round')?.state;
+        if (recorded !== real) roundMismatches.push(`${e.node} on ${e.event}: ${recorded} but ${real}`);
+      }
       if (e.from !== e.to) {
         changes++;
         if ((e.taken ?? []).length === 0) unnamed.push(`${e.engine}: ${e.from} -> ${e.to} on ${e.event}`);
@@ -489,6 +508,24 @@ describe('taken transitions: what the runtime records is what the statechart dra
       const drawn = new Set(charts.get(def)!.transitions.map((t) => t.id));
       for (const id of ids) expect(drawn.has(id), `${def}: ${id}`).toBe(true);
     }
+    // the round machine's part of every consensus step: where it really is, and the rules of
+    // Algorithm 1 it took, by line
+    expect(roundMismatches).toEqual([]);
+    const round = charts.get('consensus.round')!.transitions;
+    const rulesTaken = (from: string, to: string): string[] =>
+      round
+        .filter(
+          (t) =>
+            t.from === `round.${from}` && t.to === `round.${to}` && taken.get('consensus.round')!.has(t.id),
+        )
+        .map((t) => /^line \d+/.exec(t.guard ?? '')?.[0] ?? '');
+    expect(rulesTaken('propose', 'prevote').some((r) => ['line 22', 'line 28', 'line 57'].includes(r))).toBe(
+      true,
+    );
+    expect(
+      rulesTaken('prevote', 'precommit').some((r) => ['line 36', 'line 44', 'line 61'].includes(r)),
+    ).toBe(true);
+    expect(rulesTaken('precommit', 'decided')).toContain('line 49');
     // the decryptor went through its whole key epoch, hop by hop
     const decryptor = charts.get('decryptor')!.transitions;
     const hop = (from: string, to: string) =>

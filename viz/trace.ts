@@ -166,9 +166,23 @@ function isNodeStatus(n: unknown): boolean {
         isString(e.status) &&
         typeof e.mailbox === 'number' &&
         typeof e.processed === 'number' &&
-        typeof e.restarts === 'number',
+        typeof e.restarts === 'number' &&
+        (e.parts === undefined || (isObject(e.parts) && Object.values(e.parts).every(isString))),
     ) &&
     (n.consensus === undefined || (isObject(n.consensus) && isString(n.consensus.height)))
+  );
+}
+
+const isStrings = (v: unknown): boolean => Array.isArray(v) && v.every(isString);
+
+/** What a transition says it took, and its parts' steps, when it says so (the page reads them). */
+function isTransitionDetail(v: Record<string, unknown>): boolean {
+  if (v.kind !== 'transition') return true;
+  return (
+    (v.taken === undefined || isStrings(v.taken)) &&
+    (v.parts === undefined ||
+      (Array.isArray(v.parts) &&
+        v.parts.every((p) => isObject(p) && isString(p.part) && isString(p.state) && isStrings(p.taken))))
   );
 }
 
@@ -223,6 +237,9 @@ export function parseTrace(text: string): Trace {
         typeof v.lamport !== 'number'
       ) {
         throw new TraceError('an event needs kind, node, engine and lamport', i + 1);
+      }
+      if (!isTransitionDetail(v)) {
+        throw new TraceError('a transition names what it took (taken, parts) as lists of ids', i + 1);
       }
       events.push(v as unknown as FeedEvent);
     }

@@ -9,7 +9,8 @@
  * `step(state, input)` runs one input through the machine with XState's pure `transition`: no
  * actor, nothing kept between calls, the same state and input give the same result.
  */
-import { type ActorScope, assign, createActor, setup } from 'xstate';
+import { assign, setup } from 'xstate';
+import { partTransition } from '../../runtime/part.ts';
 import {
   canDecide,
   countVote,
@@ -241,36 +242,13 @@ export const roundMachine = setup({
   },
 });
 
-/**
- * The scope `transition` runs in. XState's own `transition()` builds a fresh actor and system for
- * every call (tens of microseconds); the round machine spawns, sends and emits nothing, so one
- * inert scope serves every step, as it would one actor.
- */
-let inertScope: ActorScope<ReturnType<typeof roundMachine.resolveState>, RoundEvent> | undefined;
-function scope() {
-  if (inertScope === undefined) {
-    const self = createActor(roundMachine, {
-      input: { s: null as unknown as RoundState, out: [] },
-    }) as unknown as ActorScope<ReturnType<typeof roundMachine.resolveState>, RoundEvent>['self'];
-    inertScope = {
-      self,
-      id: '',
-      sessionId: '',
-      logger: () => {},
-      defer: () => {},
-      emit: () => {},
-      stopChild: () => {},
-      actionExecutor: () => {},
-      system: (self as unknown as { system: ActorScope<never, never>['system'] }).system,
-    } as ActorScope<ReturnType<typeof roundMachine.resolveState>, RoundEvent>;
-  }
-  return inertScope;
-}
+/** The round machine's pure step (the runtime watches its microsteps while it inspects the engine). */
+const transition = partTransition(roundMachine);
 
 /** Runs one input through the round machine: the next state, and what it asks the engine to do. */
 export function step(s: RoundState, input: RoundInput): StepResult {
   const snapshot = roundMachine.resolveState({ value: phaseOf(s), context: { s, out: [] } });
-  const next = roundMachine.transition(snapshot, { type: input.kind, input } as RoundEvent, scope());
+  const next = transition(snapshot, { type: input.kind, input } as RoundEvent);
   const { s: after, out } = next.context;
   // the machine's state and the round state it carries must agree
   if (next.value !== phaseOf(after)) {

@@ -56,6 +56,7 @@ const chart = new ChartView(
     log: byId('chart-log', HTMLOListElement),
     current: byId('chart-state', HTMLElement),
     fit: byId('chart-fit', HTMLButtonElement),
+    parts: byId('chart-parts', HTMLElement),
   },
   (node, engine) => {
     graph.select(node, engine);

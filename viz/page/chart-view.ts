@@ -1,12 +1,20 @@
 /**
  * The statechart of one engine (chosen with #chart-node and #chart-engine, or by clicking an
- * engine in a graph): its laid-out states and transitions, the current state and its ancestors
- * highlighted from status, transitions flashing as the engine takes them, and a log of its
- * recent state changes.
+ * engine in a graph), or of a machine its core runs (a part, chosen with #chart-parts; consensus:
+ * the round machine): its laid-out states and transitions, the current state and its ancestors
+ * highlighted from status, transitions flashing as the engine (or the part) takes them, and a
+ * log of its recent state changes with the rules that made them.
  */
-import type { ChartLayout, ChartStateLayout, ChartTransitionLayout, FeedEvent } from '../protocol.ts';
+import {
+  type ChartLayout,
+  type ChartStateLayout,
+  type ChartTransitionLayout,
+  type FeedEvent,
+  transitionLabel,
+  transitionText,
+} from '../protocol.ts';
 import { clip, fmtInt, fmtTime } from './format.ts';
-import { laneKey, type Model } from './model.ts';
+import { laneKey, type Model, partKey } from './model.ts';
 import { arrowMarker, html, routePath, setText, svg, svgText, svgTitle } from './svg.ts';
 
 const FLASH_MS = 600;
@@ -16,10 +24,6 @@ const READABLE = 0.8;
 const CHAR = 7.2;
 const SMALL_CHAR = 6.6;
 const LOG_SHOWN = 30;
-
-/** `event [guard]`, as the layout sized it. */
-export const transitionText = (t: { event: string; guard?: string }): string =>
-  t.guard === undefined ? t.event : `${t.event} [${t.guard}]`;
 
 /** Splits at top-level `sep`, outside parentheses. */
 function splitTop(s: string, sep: string): string[] {
@@ -62,11 +66,25 @@ export interface ChartElements {
   current: HTMLElement;
   /** toggles between a readable size (scrolling, following the current state) and fitting all */
   fit: HTMLButtonElement;
+  /** a button per chart of the engine: its own machine, then each part (hidden without parts) */
+  parts: HTMLElement;
+}
+
+/** A step as the chart shows it: the engine's, or a part's share of it. */
+interface ShownStep {
+  event: string;
+  from: string;
+  to: string;
+  taken?: readonly string[];
 }
 
 export class ChartView {
   private node = '';
   private engine = '';
+  /** the part shown ('' = the engine's own machine) */
+  private part = '';
+  /** the part last chosen: kept while other engines are looked at, shown again where it exists */
+  private wantedPart = '';
   private chart: ChartLayout | null = null;
   private svgEl: SVGSVGElement | null = null;
   private states = new Map<string, SVGGElement>();
@@ -75,8 +93,8 @@ export class ChartView {
   private transitions = new Map<number, SVGElement[]>();
   private highlighted: SVGGElement[] = [];
   private flashing = new Map<SVGElement, number>();
-  /** transitions of the selected engine not yet drawn */
-  private pending: Extract<FeedEvent, { kind: 'transition' }>[] = [];
+  /** steps of the selected engine (or part) not yet drawn */
+  private pending: ShownStep[] = [];
   /** the state shown: from status, or from the latest transition event */
   private state: string | null = null;
   private logDirty = true;
@@ -108,10 +126,16 @@ export class ChartView {
       this.fit();
       this.reveal();
     });
+    el.parts.addEventListener('click', (ev) => {
+      const button = (ev.target as Element).closest('button[data-part]');
+      if (button === null) return;
+      this.wantedPart = button.getAttribute('data-part') ?? '';
+      this.selectionChanged();
+    });
   }
 
-  get selection(): { node: string; engine: string } {
-    return { node: this.node, engine: this.engine };
+  get selection(): { node: string; engine: string; part: string } {
+    return { node: this.node, engine: this.engine, part: this.part };
   }
 
   /** After the structure changed: the selectors' options, the selection kept where it still exists. */
@@ -156,8 +180,43 @@ export class ChartView {
     this.selectionChanged();
   }
 
+  /** The part shown: the one last chosen if this engine has it; and a button per chart. */
+  private fillParts(): void {
+    const parts = this.model.partChartsOf(this.node, this.engine);
+    this.part = parts.has(this.wantedPart) ? this.wantedPart : '';
+    const el = this.el.parts;
+    el.hidden = parts.size === 0;
+    this.el.chart.closest('.panel')?.classList.toggle('showing-part', this.part !== '');
+    if (parts.size === 0) {
+      el.replaceChildren();
+      return;
+    }
+    const definition = this.model.engine(this.node, this.engine)?.definition ?? this.engine;
+    const button = (part: string, label: string, title: string): HTMLButtonElement => {
+      const b = html(
+        'button',
+        { type: 'button', class: 'small', 'data-part': part, title },
+        undefined,
+        label,
+      );
+      b.classList.toggle('on', part === this.part);
+      b.setAttribute('aria-pressed', String(part === this.part));
+      return b;
+    };
+    el.replaceChildren(
+      button('', definition, `The ${definition} engine's machine`),
+      ...[...parts].map(([part, chart]) =>
+        button(part, part, `The ${chart.id} machine the ${definition} engine's core runs on every input`),
+      ),
+    );
+  }
+
   private selectionChanged(force = false): void {
-    const chart = this.model.chartOf(this.node, this.engine) ?? null;
+    this.fillParts();
+    const chart =
+      (this.part === ''
+        ? this.model.chartOf(this.node, this.engine)
+        : this.model.partChart(this.node, this.engine, this.part)) ?? null;
     this.pending = [];
     this.state = null;
     if (force || chart !== this.chart) this.draw(chart);
@@ -215,7 +274,7 @@ export class ChartView {
       const els: SVGElement[] = [g];
       if (t.label !== undefined) {
         const attrs = { class: 'transition-label', x: t.label[0], y: t.label[1], 'data-label-of': t.index };
-        els.push(svgText(transitionText(t), attrs, labels));
+        els.push(svgText(transitionLabel(t), attrs, labels));
       }
       this.transitions.set(t.index, els);
     }
@@ -261,7 +320,7 @@ export class ChartView {
       }
     }
     internal.forEach((t, i) => {
-      const text = clip(transitionText(t), Math.floor((w - 12) / SMALL_CHAR));
+      const text = clip(transitionLabel(t), Math.floor((w - 12) / SMALL_CHAR));
       const attrs = container
         ? { class: 'internal-line', x: x + 10, y: y + 18 + 16 * (i + 1), 'data-transition': t.index }
         : {
@@ -374,9 +433,11 @@ export class ChartView {
         this.highlighted.push(a);
       }
     }
+    const shown =
+      this.part === '' ? `${this.node}/${this.engine}` : `${this.node}/${this.engine} › ${this.part}`;
     setText(
       this.el.current,
-      this.state === null ? '' : `${this.node}/${this.engine}: ${this.state === '' ? '(root)' : this.state}`,
+      this.state === null ? '' : `${shown}: ${this.state === '' ? '(root)' : this.state}`,
     );
     this.reveal();
   }
@@ -385,8 +446,13 @@ export class ChartView {
   onStatus(): void {
     const st = this.model.engineStatus(this.node, this.engine);
     const stopped = st?.status === 'stopped' || !this.model.isUp(this.node);
-    // a stopped engine is in no state
-    const state = st === undefined || stopped ? null : st.state;
+    // a stopped engine is in no state; a part's state is known once it ran while watched
+    const state =
+      st === undefined || stopped
+        ? null
+        : this.part === ''
+          ? st.state
+          : (st.parts?.[this.part] ?? this.state);
     this.el.chart.classList.toggle('engine-failed', st?.status === 'failed');
     this.el.chart.classList.toggle('engine-stopped', stopped);
     if (state !== this.state) {
@@ -399,10 +465,16 @@ export class ChartView {
   /** New events: the selected engine's transitions are flashed at the next frame. */
   onEvents(events: readonly FeedEvent[]): void {
     for (const e of events) {
-      if (e.kind === 'transition' && e.node === this.node && e.engine === this.engine) {
+      if (e.kind !== 'transition' || e.node !== this.node || e.engine !== this.engine) continue;
+      if (this.part === '') {
         this.pending.push(e);
         if (e.from !== e.to) this.logDirty = true;
+        continue;
       }
+      const p = e.parts?.find((x) => x.part === this.part);
+      if (p === undefined) continue;
+      this.pending.push({ event: e.event, from: p.state, to: p.state, taken: p.taken });
+      if (p.taken.length > 0) this.logDirty = true;
     }
     if (this.pending.length > 200) this.pending.splice(0, this.pending.length - 200);
   }
@@ -440,11 +512,12 @@ export class ChartView {
    * such as `always` do not name what triggered them); a step in place matches its state's
    * (or an ancestor's) internal transitions for that event.
    */
-  private matching(e: { event: string; from: string; to: string; taken?: readonly string[] }): SVGElement[] {
+  private matching(e: ShownStep): SVGElement[] {
     const chart = this.chart;
     if (chart === null) return [];
-    // the runtime said which transitions it took: exactly those (every hop of an eventless chain)
-    if (e.taken !== undefined && e.taken.length > 0) {
+    // the runtime said which transitions it took: exactly those (every hop of an eventless chain);
+    // a part's step is always named (its events are the core's, not the engine's)
+    if (e.taken !== undefined && (e.taken.length > 0 || this.part !== '')) {
       const taken = new Set(e.taken);
       return chart.transitions
         .filter((t) => taken.has(t.id))
@@ -475,7 +548,8 @@ export class ChartView {
 
   private renderLog(): void {
     this.logDirty = false;
-    const key = laneKey(this.node, this.engine);
+    const key =
+      this.part === '' ? laneKey(this.node, this.engine) : partKey(this.node, this.engine, this.part);
     const log = this.model.logs.get(key) ?? [];
     const inPlace = this.model.inPlace.get(key) ?? 0;
     const last = log.at(-1);

@@ -7,6 +7,7 @@
 import {
   type Batch,
   type ChartLayout,
+  type ChartTransitionLayout,
   type EngineInfo,
   type EngineStatusInfo,
   eventType,
@@ -18,6 +19,7 @@ import {
   type Hello,
   type NodeInfo,
   type NodeStatus,
+  type PartStepInfo,
   type Status,
 } from '../protocol.ts';
 import type { FeedConnection } from './feed.ts';
@@ -32,6 +34,9 @@ const COMMIT_CAP = 64;
 const RATE_WINDOW = 2000;
 
 export const laneKey = (node: string, engine: string): string => `${node}/${engine}`;
+/** The key of a part of an engine (its log, its last state): still `<node>/…` */
+export const partKey = (node: string, engine: string, part: string): string =>
+  `${laneKey(node, engine)}#${part}`;
 
 /** The map's value for `key`, made and stored first if missing. */
 function entry<K, V>(map: Map<K, V>, key: K, make: () => V): V {
@@ -98,10 +103,14 @@ export class Model {
   rates = new Map<string, RateTracker>();
   /** node → height (decimal) → short hash of the block committed there */
   commits = new Map<string, Map<string, string>>();
-  /** by `node/engine`: recent state changes, oldest first */
+  /** by `node/engine`, or `partKey` for a part: recent state changes, oldest first */
   logs = new Map<string, TransitionLogEntry[]>();
-  /** by `node/engine`: how many events were handled without a change of state */
+  /** by `node/engine` (or `partKey`): how many steps changed nothing (a part: took only in-place rules) */
   inPlace = new Map<string, number>();
+  /** by `partKey`: the part's state after the latest event that named it */
+  partStates = new Map<string, string>();
+  /** per part chart: its transitions by id (several targets share an id: the first is kept) */
+  private readonly transitionsById = new WeakMap<ChartLayout, Map<string, ChartTransitionLayout>>();
   events: FeedEvent[] = [];
   /** counts every event ever appended (views compare it to know what is new) */
   eventSeq = 0;
@@ -187,6 +196,7 @@ export class Model {
       this.eventSeq++;
       this.seenTypes.add(eventType(e));
       if (e.kind === 'transition') {
+        for (const p of e.parts ?? []) this.onPartStep(e, p);
         const key = laneKey(e.node, e.engine);
         if (e.from === e.to) {
           this.inPlace.set(key, (this.inPlace.get(key) ?? 0) + 1);
@@ -212,6 +222,44 @@ export class Model {
         this.droppedBy.set(k, (this.droppedBy.get(k) ?? 0) + n);
       }
     }
+  }
+
+  /**
+   * A part's share of a step: a change when its state changed or a rule took it out of its state
+   * (a new round re-enters `propose`); otherwise, if it took rules, handled in place.
+   */
+  private onPartStep(e: Extract<FeedEvent, { kind: 'transition' }>, p: PartStepInfo): void {
+    const key = partKey(e.node, e.engine, p.part);
+    const before = this.partStates.get(key);
+    this.partStates.set(key, p.state);
+    const chart = this.partChart(e.node, e.engine, p.part);
+    const left = chart === undefined ? undefined : this.firstMove(chart, p.taken);
+    if (before === p.state && left === undefined) {
+      if (p.taken.length > 0) this.inPlace.set(key, (this.inPlace.get(key) ?? 0) + 1);
+      return;
+    }
+    // first sight of the part, and no rule that moved it: nothing is known to have changed
+    if (before === undefined && left === undefined) return;
+    const from =
+      before ?? (left!.from.startsWith(`${chart!.id}.`) ? left!.from.slice(chart!.id.length + 1) : '');
+    const log = entry(this.logs, key, (): TransitionLogEntry[] => []);
+    log.push({ at: e.at, lamport: e.lamport, event: e.event, from, to: p.state, taken: p.taken });
+    if (log.length > LOG_CAP) log.splice(0, log.length - LOG_CAP);
+  }
+
+  /** The first of `taken` that leaves its state (not handled in place), if any. */
+  private firstMove(chart: ChartLayout, taken: readonly string[]): ChartTransitionLayout | undefined {
+    let byId = this.transitionsById.get(chart);
+    if (byId === undefined) {
+      byId = new Map();
+      for (const t of chart.transitions) if (!byId.has(t.id)) byId.set(t.id, t);
+      this.transitionsById.set(chart, byId);
+    }
+    for (const id of taken) {
+      const t = byId.get(id);
+      if (t !== undefined && t.internal !== true) return t;
+    }
+    return undefined;
   }
 
   private onStatus(feed: FeedConnection, status: Status): void {
@@ -264,7 +312,7 @@ export class Model {
 
   private clearNodes(which: (node: string) => boolean): void {
     this.events = this.events.filter((e) => !which(e.node));
-    for (const map of [this.rates, this.logs, this.inPlace]) {
+    for (const map of [this.rates, this.logs, this.inPlace, this.partStates]) {
       for (const key of [...map.keys()]) if (which(key.slice(0, key.lastIndexOf('/')))) map.delete(key);
     }
     for (const node of [...this.commits.keys()]) if (which(node)) this.commits.delete(node);
@@ -336,6 +384,25 @@ export class Model {
   chartOf(node: string, engine: string): ChartLayout | undefined {
     const info = this.engine(node, engine);
     return info === undefined ? undefined : this.charts.get(info.definition);
+  }
+
+  /** The charts of the machines an engine's core runs (its parts), by part name. */
+  partChartsOf(node: string, engine: string): Map<string, ChartLayout> {
+    const definition = this.engine(node, engine)?.definition;
+    const out = new Map<string, ChartLayout>();
+    if (definition === undefined) return out;
+    for (const c of this.charts.values()) {
+      if (c.partOf === definition && c.definition.startsWith(`${definition}.`)) {
+        out.set(c.definition.slice(definition.length + 1), c);
+      }
+    }
+    return out;
+  }
+
+  partChart(node: string, engine: string, part: string): ChartLayout | undefined {
+    const definition = this.engine(node, engine)?.definition;
+    const chart = definition === undefined ? undefined : this.charts.get(`${definition}.${part}`);
+    return chart?.partOf === definition ? chart : undefined;
   }
 
   engineStatus(node: string, engine: string): EngineStatusInfo | undefined {

@@ -1,0 +1,88 @@
+/**
+ * Parts: machines an engine's pure core runs inside its steps (`EngineDefinition.parts`; consensus:
+ * the round machine), one XState `transition` per input, with no actor of their own.
+ *
+ * `partTransition(machine)` is that pure step. While the runtime inspects an engine's step (only
+ * while its inspector is active) it watches the microsteps of the parts the step runs
+ * (`watchParts`): the transitions they took and the state each reached. Watching only reports:
+ * what a transition returns is the same whether anyone watches or not, so a run (and its trace
+ * hash) does not depend on it, and nobody watching costs one comparison per microstep.
+ */
+import {
+  type ActorScope,
+  type AnyStateMachine,
+  createActor,
+  type EventFromLogic,
+  type SnapshotFrom,
+} from 'xstate';
+import type { TransitionSourceLike } from './transition-id.ts';
+
+/** Told of every microstep of a part taken while it watches. */
+export interface PartWatcher {
+  /** `machine` took `transitions` (XState's definitions, in order) and reached `value`. */
+  microstep(
+    machine: AnyStateMachine,
+    value: unknown,
+    transitions: readonly { source: TransitionSourceLike }[],
+  ): void;
+}
+
+/** Steps run one at a time and never inside one another, but an outer watcher is restored anyway. */
+let watcher: PartWatcher | undefined;
+
+/** Runs `run` with `w` watching the parts it steps. */
+export function watchParts<T>(w: PartWatcher, run: () => T): T {
+  const outer = watcher;
+  watcher = w;
+  try {
+    return run();
+  } finally {
+    watcher = outer;
+  }
+}
+
+interface MicrostepLike {
+  type: string;
+  snapshot?: { value?: unknown };
+  _transitions?: readonly { source: TransitionSourceLike }[];
+}
+
+/**
+ * The scope a part's transitions run in. XState's own `transition()` builds a fresh actor and
+ * system for every call (tens of microseconds); a part spawns, sends and emits nothing, so one
+ * inert scope serves every step, as it would one actor. Its system hands microsteps to the
+ * watcher, if any, instead of to XState's inspection observers.
+ */
+function inertScope<M extends AnyStateMachine>(machine: M): ActorScope<SnapshotFrom<M>, EventFromLogic<M>> {
+  const self = createActor(machine as AnyStateMachine);
+  const system = Object.create(self.system, {
+    _sendInspectionEvent: {
+      value: (e: MicrostepLike): void => {
+        if (watcher === undefined || e.type !== '@xstate.microstep') return;
+        watcher.microstep(machine, e.snapshot?.value, e._transitions ?? []);
+      },
+    },
+  }) as typeof self.system;
+  return {
+    self,
+    id: '',
+    sessionId: '',
+    logger: () => {},
+    defer: () => {},
+    emit: () => {},
+    stopChild: () => {},
+    actionExecutor: () => {},
+    system,
+  } as unknown as ActorScope<SnapshotFrom<M>, EventFromLogic<M>>;
+}
+
+/** A part's pure step: the snapshot after `event`, from the snapshot before it. */
+export function partTransition<M extends AnyStateMachine>(
+  machine: M,
+): (snapshot: SnapshotFrom<M>, event: EventFromLogic<M>) => SnapshotFrom<M> {
+  let scope: ActorScope<SnapshotFrom<M>, EventFromLogic<M>> | undefined;
+  return (snapshot, event) => {
+    scope ??= inertScope(machine);
+    return machine.transition(snapshot, event, scope) as SnapshotFrom<M>;
+  };
+}
