@@ -38,17 +38,23 @@ import { sha256, toHex } from '../../wire/commit.ts';
 import { encode, type Infer, s, tryDecode } from '../../wire/schema.ts';
 import { createSigner, type Signer, verify } from '../../wire/sign.ts';
 
+// the control channel's messages are the peer session's (the simulator's sessions carry them too)
+export {
+  CONTROL_CHANNEL,
+  Control,
+  decodeControl,
+  encodeControl,
+  MAX_APP_CHANNEL,
+  MAX_PEX_ENTRIES,
+  PeerAddress,
+} from '../../peer/control.ts';
+
 export const PROTOCOL_VERSION = 1;
-/** The channel the transport keeps for itself (ping, peer exchange). */
-export const CONTROL_CHANNEL = 255;
-/** Application channels are 0..MAX_APP_CHANNEL. */
-export const MAX_APP_CHANNEL = 254;
 /** Bytes an encrypted frame adds to its payload: counter, channel byte, tag. */
 export const FRAME_OVERHEAD = 8 + 1 + TAG_BYTES;
 /** Largest handshake message accepted (hello and auth are a few hundred bytes). */
 export const MAX_HANDSHAKE_BYTES = 4096;
 export const MAX_INSTANCE_BYTES = 128;
-export const MAX_PEX_ENTRIES = 64;
 
 const utf8 = new TextEncoder();
 const TRANSCRIPT_DOMAIN = utf8.encode('fractal/net/v1/transcript');
@@ -79,18 +85,6 @@ export const Auth = s.struct({
   maxFrameBytes: s.u32(),
 });
 export type Auth = Infer<typeof Auth>;
-
-export const PeerAddress = s.struct({ address: s.string({ max: 256 }), publicKey: s.bytes({ length: 32 }) });
-export type PeerAddress = Infer<typeof PeerAddress>;
-
-/** Messages on the control channel. */
-export const Control = s.variant({
-  ping: s.u32(),
-  pong: s.u32(),
-  /** listen addresses of peers the sender is connected to */
-  peers: s.list(PeerAddress, { max: MAX_PEX_ENTRIES }),
-});
-export type Control = Infer<typeof Control>;
 
 // --- x25519 and the key schedule ------------------------------------------------------------------
 
@@ -420,14 +414,4 @@ export class Handshake {
       },
     };
   }
-}
-
-/** Decodes a control message; undefined when it does not decode. */
-export function decodeControl(bytes: Uint8Array): Control | undefined {
-  const r = tryDecode(Control, bytes);
-  return r.ok ? r.value : undefined;
-}
-
-export function encodeControl(msg: Control): Uint8Array {
-  return encode(Control, msg);
 }
