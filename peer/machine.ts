@@ -493,7 +493,7 @@ function ending(
   return { change, effects };
 }
 
-/** `end the handshake: <reason>`: a refusal or failure before the session opened. */
+/** `end the handshake (<reason>)`: a refusal or failure before the session opened. */
 function endHandshake(
   reason: DisconnectReason,
   detail: (c: PeerContext, e: PeerEvent) => string | undefined,
@@ -501,7 +501,7 @@ function endHandshake(
   return act((c, e) => ending(c, e, reason, detail(c, e), { handshake: true }));
 }
 
-/** `end the session: <reason>`: an open session ends. */
+/** `end the session (<reason>)`: an open session ends. */
 function endSession(reason: DisconnectReason, detail: (c: PeerContext, e: PeerEvent) => string | undefined) {
   return act((c, e) => ending(c, e, reason, detail(c, e), { open: true }));
 }
@@ -573,8 +573,8 @@ const guardOf =
 
 /** The rate limits and the text check, ahead of what a message means (its reading's offences). */
 const IN_HANDSHAKE_REFUSALS = [
-  { guard: 'an offence', target: '#peer.banned', actions: 'end the handshake: the offence' },
-  { guard: 'a mismatch', target: '#peer.ended', actions: 'end the handshake: the mismatch' },
+  { guard: 'an offence', target: '#peer.banned', actions: 'end the handshake (the offence)' },
+  { guard: 'a mismatch', target: '#peer.ended', actions: 'end the handshake (the mismatch)' },
 ] as const;
 
 /** How the socket closing ends a handshake (the peer may refuse us as its own identity). */
@@ -582,9 +582,9 @@ const HANDSHAKE_SOCKET_CLOSED = [
   {
     guard: 'refused as its own identity',
     target: '#peer.ended',
-    actions: ['end the handshake: the socket closed', 'back off to the slowest pace'],
+    actions: ['end the handshake (the socket closed)', 'back off to the slowest pace'],
   },
-  { target: '#peer.ended', actions: 'end the handshake: the socket closed' },
+  { target: '#peer.ended', actions: 'end the handshake (the socket closed)' },
 ] as const;
 
 /** (re)dialling: a banned address waits, a learned one waits for room, else a socket is opened. */
@@ -716,36 +716,36 @@ export const peerMachine = setup({
         ],
       };
     }),
-    'end the handshake: the offence': endOnReading(false),
-    'end the handshake: the mismatch': endOnReading(false),
-    'end the handshake: self, our own hello came back': act((c, e) => {
+    'end the handshake (the offence)': endOnReading(false),
+    'end the handshake (the mismatch)': endOnReading(false),
+    'end the handshake (our own hello came back)': act((c, e) => {
       const detail = c.direction === 'in' ? 'a connection from ourselves' : 'dialled our own address';
       return ending(c, e, 'self', detail, { handshake: true });
     }),
-    'end the handshake: self': act((c, e) => ending(c, e, 'self', 'connected to ourselves', {})),
-    'end the handshake: wrong-identity': act((c, e) =>
+    'end the handshake (self)': act((c, e) => ending(c, e, 'self', 'connected to ourselves', {})),
+    'end the handshake (wrong-identity)': act((c, e) =>
       ending(c, e, 'wrong-identity', `expected ${c.link?.pinned}, the peer is ${c.conn?.proven?.peerId}`, {}),
     ),
-    'end the handshake: banned': act((c, e) =>
+    'end the handshake (banned)': act((c, e) =>
       ending(c, e, 'banned', 'identity is banned', { peer: c.conn!.proven!.peerId }),
     ),
-    'end the handshake: duplicate': act((c, e) => {
+    'end the handshake (duplicate)': act((c, e) => {
       const end = ending(c, e, 'duplicate', 'already connected', { peer: c.conn!.proven!.peerId });
       return { change: { ...end.change, ...withLink(c, () => ({ elsewhere: true })) }, effects: end.effects };
     }),
-    'end the handshake: too-many-peers': act((c, e) =>
+    'end the handshake (too-many-peers)': act((c, e) =>
       ending(c, e, 'too-many-peers', 'no room for another peer', { peer: c.conn!.proven!.peerId }),
     ),
-    'end the handshake: handshake-timeout': endHandshake(
+    'end the handshake (handshake-timeout)': endHandshake(
       'handshake-timeout',
       (c) => `${c.policy.handshakeTimeoutMs} ms`,
     ),
-    'end the handshake: the socket closed': act((c, e) => socketClosed(c, e, { handshake: true })),
-    'end the handshake: the socket broke the protocol': act((c, e) => {
+    'end the handshake (the socket closed)': act((c, e) => socketClosed(c, e, { handshake: true })),
+    'end the handshake (the socket broke the protocol)': act((c, e) => {
       const s = ev(e, 'socket-error');
       return ending(c, e, s.reason, s.detail, { handshake: true });
     }),
-    'end the handshake: shutdown': endHandshake('shutdown', () => undefined),
+    'end the handshake (shutdown)': endHandshake('shutdown', () => undefined),
     'back off to the slowest pace': act((c) => ({
       change: withLink(c, (l) => ({ attempts: Math.max(l.attempts, 64) })),
     })),
@@ -807,9 +807,9 @@ export const peerMachine = setup({
       const s = sealed(c, CONTROL_CHANNEL, control('ping', e.now >>> 0));
       return { change: { conn: s.conn }, effects: [{ type: 'send', bytes: s.wire }] };
     }),
-    'end the session: the offence': endOnReading(true),
-    'end the session: timeout': endSession('timeout', (c, e) => `silent for ${e.now - c.conn!.lastSeen} ms`),
-    'end the session: penalised': act((c, e) => {
+    'end the session (the offence)': endOnReading(true),
+    'end the session (timeout)': endSession('timeout', (c, e) => `silent for ${e.now - c.conn!.lastSeen} ms`),
+    'end the session (penalised)': act((c, e) => {
       const p = ev(e, 'penalised');
       const end = ending(c, e, 'penalised', p.reason, { open: true });
       if (c.link === undefined) return end;
@@ -821,18 +821,18 @@ export const peerMachine = setup({
         effects: [...end.effects, { type: 'arm', timer: 'redial', at: p.until }],
       };
     }),
-    'end the session: the socket closed': act((c, e) => socketClosed(c, e, { open: true })),
-    'end the session: orphaned by the peer': act((c, e) => socketClosed(c, e, { open: true, orphan: true })),
-    'end the session: the socket broke the protocol': act((c, e) => {
+    'end the session (the socket closed)': act((c, e) => socketClosed(c, e, { open: true })),
+    'end the session (orphaned by the peer)': act((c, e) => socketClosed(c, e, { open: true, orphan: true })),
+    'end the session (the socket broke the protocol)': act((c, e) => {
       const s = ev(e, 'socket-error');
       return ending(c, e, s.reason, s.detail, { open: true });
     }),
-    'end the session: shutdown': endSession('shutdown', () => undefined),
+    'end the session (shutdown)': endSession('shutdown', () => undefined),
     'retire the connection': act((c) => ({
       change: withLink(c, () => ({ elsewhere: true })),
       effects: [{ type: 'retire', ...(c.conn?.peerId !== undefined ? { peer: c.conn.peerId } : {}) }],
     })),
-    'end the retired connection: the offence': endOnReading(false),
+    'end the retired connection (the offence)': endOnReading(false),
     'end the retired connection': act(() => ({
       change: { ended: { reason: 'duplicate', wasOpen: true } },
     })),
@@ -851,14 +851,14 @@ export const peerMachine = setup({
       const r = scheduleRedial({ ...c, link: { ...c.link!, elsewhere: false } }, e.now);
       return r;
     }),
-    'forget the address: ourselves': act(() => ({
+    'forget the address (ourselves)': act(() => ({
       change: { conn: undefined },
       effects: [
         { type: 'disarm', timer: 'redial' },
         { type: 'forget', reason: 'self' },
       ],
     })),
-    'forget the address: it failed': act(() => ({
+    'forget the address (it failed)': act(() => ({
       change: { conn: undefined },
       effects: [
         { type: 'disarm', timer: 'redial' },
@@ -913,19 +913,19 @@ export const peerMachine = setup({
       on: {
         'socket-opened': { target: 'handshaking', actions: 'start as initiator' },
         'socket-closed': [...HANDSHAKE_SOCKET_CLOSED],
-        'handshake-timeout': { target: 'ended', actions: 'end the handshake: handshake-timeout' },
-        shutdown: { target: 'closed', actions: 'end the handshake: shutdown' },
+        'handshake-timeout': { target: 'ended', actions: 'end the handshake (handshake-timeout)' },
+        shutdown: { target: 'closed', actions: 'end the handshake (shutdown)' },
       },
     },
     handshaking: {
       initial: 'hello',
       on: {
         message: [...IN_HANDSHAKE_REFUSALS],
-        ourselves: { target: 'ended', actions: 'end the handshake: self, our own hello came back' },
-        'socket-error': { target: 'banned', actions: 'end the handshake: the socket broke the protocol' },
+        ourselves: { target: 'ended', actions: 'end the handshake (our own hello came back)' },
+        'socket-error': { target: 'banned', actions: 'end the handshake (the socket broke the protocol)' },
         'socket-closed': [...HANDSHAKE_SOCKET_CLOSED],
-        'handshake-timeout': { target: 'ended', actions: 'end the handshake: handshake-timeout' },
-        shutdown: { target: 'closed', actions: 'end the handshake: shutdown' },
+        'handshake-timeout': { target: 'ended', actions: 'end the handshake (handshake-timeout)' },
+        shutdown: { target: 'closed', actions: 'end the handshake (shutdown)' },
       },
       states: {
         hello: {
@@ -939,26 +939,26 @@ export const peerMachine = setup({
         admitting: {
           on: {
             admission: [
-              { guard: 'the peer is ourselves', target: '#peer.ended', actions: 'end the handshake: self' },
+              { guard: 'the peer is ourselves', target: '#peer.ended', actions: 'end the handshake (self)' },
               {
                 guard: 'not the pinned identity',
                 target: '#peer.ended',
-                actions: 'end the handshake: wrong-identity',
+                actions: 'end the handshake (wrong-identity)',
               },
               {
                 guard: 'the identity is banned',
                 target: '#peer.ended',
-                actions: 'end the handshake: banned',
+                actions: 'end the handshake (banned)',
               },
               {
                 guard: 'loses to the connection it duplicates',
                 target: '#peer.ended',
-                actions: 'end the handshake: duplicate',
+                actions: 'end the handshake (duplicate)',
               },
               {
                 guard: 'no room for another peer',
                 target: '#peer.ended',
-                actions: 'end the handshake: too-many-peers',
+                actions: 'end the handshake (too-many-peers)',
               },
               { target: '#peer.open', actions: 'open the session' },
             ],
@@ -969,7 +969,7 @@ export const peerMachine = setup({
     open: {
       on: {
         message: [
-          { guard: 'an offence', target: 'banned', actions: 'end the session: the offence' },
+          { guard: 'an offence', target: 'banned', actions: 'end the session (the offence)' },
           { guard: 'a ping', actions: 'answer the ping' },
           { guard: 'a pong', actions: 'note the pong' },
           { guard: 'a peer list', actions: 'pass the peer list on' },
@@ -980,28 +980,28 @@ export const peerMachine = setup({
           { actions: 'seal and send the frame' },
         ],
         'ping-due': [
-          { guard: 'silent past the idle timeout', target: 'ended', actions: 'end the session: timeout' },
+          { guard: 'silent past the idle timeout', target: 'ended', actions: 'end the session (timeout)' },
           { actions: 'send a ping' },
         ],
         replaced: { target: 'retiring', actions: 'retire the connection' },
-        penalised: { target: 'banned', actions: 'end the session: penalised' },
-        'socket-error': { target: 'banned', actions: 'end the session: the socket broke the protocol' },
+        penalised: { target: 'banned', actions: 'end the session (penalised)' },
+        'socket-error': { target: 'banned', actions: 'end the session (the socket broke the protocol)' },
         'socket-closed': [
           {
             guard: 'replaced by the peer',
             target: 'ended',
-            actions: 'end the session: orphaned by the peer',
+            actions: 'end the session (orphaned by the peer)',
           },
-          { target: 'ended', actions: 'end the session: the socket closed' },
+          { target: 'ended', actions: 'end the session (the socket closed)' },
         ],
-        shutdown: { target: 'closed', actions: 'end the session: shutdown' },
+        shutdown: { target: 'closed', actions: 'end the session (shutdown)' },
       },
     },
     // replaced by a duplicate: the socket is closing; frames already in flight are still delivered
     retiring: {
       on: {
         message: [
-          { guard: 'an offence', target: 'banned', actions: 'end the retired connection: the offence' },
+          { guard: 'an offence', target: 'banned', actions: 'end the retired connection (the offence)' },
           { guard: 'an application frame', actions: 'deliver the frame' },
           { guard: 'a control message', actions: 'read past the control message' },
         ],
@@ -1013,11 +1013,11 @@ export const peerMachine = setup({
     ended: {
       always: [
         { guard: 'an inbound connection', target: 'closed', actions: 'let the connection go' },
-        { guard: 'dialled ourselves', target: 'closed', actions: 'forget the address: ourselves' },
+        { guard: 'dialled ourselves', target: 'closed', actions: 'forget the address (ourselves)' },
         {
           guard: 'a learned address that failed for good',
           target: 'closed',
-          actions: 'forget the address: it failed',
+          actions: 'forget the address (it failed)',
         },
         { guard: 'the peer is connected elsewhere', target: 'parked', actions: 'let the connection go' },
         { target: 'backoff', actions: 'schedule a redial' },
@@ -1038,7 +1038,7 @@ export const peerMachine = setup({
     // ended by an offence or a ban: an inbound connection stays here until dropped; a link waits
     // out the ban (its redial timer) and dials again, a learned address is forgotten
     banned: {
-      always: [{ guard: 'a learned address', target: 'closed', actions: 'forget the address: it failed' }],
+      always: [{ guard: 'a learned address', target: 'closed', actions: 'forget the address (it failed)' }],
       on: { dial: [...DIAL] },
     },
     closed: { type: 'final' },
