@@ -7,8 +7,8 @@ import { CONTROL_CHANNEL, encodeControl } from './control.ts';
 import {
   type Existing,
   type PeerEffect,
-  type PeerEvent,
   type PeerInput,
+  type PeerMachineEvent,
   type PeerPolicy,
   type PeerSnapshot,
   peerMachine,
@@ -67,7 +67,7 @@ class Driver {
     return peerStateOf(this.snapshot);
   }
 
-  step(e: PeerEvent): PeerEffect[] {
+  step(e: PeerMachineEvent): PeerEffect[] {
     const from = this.state;
     const r = stepPeer(this.snapshot, e);
     for (const t of r.taken) expect(DRAWN.has(t), t).toBe(true);
@@ -112,7 +112,7 @@ const link = (o: Partial<PeerInput['target']> = {}, signer = A): Driver =>
   });
 const inbound = (signer = B): Driver => new Driver({ self: id(signer), policy: POLICY });
 
-const msg = (bytes: Uint8Array, now = 0): PeerEvent => ({ type: 'message', now, bytes, binary: true });
+const msg = (bytes: Uint8Array, now = 0): PeerMachineEvent => ({ type: 'message', now, bytes, binary: true });
 const admit = (
   now = 0,
   existing: Existing = { kind: 'none' },
@@ -319,7 +319,7 @@ describe('peer machine: refusals during the handshake', () => {
   });
 
   it('admission: ourselves, a pinned identity, a ban, a duplicate that loses, no room', () => {
-    const cases: [string, () => Driver, PeerEvent, string][] = [
+    const cases: [string, () => Driver, PeerMachineEvent, string][] = [
       ['self', () => link({}, B), admit(), 'closed'],
       ['wrong-identity', () => link({ pinned: id(C) }), admit(), 'backoff'],
       ['banned', () => link(), admit(0, { kind: 'none' }, { banned: true }), 'backoff'],

@@ -157,7 +157,7 @@ export type Existing =
   /** a session on another open connection, with that connection's rank */
   | { readonly kind: 'open'; readonly rank: string };
 
-export type PeerEvent =
+export type PeerMachineEvent =
   /** (re)dial the link's address now; `bannedUntil` is the identity's ban known at the address,
    * `room` whether a learned address may take a peer slot */
   | { readonly type: 'dial'; readonly now: number; readonly bannedUntil: number; readonly room: boolean }
@@ -191,6 +191,8 @@ export type PeerEvent =
   | { readonly type: 'penalised'; readonly now: number; readonly reason: string; readonly until: number }
   /** a better connection to the same peer took the session */
   | { readonly type: 'replaced'; readonly now: number }
+  /** the node needed this pending handshake's slot for another host */
+  | { readonly type: 'evicted'; readonly now: number }
   /** this connection's hello is one of our own dials': we are talking to ourselves */
   | { readonly type: 'ourselves'; readonly now: number }
   /** the link's peer has (or lost) a session through another connection */
@@ -214,7 +216,7 @@ export type PeerEvent =
   | { readonly type: 'handshake-timeout'; readonly now: number }
   | { readonly type: 'shutdown'; readonly now: number };
 
-export type PeerEventType = PeerEvent['type'];
+export type PeerMachineEventType = PeerMachineEvent['type'];
 
 export type PeerTimer = 'handshake' | 'redial';
 
@@ -336,7 +338,7 @@ type Reading =
   | { readonly kind: 'peers'; readonly entries: readonly PeerAddress[]; readonly conn: Conn }
   | { readonly kind: 'frame'; readonly channel: number; readonly payload: Uint8Array; readonly conn: Conn };
 
-type MessageEvent = Extract<PeerEvent, { type: 'message' }>;
+type MessageEvent = Extract<PeerMachineEvent, { type: 'message' }>;
 
 function readFrame(policy: PeerPolicy, conn: Conn, channel: SessionChannel, bytes: Uint8Array): Reading {
   const o = channel.open(bytes);
@@ -406,7 +408,7 @@ function read(c: PeerContext, e: MessageEvent): Reading {
 // a reading is a pure function of (connection, event): cached per event, for the guards and the action
 const readings = new WeakMap<object, { conn: Conn | undefined; reading: Reading }>();
 
-function reading(c: PeerContext, e: PeerEvent): Reading {
+function reading(c: PeerContext, e: PeerMachineEvent): Reading {
   const known = readings.get(e);
   if (known !== undefined && known.conn === c.conn) return known.reading;
   const r = read(c, e as MessageEvent);
@@ -416,12 +418,14 @@ function reading(c: PeerContext, e: PeerEvent): Reading {
 
 // --- helpers for the actions ------------------------------------------------------------------------
 
-type Arg = { context: PeerContext; event: PeerEvent };
+type Arg = { context: PeerContext; event: PeerMachineEvent };
 type Change = Partial<Omit<PeerContext, 'effects'>>;
 
 /** An action: a change to the context and the effects it asks for. */
-function act(f: (c: PeerContext, e: PeerEvent) => { change?: Change; effects?: readonly PeerEffect[] }) {
-  return assign<PeerContext, PeerEvent, undefined, PeerEvent, never>(
+function act(
+  f: (c: PeerContext, e: PeerMachineEvent) => { change?: Change; effects?: readonly PeerEffect[] },
+) {
+  return assign<PeerContext, PeerMachineEvent, undefined, PeerMachineEvent, never>(
     ({ context, event }): Partial<PeerContext> => {
       const { change = {}, effects = [] } = f(context, event);
       return { ...change, effects: [...context.effects, ...effects] };
@@ -452,7 +456,7 @@ function withLink(c: PeerContext, f: (l: Link) => Partial<Link>): Change {
  * it for the link (an offence bars the address for `banMs`; a failed dial counts). */
 function ending(
   c: PeerContext,
-  e: PeerEvent,
+  e: PeerMachineEvent,
   reason: DisconnectReason,
   detail: string | undefined,
   how: { open?: boolean; handshake?: boolean; peer?: string; orphan?: boolean; closed?: 'by-peer' },
@@ -496,17 +500,21 @@ function ending(
 /** `end the handshake (<reason>)`: a refusal or failure before the session opened. */
 function endHandshake(
   reason: DisconnectReason,
-  detail: (c: PeerContext, e: PeerEvent) => string | undefined,
+  detail: (c: PeerContext, e: PeerMachineEvent) => string | undefined,
 ) {
   return act((c, e) => ending(c, e, reason, detail(c, e), { handshake: true }));
 }
 
 /** `end the session (<reason>)`: an open session ends. */
-function endSession(reason: DisconnectReason, detail: (c: PeerContext, e: PeerEvent) => string | undefined) {
+function endSession(
+  reason: DisconnectReason,
+  detail: (c: PeerContext, e: PeerMachineEvent) => string | undefined,
+) {
   return act((c, e) => ending(c, e, reason, detail(c, e), { open: true }));
 }
 
-const ev = <T extends PeerEventType>(e: PeerEvent, _type: T) => e as Extract<PeerEvent, { type: T }>;
+const ev = <T extends PeerMachineEventType>(e: PeerMachineEvent, _type: T) =>
+  e as Extract<PeerMachineEvent, { type: T }>;
 
 /** The effects and connection change of a message the reading says is an offence or a mismatch. */
 function endOnReading(open: boolean) {
@@ -528,7 +536,7 @@ function endOnReading(open: boolean) {
 /** The socket closed under us: `closed-by-peer` (clean) or `connection-lost`. */
 function socketClosed(
   c: PeerContext,
-  e: PeerEvent,
+  e: PeerMachineEvent,
   how: { open?: boolean; handshake?: boolean; orphan?: boolean },
 ) {
   const s = ev(e, 'socket-closed');
@@ -595,7 +603,7 @@ const DIAL = [
 ] as const;
 
 export const peerMachine = setup({
-  types: {} as { context: PeerContext; events: PeerEvent; input: PeerInput },
+  types: {} as { context: PeerContext; events: PeerMachineEvent; input: PeerInput },
   guards: {
     // what a message is (its reading)
     'an offence': guardOf('offence'),
@@ -735,6 +743,10 @@ export const peerMachine = setup({
     }),
     'end the handshake (too-many-peers)': act((c, e) =>
       ending(c, e, 'too-many-peers', 'no room for another peer', { peer: c.conn!.proven!.peerId }),
+    ),
+    'end the handshake (evicted, too-many-peers)': endHandshake(
+      'too-many-peers',
+      () => 'pending handshake evicted: another host needed the slot',
     ),
     'end the handshake (handshake-timeout)': endHandshake(
       'handshake-timeout',
@@ -922,6 +934,7 @@ export const peerMachine = setup({
       on: {
         message: [...IN_HANDSHAKE_REFUSALS],
         ourselves: { target: 'ended', actions: 'end the handshake (our own hello came back)' },
+        evicted: { target: 'ended', actions: 'end the handshake (evicted, too-many-peers)' },
         'socket-error': { target: 'banned', actions: 'end the handshake (the socket broke the protocol)' },
         'socket-closed': [...HANDSHAKE_SOCKET_CLOSED],
         'handshake-timeout': { target: 'ended', actions: 'end the handshake (handshake-timeout)' },
@@ -1072,7 +1085,7 @@ const SAMPLE_INPUT: PeerInput = {
   },
 };
 
-const runner = pureMachine<PeerSnapshot, PeerEvent>(peerMachine, SAMPLE_INPUT);
+const runner = pureMachine<PeerSnapshot, PeerMachineEvent>(peerMachine, SAMPLE_INPUT);
 
 /** A new machine: an outbound link (with `target`), or an inbound connection. */
 export function startPeer(input: PeerInput): PeerSnapshot {
@@ -1080,7 +1093,7 @@ export function startPeer(input: PeerInput): PeerSnapshot {
 }
 
 /** One event through a peer machine: the next snapshot and the effects it asks for, in order. */
-export function stepPeer(snapshot: PeerSnapshot, event: PeerEvent): PeerStep {
+export function stepPeer(snapshot: PeerSnapshot, event: PeerMachineEvent): PeerStep {
   const { snapshot: next, taken } = runner.step(snapshot, event);
   const effects = next.context.effects;
   if (effects.length === 0) return { snapshot: next, effects, taken };
