@@ -154,3 +154,25 @@ export class Scoreboard {
     }
   }
 }
+
+/**
+ * What an engine's penalty costs a peer's transport score. Penalties that prove the peer broke the
+ * protocol cost it 20 (five such and it is banned for a while); the rest (a far-future height from
+ * a peer that is ahead, an expired or duplicate envelope from a lagging one) happen to honest peers
+ * too, and cost nothing (they are only counted).
+ */
+export function engineOffenceWeight(reason: string): number {
+  return PROVEN_MISBEHAVIOUR.has(reason) ? 20 : 0;
+}
+
+const PROVEN_MISBEHAVIOUR: ReadonlySet<string> = new Set([
+  'undecodable',
+  'wrong-chain',
+  'wrong-instance',
+  'bad-signature',
+  'unknown-validator',
+  'bad-vote-type',
+  'bad-block',
+  'bad-certificate',
+  'bad-evidence',
+]);
