@@ -297,9 +297,9 @@ export class PeerHost<S> {
     return this.#closed;
   }
 
-  /** Ends every session (peers see `shutdown`), stops dialling; returns the sockets still open. */
-  shutdown(): S[] {
-    if (this.#closed) return [];
+  /** Ends every session (peers see `shutdown`), stops dialling, closes every socket. */
+  shutdown(): void {
+    if (this.#closed) return;
     this.#closed = true;
     this.#io.clearTimer(this.#pingTimer);
     this.#io.clearTimer(this.#pexTimer);
@@ -312,17 +312,12 @@ export class PeerHost<S> {
       for (const t of r.timers.values()) this.#io.clearTimer(t);
       r.timers.clear();
     }
-    const open: S[] = [];
     for (const c of this.#conns) {
-      if (c.socket === undefined) continue;
-      // retiring and already closing sockets are closed as a shutdown too
-      if (!c.closing) this.#io.close(c.socket, CLOSE_CODE_SHUTDOWN, 'shutdown');
-      open.push(c.socket);
+      if (c.socket !== undefined && !c.closing) this.#io.close(c.socket, CLOSE_CODE_SHUTDOWN, 'shutdown');
     }
     this.#log('info', 'network closed', { id: this.#o.self });
     this.#events.complete();
     this.#rejections.complete();
-    return open;
   }
 
   // --- the transport's reports ---------------------------------------------------------------------
@@ -485,10 +480,6 @@ export class PeerHost<S> {
 
   peers(): PeerInfo[] {
     return [...this.#sessions.values()].map((s) => this.#info(s));
-  }
-
-  isConnected(peer: string): boolean {
-    return this.#sessions.get(peer)?.conn !== undefined;
   }
 
   stats(): NetworkStats {
@@ -1052,8 +1043,8 @@ export class PeerHost<S> {
       }
       if (this.#current(conn)) {
         const r = conn.runner;
+        // what the failed step asked to feed back is moot now
         r.pending.length = 0;
-        r.stepping = false;
         this.#step(r, { type: 'socket-closed', now: this.#io.now(), clean: false, peerReason: '', detail });
       }
     } catch (e) {
