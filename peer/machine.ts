@@ -517,7 +517,7 @@ const ev = <T extends PeerMachineEventType>(e: PeerMachineEvent, _type: T) =>
   e as Extract<PeerMachineEvent, { type: T }>;
 
 /** The effects and connection change of a message the reading says is an offence or a mismatch. */
-function endOnReading(open: boolean) {
+function endOnReading(phase: 'handshake' | 'session' | 'retired') {
   return act((c, e) => {
     const r = reading(c, e);
     if (r.kind !== 'offence' && r.kind !== 'mismatch')
@@ -527,7 +527,7 @@ function endOnReading(open: boolean) {
       e,
       r.reason,
       r.detail,
-      open ? { open: true } : { handshake: true },
+      phase === 'session' ? { open: true } : phase === 'handshake' ? { handshake: true } : {},
     );
     return { change: { conn: r.conn, ...end.change }, effects: end.effects };
   });
@@ -724,8 +724,8 @@ export const peerMachine = setup({
         ],
       };
     }),
-    'end the handshake (the offence)': endOnReading(false),
-    'end the handshake (the mismatch)': endOnReading(false),
+    'end the handshake (the offence)': endOnReading('handshake'),
+    'end the handshake (the mismatch)': endOnReading('handshake'),
     'end the handshake (our own hello came back)': act((c, e) => {
       const detail = c.direction === 'in' ? 'a connection from ourselves' : 'dialled our own address';
       return ending(c, e, 'self', detail, { handshake: true });
@@ -819,7 +819,7 @@ export const peerMachine = setup({
       const s = sealed(c, CONTROL_CHANNEL, control('ping', e.now >>> 0));
       return { change: { conn: s.conn }, effects: [{ type: 'send', bytes: s.wire }] };
     }),
-    'end the session (the offence)': endOnReading(true),
+    'end the session (the offence)': endOnReading('session'),
     'end the session (timeout)': endSession('timeout', (c, e) => `silent for ${e.now - c.conn!.lastSeen} ms`),
     'end the session (penalised)': act((c, e) => {
       const p = ev(e, 'penalised');
@@ -844,7 +844,7 @@ export const peerMachine = setup({
       change: withLink(c, () => ({ elsewhere: true })),
       effects: [{ type: 'retire', ...(c.conn?.peerId !== undefined ? { peer: c.conn.peerId } : {}) }],
     })),
-    'end the retired connection (the offence)': endOnReading(false),
+    'end the retired connection (the offence)': endOnReading('retired'),
     'end the retired connection': act(() => ({
       change: { ended: { reason: 'duplicate', wasOpen: true } },
     })),
