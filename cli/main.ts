@@ -38,6 +38,11 @@ program
     intArg('--seed', 0, 2 ** 32 - 1),
   )
   .option('--ed25519', 'sign with ed25519 instead of the fast keyed-hash stand-in', false)
+  .option(
+    '--sessions',
+    "carry the messages on peer sessions (the live transport's session machine over simulated connections)",
+    false,
+  )
   .option('--no-replay', 'skip the second run that checks the trace hash')
   .option(
     '--pipeline <txs>',
@@ -90,6 +95,7 @@ program
       crashJob?: number;
       pipeline?: number;
       shards?: number;
+      sessions: boolean;
     }) => {
       const seed = opts.seed ?? Math.floor(Math.random() * 2 ** 32);
       if (opts.viz && opts.record !== undefined) {
@@ -125,6 +131,7 @@ program
         ...(opts.pipeline === undefined ? {} : { pipeline: opts.pipeline }),
         ...(opts.shards === undefined ? {} : { shards: opts.shards }),
         ...(opts.record === undefined ? {} : { record: opts.record }),
+        ...(opts.sessions ? { sessions: true } : {}),
       };
       if (opts.viz) await serveSim(options, opts.vizPort, opts.vizHost);
       else process.exitCode = simConsensus(options);

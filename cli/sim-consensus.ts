@@ -30,6 +30,8 @@ export interface SimConsensusOptions {
   pipeline?: number;
   /** With `pipeline`: shard engines of the executor (absent: the one-engine executor). */
   shards?: number;
+  /** Carry the messages on peer sessions (sim/sessions.ts), as the live transport does. */
+  sessions?: boolean;
 }
 
 export function replayCommand(o: SimConsensusOptions): string {
@@ -37,7 +39,8 @@ export function replayCommand(o: SimConsensusOptions): string {
     `npm run fractal -- sim --nodes ${o.nodes} --byzantine ${o.byzantine} --behaviour ${o.behaviour}` +
     ` --heights ${o.heights} --faults ${o.faults} --seed ${o.seed}${o.ed25519 ? ' --ed25519' : ''}` +
     (o.pipeline === undefined ? '' : ` --pipeline ${o.pipeline}`) +
-    (o.shards === undefined ? '' : ` --shards ${o.shards}`)
+    (o.shards === undefined ? '' : ` --shards ${o.shards}`) +
+    (o.sessions === true ? ' --sessions' : '')
   );
 }
 
@@ -54,6 +57,7 @@ export function clusterFor(o: SimConsensusOptions, out?: (line: string) => void)
     plan,
     ed25519: o.ed25519,
     txsPerBlock: 4,
+    ...(o.sessions === true ? { sessions: true } : {}),
     ...(out === undefined
       ? {}
       : {
@@ -107,7 +111,8 @@ export function simConsensus(o: SimConsensusOptions, out: (line: string) => void
   const ids = Array.from({ length: o.nodes }, (_, i) => `n${i}`);
   out(
     `fractal sim: ${o.nodes} validators (f=${f}), ${o.byzantine} Byzantine (${o.behaviour}), ${o.heights} heights, ` +
-      `faults ${o.faults}, seed ${o.seed}, ${o.ed25519 ? 'ed25519' : 'keyed-hash'} signatures`,
+      `faults ${o.faults}, seed ${o.seed}, ${o.ed25519 ? 'ed25519' : 'keyed-hash'} signatures` +
+      (o.sessions === true ? ', on peer sessions' : ''),
   );
   out(`fault plan: ${describePlan(randomFaultPlan(o.seed, ids, o.faults, o.heights * 50))}`);
   const started = performance.now();

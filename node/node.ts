@@ -19,6 +19,7 @@ import { genesisRoot, Ledger } from '../engines/executor/ledger.ts';
 import type { BlockReceipts } from '../engines/executor/ports.ts';
 import { NoteStore } from '../engines/executor/state.ts';
 import type { AdmitReply } from '../engines/mempool/ports.ts';
+import { engineOffenceWeight } from '../peer/scores.ts';
 import { EngineGraph } from '../runtime/graph.ts';
 import { Inspector } from '../runtime/inspect.ts';
 import { LiveScheduler } from '../runtime/scheduler.ts';
@@ -52,23 +53,6 @@ import { SubmitUnanswered } from './submit-error.ts';
 
 export const CHANNEL_CONSENSUS = 0;
 export const CHANNEL_MEMPOOL = 1;
-
-/**
- * Engine penalties that prove the peer broke the protocol cost it transport score (five such and it
- * is banned for a while); the rest (a far-future height from a peer that is ahead, an expired or
- * duplicate envelope from a lagging one) happen to honest peers too, and are only counted.
- */
-const PROVEN_MISBEHAVIOUR = new Set([
-  'undecodable',
-  'wrong-chain',
-  'wrong-instance',
-  'bad-signature',
-  'unknown-validator',
-  'bad-vote-type',
-  'bad-block',
-  'bad-certificate',
-  'bad-evidence',
-]);
 
 const GENESIS_KEY = new TextEncoder().encode('n/genesis');
 const SUBMIT_TIMEOUT_MS = 10_000;
@@ -334,7 +318,8 @@ export class LiveNode {
     const penalty = (engine: string, log: Logger) => (p: { peer: string; reason: string }) => {
       this.metrics.penalties.inc({ engine, reason: p.reason });
       log.debug({ peer: p.peer.slice(0, 16), reason: p.reason }, 'peer penalised');
-      const weight = PROVEN_MISBEHAVIOUR.has(p.reason) ? 20 : 0;
+      // only penalties that prove misbehaviour cost transport score (peer/scores.ts)
+      const weight = engineOffenceWeight(p.reason);
       if (weight > 0) this.network.penalise(p.peer, `${engine}:${p.reason}`, weight);
     };
     g.observe(this.consensus.out.penalty).subscribe(penalty('consensus', consensusLog));

@@ -115,6 +115,10 @@ describe('layers', () => {
     expect(c.get('node')!.has('sim')).toBe(false);
     expect(c.get('viz')!.has('sim')).toBe(false);
     expect(c.get('cli')!.has('sim') && c.get('cli')!.has('node')).toBe(true);
+    // the peer session sits on the runtime, under both the simulator and the live node, and
+    // reaches neither the engines nor either of its drivers
+    expect([...c.get('peer')!].sort()).toEqual(['crypto', 'peer', 'runtime', 'storage', 'wire']);
+    for (const l of ['sim', 'viz', 'node']) expect(c.get(l)!.has('peer'), l).toBe(true);
   });
 });
 
@@ -143,7 +147,7 @@ describe('checkEdges on a small graph', () => {
 
   it('keeps the live node and the visualiser off the simulator, and engines off each other', () => {
     expect(rules([edge('node/node.ts', 'sim/cluster.ts')])).toEqual([
-      'layering: node/node.ts imports sim/cluster.ts: node may not import sim (node imports only viz, assembly, apps, engines, vm, runtime, storage, crypto, wire)',
+      'layering: node/node.ts imports sim/cluster.ts: node may not import sim (node imports only viz, assembly, apps, engines, vm, runtime, storage, crypto, wire, peer)',
     ]);
     expect(rules([edge('viz/source.ts', 'sim/cluster.ts')])).toHaveLength(1);
     expect(rules([edge('viz/hub.ts', 'node/node.ts')])).toHaveLength(1);

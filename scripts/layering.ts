@@ -3,8 +3,9 @@
 // README's "Layering" paragraph:
 //
 // - a layer imports only the layers LAYERS lets it (downwards: the core is the chain wire, crypto,
-//   storage, runtime, vm, engines, apps; above it assembly, then sim and viz, node on viz, cli on
-//   node and sim); a test may also import the simulator and the test harness (TEST_MAY_IMPORT),
+//   storage, runtime, vm, engines, apps; beside it the peer session on runtime; above it assembly,
+//   then sim and viz (both on the peer session too), node on viz, cli on node and sim); a test may
+//   also import the simulator and the test harness (TEST_MAY_IMPORT),
 //   and nothing imports a test;
 // - no engine imports another engine (engines/<a>/ never imports engines/<b>/);
 // - no file-level import cycles anywhere, type-only imports included: a type-only cycle still ties
@@ -41,8 +42,11 @@ export const LAYERS: Readonly<Record<string, readonly string[]>> = {
   apps: ['engines'],
   // above the core
   assembly: ['apps'],
-  sim: ['assembly'],
-  viz: ['assembly'],
+  // the peer session (its machine, the host that runs it, the cores it calls): beside the engines,
+  // under both the simulator and the live transport, which run it alike
+  peer: ['runtime'],
+  sim: ['assembly', 'peer'],
+  viz: ['assembly', 'peer'],
   node: ['viz'],
   cli: ['node', 'sim'],
   // what drives the rest: properties, benchmarks, tooling, the launcher, vitest's configs

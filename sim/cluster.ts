@@ -55,8 +55,9 @@ import {
   type WriteCrash,
 } from './faults.ts';
 import { KillableStorage, type WriteFate } from './killable-storage.ts';
-import { SimNetwork } from './network.ts';
+import { SimNetwork, type SimTransport } from './network.ts';
 import { certifies, exceedsTwoThirds } from './quorum.ts';
+import { type SimSessionOptions, SimSessions } from './sessions.ts';
 import { SimKeyring } from './signer.ts';
 import { guardedSigner } from './signing-guard.ts';
 
@@ -116,6 +117,12 @@ export interface ClusterOptions {
   freezeContexts?: boolean;
   /** End the run at the first broken agreement (a negative control needs nothing more). */
   stopOnFork?: boolean;
+  /**
+   * Carry the nodes' messages on peer sessions (sim/sessions.ts: the live transport's session
+   * machine over simulated connections) instead of datagrams; `true` takes the default timings.
+   * Off by default: it changes every trace.
+   */
+  sessions?: boolean | SimSessionOptions;
   /**
    * Twins-style round partitions: until `until` (virtual ms), votes and proposals of (height,
    * round) are delivered only within the groups `groups` names for it (by node id, twins
@@ -224,7 +231,7 @@ function persistedWritesOf(key: Uint8Array): PersistedWrite[] {
 export class Cluster {
   readonly scheduler: SimScheduler;
   readonly inspector: Inspector;
-  readonly network: SimNetwork;
+  readonly network: SimTransport;
   readonly nodes: SimNode[] = [];
   readonly violations: Violation[] = [];
   protected readonly random: Random;
@@ -268,7 +275,16 @@ export class Cluster {
     this.scheduler = new SimScheduler(o.seed);
     this.inspector = new Inspector({ trace: o.trace ?? true });
     this.random = new Random(`cluster:${o.seed}`);
-    this.network = new SimNetwork(this.scheduler, this.random.fork('network'), o.plan);
+    this.network =
+      o.sessions === undefined || o.sessions === false
+        ? new SimNetwork(this.scheduler, this.random.fork('network'), o.plan)
+        : new SimSessions(this.scheduler, this.random.fork('sessions'), o.plan, {
+            nodes: () => this.nodes.map((n) => n.id),
+            signerOf: (id) => this.nodes.find((n) => n.id === id)!.signer,
+            verify: (publicKey, msg, sig) => this.verify(publicKey, msg, sig),
+            inspector: this.inspector,
+            ...(o.sessions === true ? {} : { options: o.sessions }),
+          });
     const keyring = this.keyring;
     this.verify = o.ed25519 ? ed25519Verify : keyring.verify;
     this.conduct = new ConductOracle({
@@ -553,7 +569,11 @@ export class Cluster {
       .envelopes(consensus.out.net)
       .subscribe((e) => this.outbound(node, e.msg.to, e.msg.bytes, e.lamport));
     graph.observe(consensus.out.committed).subscribe((c) => this.onCommitted(node, c));
-    graph.observe(consensus.out.penalty).subscribe((p) => this.penalise(p.reason));
+    graph.observe(consensus.out.penalty).subscribe((p) => {
+      this.penalise(p.reason);
+      // on peer sessions, proven misbehaviour costs the peer transport score, as on a live node
+      this.network.penalise?.(node.id, p.peer, p.reason);
+    });
     node.graph = graph;
     node.up = true;
     this.network.attach(node.id, (from, frame, lamport) => {

@@ -20,7 +20,25 @@ export interface NetworkStats {
   bytes: number;
 }
 
-export class SimNetwork {
+/**
+ * What a cluster needs of its network: `SimNetwork` (messages as datagrams) or `SimSessions`
+ * (sim/sessions.ts: messages on peer sessions over simulated connections).
+ */
+export interface SimTransport {
+  readonly stats: NetworkStats;
+  /** Registers a node (or re-attaches it after a restart). */
+  attach(node: string, deliver: Deliver): void;
+  /** A crashed node: what is in flight to it is lost. */
+  detach(node: string): void;
+  isUp(node: string): boolean;
+  nodes(): readonly string[];
+  send(from: string, to: string, bytes: Uint8Array, lamport?: number): void;
+  broadcast(from: string, bytes: Uint8Array, lamport?: number): void;
+  /** An engine at `node` found a message from `peer` bad (sessions score it; datagrams do not). */
+  penalise?(node: string, peer: string, reason: string): void;
+}
+
+export class SimNetwork implements SimTransport {
   private readonly endpoints = new Map<string, Deliver>();
   private readonly known: string[] = [];
   readonly stats: NetworkStats = {

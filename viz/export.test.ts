@@ -71,12 +71,15 @@ describe('allStatecharts', () => {
       'producer',
       'worker',
       'collector',
+      'peer',
     ]);
-    // each engine's chart, then the charts of the machines its core runs (parts), right after it
+    // each engine's chart, then the charts of the machines its core runs (parts), right after it;
+    // then the machines outside the engine graph (the peer session)
     expect(engineDefinitions().map((d) => d.name)).toEqual(
-      charts.filter((c) => c.partOf === undefined).map((c) => c.engine),
+      charts.filter((c) => c.partOf === undefined && c.runBy === undefined).map((c) => c.engine),
     );
     expect(charts.find((c) => c.engine === 'consensus.round')?.partOf).toBe('consensus');
+    expect(charts.find((c) => c.engine === 'peer')?.runBy).toContain('peer/host.ts');
   });
 
   it("covers every engine of a node's graphs, with the graph's own machine", () => {
@@ -106,7 +109,9 @@ describe('allStatecharts', () => {
         }
       }
     }
-    const engines = charts.filter((c) => c.partOf === undefined).map((c) => c.engine);
+    const engines = charts
+      .filter((c) => c.partOf === undefined && c.runBy === undefined)
+      .map((c) => c.engine);
     expect([...seen].sort()).toEqual(engines.sort());
   });
 });

@@ -10,12 +10,13 @@ import { digestEngine } from '../engines/digest/engine.ts';
 import { executorEngine } from '../engines/executor/engine.ts';
 import { coordinatorEngine, shardEngine } from '../engines/executor/sharded.ts';
 import { mempoolEngine } from '../engines/mempool/engine.ts';
+import { peerMachine } from '../peer/machine.ts';
 import type { EngineDefinition, PortSchemas } from '../runtime/engine.ts';
 import { collectorEngine } from '../runtime/example/collector.ts';
 import { producerEngine } from '../runtime/example/producer.ts';
 import { workerEngine } from '../runtime/example/worker.ts';
 import { toMermaid } from './mermaid.ts';
-import { type Statechart, statechartOfEngine, statechartsOfParts } from './statechart.ts';
+import { type Statechart, statechartOf, statechartOfEngine, statechartsOfParts } from './statechart.ts';
 
 export type ExportFormat = 'mermaid' | 'json';
 export const EXPORT_FORMATS: readonly ExportFormat[] = ['mermaid', 'json'];
@@ -48,9 +49,23 @@ export function engineDefinitions(): AnyDefinition[] {
   return defs;
 }
 
-/** The statechart of every engine definition, in `engineDefinitions()` order. */
+/** The statecharts of machines outside the engine graph: the peer session. */
+export function sessionStatecharts(): Statechart[] {
+  return [
+    {
+      ...statechartOf(peerMachine, { name: 'peer', inputs: {}, outputs: {} }),
+      runBy:
+        "the peer host (peer/host.ts), one machine per connection (per dialled address for an outbound link), for the live transport (node/net) and for the simulator's sessions (sim/sessions.ts)",
+    },
+  ];
+}
+
+/** The statechart of every engine definition, in `engineDefinitions()` order, then the peer session's. */
 export function allStatecharts(): Statechart[] {
-  return engineDefinitions().flatMap((d) => [statechartOfEngine(d), ...statechartsOfParts(d)]);
+  return [
+    ...engineDefinitions().flatMap((d) => [statechartOfEngine(d), ...statechartsOfParts(d)]),
+    ...sessionStatecharts(),
+  ];
 }
 
 const code = (s: string): string => `\`${s.replaceAll('`', "'")}\``;
@@ -83,6 +98,19 @@ function markdown(charts: Statechart[]): string {
   for (const c of charts) {
     out.push('', `## ${c.engine}`, '');
     if (c.id !== c.engine) out.push(`Machine ${code(c.id)}.`, '');
+    if (c.runBy !== undefined) {
+      out.push(
+        `Not an engine: the machine of one peer session, run by ${c.runBy}. Its events come from the`,
+        "socket, the timers and the host's session registry, each with the time; its effects are values",
+        'the host performs (send bytes, close the socket with a reason, arm a timer, report the session',
+        'up or down, score an offence).',
+        '',
+        '```mermaid',
+        toMermaid(c).trimEnd(),
+        '```',
+      );
+      continue;
+    }
     if (c.partOf !== undefined) {
       out.push(
         `Run by the ${code(c.partOf)} engine's core on every input it takes (one step per input, with`,

@@ -5,7 +5,7 @@ import { phaseOf } from '../engines/consensus/round-machine.ts';
 import { machineOf } from '../runtime/engine.ts';
 import { NO_FAULTS } from '../sim/faults.ts';
 import { PipelineCluster } from '../sim/pipeline.ts';
-import { engineDefinitions } from './export.ts';
+import { engineDefinitions, sessionStatecharts } from './export.ts';
 import {
   describeHost,
   INLINE,
@@ -248,6 +248,82 @@ describe('statechartOf: consensus', () => {
     }
     // a decided round only counts (late) votes
     expect(round!.transitions.filter((t) => t.from === 'round.decided')).toEqual([]);
+  });
+});
+
+describe('statechartOf: the peer session machine', () => {
+  const chart = sessionStatecharts().find((c) => c.engine === 'peer')!;
+  const edge = (from: string, to: string, event: string) =>
+    chart.transitions.filter((t) => t.from === `peer.${from}` && t.to === `peer.${to}` && t.event === event);
+
+  it("has the session's phases: dialing, handshaking (hello, auth, admitting), open, retiring, banned", () => {
+    expect(chart.runBy).toBeDefined();
+    expect(chart.states.map((s) => s.id)).toEqual([
+      'peer',
+      'peer.idle',
+      'peer.dialing',
+      'peer.handshaking',
+      'peer.handshaking.hello',
+      'peer.handshaking.auth',
+      'peer.handshaking.admitting',
+      'peer.open',
+      'peer.retiring',
+      'peer.ended',
+      'peer.backoff',
+      'peer.parked',
+      'peer.banned',
+      'peer.closed',
+    ]);
+    expect(chart.states[0]!.initial).toBe('peer.idle');
+    expect(chart.states.find((s) => s.id === 'peer.closed')!.type).toBe('final');
+  });
+
+  it('names every guard and action: no inline guard, no catch-all action, no anonymous always fan', () => {
+    expect(chart.transitions.length).toBeGreaterThan(40);
+    for (const t of chart.transitions) {
+      const where = `peer: ${t.from} -> ${t.to} on ${t.event}`;
+      expect(t.guard, where).not.toBe(INLINE);
+      expect(t.actions ?? [], where).not.toContain(INLINE);
+      expect(t.actions ?? [], where).not.toContain('handle');
+      expect(t.actions ?? [], where).not.toContain('assign');
+    }
+    // an eventless transition is guarded by name, but for the last of its state (the fallback)
+    for (const s of chart.states) {
+      const always = chart.transitions.filter((t) => t.from === s.id && t.event === 'always');
+      for (const t of always.slice(0, -1)) expect(t.guard, t.id).toBeDefined();
+    }
+    // a message is always read by a named rule: no unguarded handler of it anywhere
+    for (const t of chart.transitions.filter((x) => x.event === 'message'))
+      expect(t.guard, `${t.from} -> ${t.to}`).toBeDefined();
+  });
+
+  it('draws the protocol: dial, handshake, admission, session, retirement, bans and backoff', () => {
+    expect(edge('idle', 'dialing', 'dial')[0]?.actions).toEqual(['open a socket']);
+    expect(edge('idle', 'handshaking', 'accept')[0]?.actions).toEqual(['start as responder']);
+    expect(edge('dialing', 'handshaking', 'socket-opened')[0]?.actions).toEqual(['start as initiator']);
+    expect(edge('handshaking.hello', 'handshaking.auth', 'message')[0]?.guard).toBe('takes the hello');
+    expect(edge('handshaking.auth', 'handshaking.admitting', 'message')[0]?.guard).toBe('proves an identity');
+    expect(edge('handshaking.admitting', 'ended', 'admission').map((t) => t.guard)).toEqual([
+      'the peer is ourselves',
+      'not the pinned identity',
+      'the identity is banned',
+      'loses to the connection it duplicates',
+      'no room for another peer',
+    ]);
+    expect(edge('handshaking.admitting', 'open', 'admission')[0]?.actions).toEqual(['open the session']);
+    expect(edge('open', 'retiring', 'replaced')[0]?.actions).toEqual(['retire the connection']);
+    expect(edge('open', 'banned', 'message')[0]?.guard).toBe('an offence');
+    expect(edge('open', 'banned', 'penalised')).toHaveLength(1);
+    expect(edge('handshaking', 'banned', 'message')[0]?.guard).toBe('an offence');
+    expect(edge('open', 'ended', 'ping-due')[0]?.guard).toBe('silent past the idle timeout');
+    expect(edge('retiring', 'ended', 'socket-closed')).toHaveLength(1);
+    expect(edge('ended', 'backoff', 'always')[0]?.actions).toEqual(['schedule a redial']);
+    expect(edge('ended', 'parked', 'always')[0]?.guard).toBe('the peer is connected elsewhere');
+    expect(edge('backoff', 'dialing', 'dial')[0]?.actions).toEqual(['open a socket']);
+    expect(edge('banned', 'dialing', 'dial')).toHaveLength(1);
+    expect(edge('parked', 'backoff', 'peer-down')).toHaveLength(1);
+    // nothing leaves the end
+    expect(chart.transitions.filter((t) => t.from === 'peer.closed')).toEqual([]);
   });
 });
 

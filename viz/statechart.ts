@@ -62,10 +62,13 @@ export interface ChartTransition {
 }
 
 export interface Statechart {
-  /** the engine definition's name; `<engine>.<part>` for a machine the engine's core runs */
+  /** the engine definition's name; `<engine>.<part>` for a machine the engine's core runs; the
+   * machine's own name for one outside the engine graph */
   engine: string;
   /** for a part: the engine whose core runs it on every input (its events are not ports) */
   partOf?: string;
+  /** for a machine outside the engine graph (the peer session): what runs it */
+  runBy?: string;
   /** the machine's id */
   id: string;
   inputs: ChartPort[];

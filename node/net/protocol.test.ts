@@ -7,11 +7,13 @@ import {
   Control,
   decodeControl,
   encodeControl,
+  generateEphemeral,
   Handshake,
   type HandshakeOptions,
   type HandshakeResult,
   type HandshakeStep,
   Hello,
+  LiveHandshake,
   MAX_HANDSHAKE_BYTES,
   PROTOCOL_VERSION,
   SecureChannel,
@@ -204,5 +206,56 @@ describe('control messages', () => {
     expect(decodeControl(new Uint8Array([0xff, 0x00]))).toBeUndefined();
     expect(CONTROL_CHANNEL).toBe(255);
     expect(Control.name.length).toBeGreaterThan(0);
+  });
+});
+
+describe("the peer machine's values (LiveHandshake, SealedChannel)", () => {
+  it('speak the same bytes as Handshake and SecureChannel, message for message', () => {
+    const eI = generateEphemeral();
+    const eR = generateEphemeral();
+    const fixed = (label: string, role: 'initiator' | 'responder') =>
+      opts(label, role, {
+        ephemeral: role === 'initiator' ? eI : eR,
+        nonce: new Uint8Array(32).fill(role === 'initiator' ? 1 : 2),
+      });
+    const i = new Handshake(fixed('a', 'initiator'));
+    const r = new Handshake(fixed('b', 'responder'));
+    const vi = LiveHandshake.start(fixed('a', 'initiator'));
+    const vr = LiveHandshake.start(fixed('b', 'responder'));
+    expect(toHex(vi.hello)).toBe(toHex(i.hello));
+    expect(toHex(vr.hello)).toBe(toHex(r.hello));
+    // the initiator's auth
+    const authI = ok(i.receive(r.hello)).send!;
+    const stepI = vi.handshake.receive(vr.hello);
+    if (stepI.kind !== 'continue') throw new Error(stepI.kind);
+    expect(toHex(stepI.send!)).toBe(toHex(authI));
+    // the responder takes the hello, then proves itself in answer to the initiator's auth
+    ok(r.receive(i.hello));
+    const stepR1 = vr.handshake.receive(vi.hello);
+    if (stepR1.kind !== 'continue') throw new Error(stepR1.kind);
+    expect(stepR1.send).toBeUndefined();
+    const doneR = ok(r.receive(authI));
+    const stepR2 = stepR1.next.receive(stepI.send!);
+    if (stepR2.kind !== 'proven') throw new Error(stepR2.kind);
+    expect(toHex(stepR2.send!)).toBe(toHex(doneR.send!));
+    expect(stepR2.proven.transcript).toBe(toHex(doneR.done!.transcript));
+    const doneI = ok(i.receive(doneR.send!)).done!;
+    const stepI2 = stepI.next.receive(stepR2.send!);
+    if (stepI2.kind !== 'proven') throw new Error(stepI2.kind);
+    expect(stepI2.proven.peerId).toBe(doneI.peerId);
+    // frames: the same bytes each way, and each opens the other's
+    const payload = new Uint8Array([1, 2, 3, 4]);
+    const sealedV = stepI2.proven.channel.seal(7, payload);
+    expect(toHex(sealedV.wire)).toBe(toHex(doneI.channel.sealFrame(7, payload)));
+    const opened = stepR2.proven.channel.open(sealedV.wire);
+    expect(opened.ok && [opened.channel, ...opened.payload]).toEqual([7, 1, 2, 3, 4]);
+    const back = doneR.done!.channel.sealFrame(0, payload);
+    const openedBack = sealedV.next.open(back);
+    expect(openedBack.ok).toBe(true);
+    // a value is not changed by use: opening the same frame with the old value again is fine,
+    // with the new one it is a replay
+    expect(stepR2.proven.channel.open(sealedV.wire).ok).toBe(true);
+    if (!opened.ok) throw new Error('did not open');
+    expect(opened.next.open(sealedV.wire)).toMatchObject({ ok: false, reason: 'replay' });
   });
 });

@@ -34,21 +34,28 @@ import {
   randomBytes,
 } from 'node:crypto';
 import { aead, KEY_BYTES, NONCE_BYTES, TAG_BYTES } from '../../crypto/aead.ts';
+import type { HandshakeReply, SessionChannel, SessionHandshake } from '../../peer/machine.ts';
 import { sha256, toHex } from '../../wire/commit.ts';
 import { encode, type Infer, s, tryDecode } from '../../wire/schema.ts';
 import { createSigner, type Signer, verify } from '../../wire/sign.ts';
 
+// the control channel's messages are the peer session's (the simulator's sessions carry them too)
+export {
+  CONTROL_CHANNEL,
+  Control,
+  decodeControl,
+  encodeControl,
+  MAX_APP_CHANNEL,
+  MAX_PEX_ENTRIES,
+  PeerAddress,
+} from '../../peer/control.ts';
+
 export const PROTOCOL_VERSION = 1;
-/** The channel the transport keeps for itself (ping, peer exchange). */
-export const CONTROL_CHANNEL = 255;
-/** Application channels are 0..MAX_APP_CHANNEL. */
-export const MAX_APP_CHANNEL = 254;
 /** Bytes an encrypted frame adds to its payload: counter, channel byte, tag. */
 export const FRAME_OVERHEAD = 8 + 1 + TAG_BYTES;
 /** Largest handshake message accepted (hello and auth are a few hundred bytes). */
 export const MAX_HANDSHAKE_BYTES = 4096;
 export const MAX_INSTANCE_BYTES = 128;
-export const MAX_PEX_ENTRIES = 64;
 
 const utf8 = new TextEncoder();
 const TRANSCRIPT_DOMAIN = utf8.encode('fractal/net/v1/transcript');
@@ -79,18 +86,6 @@ export const Auth = s.struct({
   maxFrameBytes: s.u32(),
 });
 export type Auth = Infer<typeof Auth>;
-
-export const PeerAddress = s.struct({ address: s.string({ max: 256 }), publicKey: s.bytes({ length: 32 }) });
-export type PeerAddress = Infer<typeof PeerAddress>;
-
-/** Messages on the control channel. */
-export const Control = s.variant({
-  ping: s.u32(),
-  pong: s.u32(),
-  /** listen addresses of peers the sender is connected to */
-  peers: s.list(PeerAddress, { max: MAX_PEX_ENTRIES }),
-});
-export type Control = Infer<typeof Control>;
 
 // --- x25519 and the key schedule ------------------------------------------------------------------
 
@@ -183,58 +178,101 @@ export type OpenResult =
   | { ok: true; plaintext: Uint8Array }
   | { ok: false; reason: 'undecodable' | 'replay' };
 
+/** A channel's keys and counters: a value; sealing or opening gives the next one. */
+export interface ChannelState {
+  readonly sendKey: Uint8Array;
+  readonly recvKey: Uint8Array;
+  readonly sent: number;
+  readonly received: number;
+}
+
+/** `counter ‖ seal(plaintext)` with the next send counter. */
+export function sealWith(c: ChannelState, plaintext: Uint8Array): { next: ChannelState; wire: Uint8Array } {
+  const header = counterBytes(c.sent);
+  const sealed = aead.seal(c.sendKey, nonceOf(header), plaintext, header);
+  const wire = new Uint8Array(header.length + sealed.length);
+  wire.set(header, 0);
+  wire.set(sealed, header.length);
+  return { next: { ...c, sent: c.sent + 1 }, wire };
+}
+
+/** Opens the next message: a genuine frame with a counter other than the expected one (reused or
+ * out of order) is `replay`; anything that does not authenticate is `undecodable`. A refused
+ * message leaves the channel as it was. */
+export function openWith(c: ChannelState, wire: Uint8Array): { next: ChannelState; result: OpenResult } {
+  if (wire.length < 8 + TAG_BYTES) return { next: c, result: { ok: false, reason: 'undecodable' } };
+  const header = wire.subarray(0, 8);
+  const view = new DataView(header.buffer, header.byteOffset, 8);
+  const counter = view.getUint32(0) * 2 ** 32 + view.getUint32(4);
+  const plaintext = aead.open(c.recvKey, nonceOf(header), wire.subarray(8), header);
+  // a frame that authenticates under another counter is a genuine frame replayed or reordered
+  if (counter !== c.received)
+    return { next: c, result: { ok: false, reason: plaintext === undefined ? 'undecodable' : 'replay' } };
+  if (plaintext === undefined) return { next: c, result: { ok: false, reason: 'undecodable' } };
+  return { next: { ...c, received: c.received + 1 }, result: { ok: true, plaintext } };
+}
+
+function framePlaintext(channel: number, payload: Uint8Array): Uint8Array {
+  const plain = new Uint8Array(1 + payload.length);
+  plain[0] = channel;
+  plain.set(payload, 1);
+  return plain;
+}
+
 /** One direction pair of an established session: counter nonces, one key per direction. */
 export class SecureChannel {
-  #sendKey: Uint8Array;
-  #recvKey: Uint8Array;
-  #sendCounter = 0;
-  #recvCounter = 0;
+  #c: ChannelState;
 
-  constructor(sendKey: Uint8Array, recvKey: Uint8Array) {
-    this.#sendKey = sendKey;
-    this.#recvKey = recvKey;
+  constructor(sendKey: Uint8Array, recvKey: Uint8Array, sent = 0, received = 0) {
+    this.#c = { sendKey, recvKey, sent, received };
   }
 
   get sent(): number {
-    return this.#sendCounter;
+    return this.#c.sent;
   }
 
   get received(): number {
-    return this.#recvCounter;
+    return this.#c.received;
   }
 
   /** `counter ‖ seal(plaintext)` with the next send counter. */
   seal(plaintext: Uint8Array): Uint8Array {
-    const header = counterBytes(this.#sendCounter++);
-    const sealed = aead.seal(this.#sendKey, nonceOf(header), plaintext, header);
-    const out = new Uint8Array(header.length + sealed.length);
-    out.set(header, 0);
-    out.set(sealed, header.length);
-    return out;
+    const r = sealWith(this.#c, plaintext);
+    this.#c = r.next;
+    return r.wire;
   }
 
   /** A frame's plaintext: `channel ‖ payload`, sealed. */
   sealFrame(channel: number, payload: Uint8Array): Uint8Array {
-    const plain = new Uint8Array(1 + payload.length);
-    plain[0] = channel;
-    plain.set(payload, 1);
-    return this.seal(plain);
+    return this.seal(framePlaintext(channel, payload));
   }
 
-  /** Opens the next message: a genuine frame with a counter other than the expected one (reused or
-   * out of order) is `replay`; anything that does not authenticate is `undecodable`. */
+  /** Opens the next message (see `openWith`). */
   open(wire: Uint8Array): OpenResult {
-    if (wire.length < 8 + TAG_BYTES) return { ok: false, reason: 'undecodable' };
-    const header = wire.subarray(0, 8);
-    const view = new DataView(header.buffer, header.byteOffset, 8);
-    const counter = view.getUint32(0) * 2 ** 32 + view.getUint32(4);
-    const plaintext = aead.open(this.#recvKey, nonceOf(header), wire.subarray(8), header);
-    // a frame that authenticates under another counter is a genuine frame replayed or reordered
-    if (counter !== this.#recvCounter)
-      return { ok: false, reason: plaintext === undefined ? 'undecodable' : 'replay' };
-    if (plaintext === undefined) return { ok: false, reason: 'undecodable' };
-    this.#recvCounter++;
-    return { ok: true, plaintext };
+    const r = openWith(this.#c, wire);
+    this.#c = r.next;
+    return r.result;
+  }
+}
+
+/** The channel as the peer session machine holds it (peer/machine.ts): frames are `channel ‖ payload`. */
+export class SealedChannel implements SessionChannel {
+  constructor(readonly state: ChannelState) {}
+
+  seal(channel: number, payload: Uint8Array): { next: SessionChannel; wire: Uint8Array } {
+    const r = sealWith(this.state, framePlaintext(channel, payload));
+    return { next: new SealedChannel(r.next), wire: r.wire };
+  }
+
+  open(wire: Uint8Array): ReturnType<SessionChannel['open']> {
+    const { next, result } = openWith(this.state, wire);
+    if (!result.ok) {
+      const detail = result.reason === 'replay' ? 'counter out of order' : 'frame does not decrypt';
+      return { ok: false, reason: result.reason, detail };
+    }
+    const plain = result.plaintext;
+    if (plain.length < 1) return { ok: false, reason: 'undecodable', detail: 'empty frame' };
+    return { ok: true, next: new SealedChannel(next), channel: plain[0]!, payload: plain.subarray(1) };
   }
 }
 
@@ -296,117 +334,136 @@ export interface HandshakeOptions {
   readonly nonce?: Uint8Array;
 }
 
-/**
- * One side of the handshake. Send `hello` first; feed every message from the peer to `receive`
- * until it reports `done` (an established `SecureChannel`) or a failure.
- */
-export class Handshake {
+/** One side of the handshake as a value: what it sent, and what it learned so far. */
+export interface HandshakeState {
+  readonly o: HandshakeOptions;
+  readonly signer: Signer;
+  readonly ephemeral: Ephemeral;
   readonly hello: Uint8Array;
-  readonly role: Role;
-  #state: 'hello' | 'auth' | 'done' | 'failed' = 'hello';
-  readonly #signer: Signer;
-  readonly #ephemeral: Ephemeral;
-  readonly #o: HandshakeOptions;
-  #transcript: Uint8Array | undefined;
-  #channel: SecureChannel | undefined;
-  #auth: Uint8Array | undefined;
+  readonly stage: 'hello' | 'auth' | 'done' | 'failed';
+  readonly transcript?: Uint8Array;
+  readonly channel?: ChannelState;
+  /** our auth message, encoded (the responder seals it as its answer) */
+  readonly auth?: Uint8Array;
+}
 
-  constructor(o: HandshakeOptions) {
-    this.#o = o;
-    this.role = o.role;
-    this.#signer = o.identity instanceof Uint8Array ? createSigner(o.identity) : o.identity;
-    this.#ephemeral = o.ephemeral ?? generateEphemeral();
-    this.hello = encode(Hello, {
-      version: o.version,
-      instance: o.instance,
-      ephemeral: this.#ephemeral.publicKey,
-      nonce: o.nonce ?? new Uint8Array(randomBytes(32)),
-      ext: new Uint8Array(0),
-    });
-  }
+/** A step of the handshake as values: `done.channel` is the channel's state. */
+export type HandshakeStateStep =
+  | { ok: true; send?: Uint8Array; done?: Omit<HandshakeResult, 'channel'> & { channel: ChannelState } }
+  | { ok: false; reason: HandshakeFailure; detail: string };
 
-  get state(): 'hello' | 'auth' | 'done' | 'failed' {
-    return this.#state;
-  }
+/** The start of one side of the handshake: its state and its hello (fresh randomness unless given). */
+export function startHandshake(o: HandshakeOptions): HandshakeState {
+  const signer = o.identity instanceof Uint8Array ? createSigner(o.identity) : o.identity;
+  const ephemeral = o.ephemeral ?? generateEphemeral();
+  const hello = encode(Hello, {
+    version: o.version,
+    instance: o.instance,
+    ephemeral: ephemeral.publicKey,
+    nonce: o.nonce ?? new Uint8Array(randomBytes(32)),
+    ext: new Uint8Array(0),
+  });
+  return { o, signer, ephemeral, hello, stage: 'hello' };
+}
 
-  receive(msg: Uint8Array): HandshakeStep {
-    const step = this.#receive(msg);
-    if (!step.ok) this.#state = 'failed';
-    return step;
-  }
+/** One message from the peer: the next state and what to do. */
+export function receiveHandshake(
+  h: HandshakeState,
+  msg: Uint8Array,
+): { next: HandshakeState; step: HandshakeStateStep } {
+  const r = receiveStep(h, msg);
+  return r.step.ok ? r : { next: { ...h, stage: 'failed' }, step: r.step };
+}
 
-  #receive(msg: Uint8Array): HandshakeStep {
-    if (msg.length > MAX_HANDSHAKE_BYTES) {
-      return { ok: false, reason: 'oversize-frame', detail: `handshake message of ${msg.length} bytes` };
-    }
-    switch (this.#state) {
-      case 'hello':
-        return this.#onHello(msg);
-      case 'auth':
-        return this.#onAuth(msg);
-      default:
-        return { ok: false, reason: 'protocol', detail: `message after the handshake ${this.#state}` };
-    }
-  }
-
-  #onHello(msg: Uint8Array): HandshakeStep {
-    const r = tryDecode(Hello, msg);
-    if (!r.ok) return { ok: false, reason: 'undecodable', detail: `hello: ${r.error.message}` };
-    const hello = r.value;
-    if (hello.version !== this.#o.version) {
-      return {
-        ok: false,
-        reason: 'wrong-version',
-        detail: `peer speaks version ${hello.version}, we speak ${this.#o.version}`,
-      };
-    }
-    if (hello.instance !== this.#o.instance) {
-      return {
-        ok: false,
-        reason: 'wrong-instance',
-        detail: `peer is on instance "${hello.instance}", we are on "${this.#o.instance}"`,
-      };
-    }
-    const shared = x25519Shared(this.#ephemeral.privateKey, hello.ephemeral);
-    if (shared === undefined) return { ok: false, reason: 'protocol', detail: 'unusable ephemeral key' };
-    const initiator = this.role === 'initiator';
-    const transcript = initiator ? transcriptHash(this.hello, msg) : transcriptHash(msg, this.hello);
-    const keys = sessionKeys(shared, transcript);
-    const channel = initiator ? new SecureChannel(keys.i2r, keys.r2i) : new SecureChannel(keys.r2i, keys.i2r);
-    const auth = encode(Auth, {
-      publicKey: this.#signer.publicKey,
-      signature: this.#signer.sign(authMessage(this.role, transcript)),
-      listen: this.#o.listen ?? null,
-      maxFrameBytes: this.#o.maxFrameBytes,
-    });
-    this.#transcript = transcript;
-    this.#channel = channel;
-    this.#auth = auth;
-    this.#state = 'auth';
-    // the initiator proves itself first; the responder answers once it has checked the initiator
-    return initiator ? { ok: true, send: channel.seal(auth) } : { ok: true };
-  }
-
-  #onAuth(msg: Uint8Array): HandshakeStep {
-    const channel = this.#channel!;
-    const transcript = this.#transcript!;
-    const opened = channel.open(msg);
-    if (!opened.ok)
-      return {
-        ok: false,
-        reason: opened.reason === 'replay' ? 'protocol' : 'undecodable',
-        detail: 'auth: does not open',
-      };
-    const r = tryDecode(Auth, opened.plaintext);
-    if (!r.ok) return { ok: false, reason: 'undecodable', detail: `auth: ${r.error.message}` };
-    const auth = r.value;
-    const peerRole: Role = this.role === 'initiator' ? 'responder' : 'initiator';
-    if (!verify(auth.publicKey, authMessage(peerRole, transcript), auth.signature)) {
-      return { ok: false, reason: 'bad-signature', detail: 'the peer did not prove its identity' };
-    }
-    this.#state = 'done';
-    const send = this.role === 'responder' ? channel.seal(this.#auth!) : undefined;
+function receiveStep(h: HandshakeState, msg: Uint8Array): { next: HandshakeState; step: HandshakeStateStep } {
+  if (msg.length > MAX_HANDSHAKE_BYTES) {
     return {
+      next: h,
+      step: { ok: false, reason: 'oversize-frame', detail: `handshake message of ${msg.length} bytes` },
+    };
+  }
+  switch (h.stage) {
+    case 'hello':
+      return onHello(h, msg);
+    case 'auth':
+      return onAuth(h, msg);
+    default:
+      return {
+        next: h,
+        step: { ok: false, reason: 'protocol', detail: `message after the handshake ${h.stage}` },
+      };
+  }
+}
+
+function onHello(h: HandshakeState, msg: Uint8Array): { next: HandshakeState; step: HandshakeStateStep } {
+  const fail = (reason: HandshakeFailure, detail: string) => ({
+    next: h,
+    step: { ok: false, reason, detail } as const,
+  });
+  const r = tryDecode(Hello, msg);
+  if (!r.ok) return fail('undecodable', `hello: ${r.error.message}`);
+  const hello = r.value;
+  if (hello.version !== h.o.version) {
+    return fail('wrong-version', `peer speaks version ${hello.version}, we speak ${h.o.version}`);
+  }
+  if (hello.instance !== h.o.instance) {
+    return fail('wrong-instance', `peer is on instance "${hello.instance}", we are on "${h.o.instance}"`);
+  }
+  const shared = x25519Shared(h.ephemeral.privateKey, hello.ephemeral);
+  if (shared === undefined) return fail('protocol', 'unusable ephemeral key');
+  const initiator = h.o.role === 'initiator';
+  const transcript = initiator ? transcriptHash(h.hello, msg) : transcriptHash(msg, h.hello);
+  const keys = sessionKeys(shared, transcript);
+  const channel: ChannelState = initiator
+    ? { sendKey: keys.i2r, recvKey: keys.r2i, sent: 0, received: 0 }
+    : { sendKey: keys.r2i, recvKey: keys.i2r, sent: 0, received: 0 };
+  const auth = encode(Auth, {
+    publicKey: h.signer.publicKey,
+    signature: h.signer.sign(authMessage(h.o.role, transcript)),
+    listen: h.o.listen ?? null,
+    maxFrameBytes: h.o.maxFrameBytes,
+  });
+  const next: HandshakeState = { ...h, transcript, channel, auth, stage: 'auth' };
+  if (!initiator) return { next, step: { ok: true } };
+  // the initiator proves itself first; the responder answers once it has checked the initiator
+  const sealed = sealWith(channel, auth);
+  return { next: { ...next, channel: sealed.next }, step: { ok: true, send: sealed.wire } };
+}
+
+function onAuth(h: HandshakeState, msg: Uint8Array): { next: HandshakeState; step: HandshakeStateStep } {
+  const channel = h.channel!;
+  const transcript = h.transcript!;
+  const opened = openWith(channel, msg);
+  if (!opened.result.ok)
+    return {
+      next: h,
+      step: {
+        ok: false,
+        reason: opened.result.reason === 'replay' ? 'protocol' : 'undecodable',
+        detail: 'auth: does not open',
+      },
+    };
+  const r = tryDecode(Auth, opened.result.plaintext);
+  if (!r.ok)
+    return { next: h, step: { ok: false, reason: 'undecodable', detail: `auth: ${r.error.message}` } };
+  const auth = r.value;
+  const peerRole: Role = h.o.role === 'initiator' ? 'responder' : 'initiator';
+  if (!verify(auth.publicKey, authMessage(peerRole, transcript), auth.signature)) {
+    return {
+      next: h,
+      step: { ok: false, reason: 'bad-signature', detail: 'the peer did not prove its identity' },
+    };
+  }
+  let after = opened.next;
+  let send: Uint8Array | undefined;
+  if (h.o.role === 'responder') {
+    const sealed = sealWith(after, h.auth!);
+    after = sealed.next;
+    send = sealed.wire;
+  }
+  return {
+    next: { ...h, channel: after, stage: 'done' },
+    step: {
       ok: true,
       ...(send !== undefined ? { send } : {}),
       done: {
@@ -414,20 +471,73 @@ export class Handshake {
         peerId: toHex(auth.publicKey),
         listen: auth.listen,
         peerMaxFrameBytes: auth.maxFrameBytes,
-        channel,
+        channel: after,
         transcript,
-        role: this.role,
+        role: h.o.role,
       },
+    },
+  };
+}
+
+/**
+ * One side of the handshake. Send `hello` first; feed every message from the peer to `receive`
+ * until it reports `done` (an established `SecureChannel`) or a failure.
+ */
+export class Handshake {
+  readonly hello: Uint8Array;
+  readonly role: Role;
+  #h: HandshakeState;
+
+  constructor(o: HandshakeOptions) {
+    this.#h = startHandshake(o);
+    this.hello = this.#h.hello;
+    this.role = o.role;
+  }
+
+  get state(): 'hello' | 'auth' | 'done' | 'failed' {
+    return this.#h.stage;
+  }
+
+  receive(msg: Uint8Array): HandshakeStep {
+    const { next, step } = receiveHandshake(this.#h, msg);
+    this.#h = next;
+    if (!step.ok) return step;
+    if (step.done === undefined)
+      return step.send === undefined ? { ok: true } : { ok: true, send: step.send };
+    const c = step.done.channel;
+    return {
+      ...step,
+      done: { ...step.done, channel: new SecureChannel(c.sendKey, c.recvKey, c.sent, c.received) },
     };
   }
 }
 
-/** Decodes a control message; undefined when it does not decode. */
-export function decodeControl(bytes: Uint8Array): Control | undefined {
-  const r = tryDecode(Control, bytes);
-  return r.ok ? r.value : undefined;
-}
+/** The handshake as the peer session machine holds it (peer/machine.ts): a value per step. */
+export class LiveHandshake implements SessionHandshake {
+  constructor(readonly state: HandshakeState) {}
 
-export function encodeControl(msg: Control): Uint8Array {
-  return encode(Control, msg);
+  /** A fresh side of the handshake (new ephemeral key and nonce) and its hello. */
+  static start(o: HandshakeOptions): { handshake: LiveHandshake; hello: Uint8Array } {
+    const state = startHandshake(o);
+    return { handshake: new LiveHandshake(state), hello: state.hello };
+  }
+
+  receive(msg: Uint8Array): HandshakeReply {
+    const { next, step } = receiveHandshake(this.state, msg);
+    if (!step.ok) return { kind: 'refused', reason: step.reason, detail: step.detail };
+    const send = step.send === undefined ? {} : { send: step.send };
+    const done = step.done;
+    if (done === undefined) return { kind: 'continue', next: new LiveHandshake(next), ...send };
+    return {
+      kind: 'proven',
+      proven: {
+        peerId: done.peerId,
+        listen: done.listen,
+        peerMaxFrameBytes: done.peerMaxFrameBytes,
+        transcript: toHex(done.transcript),
+        channel: new SealedChannel(done.channel),
+      },
+      ...send,
+    };
+  }
 }

@@ -1,0 +1,79 @@
+/**
+ * An XState machine run as a pure step function: a snapshot and an event give the next snapshot
+ * and the transitions taken, with nothing kept between calls. XState's own `transition()` builds
+ * a fresh actor and system for every call (tens of microseconds); a machine that spawns, sends,
+ * emits and delays nothing needs neither, so one inert scope serves every step, as it would one
+ * actor (the technique of engines/consensus/round-machine.ts). The scope's system reports XState's
+ * microsteps, and the transitions they took are named as the statechart names them
+ * (runtime/transition-id.ts), so a caller can record exactly which drawn edges a step followed.
+ */
+import { type ActorScope, type AnyMachineSnapshot, type AnyStateMachine, createActor } from 'xstate';
+import { idOfTaken, type TransitionSourceLike } from './transition-id.ts';
+
+export interface PureStep<S> {
+  readonly snapshot: S;
+  /** the ids of the transitions taken, in order, every hop of an eventless chain included */
+  readonly taken: readonly string[];
+}
+
+export interface PureMachine<S, E> {
+  /** The snapshot a machine starts in, from its input. */
+  start(input: unknown): S;
+  /** The snapshot `value` names with `context` (e.g. a state kept as plain data). */
+  resolve(value: unknown, context: unknown): S;
+  /** One event through the machine. */
+  step(snapshot: S, event: E): PureStep<S>;
+}
+
+/**
+ * A pure runner for `machine`. `sampleInput` is any valid input: the inert actor that lends its
+ * system to the scope is created from it, and never started.
+ */
+export function pureMachine<S extends AnyMachineSnapshot, E extends { type: string }>(
+  machine: AnyStateMachine,
+  sampleInput: unknown,
+): PureMachine<S, E> {
+  let taken: string[] = [];
+  let scope: ActorScope<AnyMachineSnapshot, E> | undefined;
+  const scopeOf = (): ActorScope<AnyMachineSnapshot, E> => {
+    if (scope !== undefined) return scope;
+    const actor = createActor(machine, { input: sampleInput });
+    // the actor's system, but reporting microsteps to this runner (nothing else is sent through it)
+    const system = Object.create(actor.system) as ActorScope<AnyMachineSnapshot, E>['system'] & {
+      _sendInspectionEvent: (e: unknown) => void;
+    };
+    system._sendInspectionEvent = (e: unknown) => {
+      const ev = e as { type: string; _transitions?: readonly { source: TransitionSourceLike }[] };
+      if (ev.type !== '@xstate.microstep') return;
+      for (const t of ev._transitions ?? []) taken.push(idOfTaken(t));
+    };
+    scope = {
+      self: actor,
+      id: '',
+      sessionId: '',
+      logger: () => {},
+      defer: () => {},
+      emit: () => {},
+      stopChild: () => {},
+      actionExecutor: () => {},
+      system,
+    } as unknown as ActorScope<AnyMachineSnapshot, E>;
+    return scope;
+  };
+  return {
+    start(input) {
+      return machine.getInitialSnapshot(scopeOf() as never, input) as S;
+    },
+    resolve(value, context) {
+      return machine.resolveState({ value: value as never, context: context as never }) as S;
+    },
+    step(snapshot, event) {
+      const s = scopeOf();
+      taken = [];
+      const next = machine.transition(snapshot, event, s as never) as S;
+      const out = taken;
+      taken = [];
+      return { snapshot: next, taken: out };
+    },
+  };
+}
