@@ -8,13 +8,8 @@
  * what a transition returns is the same whether anyone watches or not, so a run (and its trace
  * hash) does not depend on it, and nobody watching costs one comparison per microstep.
  */
-import {
-  type ActorScope,
-  type AnyStateMachine,
-  createActor,
-  type EventFromLogic,
-  type SnapshotFrom,
-} from 'xstate';
+import type { ActorScope, AnyStateMachine, EventFromLogic, SnapshotFrom } from 'xstate';
+import { inertScope } from './pure-machine.ts';
 import type { TransitionSourceLike } from './transition-id.ts';
 
 /** Told of every microstep of a part taken while it watches. */
@@ -41,48 +36,14 @@ export function watchParts<T>(w: PartWatcher, run: () => T): T {
   }
 }
 
-interface MicrostepLike {
-  type: string;
-  snapshot?: { value?: unknown };
-  _transitions?: readonly { source: TransitionSourceLike }[];
-}
-
-/**
- * The scope a part's transitions run in. XState's own `transition()` builds a fresh actor and
- * system for every call (tens of microseconds); a part spawns, sends and emits nothing, so one
- * inert scope serves every step, as it would one actor. Its system hands microsteps to the
- * watcher, if any, instead of to XState's inspection observers.
- */
-function inertScope<M extends AnyStateMachine>(machine: M): ActorScope<SnapshotFrom<M>, EventFromLogic<M>> {
-  const self = createActor(machine as AnyStateMachine);
-  const system = Object.create(self.system, {
-    _sendInspectionEvent: {
-      value: (e: MicrostepLike): void => {
-        if (watcher === undefined || e.type !== '@xstate.microstep') return;
-        watcher.microstep(machine, e.snapshot?.value, e._transitions ?? []);
-      },
-    },
-  }) as typeof self.system;
-  return {
-    self,
-    id: '',
-    sessionId: '',
-    logger: () => {},
-    defer: () => {},
-    emit: () => {},
-    stopChild: () => {},
-    actionExecutor: () => {},
-    system,
-  } as unknown as ActorScope<SnapshotFrom<M>, EventFromLogic<M>>;
-}
-
 /** A part's pure step: the snapshot after `event`, from the snapshot before it. */
 export function partTransition<M extends AnyStateMachine>(
   machine: M,
 ): (snapshot: SnapshotFrom<M>, event: EventFromLogic<M>) => SnapshotFrom<M> {
   let scope: ActorScope<SnapshotFrom<M>, EventFromLogic<M>> | undefined;
   return (snapshot, event) => {
-    scope ??= inertScope(machine);
+    // microsteps go to whoever watches now (the runtime, while it inspects this engine's step)
+    scope ??= inertScope(machine, (value, transitions) => watcher?.microstep(machine, value, transitions));
     return machine.transition(snapshot, event, scope) as SnapshotFrom<M>;
   };
 }

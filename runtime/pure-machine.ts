@@ -7,8 +7,60 @@
  * microsteps, and the transitions they took are named as the statechart names them
  * (runtime/transition-id.ts), so a caller can record exactly which drawn edges a step followed.
  */
-import { type ActorScope, type AnyMachineSnapshot, type AnyStateMachine, createActor } from 'xstate';
+import {
+  type ActorScope,
+  type AnyMachineSnapshot,
+  type AnyStateMachine,
+  createActor,
+  type EventFromLogic,
+  type SnapshotFrom,
+} from 'xstate';
 import { idOfTaken, type TransitionSourceLike } from './transition-id.ts';
+
+/** Told of each microstep an inert scope's machine takes: the state reached, the transitions taken. */
+export type MicrostepListener = (
+  value: unknown,
+  transitions: readonly { source: TransitionSourceLike }[],
+) => void;
+
+/**
+ * The scope a machine's pure transitions run in: an actor's system that is never started (from
+ * `sampleInput`, any valid input, when the machine's context needs one), reporting XState's
+ * microsteps to `onMicrostep` instead of to inspection observers. Nothing else passes through it:
+ * the machine spawns, sends, emits and delays nothing.
+ */
+export function inertScope<M extends AnyStateMachine>(
+  machine: M,
+  onMicrostep: MicrostepListener,
+  sampleInput?: unknown,
+): ActorScope<SnapshotFrom<M>, EventFromLogic<M>> {
+  const actor = createActor(
+    machine as AnyStateMachine,
+    sampleInput === undefined ? {} : { input: sampleInput },
+  );
+  const system = Object.create(actor.system, {
+    _sendInspectionEvent: {
+      value: (e: {
+        type: string;
+        snapshot?: { value?: unknown };
+        _transitions?: readonly { source: TransitionSourceLike }[];
+      }): void => {
+        if (e.type === '@xstate.microstep') onMicrostep(e.snapshot?.value, e._transitions ?? []);
+      },
+    },
+  }) as typeof actor.system;
+  return {
+    self: actor,
+    id: '',
+    sessionId: '',
+    logger: () => {},
+    defer: () => {},
+    emit: () => {},
+    stopChild: () => {},
+    actionExecutor: () => {},
+    system,
+  } as unknown as ActorScope<SnapshotFrom<M>, EventFromLogic<M>>;
+}
 
 export interface PureStep<S> {
   readonly snapshot: S;
@@ -36,28 +88,13 @@ export function pureMachine<S extends AnyMachineSnapshot, E extends { type: stri
   let taken: string[] = [];
   let scope: ActorScope<AnyMachineSnapshot, E> | undefined;
   const scopeOf = (): ActorScope<AnyMachineSnapshot, E> => {
-    if (scope !== undefined) return scope;
-    const actor = createActor(machine, { input: sampleInput });
-    // the actor's system, but reporting microsteps to this runner (nothing else is sent through it)
-    const system = Object.create(actor.system) as ActorScope<AnyMachineSnapshot, E>['system'] & {
-      _sendInspectionEvent: (e: unknown) => void;
-    };
-    system._sendInspectionEvent = (e: unknown) => {
-      const ev = e as { type: string; _transitions?: readonly { source: TransitionSourceLike }[] };
-      if (ev.type !== '@xstate.microstep') return;
-      for (const t of ev._transitions ?? []) taken.push(idOfTaken(t));
-    };
-    scope = {
-      self: actor,
-      id: '',
-      sessionId: '',
-      logger: () => {},
-      defer: () => {},
-      emit: () => {},
-      stopChild: () => {},
-      actionExecutor: () => {},
-      system,
-    } as unknown as ActorScope<AnyMachineSnapshot, E>;
+    scope ??= inertScope(
+      machine,
+      (_value, transitions) => {
+        for (const t of transitions) taken.push(idOfTaken(t));
+      },
+      sampleInput,
+    ) as unknown as ActorScope<AnyMachineSnapshot, E>;
     return scope;
   };
   return {
