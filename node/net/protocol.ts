@@ -34,7 +34,12 @@ import {
   randomBytes,
 } from 'node:crypto';
 import { aead, KEY_BYTES, NONCE_BYTES, TAG_BYTES } from '../../crypto/aead.ts';
-import type { HandshakeReply, SessionChannel, SessionHandshake } from '../../peer/machine.ts';
+import type {
+  HandshakeFailure,
+  HandshakeReply,
+  SessionChannel,
+  SessionHandshake,
+} from '../../peer/machine.ts';
 import { sha256, toHex } from '../../wire/commit.ts';
 import { encode, type Infer, s, tryDecode } from '../../wire/schema.ts';
 import { createSigner, type Signer, verify } from '../../wire/sign.ts';
@@ -292,13 +297,8 @@ function nonceOf(header: Uint8Array): Uint8Array {
 
 // --- the handshake ------------------------------------------------------------------------------
 
-export type HandshakeFailure =
-  | 'undecodable'
-  | 'oversize-frame'
-  | 'wrong-version'
-  | 'wrong-instance'
-  | 'protocol'
-  | 'bad-signature';
+// why a handshake can fail: the peer session machine's word for it (peer/machine.ts)
+export type { HandshakeFailure } from '../../peer/machine.ts';
 
 export interface HandshakeResult {
   /** the peer's proven ed25519 public key */
