@@ -176,7 +176,7 @@ describe('consensus on peer sessions (simulated)', () => {
       ],
       crashes: [{ node: 'n1', at: 3_000, restartAt: 3_600 }],
     };
-    const r = runChecked({
+    const options = {
       seed: 11,
       validators: 7,
       byzantine: 2,
@@ -185,23 +185,14 @@ describe('consensus on peer sessions (simulated)', () => {
       plan,
       livenessPerHeightMs: 3_000,
       trace: false,
-      sessions: true,
-    });
+    } as const;
+    const r = runChecked({ ...options, sessions: true });
     expect(r.report.violations).toEqual([]);
     expect(r.offChart).toEqual([]);
     for (const s of ['dialing', 'handshaking', 'open', 'retiring', 'backoff', 'parked', 'banned', 'closed'])
       expect(r.visited, s).toContain(s);
     // the same cluster on datagrams reaches the same heights: sessions cost liveness nothing here
-    const plain = runCluster({
-      seed: 11,
-      validators: 7,
-      byzantine: 2,
-      behaviour: 'forge',
-      heights: 8,
-      plan,
-      livenessPerHeightMs: 3_000,
-      trace: false,
-    });
+    const plain = runCluster(options);
     expect(plain.violations).toEqual([]);
   });
 });

@@ -444,6 +444,11 @@ describe.each(kinds)('executor, a step that throws half-way: %s', (_label, kind)
     t.block(1n, [t.tx([], [t.note(1), t.note(2)])]),
     t.block(2n, [t.tx([t.note(1)], [t.note(3)]), t.tx([], [t.note(4)])]),
   ];
+  /** the two blocks, and a third that spends what both created */
+  const three = (t: ReturnType<typeof setup>) => [
+    ...blocks(t),
+    t.block(3n, [t.tx([t.note(2)], [t.note(5)]), t.tx([t.note(3)], [t.note(6)])]),
+  ];
 
   it('sealing whose batch throws: context as before, no root or receipts, restarted; then the same root as without the fault', async () => {
     const want = await reference(kind, blocks);
@@ -478,10 +483,6 @@ describe.each(kinds)('executor, a step that throws half-way: %s', (_label, kind)
   });
 
   it('a block lost with a failed step is not jumped over: the next one waits for it, then both run in order', async () => {
-    const three = (t: ReturnType<typeof setup>) => [
-      ...blocks(t),
-      t.block(3n, [t.tx([t.note(2)], [t.note(5)]), t.tx([t.note(3)], [t.note(6)])]),
-    ];
     const want = await reference(kind, three);
     const storage = new FlakyStorage();
     const t = setup(storage, kind, { freezeContexts: true });
@@ -578,10 +579,6 @@ describe.each(kinds)('executor, a step that throws half-way: %s', (_label, kind)
     });
 
   it('a seal whose batch fails while block 3 waits behind it: nothing of either is emitted or written; then both in order', async () => {
-    const three = (t: ReturnType<typeof setup>) => [
-      ...blocks(t),
-      t.block(3n, [t.tx([t.note(2)], [t.note(5)]), t.tx([t.note(3)], [t.note(6)])]),
-    ];
     const want = await reference(kind, three);
     const storage = new FlakyStorage();
     const t = setup(storage, kind, { freezeContexts: true });
