@@ -36,13 +36,35 @@ export interface Equivocation<S = unknown> {
   readonly second: KeptVote<S>;
 }
 
+interface VoteList {
+  readonly vote: KeptVote;
+  readonly next: VoteList | null;
+}
+
+/** Who has a vote counted, one bit per validator index (a bigint: immutable, as a context must be). */
+type Bits = bigint;
+
+const hasBit = (bits: Bits, i: number): boolean => ((bits >> BigInt(i)) & 1n) === 1n;
+const withBit = (bits: Bits, i: number): Bits => bits | (1n << BigInt(i));
+
+/** The votes counted for one value: who cast them (for duplicates), and the votes, newest first. */
+interface ValueVotes {
+  readonly voters: Bits;
+  readonly votes: VoteList | null;
+}
+
+/**
+ * One round's votes of one type. Adding a vote sets two bits and copies the small per-value
+ * records (a round sees one or two values), not every vote counted before: with n validators a
+ * height's votes no longer cost O(n²) object copies.
+ */
 interface Tally {
-  /** Each validator's first vote: counted once toward `total`, and the first half of any evidence. */
-  readonly first: Readonly<Record<number, KeptVote>>;
+  /** Validators with a vote counted (their first): counted once toward `total`. */
+  readonly voted: Bits;
+  /** Each validator's first vote, newest first: the first half of any evidence (looked up rarely). */
+  readonly firsts: VoteList | null;
   /** Votes per value key (NIL_KEY for nil), one per validator. */
-  readonly byValue: Readonly<Record<string, Readonly<Record<number, KeptVote>>>>;
-  /** How many values each validator has votes counted for. */
-  readonly valuesOf: Readonly<Record<number, number>>;
+  readonly byValue: Readonly<Record<string, ValueVotes>>;
   /** power per value key */
   readonly power: Readonly<Record<string, number>>;
   /** power of distinct validators heard */
@@ -55,7 +77,7 @@ interface RoundVotes {
   readonly prevote: Tally;
   readonly precommit: Tally;
   /** validators heard from in this round (any type), and their power: the f+1 skip rule */
-  readonly senders: Readonly<Record<number, true>>;
+  readonly senders: Bits;
   readonly senderPower: number;
 }
 
@@ -69,8 +91,26 @@ export type AddOutcome = 'added' | 'duplicate' | 'equivocation' | 'unknown-valid
 
 const NIL_KEY = '\u0000nil';
 const keyOf = (v: ValueId): string => (v === null ? NIL_KEY : v);
-const EMPTY_TALLY: Tally = { first: {}, byValue: {}, valuesOf: {}, power: {}, total: 0 };
-const EMPTY_ROUND: RoundVotes = { prevote: EMPTY_TALLY, precommit: EMPTY_TALLY, senders: {}, senderPower: 0 };
+const NO_BITS: Bits = 0n;
+const EMPTY_TALLY: Tally = { voted: NO_BITS, firsts: null, byValue: {}, power: {}, total: 0 };
+const EMPTY_ROUND: RoundVotes = {
+  prevote: EMPTY_TALLY,
+  precommit: EMPTY_TALLY,
+  senders: NO_BITS,
+  senderPower: 0,
+};
+
+function findIn(list: VoteList | null, validator: number): KeptVote | undefined {
+  for (let l = list; l !== null; l = l.next) if (l.vote.validator === validator) return l.vote;
+  return undefined;
+}
+
+/** How many values `validator` has a vote counted for (it has one at least). */
+function valuesCounted(tally: Tally, validator: number): number {
+  let n = 0;
+  for (const key in tally.byValue) if (hasBit(tally.byValue[key]!.voters, validator)) n++;
+  return n;
+}
 
 export function newVoteKeeper(powers: readonly number[]): VoteKeeper {
   return { powers: [...powers], totalPower: powers.reduce((a, b) => a + b, 0), rounds: {} };
@@ -85,24 +125,31 @@ export function addVote<S>(
   const round = keeper.rounds[vote.round] ?? EMPTY_ROUND;
   const tally = round[vote.type];
   const key = keyOf(vote.value);
-  if (tally.byValue[key]?.[vote.validator] !== undefined) return { keeper, outcome: 'duplicate' };
-  const first = tally.first[vote.validator] as KeptVote<S> | undefined;
-  const counted = tally.valuesOf[vote.validator] ?? 0;
-  if (first !== undefined && counted >= MAX_VALUES_PER_VALIDATOR) {
+  const forValue = tally.byValue[key];
+  if (forValue !== undefined && hasBit(forValue.voters, vote.validator))
+    return { keeper, outcome: 'duplicate' };
+  const first = hasBit(tally.voted, vote.validator)
+    ? (findIn(tally.firsts, vote.validator) as KeptVote<S>)
+    : undefined;
+  if (first !== undefined && valuesCounted(tally, vote.validator) >= MAX_VALUES_PER_VALIDATOR) {
     return { keeper, outcome: 'equivocation', evidence: { first, second: vote } };
   }
+  const nextValue: ValueVotes = {
+    voters: withBit(forValue?.voters ?? NO_BITS, vote.validator),
+    votes: { vote, next: forValue?.votes ?? null },
+  };
   const nextTally: Tally = {
-    first: first === undefined ? { ...tally.first, [vote.validator]: vote } : tally.first,
-    byValue: { ...tally.byValue, [key]: { ...tally.byValue[key], [vote.validator]: vote } },
-    valuesOf: { ...tally.valuesOf, [vote.validator]: counted + 1 },
+    voted: first === undefined ? withBit(tally.voted, vote.validator) : tally.voted,
+    firsts: first === undefined ? { vote, next: tally.firsts } : tally.firsts,
+    byValue: { ...tally.byValue, [key]: nextValue },
     power: { ...tally.power, [key]: (tally.power[key] ?? 0) + power },
     total: first === undefined ? tally.total + power : tally.total,
   };
-  const isNewSender = round.senders[vote.validator] === undefined;
+  const isNewSender = !hasBit(round.senders, vote.validator);
   const nextRound: RoundVotes = {
     ...round,
     [vote.type]: nextTally,
-    senders: isNewSender ? { ...round.senders, [vote.validator]: true } : round.senders,
+    senders: isNewSender ? withBit(round.senders, vote.validator) : round.senders,
     senderPower: isNewSender ? round.senderPower + power : round.senderPower,
   };
   const next = { ...keeper, rounds: { ...keeper.rounds, [vote.round]: nextRound } };
@@ -123,7 +170,9 @@ export function heldVote<S>(
   validator: number,
   value: ValueId,
 ): KeptVote<S> | undefined {
-  return tallyOf(k, round, type).byValue[keyOf(value)]?.[validator] as KeptVote<S> | undefined;
+  const forValue = tallyOf(k, round, type).byValue[keyOf(value)];
+  if (forValue === undefined || !hasBit(forValue.voters, validator)) return undefined;
+  return findIn(forValue.votes, validator) as KeptVote<S> | undefined;
 }
 
 /** 2f+1 votes of `type` in `round`, for any mix of values (nil included). */
@@ -159,8 +208,10 @@ export function skipRoundsAbove(k: VoteKeeper, round: number): number[] {
 
 /** The votes of `type` for `value` in `round` (e.g. the precommits of a commit certificate). */
 export function votesFor<S>(k: VoteKeeper, round: number, type: VoteType, value: ValueId): KeptVote<S>[] {
-  const votes = tallyOf(k, round, type).byValue[keyOf(value)] ?? {};
-  return Object.values(votes).sort((a, b) => a.validator - b.validator) as KeptVote<S>[];
+  const out: KeptVote<S>[] = [];
+  for (let l = tallyOf(k, round, type).byValue[keyOf(value)]?.votes ?? null; l !== null; l = l.next)
+    out.push(l.vote as KeptVote<S>);
+  return out.sort((a, b) => a.validator - b.validator);
 }
 
 /** Rounds in which anything was counted. */
