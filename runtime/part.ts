@@ -9,6 +9,7 @@
  * hash) does not depend on it, and nobody watching costs one comparison per microstep.
  */
 import type { ActorScope, AnyStateMachine, EventFromLogic, SnapshotFrom } from 'xstate';
+import { flatMachine } from './flat-machine.ts';
 import { inertScope } from './pure-machine.ts';
 import type { TransitionSourceLike } from './transition-id.ts';
 
@@ -45,5 +46,30 @@ export function partTransition<M extends AnyStateMachine>(
     // microsteps go to whoever watches now (the runtime, while it inspects this engine's step)
     scope ??= inertScope(machine, (value, transitions) => watcher?.microstep(machine, value, transitions));
     return machine.transition(snapshot, event, scope) as SnapshotFrom<M>;
+  };
+}
+
+/**
+ * A part's pure step on its state as plain data: the state value and context after `event`.
+ * A machine of flat states runs on runtime/flat-machine.ts (the same transitions, reported to the
+ * watcher as XState reports them, at a fraction of the cost); any other on XState's `transition`.
+ */
+export function partStep<M extends AnyStateMachine>(
+  machine: M,
+): (value: string, context: unknown, event: EventFromLogic<M>) => { value: unknown; context: unknown } {
+  const flat = flatMachine(machine);
+  if (flat !== undefined) {
+    const report = (value: string, transitions: readonly { source: TransitionSourceLike }[]) =>
+      watcher?.microstep(machine, value, transitions);
+    return (value, context, event) =>
+      flat.step(value, context, event, watcher === undefined ? undefined : report);
+  }
+  const transition = partTransition(machine);
+  return (value, context, event) => {
+    const next = transition(machine.resolveState({ value, context } as never) as SnapshotFrom<M>, event) as {
+      value: unknown;
+      context: unknown;
+    };
+    return { value: next.value, context: next.context };
   };
 }

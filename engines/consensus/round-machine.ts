@@ -10,7 +10,7 @@
  * actor, nothing kept between calls, the same state and input give the same result.
  */
 import { assign, setup } from 'xstate';
-import { partTransition } from '../../runtime/part.ts';
+import { partStep } from '../../runtime/part.ts';
 import {
   canDecide,
   countVote,
@@ -243,13 +243,12 @@ export const roundMachine = setup({
 });
 
 /** The round machine's pure step (the runtime watches its microsteps while it inspects the engine). */
-const transition = partTransition(roundMachine);
+const transition = partStep(roundMachine);
 
 /** Runs one input through the round machine: the next state, and what it asks the engine to do. */
 export function step(s: RoundState, input: RoundInput): StepResult {
-  const snapshot = roundMachine.resolveState({ value: phaseOf(s), context: { s, out: [] } });
-  const next = transition(snapshot, { type: input.kind, input } as RoundEvent);
-  const { s: after, out } = next.context;
+  const next = transition(phaseOf(s), { s, out: [] }, { type: input.kind, input } as RoundEvent);
+  const { s: after, out } = next.context as RoundContext;
   // the machine's state and the round state it carries must agree
   if (next.value !== phaseOf(after)) {
     throw new Error(`round machine in ${String(next.value)} but its round state is in ${phaseOf(after)}`);

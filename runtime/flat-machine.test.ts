@@ -1,0 +1,166 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { assign, enqueueActions, setup } from 'xstate';
+import { propParams } from '../props/config.ts';
+import { flatMachine } from './flat-machine.ts';
+import { inertScope } from './pure-machine.ts';
+import { idOfTaken } from './transition-id.ts';
+
+interface Ctx {
+  readonly n: number;
+  readonly log: readonly string[];
+}
+type Ev =
+  | { type: 'inc' }
+  | { type: 'dec' }
+  | { type: 'reset' }
+  | { type: 'noise' }
+  | { type: 'jump'; to: number };
+
+const add = (context: Ctx, label: string, d: number): Ctx => ({
+  n: context.n + d,
+  log: [...context.log, label],
+});
+
+/**
+ * Every feature the flat runner covers: root handlers that a state's own handlers shadow, guarded
+ * candidates falling through to the root, eventless chains (targeted, targetless, re-entering,
+ * on the root too), events nothing handles, several assigns in one transition.
+ */
+const toy = setup({
+  types: {} as { context: Ctx; events: Ev },
+  guards: {
+    'over three': ({ context }) => context.n > 3,
+    'under zero': ({ context }) => context.n < 0,
+    even: ({ context }) => context.n % 2 === 0,
+    'jump is odd': ({ event }) => event.type === 'jump' && event.to % 2 === 1,
+    'log is long': ({ context }) => context.log.length > 6,
+  },
+  actions: {
+    'count up': assign(({ context }) => add(context, 'up', 1)),
+    'count down': assign(({ context }) => add(context, 'down', -1)),
+    'count up twice': assign(({ context }) => add(context, 'up2', 2)),
+    'set from jump': assign(({ context, event }) => ({
+      n: event.type === 'jump' ? event.to : context.n,
+      log: [...context.log, 'jump'],
+    })),
+    'trim log': assign(({ context }) => ({ log: context.log.slice(-2) })),
+    halve: assign(({ context }) => ({ n: Math.trunc(context.n / 2), log: [...context.log, 'half'] })),
+  },
+}).createMachine({
+  id: 'toy',
+  context: { n: 0, log: [] },
+  initial: 'low',
+  on: {
+    inc: { actions: 'count up' },
+    reset: { target: '.low', actions: assign(() => ({ n: 0 })) },
+    jump: [{ guard: 'jump is odd', target: '.high', actions: 'set from jump' }, { actions: 'set from jump' }],
+  },
+  always: { guard: 'log is long', actions: 'trim log' },
+  states: {
+    low: {
+      on: { dec: { actions: 'count down' }, inc: { guard: 'even', actions: ['count up', 'count up twice'] } },
+      always: [
+        { guard: 'over three', target: 'high' },
+        { guard: 'under zero', target: 'low', reenter: true, actions: 'count up' },
+      ],
+    },
+    high: {
+      on: { dec: { target: 'low', actions: 'halve' } },
+      always: { guard: 'under zero', target: 'low' },
+    },
+  },
+});
+
+/** XState's own answer: value, context and the ids of the transitions each microstep took. */
+function byXState(value: string, context: Ctx, event: Ev) {
+  const steps: { value: unknown; taken: string[] }[] = [];
+  const scope = inertScope(toy, (v, ts) => steps.push({ value: v, taken: ts.map(idOfTaken) }));
+  const next = toy.transition(toy.resolveState({ value, context }), event, scope as never);
+  return { value: next.value, context: next.context, steps };
+}
+
+describe('flat machine runner', () => {
+  const flat = flatMachine(toy);
+
+  it('covers a machine of flat states with assign actions', () => {
+    expect(flat).toBeDefined();
+  });
+
+  it('takes the transitions XState takes, microstep by microstep, from any state and context', () => {
+    const event: fc.Arbitrary<Ev> = fc.oneof(
+      fc.constantFrom<Ev>({ type: 'inc' }, { type: 'dec' }, { type: 'reset' }, { type: 'noise' }),
+      fc.integer({ min: -3, max: 9 }).map((to): Ev => ({ type: 'jump', to })),
+    );
+    fc.assert(
+      fc.property(fc.array(event, { maxLength: 30 }), (events) => {
+        let value = 'low';
+        let context: Ctx = { n: 0, log: [] };
+        for (const e of events) {
+          const want = byXState(value, context, e);
+          const steps: { value: unknown; taken: string[] }[] = [];
+          const got = flat!.step(value, context, e, (v, ts) =>
+            steps.push({ value: v, taken: ts.map(idOfTaken) }),
+          );
+          expect(got.value).toBe(want.value);
+          expect(got.context).toEqual(want.context);
+          expect(steps).toEqual(want.steps);
+          value = got.value;
+          context = got.context as Ctx;
+        }
+      }),
+      propParams('runtime.flat-machine', 200),
+    );
+  });
+
+  it('wraps a failing guard of an event as XState does', () => {
+    const m = setup({
+      types: {} as { context: { x: number }; events: { type: 'go' } },
+      guards: {
+        broken: () => {
+          throw new Error('no');
+        },
+      },
+    }).createMachine({
+      id: 'm',
+      context: { x: 0 },
+      initial: 'a',
+      states: { a: { on: { go: { guard: 'broken' } } } },
+    });
+    const xstate = () =>
+      m.transition(
+        m.resolveState({ value: 'a', context: { x: 0 } }),
+        { type: 'go' },
+        inertScope(m, () => {}) as never,
+      );
+    const flatGo = () => flatMachine(m)!.step('a', { x: 0 }, { type: 'go' });
+    expect(flatGo).toThrow(
+      /^Unable to evaluate guard 'broken' in transition for event 'go' in state node 'm.a':\nno$/,
+    );
+    expect(xstate).toThrow(
+      /^Unable to evaluate guard 'broken' in transition for event 'go' in state node 'm.a':\nno$/,
+    );
+  });
+
+  it('leaves to XState what it does not cover', () => {
+    const base = setup({ types: {} as { context: { x: number }; events: { type: 'go' } } });
+    const nested = base.createMachine({
+      context: { x: 0 },
+      initial: 'a',
+      states: { a: { initial: 'b', states: { b: {} } } },
+    });
+    const entry = base.createMachine({
+      context: { x: 0 },
+      initial: 'a',
+      states: { a: { entry: assign({ x: 1 }) } },
+    });
+    const enqueue = base.createMachine({
+      context: { x: 0 },
+      initial: 'a',
+      states: { a: { on: { go: { actions: enqueueActions(({ enqueue }) => enqueue.assign({ x: 2 })) } } } },
+    });
+    const final = base.createMachine({ context: { x: 0 }, initial: 'a', states: { a: { type: 'final' } } });
+    const parallel = base.createMachine({ context: { x: 0 }, type: 'parallel', states: { a: {}, b: {} } });
+    for (const m of [nested, entry, enqueue, final, parallel]) expect(flatMachine(m)).toBeUndefined();
+  });
+});
