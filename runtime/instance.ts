@@ -5,7 +5,13 @@
  * step succeeds. If an action throws, the outputs are dropped, the crash is recorded, and the
  * engine restarts from its last good snapshot (deadlines re-armed) under its restart policy.
  */
-import { type AnyActorRef, type AnyStateMachine, createActor, type Snapshot } from 'xstate';
+import {
+  type AnyActorLogic,
+  type AnyActorRef,
+  type AnyStateMachine,
+  createActor,
+  type Snapshot,
+} from 'xstate';
 import type { BatchOp } from '../storage/types.ts';
 import { encode } from '../wire/schema.ts';
 import { Channel, type Envelope } from './channel.ts';
@@ -18,6 +24,7 @@ import {
   type PortSchemas,
   stateToString,
 } from './engine.ts';
+import { flatLogic } from './flat-machine.ts';
 import type { FaultEvent, Inspector, PartStep } from './inspect.ts';
 import { type PartWatcher, watchParts } from './part.ts';
 import type { PrngState } from './random.ts';
@@ -102,6 +109,8 @@ export class EngineInstance {
   readonly node: string;
   readonly definition: EngineDefinition<PortSchemas, PortSchemas, unknown>;
   readonly machine: AnyStateMachine;
+  /** What the actor runs: the machine on the flat runner when it covers the machine (flat-machine.ts), else XState. */
+  private readonly logic: AnyActorLogic;
   readonly outputs: ReadonlyMap<string, Channel<unknown>>;
   private actor: AnyActorRef | undefined;
   private lastGood: Snapshot<unknown> | undefined;
@@ -133,6 +142,7 @@ export class EngineInstance {
     this.node = o.node;
     this.definition = o.definition;
     this.machine = machineOf(o.definition, o.host);
+    this.logic = flatLogic(this.machine) ?? this.machine;
     const outputs = new Map<string, Channel<unknown>>();
     for (const port of Object.keys(o.definition.outputs)) outputs.set(port, new Channel(`${o.name}.${port}`));
     this.outputs = outputs;
@@ -189,7 +199,7 @@ export class EngineInstance {
   persisted(): Snapshot<unknown> | undefined {
     return this.lastGood === undefined
       ? undefined
-      : (this.machine.getPersistedSnapshot(this.lastGood as never) as Snapshot<unknown>);
+      : (this.logic.getPersistedSnapshot(this.lastGood as never) as Snapshot<unknown>);
   }
 
   start(): void {
@@ -300,8 +310,8 @@ export class EngineInstance {
     // consensus enters its height there): where they are is known from then on
     const watching = this.watchingParts();
     const actor = watching
-      ? watchParts(this.partWatcher!, () => createActor(this.machine, options))
-      : createActor(this.machine, options);
+      ? watchParts(this.partWatcher!, () => createActor(this.logic, options))
+      : createActor(this.logic, options);
     actor.on('*', (e: Emitted) => {
       this.pendingOut.push(e);
     });
@@ -451,7 +461,7 @@ export class EngineInstance {
       return;
     }
     this._restarts++;
-    const persisted = this.machine.getPersistedSnapshot(this.lastGood as never) as Snapshot<unknown>;
+    const persisted = this.logic.getPersistedSnapshot(this.lastGood as never) as Snapshot<unknown>;
     this.record({ kind: 'restart', restarts: this._restarts });
     this.spawn(persisted);
   }
