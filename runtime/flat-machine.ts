@@ -102,14 +102,8 @@ function compileAction(impl: Implementations, a: unknown): Exec {
       const assignment = action.assignment;
       if (typeof assignment === 'function')
         return (context, event) => Object.assign({}, context, assignment({ context, event }));
-      if (assignment !== null && typeof assignment === 'object') {
-        const parts = Object.entries(assignment as Record<string, unknown>);
-        return (context, event) => {
-          const partial: Record<string, unknown> = {};
-          for (const [k, v] of parts) partial[k] = typeof v === 'function' ? v({ context, event }) : v;
-          return Object.assign({}, context, partial);
-        };
-      }
+      if (assignment !== null && typeof assignment === 'object')
+        return (context, event) => Object.assign({}, context, resolveParts(assignment, context, event));
       throw new Unsupported(`assign ${name}`);
     }
     case 'xstate.emit': {
@@ -126,28 +120,53 @@ function compileAction(impl: Implementations, a: unknown): Exec {
     case 'xstate.enqueueActions': {
       const collect = action.collect;
       if (typeof collect !== 'function') throw new Unsupported(`enqueueActions ${name}`);
-      return (context, event, emit) => {
-        const queued: unknown[] = [];
-        const enqueue = (x: unknown) => {
-          queued.push(x);
+      // one queue per action: a step runs one action at a time and never inside another
+      const queued: { kind: 'assign' | 'emit' | 'action'; x: unknown }[] = [];
+      const enqueue = (x: unknown) => {
+        queued.push({ kind: 'action', x });
+      };
+      enqueue.assign = (x: unknown) => queued.push({ kind: 'assign', x });
+      enqueue.emit = (x: unknown) => queued.push({ kind: 'emit', x });
+      for (const other of ['cancel', 'raise', 'sendTo', 'sendParent', 'spawnChild', 'stopChild'] as const) {
+        (enqueue as unknown as Record<string, unknown>)[other] = () => {
+          throw new Error(`enqueue.${other} in ${name}: the flat runner takes only assign and emit`);
         };
-        enqueue.assign = (x: unknown) => queued.push({ type: 'xstate.assign', assignment: x });
-        enqueue.emit = (x: unknown) => queued.push({ type: 'xstate.emit', event: x });
-        for (const other of ['cancel', 'raise', 'sendTo', 'sendParent', 'spawnChild', 'stopChild'] as const) {
-          (enqueue as unknown as Record<string, unknown>)[other] = () => {
-            throw new Error(`enqueue.${other} in ${name}: the flat runner takes only assign and emit`);
-          };
-        }
+      }
+      return (context, event, emit) => {
+        queued.length = 0;
         const check = (guard: unknown) => guardOf(impl, guard)({ context, event });
         collect({ context, event, enqueue, check }, undefined);
+        const run = queued.splice(0);
         let ctx = context;
-        for (const q of queued) ctx = compileAction(impl, q)(ctx, event, emit);
+        for (const q of run) {
+          if (q.kind === 'assign') {
+            const x = q.x;
+            const partial = typeof x === 'function' ? x({ context: ctx, event }) : x;
+            ctx = Object.assign(
+              {},
+              ctx,
+              typeof x === 'function' ? partial : resolveParts(partial, ctx, event),
+            );
+          } else if (q.kind === 'emit') {
+            if (emit === undefined)
+              throw new Error(`${name} emits, and nothing takes what this machine emits`);
+            emit(typeof q.x === 'function' ? q.x({ context: ctx, event }) : (q.x as EventObject));
+          } else ctx = compileAction(impl, q.x)(ctx, event, emit);
+        }
         return ctx;
       };
     }
     default:
       throw new Unsupported(`action ${name}`);
   }
+}
+
+/** `assign({ key: value or (args) => value })`: the partial context it names. */
+function resolveParts(assignment: unknown, context: unknown, event: unknown): Record<string, unknown> {
+  const partial: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(assignment as Record<string, unknown>))
+    partial[k] = typeof v === 'function' ? v({ context, event }) : v;
+  return partial;
 }
 
 function guardOf(impl: Implementations, guard: unknown): Guard {
