@@ -101,7 +101,8 @@ export function deepFreeze(value: unknown): void {
     for (const v of value) deepFreeze(v);
     return;
   }
-  for (const k of Object.keys(value)) deepFreeze((value as Record<string, unknown>)[k]);
+  // for-in, not Object.keys: no array per object frozen (contexts are plain data, nothing inherited)
+  for (const k in value) deepFreeze((value as Record<string, unknown>)[k]);
 }
 
 export class EngineInstance {
@@ -128,6 +129,8 @@ export class EngineInstance {
   /** each part's state after the last step watched; forgotten when inspection stops (it goes stale) */
   private readonly partStateMap = new Map<string, string>();
   private readonly armed = new Map<string, number>();
+  /** The deadlines object the armed timers were last synced to (contexts are immutable: same object, same deadlines). */
+  private syncedDeadlines: Deadlines | undefined | null = null;
   private readonly timers = new Map<string, TimerHandle>();
   private restartHistory: number[] = [];
   private _status: EngineStatus = 'idle';
@@ -487,6 +490,8 @@ export class EngineInstance {
   }
 
   private syncDeadlines(deadlines: Deadlines | undefined): void {
+    if (deadlines === this.syncedDeadlines) return;
+    this.syncedDeadlines = deadlines;
     if (deadlines === undefined && this.armed.size === 0) return;
     for (const change of diffDeadlines(this.armed, deadlines)) {
       if (change.op === 'cancel') {
@@ -523,6 +528,7 @@ export class EngineInstance {
   }
 
   private cancelAllTimers(): void {
+    this.syncedDeadlines = null;
     for (const h of this.timers.values()) this.o.scheduler.cancel(h);
     this.timers.clear();
     this.armed.clear();
