@@ -17,8 +17,8 @@ import {
   hasQuorumAny,
   hasQuorumFor,
   type KeptVote,
+  lowestSkipRoundAbove,
   newVoteKeeper,
-  skipRoundsAbove,
   type ValueId,
   type VoteKeeper,
   type VoteType,
@@ -373,12 +373,12 @@ export function decide(s: RoundState, out: RoundOut): RoundState {
 
 /** Line 55: f+1 power of a higher round. */
 export function seesHigherRound(s: RoundState): boolean {
-  return s.round >= 0 && skipRoundsAbove(s.votes, s.round).length > 0;
+  return s.round >= 0 && lowestSkipRoundAbove(s.votes, s.round) !== undefined;
 }
 
 /** Line 55: StartRound(the lowest such round). */
 export function skipToHigherRound(s: RoundState, out: RoundOut): RoundState {
-  return startRound(s, present(skipRoundsAbove(s.votes, s.round)[0], 'the higher round of line 55'), out);
+  return startRound(s, present(lowestSkipRoundAbove(s.votes, s.round), 'the higher round of line 55'), out);
 }
 
 function proposalOfRound(s: RoundState): ProposalSeen | undefined {

@@ -198,12 +198,15 @@ export function hasSkipThreshold(k: VoteKeeper, round: number): boolean {
   return (k.rounds[round]?.senderPower ?? 0) >= oneThirdPlus(k.totalPower);
 }
 
-/** Rounds above `round` in which f+1 power has spoken, lowest first. */
-export function skipRoundsAbove(k: VoteKeeper, round: number): number[] {
-  return Object.keys(k.rounds)
-    .map(Number)
-    .filter((r) => r > round && hasSkipThreshold(k, r))
-    .sort((a, b) => a - b);
+/** The lowest round above `round` in which f+1 power has spoken (line 55), if any. */
+export function lowestSkipRoundAbove(k: VoteKeeper, round: number): number | undefined {
+  let lowest: number | undefined;
+  // for-in over integer keys: no array per call (a guard the round machine checks after every input)
+  for (const key in k.rounds) {
+    const r = Number(key);
+    if (r > round && (lowest === undefined || r < lowest) && hasSkipThreshold(k, r)) lowest = r;
+  }
+  return lowest;
 }
 
 /** The votes of `type` for `value` in `round` (e.g. the precommits of a commit certificate). */
