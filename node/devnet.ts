@@ -608,6 +608,7 @@ async function drive(
       else offered.delete(env.hash);
     };
     const label = phase.name.padEnd(8);
+    const firstHeight = Math.max(0, ...heightTimes.keys()) + 1;
     let start = Date.now();
     const ticker = setInterval(() => {
       let executed = 0;
@@ -654,6 +655,7 @@ async function drive(
     endProgress();
     pool = pool.filter((p) => !offeredNotes.has(p.note.key));
 
+    const included = await inclusionHeights(rpcs[0]!, offered, firstHeight, seen);
     const lat = { plain: [] as number[], encrypted: [] as number[] };
     const times = { plain: [] as TxTimes[], encrypted: [] as TxTimes[] };
     const submitted = { plain: 0, encrypted: 0 };
@@ -669,7 +671,12 @@ async function drive(
       if (s.accepted) accepted++;
       last = Math.max(last, s.seen);
       lat[kind].push(s.seen - t.submitted);
-      times[kind].push({ ...s, submitted: t.submitted, admitted: t.admitted });
+      times[kind].push({
+        ...s,
+        included: included.get(h) ?? s.height,
+        submitted: t.submitted,
+        admitted: t.admitted,
+      });
     }
     const summary: PhaseSummary = {
       phase,
@@ -736,6 +743,29 @@ async function drive(
     await blocksSub.close();
     await Promise.all(rpcs.map((r) => r.close()));
   }
+}
+
+/**
+ * The height whose block carries each of `hashes` (read back after the phase, from node 0's
+ * blocks, so the reading costs the measured run nothing): an encrypted transaction executes some
+ * heights after it.
+ */
+async function inclusionHeights(
+  rpc: RpcClient,
+  hashes: ReadonlyMap<string, unknown>,
+  from: number,
+  seen: ReadonlyMap<string, Seen>,
+): Promise<Map<string, number>> {
+  let to = 0;
+  for (const h of hashes.keys()) to = Math.max(to, seen.get(h)?.height ?? 0);
+  const found = new Map<string, number>();
+  for (let height = from; height <= to; height++) {
+    const block = await rpc
+      .call<{ txs: string[] }>('block', { height: String(height) })
+      .catch(() => ({ txs: [] as string[] }));
+    for (const tx of block.txs) if (hashes.has(tx)) found.set(tx, height);
+  }
+  return found;
 }
 
 /** Notes a phase may spend: its schedule when open loop, else what the network plausibly takes. */

@@ -112,6 +112,7 @@ describe('throughput and where the latency went', () => {
     const tx = (submitted: number, height: number, executed: number) => ({
       submitted,
       admitted: submitted + 4,
+      included: height,
       height,
       executed,
       seen: executed + 2,
@@ -123,6 +124,7 @@ describe('throughput and where the latency went', () => {
       admission: 4,
       toBlock: 196,
       consensus: 60,
+      shares: 0,
       execution: 20,
       notification: 2,
       total: 282,
@@ -131,9 +133,23 @@ describe('throughput and where the latency went', () => {
     });
   });
 
+  it("an encrypted one waits from its block's commit to the commit of the block completing its shares", () => {
+    const heights = new Map<number, HeightTimes>([
+      [20, { proposed: 1000, committed: 1050 }],
+      [21, { proposed: 1250, committed: 1300 }],
+      [22, { proposed: 1500, committed: 1560 }],
+    ]);
+    const p = latencyParts(
+      [{ submitted: 900, admitted: 910, included: 20, height: 22, executed: 1600, seen: 1601 }],
+      heights,
+    );
+    expect(p).toMatchObject({ toBlock: 90, consensus: 50, shares: 510, execution: 40, total: 701 });
+    expect(p.height).toBe(260); // 22 came 260 ms after 21
+  });
+
   it('a transaction whose height was not seen is left out of the parts', () => {
     const p = latencyParts(
-      [{ submitted: 0, admitted: 1, height: 5, executed: 10, seen: 11 }],
+      [{ submitted: 0, admitted: 1, included: 5, height: 5, executed: 10, seen: 11 }],
       new Map<number, HeightTimes>(),
     );
     expect(p.n).toBe(0);

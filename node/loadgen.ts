@@ -67,7 +67,9 @@ export interface TxTimes {
   submitted: number;
   /** the client had the node's answer that its mempool admitted it */
   admitted: number;
-  /** the height whose receipts carry it */
+  /** the height whose block carries it */
+  included: number;
+  /** the height whose receipts carry it (for an encrypted one: the block that completed its shares) */
   height: number;
   /** node 0 published its receipt */
   executed: number;
@@ -89,9 +91,11 @@ export interface LatencyParts {
   admission: number;
   /** admission to the proposer building the block that carries it (gossip, the block interval) */
   toBlock: number;
-  /** the block built to committed at node 0 (proposal, prevotes, precommits) */
+  /** its block built to committed at node 0 (proposal, prevotes, precommits) */
   consensus: number;
-  /** committed to its receipt at node 0 (for encrypted ones: the shares, decryption, execution) */
+  /** its block committed to the block that completed its shares committed (0 for plain ones) */
+  shares: number;
+  /** the height it executes at committed to its receipt at node 0 (decryption, execution) */
   execution: number;
   /** node 0's receipt to the client receiving it (the subscription's delivery) */
   notification: number;
@@ -111,16 +115,19 @@ export function latencyParts(
     admission: [] as number[],
     toBlock: [] as number[],
     consensus: [] as number[],
+    shares: [] as number[],
     execution: [] as number[],
     notification: [] as number[],
     total: [] as number[],
   };
   for (const t of txs) {
+    const block = heights.get(t.included);
     const h = heights.get(t.height);
-    if (h === undefined) continue;
+    if (block === undefined || h === undefined) continue;
     parts.admission.push(t.admitted - t.submitted);
-    parts.toBlock.push(h.proposed - t.admitted);
-    parts.consensus.push(h.committed - h.proposed);
+    parts.toBlock.push(block.proposed - t.admitted);
+    parts.consensus.push(block.committed - block.proposed);
+    parts.shares.push(h.committed - block.committed);
     parts.execution.push(t.executed - h.committed);
     parts.notification.push(t.seen - t.executed);
     parts.total.push(t.seen - t.submitted);
@@ -136,6 +143,7 @@ export function latencyParts(
     admission: median(parts.admission),
     toBlock: median(parts.toBlock),
     consensus: median(parts.consensus),
+    shares: median(parts.shares),
     execution: median(parts.execution),
     notification: median(parts.notification),
     total: median(parts.total),
@@ -148,7 +156,7 @@ export function latencyParts(
 export function formatParts(p: LatencyParts): string {
   return (
     `admission ${p.admission} ms, to block ${p.toBlock} ms, consensus ${p.consensus} ms, ` +
-    `execution ${p.execution} ms, notification ${p.notification} ms (medians of ${p.n}; ` +
+    `shares ${p.shares} ms, execution ${p.execution} ms, notification ${p.notification} ms (medians of ${p.n}; ` +
     `whole p50 ${p.total} ms; a height every ${p.height} ms)`
   );
 }
