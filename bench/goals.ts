@@ -13,11 +13,16 @@ export interface Goal {
 }
 
 const ratioAtLeast = (atLeast: number, source: string): Goal => ({ on: 'ratio', atLeast, source });
+const ratioAtMost = (atMost: number, source: string): Goal => ({ on: 'ratio', atMost, source });
 
 /** Goals by BENCH name. */
 export const GOALS: Readonly<Record<string, Goal>> = {
   'devnet.tps': ratioAtLeast(0.5, 'issue 16'),
   'devnet.encrypted_tps': ratioAtLeast(0.8, 'issue 16'),
+  // at half the saturation rate, in block intervals: a plain transfer waits for the next block and
+  // its commit; an encrypted one a block more for the decryption shares
+  'devnet.load50.latency_p50': ratioAtMost(3, 'issue 16'),
+  'devnet.encrypted.load50.latency_p50': ratioAtMost(5, 'issue 16'),
   'executor.transfers': ratioAtLeast(0.3, 'issue 16'),
   'executor.sharded': ratioAtLeast(0.8, 'issue 16'),
   'executor.parallel': { on: 'value', atLeast: 1.3, source: 'issue 16' },

@@ -30,6 +30,17 @@ export function amountArg(name: string) {
   };
 }
 
+/** A finite number above 0 and at most `max` (a rate, which may be fractional). */
+export function positiveArg(name: string, max: number) {
+  return (raw: string): number => {
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n <= 0 || n > max) {
+      throw new InvalidArgumentError(`${name} must be a number above 0 and at most ${max}, got "${raw}"`);
+    }
+    return n;
+  };
+}
+
 export function fractionArg(name: string) {
   return (raw: string): number => {
     const n = Number(raw);

@@ -62,6 +62,16 @@ describe('fractal --help', () => {
     expect(r.out).toMatch(/-h, --help/);
   });
 
+  it('devnet --rate takes an offered rate above 0 and refuses anything else before starting', async () => {
+    const help = await runInProcess(['devnet', '--help']);
+    expect(help.out).toMatch(/--rate <tx\/s>\s+offer this many transfers per second, open loop/);
+    for (const bad of ['0', '-5', 'fast', 'Infinity']) {
+      const r = await runInProcess(['devnet', '--rate', bad]);
+      expect(r.exitCode).toBe(1);
+      expect(r.err).toContain(`--rate must be a number above 0 and at most 100000, got "${bad}"`);
+    }
+  });
+
   it('the real binary: fractal tx transfer --help exits 0 with the fee default', async () => {
     const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
       execFile(process.execPath, [FRACTAL, 'tx', 'transfer', '--help'], (e, stdout, stderr) =>

@@ -22,7 +22,7 @@ import { LiveNode, type NodeStatus } from '../node/node.ts';
 import { RpcClient, RpcError } from '../node/rpc/index.ts';
 import { toHex } from '../wire/commit.ts';
 import { keyPairFromSeed } from '../wire/sign.ts';
-import { amountArg, fractionArg, hexArg, intArg } from './args.ts';
+import { amountArg, fractionArg, hexArg, intArg, positiveArg } from './args.ts';
 
 const DEFAULT_RPC = 'http://127.0.0.1:26601';
 
@@ -149,6 +149,11 @@ export function registerNodeCommands(program: Command): void {
       0.5,
     )
     .option(
+      '--rate <tx/s>',
+      'offer this many transfers per second, open loop (each sent when due, whatever became of the earlier ones); default: closed loop, as fast as the nodes admit them',
+      positiveArg('--rate', 100_000),
+    )
+    .option(
       '--reset',
       'delete the devnet folder first (otherwise a previous devnet resumes from disk)',
       false,
@@ -181,6 +186,7 @@ export function registerNodeCommands(program: Command): void {
           duration: number;
           txs: number;
           encrypted: number;
+          rate?: number;
           reset: boolean;
           dir: string;
           basePort: number;

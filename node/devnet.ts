@@ -24,6 +24,19 @@ import {
 } from './client.ts';
 import { loadGenesis, loadIdentity, loadNodeConfig } from './config.ts';
 import { checkPortsFree, createLayout, type Layout, readLayout } from './layout.ts';
+import {
+  dueAt,
+  dueBy,
+  formatParts,
+  type HeightTimes,
+  type LatencyParts,
+  latencyParts,
+  type Percentiles,
+  percentiles,
+  scheduledCount,
+  type TxTimes,
+  throughput,
+} from './loadgen.ts';
 import { LiveNode, type NodeStatus } from './node.ts';
 import { addSummaries, type CpuProfile, formatSummary, summarizeProfile } from './profile.ts';
 import { RpcClient } from './rpc/index.ts';
@@ -38,6 +51,11 @@ export interface DevnetOptions {
   txs: number;
   /** share of transfers sent encrypted, 0..1 */
   encrypted: number;
+  /**
+   * Offered transfers per second, sent open loop (each when it is due, whether or not the earlier
+   * ones were admitted or executed); absent: closed loop, as fast as the network admits them.
+   */
+  rate?: number;
   reset: boolean;
   basePort: number;
   blockInterval: number;
@@ -50,27 +68,51 @@ export interface DevnetOptions {
    * the run ends by printing where each node's time went, by layer and by engine.
    */
   profile?: string;
+  /**
+   * The phases of transfers still to run, given those done: the devnet runs the first, then asks
+   * again, until the answer is empty (a benchmark measures the saturation rate, then offers
+   * shares of it). Absent: one phase of `duration`, `rate`, `encrypted` and `txs`.
+   */
+  plan?: (done: readonly PhaseSummary[]) => readonly LoadPhase[];
 }
 
-export interface DevnetSummary {
-  heights: Record<string, number>;
+/** One stretch of transfers on the running network. */
+export interface LoadPhase {
+  /** its name in progress lines and summaries */
+  name: string;
+  seconds: number;
+  /** offered transfers per second, open loop; absent: closed loop (see DevnetOptions.rate) */
+  rate?: number;
+  /** share sent encrypted, 0..1 */
+  encrypted: number;
+  /** at most this many transfers */
+  txs?: number;
+}
+
+export interface PhaseSummary {
+  phase: LoadPhase;
   submitted: { plain: number; encrypted: number };
   executed: { plain: number; encrypted: number };
   accepted: number;
   rejectedAtAdmission: Record<string, number>;
+  /** from the phase's first submit to its last execution */
   seconds: number;
   tps: number;
+  /** submit to the client receiving node 0's receipt */
   latencyMs: { plain: Percentiles; encrypted: Percentiles };
+  /** where that latency went */
+  parts: { plain: LatencyParts; encrypted: LatencyParts };
+}
+
+export interface DevnetSummary {
+  heights: Record<string, number>;
+  phases: PhaseSummary[];
   rootsCompared: number;
   rootsDiffer: string[];
   dkgHeight: number;
 }
 
-export interface Percentiles {
-  p50: number;
-  p99: number;
-  n: number;
-}
+export type { Percentiles } from './loadgen.ts';
 
 /** The CLI launcher (registers tsx itself, so it runs from any working directory). */
 const BIN = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'fractal.js');
@@ -254,13 +296,6 @@ export function vizUrlOf(rpcs: readonly string[]): string {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function percentiles(xs: number[]): Percentiles {
-  if (xs.length === 0) return { p50: 0, p99: 0, n: 0 };
-  const s = [...xs].sort((a, b) => a - b);
-  const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
-  return { p50: Math.round(at(0.5)), p99: Math.round(at(0.99)), n: s.length };
-}
-
 async function statuses(clients: RpcClient[]): Promise<(NodeStatus | undefined)[]> {
   return Promise.all(clients.map((c) => c.call<NodeStatus>('status').catch(() => undefined)));
 }
@@ -334,8 +369,9 @@ export async function runDevnet(o: DevnetOptions): Promise<{ summary: DevnetSumm
     const summary = await drive(o, layout, rpcs, out);
     const ok =
       summary.rootsDiffer.length === 0 &&
-      summary.executed.plain + summary.executed.encrypted ===
-        summary.submitted.plain + summary.submitted.encrypted;
+      summary.phases.every(
+        (p) => p.executed.plain + p.executed.encrypted === p.submitted.plain + p.submitted.encrypted,
+      );
     if (o.keepRunning) {
       if (procs !== undefined) return { summary, ok: (await superviseUntilAllExit(procs, out)) && ok };
       // in-process nodes live as long as this process: until Ctrl-C
@@ -371,6 +407,21 @@ export function profileReport(dir: string): string[] {
   for (const s of summaries) lines.push(...formatSummary(s.name, s.summary));
   lines.push(...formatSummary('all nodes', addSummaries(summaries.map((s) => s.summary))));
   return lines;
+}
+
+/** A transfer the client offered: when, and what became of it. */
+interface Offered {
+  encrypted: boolean;
+  submitted: number;
+  admitted?: number;
+}
+
+/** What the client learnt of an executed transaction from node 0's receipts. */
+interface Seen {
+  height: number;
+  executed: number;
+  seen: number;
+  accepted: boolean;
 }
 
 async function drive(
@@ -427,16 +478,24 @@ async function drive(
     `devnet: DKG done, epoch ${epochKey.epoch} key ${epochKey.publicKey.slice(0, 16)}… (height ${dkgHeight})`,
   );
 
-  // 3. track executions at node 0 (every node executes every transaction)
-  const executedAt = new Map<string, number>();
-  const acceptedSet = new Set<string>();
-  const sub = await rpcs[0]!.subscribe('receipts', (payload) => {
-    const r = payload as { receipts: { hash: string; accepted: boolean }[] };
+  // 3. track commits and executions at node 0 (every node executes every transaction), by the
+  // node's own clock and by the time the client heard of them (pushed: no polling in the way)
+  const seen = new Map<string, Seen>();
+  const heightTimes = new Map<number, HeightTimes>();
+  const receiptsSub = await rpcs[0]!.subscribe('receipts', (payload) => {
     const now = Date.now();
-    for (const x of r.receipts) {
-      executedAt.set(x.hash, now);
-      if (x.accepted) acceptedSet.add(x.hash);
-    }
+    const r = payload as {
+      height: string;
+      executedAt?: number;
+      receipts: { hash: string; accepted: boolean }[];
+    };
+    const height = Number(r.height);
+    for (const x of r.receipts)
+      seen.set(x.hash, { height, executed: r.executedAt ?? now, seen: now, accepted: x.accepted });
+  });
+  const blocksSub = await rpcs[0]!.subscribe('blocks', (payload) => {
+    const b = payload as { height: string; time: string; committedAt?: number };
+    heightTimes.set(Number(b.height), { proposed: Number(b.time), committed: b.committedAt ?? Date.now() });
   });
 
   const token = tokenOf(keyPairFromSeed(layout.authority).publicKey);
@@ -452,7 +511,7 @@ async function drive(
       .catch(() => {});
   }, 500);
 
-  const rejected: Record<string, number> = {};
+  let rejected: Record<string, number> = {};
   const submit = async (i: number, bytes: Uint8Array): Promise<boolean> => {
     try {
       // over each node's WebSocket: an HTTP exchange per transaction costs both sides more than
@@ -468,7 +527,7 @@ async function drive(
   const waitExecuted = async (hashes: string[], label: string, timeoutMs: number) => {
     const start = Date.now();
     for (;;) {
-      const done = hashes.filter((h) => executedAt.has(h)).length;
+      const done = hashes.filter((h) => seen.has(h)).length;
       progress(`${label} ${bar(done, hashes.length)} ${done}/${hashes.length} executed, height ${height}`);
       if (done === hashes.length) break;
       if (Date.now() - start > timeoutMs) break;
@@ -477,14 +536,32 @@ async function drive(
     endProgress();
   };
 
-  try {
-    // 4. mint notes to every client (plain transactions, signed by the mint authority)
-    // notes for what the network can plausibly take in the time (minting is work for it too)
-    const wanted = Math.min(o.txs, Math.ceil(o.duration * MINT_RATE_GUESS));
-    const perClient = Math.min(MINT_NOTES * 8, Math.ceil(wanted / layout.clients.length) + 1);
+  // 4. minted notes to spend: each transfer spends one of its own, so none waits for another
+  const clientKeys = layout.clients.map((seed) => keyPairFromSeed(seed).publicKey);
+  const offeredNotes = new Set<string>();
+  let pool: { client: number; note: NoteJson }[] = [];
+  const refill = async () => {
+    const byClient: { client: number; note: NoteJson }[][] = [];
+    for (const [c, key] of clientKeys.entries()) {
+      const list = await notesOf(rpcs[0]!, toHex(key));
+      const mine = list.filter((note) => BigInt(note.amount) === NOTE_AMOUNT && !offeredNotes.has(note.key));
+      mine.sort((a, b) => a.key.localeCompare(b.key));
+      byClient.push(mine.map((note) => ({ client: c, note })));
+    }
+    // interleave clients so consecutive transfers come from different payers (round robin: a
+    // note's key starts with its owner, so sorting by key would line up each payer's notes)
+    pool = [];
+    const count = byClient.reduce((n, l) => n + l.length, 0);
+    for (let i = 0; pool.length < count; i++) {
+      for (const list of byClient) if (i < list.length) pool.push(list[i]!);
+    }
+  };
+  /** Mints (plain transactions, signed by the mint authority) until `wanted` notes are unspent. */
+  const ensureNotes = async (wanted: number) => {
+    if (pool.length >= wanted) return;
+    const perClient = Math.min(MINT_NOTES * 8, Math.ceil((wanted - pool.length) / layout.clients.length) + 1);
     const mints: string[] = [];
-    for (const [c, seed] of layout.clients.entries()) {
-      const owner = keyPairFromSeed(seed).publicKey;
+    for (const [c, owner] of clientKeys.entries()) {
       for (let k = 0; k < perClient; k += MINT_NOTES) {
         const n = Math.min(MINT_NOTES, perClient - k);
         const tx = buildMint(token, layout.authority, owner, Array(n).fill(NOTE_AMOUNT));
@@ -493,88 +570,152 @@ async function drive(
       }
     }
     await waitExecuted(mints, 'mint    ', 60_000);
-    const minted = mints.filter((h) => acceptedSet.has(h)).length;
+    const minted = mints.filter((h) => seen.get(h)?.accepted === true).length;
     if (minted < mints.length) {
       throw new Error(
         `devnet: only ${minted} of ${mints.length} mints were executed and accepted (see the receipts over RPC)`,
       );
     }
     out(`devnet: minted ${perClient} notes of ${NOTE_AMOUNT} to each of ${layout.clients.length} clients`);
+    await refill();
+  };
 
-    // 5. transfers: each spends its own minted note, so none waits for another
-    const byClient: { client: number; note: NoteJson }[][] = [];
-    for (const [c, seed] of layout.clients.entries()) {
-      const owner = toHex(keyPairFromSeed(seed).publicKey);
-      const list = await notesOf(rpcs[0]!, owner);
-      const mine = list.filter((note) => BigInt(note.amount) === NOTE_AMOUNT);
-      mine.sort((a, b) => a.key.localeCompare(b.key));
-      byClient.push(mine.map((note) => ({ client: c, note })));
-    }
-    // interleave clients so consecutive transfers come from different payers (round robin: a
-    // note's key starts with its owner, so sorting by key would line up each payer's notes)
-    const notes: { client: number; note: NoteJson }[] = [];
-    const count = byClient.reduce((n, l) => n + l.length, 0);
-    for (let i = 0; notes.length < count; i++) {
-      for (const list of byClient) if (i < list.length) notes.push(list[i]!);
-    }
-    const total = Math.min(wanted, notes.length);
-    const sentAt = new Map<string, { at: number; encrypted: boolean }>();
-    const submitted = { plain: 0, encrypted: 0 };
-    const start = Date.now();
-    const deadline = start + o.duration * 1000;
-    let next = 0;
+  const build = (k: number, encrypted: boolean) => {
+    const { client, note } = pool[k]!;
+    offeredNotes.add(note.key);
+    const seed = layout.clients[client]!;
+    const to = clientKeys[(client + 1) % layout.clients.length]!;
+    const tx = buildTransfer(token, seed, note, to, 1n + BigInt(k % 100));
+    return envelopeFor(tx, {
+      instance,
+      payerKey: seed,
+      fee: 10n,
+      height,
+      ...(encrypted ? { epochKey } : {}),
+    });
+  };
+
+  /** 5. one phase of transfers, then the wait for its stragglers. */
+  const runPhase = async (phase: LoadPhase): Promise<PhaseSummary> => {
+    rejected = {};
+    const offered = new Map<string, Offered>();
+    const isEncrypted = (k: number) =>
+      Math.floor((k + 1) * phase.encrypted) > Math.floor(k * phase.encrypted);
+    const send = async (k: number, env: { bytes: Uint8Array; hash: string }, encrypted: boolean) => {
+      const t: Offered = { encrypted, submitted: Date.now() };
+      offered.set(env.hash, t);
+      if (await submit(k, env.bytes)) t.admitted = Date.now();
+      else offered.delete(env.hash);
+    };
+    const label = phase.name.padEnd(8);
+    const firstHeight = Math.max(0, ...heightTimes.keys()) + 1;
+    let start = Date.now();
     const ticker = setInterval(() => {
       let executed = 0;
-      for (const h of sentAt.keys()) if (executedAt.has(h)) executed++;
+      for (const h of offered.keys()) if (seen.has(h)) executed++;
       const secs = (Date.now() - start) / 1000;
       progress(
-        `transfers ${bar(executed, total)} ${executed}/${total} executed, ${(executed / Math.max(secs, 0.001)).toFixed(0)} tx/s, height ${height}`,
+        `${label} ${executed}/${offered.size} executed, ${(executed / Math.max(secs, 0.001)).toFixed(0)} tx/s, height ${height}`,
       );
     }, 500);
-    const clientKeys = layout.clients.map((seed) => keyPairFromSeed(seed).publicKey);
-    const sendOne = async (k: number) => {
-      const { client, note } = notes[k]!;
-      const seed = layout.clients[client]!;
-      const to = clientKeys[(client + 1) % layout.clients.length]!;
-      const encrypted = Math.floor((k + 1) * o.encrypted) > Math.floor(k * o.encrypted);
-      const tx = buildTransfer(token, seed, note, to, 1n + BigInt(k % 100));
-      const env = envelopeFor(tx, {
-        instance,
-        payerKey: seed,
-        fee: 10n,
-        height,
-        ...(encrypted ? { epochKey } : {}),
-      });
-      const at = Date.now();
-      if (await submit(k, env.bytes)) {
-        sentAt.set(env.hash, { at, encrypted });
-        if (encrypted) submitted.encrypted++;
-        else submitted.plain++;
+    const inFlight: Promise<void>[] = [];
+    if (phase.rate === undefined) {
+      // closed loop: a fixed number of senders, each submitting its next transfer once the last
+      // one is admitted
+      const total = Math.min(phase.txs ?? Number.POSITIVE_INFINITY, pool.length);
+      const deadline = start + phase.seconds * 1000;
+      let next = 0;
+      const sender = async () => {
+        while (next < total && Date.now() < deadline) {
+          const k = next++;
+          const encrypted = isEncrypted(k);
+          await send(k, build(k, encrypted), encrypted);
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(MAX_IN_FLIGHT, total) }, sender));
+    } else {
+      // open loop: every envelope built beforehand (signing and encrypting are the client's work,
+      // not the network's), then each sent when it is due, whatever became of the earlier ones
+      const rate = phase.rate;
+      const total = Math.min(scheduledCount(rate, phase.seconds), phase.txs ?? Number.POSITIVE_INFINITY);
+      const envs = Array.from({ length: Math.min(total, pool.length) }, (_, k) => build(k, isEncrypted(k)));
+      if (envs.length < total) out(`devnet: ${phase.name}: only ${envs.length} notes for ${total} transfers`);
+      start = Date.now();
+      for (let k = 0; k < envs.length; ) {
+        const due = dueBy(Date.now() - start, rate, envs.length);
+        for (; k < due; k++) inFlight.push(send(k, envs[k]!, isEncrypted(k)));
+        if (k < envs.length) await sleep(Math.max(0, start + dueAt(k, rate) - Date.now()));
       }
-    };
-    // a fixed number of senders, each submitting its next transfer once the last one is admitted
-    const sender = async () => {
-      while (next < total && Date.now() < deadline) await sendOne(next++);
-    };
-    await Promise.all(Array.from({ length: Math.min(MAX_IN_FLIGHT, total) }, sender));
+      await Promise.all(inFlight);
+    }
     // wait for the stragglers (encrypted ones need their shares a few blocks later)
     const settle = Date.now() + 60_000;
-    while (Date.now() < settle && [...sentAt.keys()].some((h) => !executedAt.has(h))) await sleep(200);
+    while (Date.now() < settle && [...offered.keys()].some((h) => !seen.has(h))) await sleep(50);
     clearInterval(ticker);
     endProgress();
-    const seconds =
-      (Math.max(...[...sentAt.keys()].map((h) => executedAt.get(h) ?? 0), start) - start) / 1000;
+    pool = pool.filter((p) => !offeredNotes.has(p.note.key));
 
+    const included = await inclusionHeights(rpcs[0]!, offered, firstHeight, seen);
     const lat = { plain: [] as number[], encrypted: [] as number[] };
+    const times = { plain: [] as TxTimes[], encrypted: [] as TxTimes[] };
+    const submitted = { plain: 0, encrypted: 0 };
     const executed = { plain: 0, encrypted: 0 };
     let accepted = 0;
-    for (const [h, s] of sentAt) {
-      const at = executedAt.get(h);
-      if (at === undefined) continue;
-      (s.encrypted ? lat.encrypted : lat.plain).push(at - s.at);
-      if (s.encrypted) executed.encrypted++;
-      else executed.plain++;
-      if (acceptedSet.has(h)) accepted++;
+    let last = start;
+    for (const [h, t] of offered) {
+      const kind = t.encrypted ? 'encrypted' : 'plain';
+      submitted[kind]++;
+      const s = seen.get(h);
+      if (s === undefined || t.admitted === undefined) continue;
+      executed[kind]++;
+      if (s.accepted) accepted++;
+      last = Math.max(last, s.seen);
+      lat[kind].push(s.seen - t.submitted);
+      times[kind].push({
+        ...s,
+        included: included.get(h) ?? s.height,
+        submitted: t.submitted,
+        admitted: t.admitted,
+      });
+    }
+    const summary: PhaseSummary = {
+      phase,
+      submitted,
+      executed,
+      accepted,
+      rejectedAtAdmission: rejected,
+      seconds: (last - start) / 1000,
+      tps: throughput(executed.plain + executed.encrypted, start, last),
+      latencyMs: { plain: percentiles(lat.plain), encrypted: percentiles(lat.encrypted) },
+      parts: {
+        plain: latencyParts(times.plain, heightTimes),
+        encrypted: latencyParts(times.encrypted, heightTimes),
+      },
+    };
+    printPhase(summary, out);
+    return summary;
+  };
+
+  try {
+    const plan =
+      o.plan ??
+      ((done: readonly PhaseSummary[]): LoadPhase[] =>
+        done.length > 0
+          ? []
+          : [
+              {
+                name: 'transfers',
+                seconds: o.duration,
+                encrypted: o.encrypted,
+                txs: o.txs,
+                ...(o.rate === undefined ? {} : { rate: o.rate }),
+              },
+            ]);
+    const phases: PhaseSummary[] = [];
+    for (let next = plan(phases); next.length > 0; next = plan(phases)) {
+      // notes for every phase planned so far, minted at once (minting is work for the network too)
+      await ensureNotes(next.reduce((n, p) => n + notesFor(p), 0));
+      phases.push(await runPhase(next[0]!));
     }
 
     // 6. every node reached the same state root at every height they all executed
@@ -589,13 +730,7 @@ async function drive(
     }
     const summary: DevnetSummary = {
       heights: Object.fromEntries(layout.nodes.map((n, i) => [n.name, st[i]?.height ?? -1])),
-      submitted,
-      executed,
-      accepted,
-      rejectedAtAdmission: rejected,
-      seconds,
-      tps: seconds > 0 ? (executed.plain + executed.encrypted) / seconds : 0,
-      latencyMs: { plain: percentiles(lat.plain), encrypted: percentiles(lat.encrypted) },
+      phases,
       rootsCompared: common,
       rootsDiffer: differ,
       dkgHeight,
@@ -604,22 +739,50 @@ async function drive(
     return summary;
   } finally {
     clearInterval(heightTimer);
-    await sub.close();
+    await receiptsSub.close();
+    await blocksSub.close();
     await Promise.all(rpcs.map((r) => r.close()));
   }
 }
 
-function printSummary(s: DevnetSummary, out: (l: string) => void): void {
+/**
+ * The height whose block carries each of `hashes` (read back after the phase, from node 0's
+ * blocks, so the reading costs the measured run nothing): an encrypted transaction executes some
+ * heights after it.
+ */
+async function inclusionHeights(
+  rpc: RpcClient,
+  hashes: ReadonlyMap<string, unknown>,
+  from: number,
+  seen: ReadonlyMap<string, Seen>,
+): Promise<Map<string, number>> {
+  let to = 0;
+  for (const h of hashes.keys()) to = Math.max(to, seen.get(h)?.height ?? 0);
+  const found = new Map<string, number>();
+  for (let height = from; height <= to; height++) {
+    const block = await rpc
+      .call<{ txs: string[] }>('block', { height: String(height) })
+      .catch(() => ({ txs: [] as string[] }));
+    for (const tx of block.txs) if (hashes.has(tx)) found.set(tx, height);
+  }
+  return found;
+}
+
+/** Notes a phase may spend: its schedule when open loop, else what the network plausibly takes. */
+function notesFor(p: LoadPhase): number {
+  const most = p.txs ?? Number.POSITIVE_INFINITY;
+  return p.rate === undefined
+    ? Math.min(most, Math.ceil(p.seconds * MINT_RATE_GUESS))
+    : Math.min(most, scheduledCount(p.rate, p.seconds));
+}
+
+function printPhase(s: PhaseSummary, out: (l: string) => void): void {
   const sent = s.submitted.plain + s.submitted.encrypted;
   const done = s.executed.plain + s.executed.encrypted;
+  const how =
+    s.phase.rate === undefined ? 'closed loop' : `offered ${s.phase.rate.toFixed(1)} tx/s, open loop`;
   out('');
-  out('devnet summary');
-  out(
-    `  heights        ${Object.entries(s.heights)
-      .map(([n, h]) => `${n}@${h}`)
-      .join('  ')}`,
-  );
-  out(`  epoch key      at height ${s.dkgHeight} (on-chain DKG)`);
+  out(`devnet phase ${s.phase.name} (${how})`);
   out(
     `  transfers      ${sent} submitted (${s.submitted.plain} plain, ${s.submitted.encrypted} encrypted), ${done} executed, ${s.accepted} accepted`,
   );
@@ -630,6 +793,19 @@ function printSummary(s: DevnetSummary, out: (l: string) => void): void {
   out(
     `  latency        plain p50 ${s.latencyMs.plain.p50} ms p99 ${s.latencyMs.plain.p99} ms; encrypted p50 ${s.latencyMs.encrypted.p50} ms p99 ${s.latencyMs.encrypted.p99} ms (submit to execution)`,
   );
+  for (const kind of ['plain', 'encrypted'] as const)
+    if (s.parts[kind].n > 0) out(`  ${kind.padEnd(14)} ${formatParts(s.parts[kind])}`);
+}
+
+function printSummary(s: DevnetSummary, out: (l: string) => void): void {
+  out('');
+  out('devnet summary');
+  out(
+    `  heights        ${Object.entries(s.heights)
+      .map(([n, h]) => `${n}@${h}`)
+      .join('  ')}`,
+  );
+  out(`  epoch key      at height ${s.dkgHeight} (on-chain DKG)`);
   out(
     s.rootsDiffer.length === 0
       ? `  state roots    identical at every node for all ${s.rootsCompared} heights`

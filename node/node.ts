@@ -396,6 +396,8 @@ export class LiveNode {
       time: c.block.header.time.toString(),
       txs: c.block.txs.length,
       round: c.certificate.round,
+      // this node's clock when it committed: lets a client split latency without its own delivery lag
+      committedAt: Date.now(),
     });
   }
 
@@ -422,7 +424,13 @@ export class LiveNode {
     if (repeats > 0)
       log.warn({ height: Number(r.height), repeats }, 'block carried envelopes already executed');
     if (out.length > 0) log.debug({ height: Number(r.height), txs: out.length }, 'executed');
-    this.rpc.publish('receipts', { height: r.height.toString(), root: toHex(r.root), receipts: out });
+    this.rpc.publish('receipts', {
+      height: r.height.toString(),
+      root: toHex(r.root),
+      // this node's clock when it executed the height
+      executedAt: now,
+      receipts: out,
+    });
   }
 
   consensusState(): ConsensusState | undefined {
