@@ -21,6 +21,7 @@ import {
   type Env,
   emptyEffects,
   initialState,
+  onAppRoot,
   onNet,
   onTimeout,
   onTxs,
@@ -258,6 +259,35 @@ describe('consensus node: block interval (timeout_commit)', () => {
     expect(fx.sends.map(tagOf)).toContain('proposal');
     expect(next.deadlines['build/1/0']).toBeUndefined();
     expect(Object.values(next.blocks)[0]!.header.time).toBe(1_250n);
+  });
+});
+
+describe('consensus node: the block interval overlaps execution', () => {
+  it("the next height's interval runs from the decision, not from the app root's arrival", () => {
+    const keyring = new SimKeyring();
+    const key = keyring.signer('alone');
+    const store = new ConsensusStore(new MemoryStorage());
+    const env = (now: number): Env => ({ signer: key, verify: keyring.verify, store, now });
+    const cfg = {
+      chainId: 'interval',
+      validators: [{ publicKey: key.publicKey, power: 1 }],
+      genesisAppRoot: new Uint8Array(32),
+      awaitAppRoot: true,
+      blockInterval: 250,
+    };
+    const { state } = initialState(cfg, env(1_000));
+    expect(state.deadlines['build/1/0']).toBe(1_250);
+    // a lone validator proposes, votes and decides height 1 in the step its build deadline fires
+    const decided = onTimeout(state, 'build/1/0', env(1_250), emptyEffects());
+    expect(decided.decided?.block.header.height).toBe(1n);
+    // executing it took 150 ms: height 2's block is due 250 ms after the decision, not after the root
+    const next = onAppRoot(decided, 1n, new Uint8Array(32).fill(1), [], env(1_400), emptyEffects());
+    expect(next.height).toBe(2n);
+    expect(next.deadlines['build/2/0']).toBe(1_500);
+    // execution slower than the interval: the block is built at once
+    const late = onAppRoot(decided, 1n, new Uint8Array(32).fill(1), [], env(1_600), emptyEffects());
+    expect(late.deadlines['build/2/0']).toBeUndefined();
+    expect(Object.keys(late.blocks)).toHaveLength(1);
   });
 });
 

@@ -145,7 +145,11 @@ export interface ConsensusState {
   readonly maxRoundsAhead: number;
   readonly blockInterval: number;
   readonly height: bigint;
-  /** When this height began (local time), for the block interval. */
+  /**
+   * When this height's block interval began (local time): when the height before was decided, so
+   * that executing that block overlaps the interval instead of adding to every height; on a
+   * (re)start, when the node started.
+   */
   readonly heightStartedAt: number;
   readonly round: RoundState;
   readonly priorities: Priorities;
@@ -166,6 +170,8 @@ export interface ConsensusState {
   readonly proposalHeaders: Readonly<Record<number, SignedProposalHeader>>;
   /** Decided at this height, waiting for the app root before moving on. */
   readonly decided: CommittedBlock | null;
+  /** When `decided` was decided (local time). */
+  readonly decidedAt: number;
   /** Messages for the next height, replayed once we get there (bounded). */
   readonly future: readonly { peer: string; bytes: Uint8Array }[];
   readonly penalties: Readonly<Record<string, Readonly<Record<string, number>>>>;
@@ -241,6 +247,7 @@ export function initialState(cfg: ConsensusConfig, env: Env): { state: Consensus
     evidence: [],
     proposalHeaders: {},
     decided: null,
+    decidedAt: env.now,
     future: [],
     penalties: {},
     lastSyncRequest: null,
@@ -577,7 +584,12 @@ function decide(s: ConsensusState, round: number, value: string, env: Env, fx: E
 function commitBlock(s: ConsensusState, committed: CommittedBlock, env: Env, fx: Effects): ConsensusState {
   env.store.commit(s.height, encode(CommittedBlock, committed), committed.block.txs.map(txIdBytes));
   fx.committed.push(committed);
-  const next: ConsensusState = { ...s, decided: committed, committedCount: s.committedCount + 1 };
+  const next: ConsensusState = {
+    ...s,
+    decided: committed,
+    decidedAt: env.now,
+    committedCount: s.committedCount + 1,
+  };
   return maybeAdvance(next, env, fx);
 }
 
@@ -607,7 +619,7 @@ function maybeAdvance(s: ConsensusState, env: Env, fx: Effects): ConsensusState 
   let next: ConsensusState = {
     ...s,
     height,
-    heightStartedAt: env.now,
+    heightStartedAt: s.decidedAt,
     validators,
     previousValidators: s.validators,
     self,
