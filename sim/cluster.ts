@@ -828,7 +828,8 @@ export class Cluster {
   private onCommitted(node: SimNode, c: CommittedBlock): void {
     if (!node.up) return; // killed inside the step: the block never reached its disk
     const h = c.block.header.height;
-    const hash = toHex(blockHash(c.block.header));
+    const hashBytes = blockHash(c.block.header);
+    const hash = toHex(hashBytes);
     // a restarted node re-announces its last block to its app: the same block, once, is a replay
     const replay = node.replayAllowed && h === node.committed && hash === node.lastHash;
     node.replayAllowed = false;
@@ -841,7 +842,7 @@ export class Cluster {
         });
       }
       // the oracle's own certificate check and quorum arithmetic, not the engine's checkCertificate
-      if (!certifies(c.certificate, h, blockHash(c.block.header), this.setAt(h), this.chainId, this.verify)) {
+      if (!certifies(c.certificate, h, hashBytes, this.setAt(h), this.chainId, this.verify)) {
         this.violations.push({
           invariant: 'validity',
           detail: `${node.id} committed height ${h} without a valid certificate`,

@@ -10,7 +10,7 @@
  * one write effect that the runtime lands before any of the messages they guard leave.
  */
 import { present } from '../../runtime/assert.ts';
-import { toHex } from '../../wire/commit.ts';
+import { fromHex, toHex } from '../../wire/commit.ts';
 import { decodeRecord } from '../../wire/records.ts';
 import { decode, encode, s, tryDecode } from '../../wire/schema.ts';
 import type { Signer, Verifier } from '../../wire/sign.ts';
@@ -539,8 +539,8 @@ function sendVote(
 ): ConsensusState {
   const signer = env.signer;
   if (signer === undefined || s.self < 0) return s;
-  const blockHashBytes =
-    value === null ? null : s.blocks[value] ? blockHash(s.blocks[value]!.header) : hexBytes(value);
+  // a value is its block's hash in hex (blocks are kept by it): no need to hash the header again
+  const blockHashBytes = value === null ? null : fromHex(value);
   const kind = type === VOTE_PREVOTE ? KIND_PREVOTE : KIND_PRECOMMIT;
   const bytes = signOnce(env, s.height, round, kind, () => {
     const signature = signer.sign(
@@ -562,12 +562,6 @@ function sendVote(
   return feed(s, { kind: 'vote', vote: keptVote(vote) }, env, fx);
 }
 
-function hexBytes(h: string): Uint8Array {
-  const out = new Uint8Array(h.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(h.slice(2 * i, 2 * i + 2), 16);
-  return out;
-}
-
 function decide(s: ConsensusState, round: number, value: string, env: Env, fx: Effects): ConsensusState {
   // line 49 decides only on a proposal it has, and every proposal seen has its block here
   const block = present(s.blocks[value], `the block ${value.slice(0, 16)} of the decided proposal`);
@@ -575,7 +569,7 @@ function decide(s: ConsensusState, round: number, value: string, env: Env, fx: E
   const certificate: Certificate = {
     height: s.height,
     round,
-    blockHash: blockHash(block.header),
+    blockHash: fromHex(value),
     signatures: precommits.map((v) => ({ validator: v.validator, signature: v.signed.signature })),
   };
   return commitBlock(s, { block, certificate }, env, fx);
