@@ -69,7 +69,7 @@ interface CompiledState {
 }
 
 /** Told of every microstep: the state reached and XState's definitions of the transitions taken. */
-export type FlatMicrostep = (value: string, transitions: readonly TransitionDef[]) => void;
+export type FlatMicrostep = (value: string, transitions: readonly TransitionDef[], event: unknown) => void;
 
 export interface FlatMachine {
   /** One event from (`value`, `context`): the state and context after it and every eventless step it enabled. */
@@ -275,7 +275,7 @@ export function flatMachine(machine: AnyStateMachine): FlatMachine | undefined {
       if (next === undefined) break;
       const before = value;
       ({ value, context } = take(next, value, context, event, emit));
-      onMicrostep?.(value, [next.def]);
+      onMicrostep?.(value, [next.def], event);
       // a transition that changed nothing leaves XState's snapshot as it was, which ends the chain
       if (next.actions.length === 0 && value === before) break;
     }
@@ -296,7 +296,7 @@ export function flatMachine(machine: AnyStateMachine): FlatMachine | undefined {
         chosen ??= pickWrapped(candidates.root, context, event, machine.id);
       }
       if (chosen !== undefined) ({ value, context } = take(chosen, value, context, event, emit));
-      onMicrostep?.(value, chosen === undefined ? [] : [chosen.def]);
+      onMicrostep?.(value, chosen === undefined ? [] : [chosen.def], event);
       return settle(value, context, event, onMicrostep, emit);
     },
     start(input, onMicrostep, emit) {
@@ -338,18 +338,28 @@ export function flatLogic(
   const flat = flatMachine(machine);
   if (flat === undefined) return undefined;
   type Scope = ActorScope<FlatSnapshot, EventObject>;
-  const report =
-    (scope: Scope, event: EventObject) => (value: string, transitions: readonly TransitionDef[]) => {
-      (scope.system as unknown as { _sendInspectionEvent(e: unknown): void })._sendInspectionEvent({
-        type: '@xstate.microstep',
-        actorRef: scope.self,
-        event,
-        snapshot: { value },
-        _transitions: transitions,
-      });
-    };
-  // an emitted event leaves once the step is done, as XState's `emit` defers it
-  const emitter = (scope: Scope) => (e: EventObject) => scope.defer(() => scope.emit(e as never));
+  // what a scope is told, made once per actor (a closure made per step costs, and steps are many)
+  const hooksOf = new WeakMap<object, { report: FlatMicrostep; emit: (e: EventObject) => void }>();
+  const hooks = (scope: Scope) => {
+    let h = hooksOf.get(scope);
+    if (h === undefined) {
+      const system = scope.system as unknown as { _sendInspectionEvent(e: unknown): void };
+      h = {
+        report: (value, transitions, event) =>
+          system._sendInspectionEvent({
+            type: '@xstate.microstep',
+            actorRef: scope.self,
+            event,
+            snapshot: { value },
+            _transitions: transitions,
+          }),
+        // an emitted event leaves once the step is done, as XState's `emit` defers it
+        emit: (e) => scope.defer(() => scope.emit(e as never)),
+      };
+      hooksOf.set(scope, h);
+    }
+    return h;
+  };
   const snapshot = (r: { value: string; context: unknown }): FlatSnapshot => ({
     status: 'active',
     value: r.value,
@@ -362,15 +372,16 @@ export function flatLogic(
     transition(s, event, scope) {
       if (event.type === 'xstate.stop') {
         // XState reports stopping as a microstep that takes nothing
-        report(scope, event)(s.value, []);
+        hooks(scope).report(s.value, [], event);
         return { value: s.value, context: s.context, status: 'stopped', output: undefined, error: undefined };
       }
       if (s.status !== 'active') return s;
-      return snapshot(flat.step(s.value, s.context, event, report(scope, event), emitter(scope)));
+      const h = hooks(scope);
+      return snapshot(flat.step(s.value, s.context, event, h.report, h.emit));
     },
     getInitialSnapshot(scope, input) {
-      const init = { type: 'xstate.init', input };
-      return snapshot(flat.start(input, report(scope, init), emitter(scope)));
+      const h = hooks(scope);
+      return snapshot(flat.start(input, h.report, h.emit));
     },
     getPersistedSnapshot(s) {
       return s;
