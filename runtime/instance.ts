@@ -15,6 +15,7 @@ import {
 import type { BatchOp } from '../storage/types.ts';
 import { encode } from '../wire/schema.ts';
 import { Channel, type Envelope } from './channel.ts';
+import { compiledLogic } from './compiled-machine.ts';
 import { type Deadlines, diffDeadlines } from './deadlines.ts';
 import {
   type EngineDefinition,
@@ -24,7 +25,6 @@ import {
   type PortSchemas,
   stateToString,
 } from './engine.ts';
-import { flatLogic } from './flat-machine.ts';
 import type { FaultEvent, Inspector, PartStep } from './inspect.ts';
 import { type PartWatcher, watchParts } from './part.ts';
 import type { PrngState } from './random.ts';
@@ -110,7 +110,7 @@ export class EngineInstance {
   readonly node: string;
   readonly definition: EngineDefinition<PortSchemas, PortSchemas, unknown>;
   readonly machine: AnyStateMachine;
-  /** What the actor runs: the machine on the flat runner when it covers the machine (flat-machine.ts), else XState. */
+  /** What the actor runs: the machine on the compiled runner when it covers the machine (compiled-machine.ts), else XState. */
   private readonly logic: AnyActorLogic;
   readonly outputs: ReadonlyMap<string, Channel<unknown>>;
   private actor: AnyActorRef | undefined;
@@ -145,7 +145,7 @@ export class EngineInstance {
     this.node = o.node;
     this.definition = o.definition;
     this.machine = machineOf(o.definition, o.host);
-    this.logic = flatLogic(this.machine) ?? this.machine;
+    this.logic = compiledLogic(this.machine) ?? this.machine;
     const outputs = new Map<string, Channel<unknown>>();
     for (const port of Object.keys(o.definition.outputs)) outputs.set(port, new Channel(`${o.name}.${port}`));
     this.outputs = outputs;

@@ -9,7 +9,7 @@
  * hash) does not depend on it, and nobody watching costs one comparison per microstep.
  */
 import type { ActorScope, AnyStateMachine, EventFromLogic, SnapshotFrom } from 'xstate';
-import { flatMachine } from './flat-machine.ts';
+import { compiledMachine } from './compiled-machine.ts';
 import { inertScope } from './pure-machine.ts';
 import type { TransitionSourceLike } from './transition-id.ts';
 
@@ -51,18 +51,18 @@ export function partTransition<M extends AnyStateMachine>(
 
 /**
  * A part's pure step on its state as plain data: the state value and context after `event`.
- * A machine of flat states runs on runtime/flat-machine.ts (the same transitions, reported to the
+ * A machine the compiled runner covers runs on runtime/compiled-machine.ts (the same transitions, reported to the
  * watcher as XState reports them, at a fraction of the cost); any other on XState's `transition`.
  */
 export function partStep<M extends AnyStateMachine>(
   machine: M,
-): (value: string, context: unknown, event: EventFromLogic<M>) => { value: unknown; context: unknown } {
-  const flat = flatMachine(machine);
-  if (flat !== undefined) {
-    const report = (value: string, transitions: readonly { source: TransitionSourceLike }[]) =>
+): (value: unknown, context: unknown, event: EventFromLogic<M>) => { value: unknown; context: unknown } {
+  const compiled = compiledMachine(machine);
+  if (compiled !== undefined) {
+    const report = (value: unknown, transitions: readonly { source: TransitionSourceLike }[]) =>
       watcher?.microstep(machine, value, transitions);
     return (value, context, event) =>
-      flat.step(value, context, event, watcher === undefined ? undefined : report);
+      compiled.step(value, context, event, watcher === undefined ? undefined : report);
   }
   const transition = partTransition(machine);
   return (value, context, event) => {

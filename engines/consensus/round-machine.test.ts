@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { propParams } from '../../props/config.ts';
-import { flatMachine } from '../../runtime/flat-machine.ts';
+import { compiledMachine } from '../../runtime/compiled-machine.ts';
 import { inertScope } from '../../runtime/pure-machine.ts';
 import { idOfTaken } from '../../runtime/transition-id.ts';
 import { initialRoundState, type RoundInput } from './round.ts';
@@ -42,11 +42,11 @@ const input: fc.Arbitrary<RoundInput> = fc.oneof(
     .map((t): RoundInput => ({ kind: 'timeout', height: 1, ...t })),
 );
 
-describe('round machine on the flat runner', () => {
-  const flat = flatMachine(roundMachine);
+describe('round machine on the compiled runner', () => {
+  const compiled = compiledMachine(roundMachine);
 
-  it('is a machine the flat runner covers', () => {
-    expect(flat).toBeDefined();
+  it('is a machine the compiled runner covers', () => {
+    expect(compiled).toBeDefined();
   });
 
   it('takes, from any reachable state, exactly the transitions XState takes, with the same outputs', () => {
@@ -67,14 +67,14 @@ describe('round machine on the flat runner', () => {
             scope as never,
           );
           const got: string[] = [];
-          const f = flat!.step(value, ctx, event, (_v, ts) => got.push(...ts.map(idOfTaken)));
+          const f = compiled!.step(value, ctx, event, (_v, ts) => got.push(...ts.map(idOfTaken)));
           expect(f.value).toBe(x.value);
           expect(f.context).toEqual(x.context);
           expect(got).toEqual(want);
           ctx = { s: (f.context as RoundContext).s, out: [] };
         }
       }),
-      propParams('consensus.round-machine-flat', 300),
+      propParams('consensus.round-machine-compiled', 300),
     );
   });
 });

@@ -1,8 +1,16 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type AnyActorLogic, assign, createActor, emit, enqueueActions, setup } from 'xstate';
+import {
+  type AnyActorLogic,
+  assign,
+  createActor,
+  type EventObject,
+  emit,
+  enqueueActions,
+  setup,
+} from 'xstate';
 import { propParams } from '../props/config.ts';
-import { flatLogic, flatMachine } from './flat-machine.ts';
+import { compiledLogic, compiledMachine } from './compiled-machine.ts';
 import { inertScope } from './pure-machine.ts';
 import { idOfTaken } from './transition-id.ts';
 
@@ -23,7 +31,7 @@ const add = (context: Ctx, label: string, d: number): Ctx => ({
 });
 
 /**
- * Every feature the flat runner covers: root handlers that a state's own handlers shadow, guarded
+ * Every feature the compiled runner covers: root handlers that a state's own handlers shadow, guarded
  * candidates falling through to the root, eventless chains (targeted, targetless, re-entering,
  * on the root too), events nothing handles, several assigns in one transition.
  */
@@ -87,11 +95,39 @@ function byXState(value: string, context: Ctx, event: Ev) {
   return { value: next.value, context: next.context, steps };
 }
 
-describe('flat machine runner', () => {
-  const flat = flatMachine(toy);
+/** What an actor of `logic` shows for `events`: snapshots, emitted events, microsteps taken, its stop. */
+function observeActor(logic: AnyActorLogic, events: readonly EventObject[]): unknown[] {
+  const seen: unknown[] = [];
+  const actor = createActor(logic, {
+    inspect: (e) => {
+      if (e.type === '@xstate.microstep')
+        seen.push([
+          'micro',
+          (e as unknown as { _transitions: { source: never }[] })._transitions.map(idOfTaken),
+        ]);
+    },
+  });
+  actor.on('*', (e) => seen.push(['emit', e]));
+  actor.start();
+  const snap = () => {
+    const x = actor.getSnapshot() as { value: unknown; context: unknown; status: string };
+    return [x.status, x.value, x.context];
+  };
+  seen.push(snap());
+  for (const e of events) {
+    actor.send(e);
+    seen.push(snap());
+  }
+  actor.stop();
+  seen.push((actor.getSnapshot() as { status: string }).status);
+  return seen;
+}
 
-  it('covers a machine of flat states with assign actions', () => {
-    expect(flat).toBeDefined();
+describe('compiled machine runner', () => {
+  const compiled = compiledMachine(toy);
+
+  it('covers a machine of flat states with assign, emit and enqueueActions', () => {
+    expect(compiled).toBeDefined();
   });
 
   it('takes the transitions XState takes, microstep by microstep, from any state and context', () => {
@@ -107,7 +143,7 @@ describe('flat machine runner', () => {
           const want = byXState(value, context, e);
           const steps: { value: unknown; taken: string[] }[] = [];
           // XState's pure transition drops what the machine emits (the actor test compares those)
-          const got = flat!.step(
+          const got = compiled!.step(
             value,
             context,
             e,
@@ -117,54 +153,28 @@ describe('flat machine runner', () => {
           expect(got.value).toBe(want.value);
           expect(got.context).toEqual(want.context);
           expect(steps).toEqual(want.steps);
-          value = got.value;
+          value = got.value as string;
           context = got.context as Ctx;
         }
       }),
-      propParams('runtime.flat-machine', 200),
+      propParams('runtime.compiled-machine', 200),
     );
   });
 
   it('as actor logic, gives an actor the snapshots, emitted events and microsteps of the machine', () => {
-    const observe = (logic: AnyActorLogic, events: readonly Ev[]) => {
-      const seen: unknown[] = [];
-      const actor = createActor(logic, {
-        inspect: (e) => {
-          if (e.type === '@xstate.microstep')
-            seen.push([
-              'micro',
-              (e as unknown as { _transitions: { source: never }[] })._transitions.map(idOfTaken),
-            ]);
-        },
-      });
-      actor.on('*', (e) => seen.push(['emit', e]));
-      actor.start();
-      const snap = () => {
-        const x = actor.getSnapshot() as { value: unknown; context: unknown; status: string };
-        return [x.status, x.value, x.context];
-      };
-      seen.push(snap());
-      for (const e of events) {
-        actor.send(e);
-        seen.push(snap());
-      }
-      actor.stop();
-      seen.push((actor.getSnapshot() as { status: string }).status);
-      return seen;
-    };
     const event: fc.Arbitrary<Ev> = fc.oneof(
       fc.constantFrom<Ev>({ type: 'inc' }, { type: 'dec' }, { type: 'reset' }, { type: 'noise' }),
       fc.integer({ min: -3, max: 9 }).map((to): Ev => ({ type: 'jump', to })),
     );
-    const logic = flatLogic(toy);
+    const logic = compiledLogic(toy);
     expect(logic).toBeDefined();
     fc.assert(
       fc.property(fc.array(event, { maxLength: 30 }), (events) => {
-        const want = observe(toy, events);
-        const got = observe(logic!, events);
+        const want = observeActor(toy, events);
+        const got = observeActor(logic!, events);
         expect(got, JSON.stringify({ got, want })).toEqual(want);
       }),
-      propParams('runtime.flat-logic', 100),
+      propParams('runtime.compiled-logic', 100),
     );
   });
 
@@ -188,7 +198,7 @@ describe('flat machine runner', () => {
         { type: 'go' },
         inertScope(m, () => {}) as never,
       );
-    const flatGo = () => flatMachine(m)!.step('a', { x: 0 }, { type: 'go' });
+    const flatGo = () => compiledMachine(m)!.step('a', { x: 0 }, { type: 'go' });
     expect(flatGo).toThrow(
       /^Unable to evaluate guard 'broken' in transition for event 'go' in state node 'm.a':\nno$/,
     );
@@ -199,23 +209,23 @@ describe('flat machine runner', () => {
 
   it('leaves to XState what it does not cover', () => {
     const base = setup({ types: {} as { context: { x: number }; events: { type: 'go' } } });
-    const nested = base.createMachine({
+    const delayed = base.createMachine({
       context: { x: 0 },
       initial: 'a',
-      states: { a: { initial: 'b', states: { b: {} } } },
+      states: { a: { after: { 10: 'b' } }, b: {} },
     });
-    const entry = base.createMachine({
+    const history = base.createMachine({
       context: { x: 0 },
       initial: 'a',
-      states: { a: { entry: assign({ x: 1 }) } },
+      states: { a: { initial: 'b', states: { b: {}, h: { type: 'history' } } } },
     });
+    const final = base.createMachine({ context: { x: 0 }, initial: 'a', states: { a: { type: 'final' } } });
+    const parallel = base.createMachine({ context: { x: 0 }, type: 'parallel', states: { a: {}, b: {} } });
     const enqueue = base.createMachine({
       context: { x: 0 },
       initial: 'a',
       states: { a: { on: { go: { actions: enqueueActions(({ enqueue }) => enqueue.assign({ x: 2 })) } } } },
     });
-    const final = base.createMachine({ context: { x: 0 }, initial: 'a', states: { a: { type: 'final' } } });
-    const parallel = base.createMachine({ context: { x: 0 }, type: 'parallel', states: { a: {}, b: {} } });
     const raise = base.createMachine({
       context: { x: 0 },
       initial: 'a',
@@ -223,9 +233,96 @@ describe('flat machine runner', () => {
         a: { on: { go: { actions: enqueueActions(({ enqueue }) => enqueue.raise({ type: 'go' })) } } },
       },
     });
-    for (const m of [nested, entry, final, parallel]) expect(flatMachine(m)).toBeUndefined();
-    // what an enqueueActions enqueues is known only when it runs: the flat runner refuses it then
-    expect(() => flatMachine(raise)!.step('a', { x: 0 }, { type: 'go' })).toThrow(/only assign and emit/);
-    expect(flatMachine(enqueue)!.step('a', { x: 0 }, { type: 'go' }).context).toEqual({ x: 2 });
+    for (const m of [delayed, history, final, parallel]) expect(compiledMachine(m)).toBeUndefined();
+    // what an enqueueActions enqueues is known only when it runs: the compiled runner refuses it then
+    expect(() => compiledMachine(raise)!.step('a', { x: 0 }, { type: 'go' })).toThrow(/only assign and emit/);
+    expect(compiledMachine(enqueue)!.step('a', { x: 0 }, { type: 'go' }).context).toEqual({ x: 2 });
   });
+
+  it('takes the transitions XState takes in nested states: domains, exits, entries, defaults', () => {
+    const logic = compiledLogic(nestedToy);
+    expect(logic).toBeDefined();
+    fc.assert(
+      fc.property(fc.array(fc.constantFrom<NestedEv>(...NESTED_EVENTS), { maxLength: 30 }), (events) => {
+        const want = observeActor(nestedToy, events);
+        const got = observeActor(logic!, events);
+        expect(got, JSON.stringify({ got, want })).toEqual(want);
+      }),
+      propParams('runtime.compiled-logic-nested', 200),
+    );
+  });
+});
+
+type NestedEv = { type: 'in' | 'out' | 'deep' | 'again' | 'self' | 'tick' | 'up' | 'sib' };
+const NESTED_EVENTS: NestedEv[] = ['in', 'out', 'deep', 'again', 'self', 'tick', 'up', 'sib'].map(
+  (type) => ({ type }) as NestedEv,
+);
+const mark = (label: string) =>
+  assign<Ctx, NestedEv, undefined, NestedEv, never>(({ context }) => ({ log: [...context.log, label] }));
+
+/** Compound states with entry and exit actions, targets in and out of them, re-entry and eventless chains. */
+const nestedToy = setup({
+  types: {} as { context: Ctx; events: NestedEv; emitted: { type: 'entered'; n: number } },
+  guards: {
+    odd: ({ context }) => context.n % 2 === 1,
+    'three ticks': ({ context }) => context.n >= 3 && context.n % 3 === 0,
+    'log is long': ({ context }) => context.log.length > 8,
+  },
+  actions: {
+    tick: assign(({ context }) => ({ n: context.n + 1 })),
+    'trim log': assign(({ context }) => ({ log: context.log.slice(-3) })),
+    'announce entry': emit(({ context }) => ({ type: 'entered', n: context.n })),
+  },
+}).createMachine({
+  id: 'nested',
+  context: { n: 0, log: [] },
+  initial: 'idle',
+  on: { tick: { actions: 'tick' } },
+  always: { guard: 'log is long', actions: 'trim log' },
+  states: {
+    idle: {
+      entry: mark('+idle'),
+      exit: mark('-idle'),
+      on: { in: 'busy', deep: 'busy.working.hard', sib: { target: 'done', guard: 'odd' } },
+    },
+    busy: {
+      entry: [mark('+busy'), 'announce entry'],
+      exit: mark('-busy'),
+      initial: 'waiting',
+      on: {
+        out: { target: 'idle', actions: mark('out') },
+        again: { target: 'busy', reenter: true, actions: mark('again') },
+        self: { target: 'busy', actions: mark('self') },
+        deep: '.working.hard',
+      },
+      // it counts on, or it would fire forever (as XState would)
+      always: { guard: 'three ticks', target: '.working', actions: ['tick', mark('third')] },
+      states: {
+        waiting: {
+          entry: mark('+waiting'),
+          exit: mark('-waiting'),
+          on: { up: { target: '#nested.busy.working', actions: mark('up') }, sib: 'working' },
+        },
+        working: {
+          entry: mark('+working'),
+          exit: mark('-working'),
+          initial: 'easy',
+          on: { up: { target: '#nested.idle', actions: mark('up-out') }, sib: '.hard' },
+          states: {
+            easy: {
+              entry: mark('+easy'),
+              exit: mark('-easy'),
+              on: { tick: { guard: 'odd', target: 'hard', actions: 'tick' } },
+            },
+            hard: {
+              entry: mark('+hard'),
+              exit: mark('-hard'),
+              always: { guard: 'odd', target: '#nested.done' },
+            },
+          },
+        },
+      },
+    },
+    done: { entry: mark('+done'), on: { in: { target: 'busy.working', reenter: true } } },
+  },
 });
