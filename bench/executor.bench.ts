@@ -44,6 +44,8 @@ import { keyPairFromSeed } from '../wire/sign.ts';
 import { report } from './report.ts';
 
 const GAS = 10_000_000;
+/** Alternating runs of each configuration in executor.parallel (the fastest of each counts). */
+const PARALLEL_RUNS = 3;
 const GOLD = new Uint8Array(32).fill(3);
 const seed = (label: string) => sha256(new TextEncoder().encode(label));
 const authority = seed('bench authority');
@@ -114,9 +116,11 @@ function transfersOnSqlite(dir: string): void {
 
 async function parallelSpeedup(dir: string): Promise<void> {
   const n = 1_500;
+  // execution only reads the ledger: one prepared ledger serves every timed run
+  const storage = SqliteStorage.open(join(dir, 'par.sqlite'));
+  const { ledger, txs } = prepare(storage, n);
   const time = async (workers: number): Promise<number> => {
-    const storage = SqliteStorage.open(join(dir, `par-${workers}.sqlite`));
-    const { ledger, txs } = prepare(storage, n);
+    // a fresh pool per run: every run starts with the same cold caches in its workers
     const pool = predicatePool(workers);
     try {
       await pool.ready();
@@ -128,11 +132,20 @@ async function parallelSpeedup(dir: string): Promise<void> {
       return seconds;
     } finally {
       await pool.close();
-      storage.close();
     }
   };
-  const one = await time(1);
-  const two = await time(2);
+  // Other processes share the 2 cores: a run they interrupted says nothing about the code. Both
+  // configurations run RUNS times, alternately, and each keeps its fastest run.
+  let one = Number.POSITIVE_INFINITY;
+  let two = Number.POSITIVE_INFINITY;
+  try {
+    for (let i = 0; i < PARALLEL_RUNS; i++) {
+      one = Math.min(one, await time(1));
+      two = Math.min(two, await time(2));
+    }
+  } finally {
+    storage.close();
+  }
   report({
     name: 'executor.parallel',
     value: one / two,
