@@ -243,6 +243,30 @@ describe('executor: parallel equals serial', () => {
     );
   });
 
+  it('the trie schedule equals the pairwise definition for long prefixes sharing long stretches', () => {
+    // two-letter alphabet, up to 12 bytes: edges of the compressed trie split at every depth
+    const prefix = fc.uint8Array({ min: 0, max: 1, maxLength: 12 });
+    const txArb = fc.record({
+      read: fc.array(prefix, { maxLength: 3 }),
+      write: fc.array(prefix, { maxLength: 3 }),
+    });
+    fc.assert(
+      fc.property(fc.array(txArb, { maxLength: 40 }), (specs) => {
+        const txs = specs.map((c) => tx([], [], c));
+        const waveOf: number[] = [];
+        const expected: number[][] = [];
+        for (let j = 0; j < txs.length; j++) {
+          let w = 0;
+          for (let i = 0; i < j; i++) if (conflicts(txs[i]!, txs[j]!)) w = Math.max(w, waveOf[i]! + 1);
+          waveOf.push(w);
+          expected[w] = [...(expected[w] ?? []), j];
+        }
+        expect(waves(txs)).toEqual(expected);
+      }),
+      propParams('executor.waves-trie-long', 300),
+    );
+  });
+
   it('non-conflicting transactions share a wave; conflicting ones are ordered', () => {
     const [a, b, c] = [note(1, 1), note(2, 2), note(3, 3)];
     const txs = [tx([a], [note(1, 4)]), tx([b], [note(2, 4)]), tx([note(1, 4)], [c])];
