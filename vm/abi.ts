@@ -105,6 +105,11 @@ function varintLength(n: number): number {
 const valueLengths = new WeakMap<DataValue, number>();
 
 function valueLength(v: DataValue): number {
+  // bytes (an extradata, a note list): varint(tag 3) ++ varint(length) ++ the bytes, no encoding needed
+  if (v.kind === 'basic' && v.value.kind === 'binary') {
+    const len = v.value.value.length;
+    return 1 + varintLength(len) + len;
+  }
   let n = valueLengths.get(v);
   if (n === undefined) {
     n = encodeValue(v).length;
