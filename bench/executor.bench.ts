@@ -4,7 +4,8 @@
  * SQLite write rate for the same rows (prepared inserts in one transaction) in the same run.
  *
  * executor.parallel: the speed-up of predicate evaluation on 2 worker threads over 1, for a
- * conflict-free block of transfers (the machine has 2 cores: the physical limit is 2.0).
+ * conflict-free block of transfers (the machine has 2 cores: the physical limit is 2.0); each
+ * configuration's fastest of 3 alternating runs, as other processes share the cores.
  *
  * executor.sharded: the same transfers through the sharded executor's engine graph (a coordinator
  * and 4 shard engines exchanging every lookup, check and apply as messages, predicates on 2
