@@ -4,7 +4,8 @@
  * SQLite write rate for the same rows (prepared inserts in one transaction) in the same run.
  *
  * executor.parallel: the speed-up of predicate evaluation on 2 worker threads over 1, for a
- * conflict-free block of transfers (the machine has 2 cores: the physical limit is 2.0).
+ * conflict-free block of transfers (the machine has 2 cores: the physical limit is 2.0); each
+ * configuration's fastest of 3 alternating runs, as other processes share the cores.
  *
  * executor.sharded: the same transfers through the sharded executor's engine graph (a coordinator
  * and 4 shard engines exchanging every lookup, check and apply as messages, predicates on 2
@@ -44,6 +45,10 @@ import { keyPairFromSeed } from '../wire/sign.ts';
 import { report } from './report.ts';
 
 const GAS = 10_000_000;
+/** Alternating runs of each configuration in executor.parallel (the fastest of each counts). */
+const PARALLEL_RUNS = 3;
+/** Transfers of other users run untimed before each executor.parallel run. */
+const PARALLEL_WARM = 400;
 const GOLD = new Uint8Array(32).fill(3);
 const seed = (label: string) => sha256(new TextEncoder().encode(label));
 const authority = seed('bench authority');
@@ -114,12 +119,20 @@ function transfersOnSqlite(dir: string): void {
 
 async function parallelSpeedup(dir: string): Promise<void> {
   const n = 1_500;
+  // execution only reads the ledger: one prepared ledger serves every timed run
+  const storage = SqliteStorage.open(join(dir, 'par.sqlite'));
+  const prepared = prepare(storage, n + PARALLEL_WARM);
+  const { ledger } = prepared;
+  const txs = prepared.txs.slice(0, n);
+  const warm = prepared.txs.slice(n);
   const time = async (workers: number): Promise<number> => {
-    const storage = SqliteStorage.open(join(dir, `par-${workers}.sqlite`));
-    const { ledger, txs } = prepare(storage, n);
+    // a fresh pool per run: every run starts with the same cold caches in its workers
     const pool = predicatePool(workers);
     try {
-      await executeParallel(txs.slice(0, 50), ledger.notes, nodeMultievaluate, GAS, pool.runner); // warm the workers
+      await pool.ready();
+      // warm every worker's compiled code on transfers of other users (their keys stay cold):
+      // each worker compiles for itself, so a short warm-up charges two workers twice
+      await executeParallel(warm, ledger.notes, nodeMultievaluate, GAS, pool.runner);
       const t0 = performance.now();
       const r = await executeParallel(txs, ledger.notes, nodeMultievaluate, GAS, pool.runner);
       const seconds = (performance.now() - t0) / 1000;
@@ -127,11 +140,20 @@ async function parallelSpeedup(dir: string): Promise<void> {
       return seconds;
     } finally {
       await pool.close();
-      storage.close();
     }
   };
-  const one = await time(1);
-  const two = await time(2);
+  // Other processes share the 2 cores: a run they interrupted says nothing about the code. Both
+  // configurations run RUNS times, alternately, and each keeps its fastest run.
+  let one = Number.POSITIVE_INFINITY;
+  let two = Number.POSITIVE_INFINITY;
+  try {
+    for (let i = 0; i < PARALLEL_RUNS; i++) {
+      one = Math.min(one, await time(1));
+      two = Math.min(two, await time(2));
+    }
+  } finally {
+    storage.close();
+  }
   report({
     name: 'executor.parallel',
     value: one / two,
@@ -176,7 +198,7 @@ async function shardedEngines(dir: string): Promise<void> {
   });
   const sealed = new Promise<BlockReceipts>((resolve) => g.observe(ex.out.receipts).subscribe(resolve));
   try {
-    await pool.runner([]); // start the workers
+    await pool.ready(); // every worker loaded its task module: startup is not part of the block
     g.start();
     const t0 = performance.now();
     g.send(ex.in.ordered, block);

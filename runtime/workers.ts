@@ -89,6 +89,9 @@ export class WorkerPool {
 
   async close(): Promise<void> {
     this.closed = true;
+    // an idle worker is unref'd: its exit would not keep the process alive, so a caller awaiting
+    // close() with nothing else pending could see the process end first (exit code 13)
+    for (const w of this.workers) w.ref();
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
 }

@@ -212,6 +212,23 @@ describe('SqliteStorage: paths, modes and locks', () => {
       'invalid-argument',
     );
     expect(codeOf(() => SqliteStorage.open(fresh(), { busyTimeoutMs: -1 }))).toBe('invalid-argument');
+    expect(codeOf(() => SqliteStorage.open(fresh(), { cacheBytes: -1 }))).toBe('invalid-argument');
+    expect(codeOf(() => SqliteStorage.open(fresh(), { cacheBytes: 1.5 }))).toBe('invalid-argument');
+  });
+
+  it('any page cache size, the smallest included, reads what was written', () => {
+    const p = fresh();
+    const s = SqliteStorage.open(p, { cacheBytes: 0 });
+    s.batch(
+      Array.from({ length: 300 }, (_, i) => ({
+        op: 'put' as const,
+        key: bytes(i >> 8, i & 0xff),
+        value: bytes(i & 0xff),
+      })),
+    );
+    expect(s.read(bytes(1, 7))).toEqual(bytes(7));
+    expect(countAll(s)).toBe(300);
+    s.close();
   });
 
   it('read-only: reads work, writes are read-only errors, an uninitialised file is refused', () => {

@@ -440,6 +440,39 @@ describe('storage integration', () => {
     );
   });
 
+  it('a staged batch is in key order, root pointer last, one put per new node, its records intact', () => {
+    fc.assert(
+      fc.property(batchesArb, (batches) => {
+        const st = new MemoryStorage();
+        const t = new SparseMerkleTree(st);
+        for (const changes of batches) {
+          const staged = t.stage(changes);
+          const keys = staged.ops.map((op) => hex(op.key));
+          expect(keys).toEqual([...keys].sort());
+          expect(staged.ops.length).toBe(staged.nodes.length + 1);
+          expect(staged.ops.at(-1)!.key).toEqual(enc('smt/r'));
+          // each record is its hash's preimage (leaves: the first 65 bytes), whatever else shares its memory
+          for (const [hash, record] of staged.nodes) {
+            expect(hex(sha256(record.subarray(0, 65)))).toBe(hex(hash));
+          }
+          st.batch(staged.ops);
+          t.applied(staged);
+        }
+        const model: Model = new Map();
+        for (const changes of batches) applyModel(model, changes);
+        expect(hex(t.root())).toBe(hex(computeRoot(entriesOf(model))));
+        // values read back are the caller's: changing one changes nothing stored
+        for (const [k, v] of model) {
+          const got = t.get(unhex(k))!;
+          expect(hex(got)).toBe(hex(v));
+          got.fill(0xee);
+          expect(hex(t.get(unhex(k))!)).toBe(hex(v));
+        }
+      }),
+      propParams('merkle: staged batch order and records', 100),
+    );
+  });
+
   it('prune keeps the current and the kept roots, drops the others', () => {
     const t = new SparseMerkleTree(new MemoryStorage());
     const r1 = t.update(Array.from({ length: 30 }, (_, i) => ({ key: enc(`k${i}`), value: enc('v1') })));

@@ -54,9 +54,31 @@ function bit(path: Uint8Array, d: number): number {
   return (path[d >> 3]! >> (7 - (d & 7))) & 1;
 }
 
+/** Bytes handed out by `slab` in one go; a larger request gets an array of its own. */
+const SLAB_BYTES = 1 << 16;
+let slabBuffer = new Uint8Array(SLAB_BYTES);
+let slabAt = 0;
+
+/**
+ * `new Uint8Array(n)` for node records, carved from a shared block. A record is 65 bytes and up,
+ * past what V8 keeps inside a typed array object (64), so each would otherwise allocate (and the
+ * collector later free) a backing store of its own: an update makes about ten per key. A record
+ * never changes once built, and storage copies what it is given, so records may share a block.
+ */
+function slab(n: number): Uint8Array {
+  if (n > SLAB_BYTES >>> 4) return new Uint8Array(n);
+  if (slabAt + n > SLAB_BYTES) {
+    slabBuffer = new Uint8Array(SLAB_BYTES);
+    slabAt = 0;
+  }
+  const b = slabBuffer.subarray(slabAt, slabAt + n);
+  slabAt += n;
+  return b;
+}
+
 /** `0x00 || keyHash || valueHash`: a leaf's hash preimage. */
 function leafPreimage(keyHash: Uint8Array, valueHash: Uint8Array): Uint8Array {
-  const b = new Uint8Array(NODE_LEN);
+  const b = slab(NODE_LEN);
   b[0] = TAG_LEAF;
   b.set(keyHash, 1);
   b.set(valueHash, 1 + HASH_BYTES);
@@ -65,7 +87,7 @@ function leafPreimage(keyHash: Uint8Array, valueHash: Uint8Array): Uint8Array {
 
 /** `0x01 || left || right`: an inner node's hash preimage (and its stored record). */
 function innerPreimage(left: Uint8Array, right: Uint8Array): Uint8Array {
-  const b = new Uint8Array(NODE_LEN);
+  const b = slab(NODE_LEN);
   b[0] = TAG_INNER;
   b.set(left, 1);
   b.set(right, 1 + HASH_BYTES);
@@ -159,12 +181,14 @@ class Builder {
     if (it.hash !== undefined) return { hash: it.hash, leaf: true };
     const value = it.value!;
     const vh = H(value);
-    const pre = leafPreimage(it.kh, vh);
-    const hash = H(pre);
+    // the record is the preimage followed by the value: build it once, hash its first 65 bytes
+    const rec = slab(NODE_LEN + (this.emit === null ? 0 : value.length));
+    rec[0] = TAG_LEAF;
+    rec.set(it.kh, 1);
+    rec.set(vh, 1 + HASH_BYTES);
+    const hash = H(rec.length === NODE_LEN ? rec : rec.subarray(0, NODE_LEN));
     this.stats.hashes += 2;
     if (this.emit !== null) {
-      const rec = new Uint8Array(NODE_LEN + value.length);
-      rec.set(pre, 0);
       rec.set(value, NODE_LEN);
       this.emit(hash, rec);
     }
@@ -271,7 +295,7 @@ export interface StagedUpdate {
 }
 
 /** Node records kept in memory per tree (content-addressed, so a cached record never goes stale). */
-const NODE_CACHE_MAX = 1 << 16;
+const NODE_CACHE_MAX = 1 << 18;
 
 /**
  * A sparse Merkle tree persisted in `storage`. Layout under the namespace `ns`:
@@ -361,20 +385,27 @@ export class SparseMerkleTree {
     this.stats.hashes += changes.length;
     const sorted = sortDedup(items);
     const old = this.root();
-    const ops: BatchOp[] = [];
     const nodes: [Uint8Array, Uint8Array][] = [];
     const emit = (hash: Uint8Array, record: Uint8Array) => {
-      ops.push({ op: 'put', key: this.#nodeKey(hash), value: record });
       nodes.push([hash, record]);
     };
     const b = new Builder(this.stats, emit, (h) => this.#node(h, false).kind === 'leaf');
     const next = this.#apply(b, old, 0, sorted, 0, sorted.length).hash;
-    this.stats.writes += ops.length;
-    if (isZero(next)) ops.push({ op: 'del', key: this.#rootKey });
-    else ops.push({ op: 'put', key: this.#rootKey, value: next });
+    this.stats.writes += nodes.length;
     // Key order: the same writes (node keys are content hashes, so a repeated key carries the same
-    // record; the root key occurs once), but a sorted batch is kinder to ordered backends.
-    ops.sort((x, y) => compareBytes(x.key, y.key));
+    // record; the root key occurs once), but a sorted batch is kinder to ordered backends. Node
+    // keys share their prefix, so they sort by hash: by its first 48 bits as a number, then whole.
+    nodes.sort((x, y) => cacheOrder(x[0]) - cacheOrder(y[0]) || compareBytes(x[0], y[0]));
+    const ops: BatchOp[] = new Array(nodes.length);
+    for (let i = 0; i < nodes.length; i++) {
+      const [hash, record] = nodes[i]!;
+      ops[i] = { op: 'put', key: this.#nodeKey(hash), value: record };
+    }
+    const rootOp: BatchOp = isZero(next)
+      ? { op: 'del', key: this.#rootKey }
+      : { op: 'put', key: this.#rootKey, value: next };
+    // the root key ('r') sorts after every node key ('n')
+    ops.push(rootOp);
     return { root: copyBytes(next), ops, nodes };
   }
 
@@ -522,6 +553,11 @@ export class SparseMerkleTree {
 
 function isWellFormed(rec: Uint8Array): boolean {
   return (rec[0] === TAG_INNER && rec.length === NODE_LEN) || (rec[0] === TAG_LEAF && rec.length >= NODE_LEN);
+}
+
+/** The first 48 bits of a hash as a number, big-endian: numbers order as the bytes do. */
+function cacheOrder(h: Uint8Array): number {
+  return (h[0]! * 0x100_0000 + ((h[1]! << 16) | (h[2]! << 8) | h[3]!)) * 0x1_0000 + ((h[4]! << 8) | h[5]!);
 }
 
 /** The first 48 bits of a node hash, as a Map key. */

@@ -42,6 +42,9 @@ import {
   type Value,
 } from './types.ts';
 
+/** SQLite page cache per connection unless `cacheBytes` says otherwise. */
+const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024;
+
 /** The schema version this code reads and writes. */
 export const SCHEMA_VERSION = 2;
 /** The `format` value in fractal_meta that identifies a Fractal key-value file. */
@@ -63,6 +66,12 @@ export interface SqliteOptions {
    * often copies each page once for many commits. Durability is the same either way.
    */
   walAutocheckpoint?: number;
+  /**
+   * Bytes of SQLite's page cache for this connection (`cache_size`; default 64 MiB, SQLite's own is
+   * 2 MiB). Point reads of notes and Merkle nodes land on random pages: with the small default, a
+   * store of a few MiB already reads most of them from the OS, several times slower.
+   */
+  cacheBytes?: number;
   /**
    * Most pages the database may grow to (SQLite's `max_page_count`); a write beyond it fails with
    * 'full' exactly as on a full disk. For quotas and for testing what a full disk does.
@@ -262,6 +271,10 @@ export class SqliteStorage implements Storage {
     ) {
       throw new StorageError('invalid-argument', `maxPageCount: ${String(opts.maxPageCount)}`);
     }
+    const cacheBytes = opts.cacheBytes ?? DEFAULT_CACHE_BYTES;
+    if (!Number.isSafeInteger(cacheBytes) || cacheBytes < 0) {
+      throw new StorageError('invalid-argument', `cacheBytes: ${String(cacheBytes)}`);
+    }
     const autocheckpoint = opts.walAutocheckpoint ?? 1000;
     if (!Number.isSafeInteger(autocheckpoint) || autocheckpoint < 1) {
       throw new StorageError('invalid-argument', `walAutocheckpoint: ${String(autocheckpoint)}`);
@@ -302,6 +315,7 @@ export class SqliteStorage implements Storage {
         }
         db.pragma(`synchronous = ${sync === 'full' ? 'FULL' : 'NORMAL'}`);
         db.pragma(`wal_autocheckpoint = ${autocheckpoint}`);
+        db.pragma(`cache_size = ${-Math.floor(cacheBytes / 1024)}`);
         const pageSize = Number(db.pragma('page_size', { simple: true }));
         const limits = [
           opts.maxPageCount,

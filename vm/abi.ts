@@ -11,6 +11,7 @@
  * schemas, so the bytes are the canonical format of wire/README.md for the types `VALUE.type` and
  * `ARGS.type`, and the encoding is a bijection.
  */
+import type { DecodeLimits } from '../wire/errors.ts';
 import { type Schema, s, decode as schemaDecode, encode as schemaEncode } from '../wire/schema.ts';
 import { type DataValue, V } from '../wire/types.ts';
 
@@ -89,6 +90,45 @@ export function encodeArgs(args: readonly DataValue[]): Uint8Array {
   return schemaEncode(ARGS, args as DataValue[]);
 }
 
+/** Bytes of the LEB128 varint of a safe non-negative integer. */
+function varintLength(n: number): number {
+  let size = 1;
+  for (; n >= 0x80; n = Math.floor(n / 0x80)) size++;
+  return size;
+}
+
+/**
+ * VALUE lengths of values already measured. The executor hands one transaction view to each of
+ * its predicates, and a native charges gas by the length of its arguments' encoding: the view is
+ * encoded once, not once per predicate. Keyed by identity: DataValues are never mutated.
+ */
+const valueLengths = new WeakMap<DataValue, number>();
+
+function valueLength(v: DataValue): number {
+  // bytes (an extradata, a note list): varint(tag 3) ++ varint(length) ++ the bytes, no encoding needed
+  if (v.kind === 'basic' && v.value.kind === 'binary') {
+    const len = v.value.value.length;
+    return 1 + varintLength(len) + len;
+  }
+  let n = valueLengths.get(v);
+  if (n === undefined) {
+    n = encodeValue(v).length;
+    valueLengths.set(v, n);
+  }
+  return n;
+}
+
+/**
+ * `encodeArgs(args).length` without building the bytes again for a value measured before: ARGS
+ * is a BinaryT blob holding varint(count) ++ each VALUE, so its length follows from theirs.
+ * Throws as `encodeArgs` does on a value that does not encode.
+ */
+export function encodedArgsLength(args: readonly DataValue[]): number {
+  let inner = varintLength(args.length);
+  for (const a of args) inner += valueLength(a);
+  return varintLength(inner) + inner;
+}
+
 /** Throws wire's DecodeError on bytes that are not a canonical ARGS encoding. */
 export function decodeArgs(bytes: Uint8Array): DataValue[] {
   return schemaDecode(ARGS, bytes);
@@ -98,7 +138,12 @@ export function encodeValue(value: DataValue): Uint8Array {
   return schemaEncode(VALUE, value);
 }
 
-/** Throws wire's DecodeError on bytes that are not a canonical VALUE encoding. */
-export function decodeValue(bytes: Uint8Array): DataValue {
-  return schemaDecode(VALUE, bytes);
+/**
+ * Throws wire's DecodeError on bytes that are not a canonical VALUE encoding (within `limits`,
+ * wire's defaults unless given). The encoding is a bijection, so the value's length is known.
+ */
+export function decodeValue(bytes: Uint8Array, limits?: Partial<DecodeLimits>): DataValue {
+  const v = schemaDecode(VALUE, bytes, limits);
+  valueLengths.set(v, bytes.length);
+  return v;
 }

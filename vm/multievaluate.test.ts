@@ -4,7 +4,7 @@ import { propParams } from '../props/config.ts';
 import { sha256 } from '../wire/commit.ts';
 import { VM_NATIVE, VM_WASM } from '../wire/multiformat.ts';
 import { type DataValue, V, valueEquals } from '../wire/types.ts';
-import { decodeArgs, encodeArgs } from './abi.ts';
+import { decodeArgs, decodeValue, encodeArgs, encodedArgsLength, encodeValue } from './abi.ts';
 import { DEFAULT_MAX_DEPTH, multievaluate } from './multievaluate.ts';
 import {
   ALWAYS_ACCEPT,
@@ -230,6 +230,30 @@ describe('multievaluate', () => {
         },
       ),
       propParams('vm.multievaluate gas-deterministic', 100),
+    );
+  });
+
+  it('the ARGS length of values measured before (or decoded) is the length of their encoding', () => {
+    const value: fc.Arbitrary<DataValue> = fc.letrec<{ v: DataValue }>((tie) => ({
+      v: fc.oneof(
+        { depthSize: 'small', withCrossShrink: true },
+        fc.boolean().map(V.bool),
+        fc.bigInt({ min: 0n, max: 2n ** 70n }).map(V.ring),
+        fc.uint8Array({ maxLength: 300 }).map(V.binary),
+        fc.uint8Array({ maxLength: 40 }).map((code) => V.fn(1n, code)),
+        fc.array(tie('v'), { maxLength: 140 }).map(V.tuple),
+        fc.tuple(fc.nat({ max: 300 }), tie('v')).map(([i, v]) => V.option(i, v)),
+      ),
+    })).v;
+    fc.assert(
+      fc.property(fc.array(value, { maxLength: 5 }), (args) => {
+        const expected = encodeArgs(args).length;
+        expect(encodedArgsLength(args)).toBe(expected);
+        // measured again (from the memo), and for values that came out of a decode
+        expect(encodedArgsLength(args)).toBe(expected);
+        expect(encodedArgsLength(args.map((a) => decodeValue(encodeValue(a))))).toBe(expected);
+      }),
+      propParams('vm.abi encodedArgsLength', 200),
     );
   });
 

@@ -12,7 +12,7 @@
 import { sha256, toHex } from '../wire/commit.ts';
 import { VM_NATIVE } from '../wire/multiformat.ts';
 import { type DataValue, V } from '../wire/types.ts';
-import { encodeArgs } from './abi.ts';
+import { encodedArgsLength } from './abi.ts';
 import type { EvalResult, VirtualMachine, VmContext, VmError } from './types.ts';
 
 export interface NativeDefinition {
@@ -150,7 +150,7 @@ export function nativeVm(registry: NativeRegistry = builtinNatives()): VirtualMa
     encode: (fn) => nativeCode(fn.definition.name, fn.definition.version, fn.config),
     evaluate(fn, args, gasLimit, ctx) {
       const def = fn.definition;
-      const cost = def.baseGas + def.perByteGas * encodeArgs(args).length;
+      const cost = def.baseGas + def.perByteGas * encodedArgsLength(args);
       if (cost > gasLimit)
         return {
           ok: false,

@@ -43,14 +43,36 @@ interface View {
   readonly digest: Uint8Array;
 }
 
-const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * Views already read, by the argument value they were read from (null: not a view). The executor
+ * hands one transaction view to every predicate of the transaction: its application's and each
+ * owner's, so the view is decoded, checked and digested once. Keyed by identity: DataValues are
+ * never mutated.
+ */
+const views = new WeakMap<DataValue, View | null>();
 
 /** The predicate argument as a view bound to its Declared transaction, or undefined. */
 function viewOf(args: readonly DataValue[]): View | undefined {
   if (args.length !== 1) return undefined;
+  const arg = args[0]!;
+  let view = views.get(arg);
+  if (view === undefined) {
+    view = readView(arg) ?? null;
+    views.set(arg, view);
+  }
+  return view ?? undefined;
+}
+
+function readView(arg: DataValue): View | undefined {
   let tx: { inputs: Note[]; outputs: Note[]; extradata: Uint8Array };
   try {
-    tx = TxView.fromValue(args[0]!);
+    tx = TxView.fromValue(arg);
   } catch {
     return undefined;
   }

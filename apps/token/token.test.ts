@@ -284,6 +284,40 @@ describe('token: mint, transfer, burn', () => {
       expect(r.ok && r.value).toEqual(V.bool(false));
     }
   });
+
+  it('predicates sharing one view object (read once) each judge it by their own config', () => {
+    const tx = signTx(transferTx(tokA, [aliceGold], [{ owner: bob.publicKey, asset: GOLD, amount: 100n }]), [
+      alice.secretKey,
+    ]);
+    const declared = declaredOf(tx);
+    const shared = TxView.toValue({
+      inputs: [aliceGold],
+      outputs: declared.outputs,
+      extradata: tx.extradata,
+    });
+    const judge = (fn: typeof tokA.predicate.fn, view = shared) => {
+      const r = mev(V.fn(fn.vm, fn.code), [view], GAS);
+      return r.ok && r.value;
+    };
+    const honest = [
+      judge(tokA.predicate.fn),
+      judge(ownerPredicate(alice.publicKey).fn),
+      judge(ownerPredicate(bob.publicKey).fn),
+    ];
+    expect(honest).toEqual([V.bool(true), V.bool(true), V.bool(true)]);
+    // the same notes, unsigned, in a view object of its own: the owner refuses it, then still accepts the signed one
+    const bare = TxView.toValue({
+      inputs: [aliceGold],
+      outputs: declared.outputs,
+      extradata: declaredTx([aliceGold], declared.outputs).extradata,
+    });
+    expect(judge(ownerPredicate(alice.publicKey).fn, bare)).toEqual(V.bool(false));
+    expect(judge(ownerPredicate(alice.publicKey).fn)).toEqual(V.bool(true));
+    // gas is charged by the view's length, the same on the first reading and the next
+    const first = mev(V.fn(tokA.predicate.fn.vm, tokA.predicate.fn.code), [bare], GAS);
+    const again = mev(V.fn(tokA.predicate.fn.vm, tokA.predicate.fn.code), [bare], GAS);
+    expect(again).toEqual(first);
+  });
 });
 
 describe('token: generated transfers', () => {

@@ -17,7 +17,8 @@ import { encode } from '../../wire/schema.ts';
 import { type BlockResult, executeSerial, executeSharded } from './block.ts';
 import { DECLARED_INPUTS, DECLARED_OUTPUTS, Declared, nativeFn, predicateCommitment } from './natives.ts';
 import { type Note, noteKey, ownerPrefix, type Transaction } from './notes.ts';
-import type { Multievaluate } from './phases.ts';
+import { executeParallel, type PredicateRunner } from './parallel.ts';
+import { evaluateJob, type Multievaluate } from './phases.ts';
 import { conflicts, waves } from './schedule.ts';
 import { NoteStore } from './state.ts';
 
@@ -241,6 +242,55 @@ describe('executor: parallel equals serial', () => {
       }),
       propParams('executor.waves-trie', 300),
     );
+  });
+
+  it('the trie schedule equals the pairwise definition for long prefixes sharing long stretches', () => {
+    // two-letter alphabet, up to 12 bytes: edges of the compressed trie split at every depth
+    const prefix = fc.uint8Array({ min: 0, max: 1, maxLength: 12 });
+    const txArb = fc.record({
+      read: fc.array(prefix, { maxLength: 3 }),
+      write: fc.array(prefix, { maxLength: 3 }),
+    });
+    fc.assert(
+      fc.property(fc.array(txArb, { maxLength: 40 }), (specs) => {
+        const txs = specs.map((c) => tx([], [], c));
+        const waveOf: number[] = [];
+        const expected: number[][] = [];
+        for (let j = 0; j < txs.length; j++) {
+          let w = 0;
+          for (let i = 0; i < j; i++) if (conflicts(txs[i]!, txs[j]!)) w = Math.max(w, waveOf[i]! + 1);
+          waveOf.push(w);
+          expected[w] = [...(expected[w] ?? []), j];
+        }
+        expect(waves(txs)).toEqual(expected);
+      }),
+      propParams('executor.waves-trie-long', 300),
+    );
+  });
+
+  it('executeParallel on a large block (one runner call per wave) equals executeSerial', async () => {
+    // 300 transfers in one wave, some of them rejected (REJECT application), then
+    // a second wave spending what the first created
+    const initial = Array.from({ length: 300 }, (_, i) => note(i % 10, i, 1, i % 7 === 0 ? R : A));
+    const first = initial.map((n, i) => tx([n], [note((i + 1) % 10, 1000 + i)]));
+    const second = [tx([note(2, 1001)], [note(9, 255)])];
+    const txs = [...first, ...second];
+    const store = freshStore(initial);
+    const serial = executeSerial(txs, store, mev, GAS);
+    const calls: number[] = [];
+    const runner: PredicateRunner = async (jobs) => {
+      calls.push(jobs.length);
+      return jobs.map((j) => evaluateJob(j, mev));
+    };
+    const sliced = await executeParallel(txs, store, mev, GAS, runner);
+    expect(sliced).toEqual(serial);
+    expect(serial.receipts.filter((r) => !r.accepted)).toHaveLength(43);
+    expect(serial.receipts.at(-1)).toMatchObject({ accepted: true });
+    // wave one: 300 transactions (two to four predicates each); wave two: one
+    expect(calls).toHaveLength(2);
+    expect(calls[0]).toBeGreaterThanOrEqual(2 * 300);
+    expect(calls[0]).toBeLessThanOrEqual(4 * 300);
+    expect(calls[1]).toBeGreaterThanOrEqual(2);
   });
 
   it('non-conflicting transactions share a wave; conflicting ones are ordered', () => {

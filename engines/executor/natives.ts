@@ -21,11 +21,24 @@ export type Declared = Infer<typeof Declared>;
 const KeyList = s.list(s.bytes({ max: 4096 }), { max: 1024 });
 const NoteList = s.list(Note, { max: 1024 });
 
+/**
+ * Declared transactions already decoded, by the bytes they were decoded from (null: not one).
+ * Lookup and calculation are handed the same extradata array: it is decoded once. Keyed by
+ * identity: a transaction's bytes are never changed once it exists.
+ */
+const decoded = new WeakMap<Uint8Array, Declared | null>();
+
 function declared(args: readonly DataValue[], at: number): Declared | undefined {
   const v = args[at];
   if (v === undefined || v.kind !== 'basic' || v.value.kind !== 'binary') return undefined;
-  const d = tryDecode(Declared, v.value.value);
-  return d.ok ? d.value : undefined;
+  const bytes = v.value.value;
+  let d = decoded.get(bytes);
+  if (d === undefined) {
+    const r = tryDecode(Declared, bytes);
+    d = r.ok ? r.value : null;
+    decoded.set(bytes, d);
+  }
+  return d ?? undefined;
 }
 
 const binary = (b: Uint8Array): DataValue => ({ kind: 'basic', value: { kind: 'binary', value: b } });

@@ -20,13 +20,16 @@ export function toCall(
   return { fn: job.fn, ...view, gasLimit: BigInt(job.gasLimit) };
 }
 
-/** A job again from its wire form (the receipt fields stay with the coordinator). */
-export function fromCall(call: PredicateCall): PredicateJob {
+/**
+ * A job again from its wire form (the receipt fields stay with the coordinator). `view`: the view
+ * of an earlier call of the same transaction (the same notes and extradata), to share it.
+ */
+export function fromCall(call: PredicateCall, view?: PredicateJob['view']): PredicateJob {
   return {
     predicate: '',
     note: '',
     fn: call.fn,
-    view: TxView.toValue({ inputs: call.inputs, outputs: call.outputs, extradata: call.extradata }),
+    view: view ?? TxView.toValue({ inputs: call.inputs, outputs: call.outputs, extradata: call.extradata }),
     gasLimit: Number(call.gasLimit),
   };
 }

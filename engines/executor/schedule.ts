@@ -23,8 +23,15 @@ export function conflicts(a: Transaction, b: Transaction): boolean {
   );
 }
 
-/** A trie node: the latest wave (-1: none) of reads and writes ending here and in the subtree. */
+/**
+ * A node of the trie, path-compressed: `label` is the bytes of the edge from its parent (a chain of
+ * one-child nodes with nothing ending on them is one edge, so a 100-byte note key adds at most two
+ * nodes, not a hundred). It keeps the latest wave (-1: none) of reads and writes ending exactly here
+ * and anywhere in its subtree; a position inside an edge has nothing ending on it, and its subtree
+ * is the edge's child's.
+ */
 interface Node {
+  label: Uint8Array;
   readonly children: Map<number, Node>;
   read: number;
   write: number;
@@ -32,18 +39,42 @@ interface Node {
   subWrite: number;
 }
 
-const node = (): Node => ({ children: new Map(), read: -1, write: -1, subRead: -1, subWrite: -1 });
+const node = (label: Uint8Array): Node => ({
+  label,
+  children: new Map(),
+  read: -1,
+  write: -1,
+  subRead: -1,
+  subWrite: -1,
+});
+
+/** How many bytes of `label` match `prefix` from `at` on. */
+function common(label: Uint8Array, prefix: Uint8Array, at: number): number {
+  const n = Math.min(label.length, prefix.length - at);
+  let k = 0;
+  while (k < n && label[k] === prefix[at + k]) k++;
+  return k;
+}
 
 /** The latest wave of an earlier read or write overlapping `prefix` (-1 if none). */
 function latest(root: Node, prefix: Uint8Array, reads: boolean): number {
-  let n: Node | undefined = root;
+  let n = root;
+  let i = 0;
   let w = -1;
-  for (let i = 0; ; i++) {
+  for (;;) {
     // earlier prefixes of which `prefix` is an extension end on its path
     w = Math.max(w, n.write, reads ? n.read : -1);
     if (i === prefix.length) break;
-    n = n.children.get(prefix[i]!);
-    if (n === undefined) return w;
+    const child = n.children.get(prefix[i]!);
+    if (child === undefined) return w;
+    const k = common(child.label, prefix, i);
+    if (k < child.label.length) {
+      // `prefix` ends inside the edge: what extends it is the child's subtree; or it leaves the edge
+      if (i + k === prefix.length) return Math.max(w, child.subWrite, reads ? child.subRead : -1);
+      return w;
+    }
+    i += k;
+    n = child;
   }
   // earlier prefixes that extend `prefix` end in its subtree
   return Math.max(w, n.subWrite, reads ? n.subRead : -1);
@@ -51,16 +82,31 @@ function latest(root: Node, prefix: Uint8Array, reads: boolean): number {
 
 function insert(root: Node, prefix: Uint8Array, wave: number, write: boolean): void {
   let n = root;
-  for (let i = 0; ; i++) {
+  let i = 0;
+  for (;;) {
     if (write) n.subWrite = Math.max(n.subWrite, wave);
     else n.subRead = Math.max(n.subRead, wave);
     if (i === prefix.length) break;
-    let next = n.children.get(prefix[i]!);
-    if (next === undefined) {
-      next = node();
-      n.children.set(prefix[i]!, next);
+    const child = n.children.get(prefix[i]!);
+    if (child === undefined) {
+      const leaf = node(prefix.slice(i));
+      n.children.set(prefix[i]!, leaf);
+      n = leaf;
+      i = prefix.length;
+      continue;
     }
-    n = next;
+    const k = common(child.label, prefix, i);
+    if (k < child.label.length) {
+      // split the edge where `prefix` leaves it (or ends): the new node's subtree is the child's
+      const mid = node(child.label.subarray(0, k));
+      mid.subRead = child.subRead;
+      mid.subWrite = child.subWrite;
+      child.label = child.label.subarray(k);
+      mid.children.set(child.label[0]!, child);
+      n.children.set(prefix[i]!, mid);
+      n = mid;
+    } else n = child;
+    i += k;
   }
   if (write) n.write = Math.max(n.write, wave);
   else n.read = Math.max(n.read, wave);
@@ -68,7 +114,7 @@ function insert(root: Node, prefix: Uint8Array, wave: number, write: boolean): v
 
 /** Waves of transaction indices; within a wave, indices stay in block order. */
 export function waves(txs: readonly Transaction[]): number[][] {
-  const root = node();
+  const root = node(new Uint8Array(0));
   const out: number[][] = [];
   for (let j = 0; j < txs.length; j++) {
     const tx = txs[j]!;

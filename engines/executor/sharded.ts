@@ -22,7 +22,7 @@ import type { EngineGraph, EngineHandle, InPort, OutPort } from '../../runtime/g
 import type { AppRoot, OrderedBlock } from '../../wire/ledger.ts';
 import { type CoordinatorConfig, createCoordinatorMachine } from './coordinator-machine.ts';
 import type { PredicateRunner } from './parallel.ts';
-import { evaluateJob, type Multievaluate } from './phases.ts';
+import { evaluateJob, type Multievaluate, type PredicateJob } from './phases.ts';
 import {
   type BlockReceipts,
   type CoordinatorInputs,
@@ -115,7 +115,19 @@ export function addShardedExecutor(
         `${name}-predicates`,
       );
     graph.observe(coordinator.out.predicates).subscribe((batch) => {
-      const jobs = batch.calls.map(fromCall);
+      // a transaction's calls share its notes (the same arrays): one view per transaction, not
+      // one per predicate
+      let last: { call: PredicateBatch['calls'][number]; view: PredicateJob['view'] } | undefined;
+      const jobs = batch.calls.map((call) => {
+        const same =
+          last !== undefined &&
+          last.call.inputs === call.inputs &&
+          last.call.outputs === call.outputs &&
+          last.call.extradata === call.extradata;
+        const job = fromCall(call, same ? last!.view : undefined);
+        last = { call, view: job.view };
+        return job;
+      });
       runner(jobs).then(
         (results) => answer(batch, results.map(toOutcome)),
         // a failed runner (a worker died) must not change any verdict: evaluate here instead
