@@ -1,8 +1,9 @@
 /**
  * Ed25519 (RFC 8032) keys and signatures.
  *
- * The hot path is node:crypto (OpenSSL), with KeyObjects built from the raw 32-byte keys through
- * fixed DER prefixes and cached: public keys in a bounded map, secret keys per seed array. The
+ * The hot path is node:crypto (OpenSSL), with KeyObjects built from the raw 32-byte keys (secret
+ * seeds through a fixed PKCS#8 prefix, public keys as JWKs) and cached: public keys in a bounded
+ * map, secret keys per seed array. The
  * `noble*` functions are a reference implementation on @noble/curves points, used to cross-check.
  * `verify` never throws: a malformed key or signature is simply not valid.
  *
@@ -55,9 +56,8 @@ export interface Signer {
 /** Checks a signature; never throws. */
 export type Verifier = (publicKey: Uint8Array, msg: Uint8Array, sig: Uint8Array) => boolean;
 
-// DER wrappers of raw Ed25519 keys (RFC 8410): PKCS#8 for the seed, SPKI for the public key.
+// The DER wrapper of a raw Ed25519 seed (RFC 8410, PKCS#8).
 const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
-const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 
 function privateKeyObject(seed: Uint8Array): KeyObject {
   if (!(seed instanceof Uint8Array) || seed.length !== SECRET_KEY_BYTES) {
@@ -101,7 +101,16 @@ function cachedPublicKey(publicKey: Uint8Array): KeyObject {
   const id = toHex(publicKey);
   let key = publicCache.get(id);
   if (key !== undefined) return key;
-  key = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, publicKey]), format: 'der', type: 'spki' });
+  // as a JWK: the same raw key for OpenSSL, imported about ten times faster than its SPKI DER here
+  // (8 against 85 µs, as much as the verification itself: every new sender paid it)
+  key = createPublicKey({
+    key: {
+      kty: 'OKP',
+      crv: 'Ed25519',
+      x: Buffer.from(publicKey.buffer, publicKey.byteOffset, publicKey.length).toString('base64url'),
+    },
+    format: 'jwk',
+  });
   if (publicCache.size >= PUBLIC_CACHE_MAX) {
     // drop the oldest entry (Map iterates in insertion order)
     const oldest = publicCache.keys().next().value;
