@@ -219,7 +219,11 @@ describe('compiled machine runner', () => {
       initial: 'a',
       states: { a: { initial: 'b', states: { b: {}, h: { type: 'history' } } } },
     });
-    const final = base.createMachine({ context: { x: 0 }, initial: 'a', states: { a: { type: 'final' } } });
+    const final = base.createMachine({
+      context: { x: 0 },
+      initial: 'a',
+      states: { a: { initial: 'b', states: { b: { type: 'final' } } } },
+    });
     const parallel = base.createMachine({ context: { x: 0 }, type: 'parallel', states: { a: {}, b: {} } });
     const enqueue = base.createMachine({
       context: { x: 0 },
@@ -323,6 +327,8 @@ const nestedToy = setup({
         },
       },
     },
-    done: { entry: mark('+done'), on: { in: { target: 'busy.working', reenter: true } } },
+    done: { entry: mark('+done'), on: { in: { target: 'busy.working', reenter: true }, out: 'gone' } },
+    // a final state of the root: the machine is done, its actor takes no more events
+    gone: { type: 'final', entry: mark('+gone') },
   },
 });

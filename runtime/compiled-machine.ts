@@ -68,6 +68,8 @@ interface Node {
   initial: Node | undefined;
   /** For an atomic state: the state value XState gives it (a string at the root, else nested objects). */
   value: unknown;
+  /** A final state (a child of the root: entering it ends the machine, status `done`). */
+  readonly final: boolean;
 }
 
 /** A transition ready to run: its guard and its actions resolved, and the states it leaves and enters. */
@@ -91,6 +93,13 @@ export type CompiledMicrostep = (
   event: unknown,
 ) => void;
 
+/** Where a step left the machine: its state value, its context, and whether it reached a final state. */
+export interface CompiledStep {
+  readonly value: unknown;
+  readonly context: unknown;
+  readonly done: boolean;
+}
+
 export interface CompiledMachine {
   /** One event from (`value`, `context`): the state and context after it and every eventless step it enabled. */
   step(
@@ -99,9 +108,11 @@ export interface CompiledMachine {
     event: { readonly type: string },
     onMicrostep?: CompiledMicrostep,
     emit?: Emit,
-  ): { value: unknown; context: unknown };
+  ): CompiledStep;
   /** The state and context a fresh start reaches: the context from `input`, the root's entry, the eventless chain. */
-  start(input: unknown, onMicrostep?: CompiledMicrostep, emit?: Emit): { value: unknown; context: unknown };
+  start(input: unknown, onMicrostep?: CompiledMicrostep, emit?: Emit): CompiledStep;
+  /** Whether `value` names a final state (a machine in it is done). */
+  isFinal(value: unknown): boolean;
 }
 
 class Unsupported extends Error {}
@@ -254,6 +265,17 @@ function compileTransition(
 
 /** The compiled runner for `machine`, or undefined if the machine uses what it does not cover. */
 export function compiledMachine(machine: AnyStateMachine): CompiledMachine | undefined {
+  const r = compile(machine);
+  return typeof r === 'string' ? undefined : r;
+}
+
+/** Why the compiled runner does not cover `machine` (undefined: it does). */
+export function notCompiledBecause(machine: AnyStateMachine): string | undefined {
+  const r = compile(machine);
+  return typeof r === 'string' ? r : undefined;
+}
+
+function compile(machine: AnyStateMachine): CompiledMachine | string {
   const impl = machine.implementations as unknown as Implementations;
   const rootDef = machine.root as unknown as StateNodeDef;
   const nodes = new Map<StateNodeDef, Node>();
@@ -261,7 +283,19 @@ export function compiledMachine(machine: AnyStateMachine): CompiledMachine | und
   let contextOf: (input: unknown) => unknown;
   try {
     const build = (def: StateNodeDef, parent: Node | undefined, path: readonly string[]): Node => {
-      if (def.type !== 'compound' && def.type !== 'atomic') throw new Unsupported(`a ${def.type} state`);
+      const final = def.type === 'final';
+      // a final child of the root ends the machine (the root's done event is never taken); a final
+      // state deeper raises done events for its parent, which this runner does not take
+      if (final && (parent === undefined || parent.parent !== undefined))
+        throw new Unsupported('a final state below the root');
+      if (
+        final &&
+        ((def as { output?: unknown }).output !== undefined ||
+          (rootDef as { output?: unknown }).output !== undefined)
+      )
+        throw new Unsupported('a machine with output');
+      if (def.type !== 'compound' && def.type !== 'atomic' && !final)
+        throw new Unsupported(`a ${def.type} state`);
       if (((def as { invoke?: readonly unknown[] }).invoke ?? []).length > 0) throw new Unsupported('invoke');
       const node: Node = {
         def,
@@ -272,6 +306,7 @@ export function compiledMachine(machine: AnyStateMachine): CompiledMachine | und
         exit: def.exit.map((a) => compileAction(impl, a)),
         initial: undefined,
         value: undefined,
+        final,
       };
       nodes.set(def, node);
       const children = Object.entries(def.states ?? {});
@@ -313,7 +348,7 @@ export function compiledMachine(machine: AnyStateMachine): CompiledMachine | und
         ? (input) => (config as (a: { input: unknown }) => unknown)({ input })
         : () => config;
   } catch (e) {
-    if (e instanceof Unsupported) return undefined;
+    if (e instanceof Unsupported) return e.message;
     throw e;
   }
 
@@ -378,7 +413,8 @@ export function compiledMachine(machine: AnyStateMachine): CompiledMachine | und
   ) => {
     let atomic = atomic0;
     let context = context0;
-    for (;;) {
+    // XState takes eventless transitions only while the machine is active
+    while (!atomic.final) {
       let next: Compiled | undefined;
       for (let n: Node | undefined = atomic; n !== undefined && next === undefined; n = n.parent)
         if (n.always.length > 0) next = enabled(n.always, context, event);
@@ -391,7 +427,7 @@ export function compiledMachine(machine: AnyStateMachine): CompiledMachine | und
       onMicrostep?.(atomic.value, [next.def], event);
       if (!changed) break;
     }
-    return { value: atomic.value, context };
+    return { value: atomic.value, context, done: atomic.final };
   };
 
   return {
@@ -408,6 +444,9 @@ export function compiledMachine(machine: AnyStateMachine): CompiledMachine | und
       if (chosen !== undefined) ({ atomic, context } = take(chosen, atomic, context, event, emit));
       onMicrostep?.(atomic.value, chosen === undefined ? [] : [chosen.def], event);
       return settle(atomic, context, event, onMicrostep, emit);
+    },
+    isFinal(value) {
+      return atomicOf(value).final;
     },
     start(input, onMicrostep, emit) {
       const event = { type: 'xstate.init', input };
@@ -474,13 +513,10 @@ export function compiledLogic(
     }
     return h;
   };
-  const snapshot = (r: { value: unknown; context: unknown }): CompiledSnapshot => ({
-    status: 'active',
-    value: r.value,
-    context: r.context,
-    output: undefined,
-    error: undefined,
-  });
+  const snapshot = (r: CompiledStep): CompiledSnapshot =>
+    r.done
+      ? { status: 'done', value: r.value, context: r.context, output: undefined, error: undefined }
+      : { status: 'active', value: r.value, context: r.context, output: undefined, error: undefined };
   return {
     config: machine,
     transition(s, event, scope) {

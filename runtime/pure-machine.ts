@@ -15,6 +15,7 @@ import {
   type EventFromLogic,
   type SnapshotFrom,
 } from 'xstate';
+import { type CompiledMachine, type CompiledStep, compiledMachine } from './compiled-machine.ts';
 import { idOfTaken, type TransitionSourceLike } from './transition-id.ts';
 
 /** Told of each microstep an inert scope's machine takes: the state reached, the transitions taken. */
@@ -85,6 +86,8 @@ export function pureMachine<S extends AnyMachineSnapshot, E extends { type: stri
   machine: AnyStateMachine,
   sampleInput: unknown,
 ): PureMachine<S, E> {
+  const compiled = compiledMachine(machine);
+  if (compiled !== undefined) return compiledPure<S, E>(compiled);
   let taken: string[] = [];
   let scope: ActorScope<AnyMachineSnapshot, E> | undefined;
   const scopeOf = (): ActorScope<AnyMachineSnapshot, E> => {
@@ -108,6 +111,44 @@ export function pureMachine<S extends AnyMachineSnapshot, E extends { type: stri
       const s = scopeOf();
       taken = [];
       const next = machine.transition(snapshot, event, s as never) as S;
+      const out = taken;
+      taken = [];
+      return { snapshot: next, taken: out };
+    },
+  };
+}
+
+/**
+ * The pure runner on runtime/compiled-machine.ts: the same steps and taken ids as XState's
+ * `transition`, without its interpreter. Its snapshots carry what callers read of XState's (status,
+ * value, context), not XState's methods.
+ */
+function compiledPure<S, E extends { type: string }>(compiled: CompiledMachine): PureMachine<S, E> {
+  let taken: string[] = [];
+  const record = (_value: unknown, transitions: readonly { source: TransitionSourceLike }[]) => {
+    for (const t of transitions) taken.push(idOfTaken(t));
+  };
+  const snapshot = (r: CompiledStep): S =>
+    ({
+      status: r.done ? 'done' : 'active',
+      value: r.value,
+      context: r.context,
+      output: undefined,
+      error: undefined,
+    }) as S;
+  // nothing these machines emit has anywhere to go (XState's pure transition drops it too)
+  const drop = () => {};
+  return {
+    start(input) {
+      return snapshot(compiled.start(input, undefined, drop));
+    },
+    resolve(value, context) {
+      return snapshot({ value, context, done: compiled.isFinal(value) });
+    },
+    step(snapshot0, event) {
+      taken = [];
+      const s0 = snapshot0 as { value: unknown; context: unknown };
+      const next = snapshot(compiled.step(s0.value, s0.context, event, record, drop));
       const out = taken;
       taken = [];
       return { snapshot: next, taken: out };
