@@ -220,15 +220,14 @@ describe('executor: parallel equals serial', () => {
     );
   });
 
-  it('the trie schedule equals the pairwise definition', () => {
-    // short prefixes over a tiny alphabet: equal, nested and disjoint prefixes all occur
-    const prefix = fc.uint8Array({ min: 0, max: 2, maxLength: 3 });
+  /** `waves` against the pairwise definition (a transaction waits for every earlier one it conflicts with). */
+  function wavesMatchPairwise(prefix: fc.Arbitrary<Uint8Array>, maxTxs: number, label: string): void {
     const txArb = fc.record({
       read: fc.array(prefix, { maxLength: 3 }),
       write: fc.array(prefix, { maxLength: 3 }),
     });
     fc.assert(
-      fc.property(fc.array(txArb, { maxLength: 30 }), (specs) => {
+      fc.property(fc.array(txArb, { maxLength: maxTxs }), (specs) => {
         const txs = specs.map((c) => tx([], [], c));
         const waveOf: number[] = [];
         const expected: number[][] = [];
@@ -240,32 +239,18 @@ describe('executor: parallel equals serial', () => {
         }
         expect(waves(txs)).toEqual(expected);
       }),
-      propParams('executor.waves-trie', 300),
+      propParams(label, 300),
     );
+  }
+
+  it('the trie schedule equals the pairwise definition', () => {
+    // short prefixes over a tiny alphabet: equal, nested and disjoint prefixes all occur
+    wavesMatchPairwise(fc.uint8Array({ min: 0, max: 2, maxLength: 3 }), 30, 'executor.waves-trie');
   });
 
   it('the trie schedule equals the pairwise definition for long prefixes sharing long stretches', () => {
     // two-letter alphabet, up to 12 bytes: edges of the compressed trie split at every depth
-    const prefix = fc.uint8Array({ min: 0, max: 1, maxLength: 12 });
-    const txArb = fc.record({
-      read: fc.array(prefix, { maxLength: 3 }),
-      write: fc.array(prefix, { maxLength: 3 }),
-    });
-    fc.assert(
-      fc.property(fc.array(txArb, { maxLength: 40 }), (specs) => {
-        const txs = specs.map((c) => tx([], [], c));
-        const waveOf: number[] = [];
-        const expected: number[][] = [];
-        for (let j = 0; j < txs.length; j++) {
-          let w = 0;
-          for (let i = 0; i < j; i++) if (conflicts(txs[i]!, txs[j]!)) w = Math.max(w, waveOf[i]! + 1);
-          waveOf.push(w);
-          expected[w] = [...(expected[w] ?? []), j];
-        }
-        expect(waves(txs)).toEqual(expected);
-      }),
-      propParams('executor.waves-trie-long', 300),
-    );
+    wavesMatchPairwise(fc.uint8Array({ min: 0, max: 1, maxLength: 12 }), 40, 'executor.waves-trie-long');
   });
 
   it('executeParallel on a large block (one runner call per wave) equals executeSerial', async () => {
