@@ -136,6 +136,9 @@ export class Inspector {
   private readonly faultSubject = new Subject<FaultEvent>();
   private readonly lamports = new Map<string, number>();
   private readonly hash: Hash | undefined;
+  /** Encoded events not yet hashed: one hash update per 64 KiB, not per event (same digest). */
+  private readonly chunk = new Uint8Array(64 * 1024);
+  private chunkUsed = 0;
   private count = 0;
   /** Events the trace could not encode (a bug to look at; counted, never thrown). */
   unencodable = 0;
@@ -192,19 +195,39 @@ export class Inspector {
     this.count++;
     if (this.hash !== undefined) {
       // the inspector must never throw into an engine: an event it cannot encode is hashed as its kind
+      let bytes: Uint8Array;
       try {
-        this.hash.update(encodeInspectEvent(event));
+        bytes = encodeInspectEvent(event);
       } catch {
         this.unencodable++;
-        this.hash.update(`unencodable:${event.kind}`);
+        bytes = new TextEncoder().encode(`unencodable:${event.kind}`);
       }
+      this.hashLater(bytes);
     }
     this.subject.next(event);
+  }
+
+  /** Adds `bytes` to the trace: copied into the chunk, which is hashed when full. */
+  private hashLater(bytes: Uint8Array): void {
+    const hash = this.hash!;
+    if (this.chunkUsed + bytes.length > this.chunk.length) this.flushChunk();
+    if (bytes.length > this.chunk.length) hash.update(bytes);
+    else {
+      this.chunk.set(bytes, this.chunkUsed);
+      this.chunkUsed += bytes.length;
+    }
+  }
+
+  private flushChunk(): void {
+    if (this.chunkUsed === 0) return;
+    this.hash!.update(this.chunk.subarray(0, this.chunkUsed));
+    this.chunkUsed = 0;
   }
 
   /** Hex sha256 over every event so far (the running hash is not consumed). */
   traceHash(): string {
     if (this.hash === undefined) throw new Error('Inspector: created without { trace: true }');
+    this.flushChunk();
     return this.hash.copy().digest('hex');
   }
 
