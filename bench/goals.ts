@@ -29,6 +29,10 @@ export const GOALS: Readonly<Record<string, Goal>> = {
   'merkle.update': ratioAtLeast(0.5, 'issue 16'),
   'sim.heights.4v': ratioAtLeast(0.1, 'issue 16'),
   'sim.heights.16v': ratioAtLeast(0.2, 'issue 16'),
+  // no quadratic work in block size: time(2n) / time(n) at most 2.5, i.e. doubles plus a constant
+  'scaling.propose': ratioAtMost(1.25, 'issue 16'),
+  'scaling.proposal': ratioAtMost(1.25, 'issue 16'),
+  'scaling.executor': ratioAtMost(1.25, 'issue 16'),
   'runtime.hop': ratioAtLeast(0.5, 'issue 15'),
   'consensus.verify': ratioAtLeast(0.8, 'bench/consensus.bench.ts'),
 };
