@@ -17,7 +17,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { nodeMultievaluate } from '../assembly/vm.ts';
 import { CONSENSUS_LIMITS, NetEnvelope } from '../engines/consensus/messages.ts';
 import {
   type ConsensusConfig,
@@ -30,13 +29,12 @@ import {
 } from '../engines/consensus/node.ts';
 import { proposerOf } from '../engines/consensus/round.ts';
 import { ConsensusStore } from '../engines/consensus/store.ts';
-import { executeSerial } from '../engines/executor/block.ts';
 import { SimKeyring } from '../sim/signer.ts';
 import { MemoryStorage } from '../storage/memory.ts';
 import { SqliteStorage } from '../storage/sqlite.ts';
 import { decode } from '../wire/schema.ts';
 import { report } from './report.ts';
-import { GAS, prepare } from './token-block.ts';
+import { prepare, runBlock } from './token-block.ts';
 
 /** Runs of each size, alternating between the sizes (the fastest of each counts). */
 const RUNS = 12;
@@ -131,13 +129,7 @@ function execute(dir: string, n: number): number {
   const storage = SqliteStorage.open(join(dir, `scaling-${ledgers++}.sqlite`));
   try {
     const { ledger, txs } = prepare(storage, n);
-    const t0 = performance.now();
-    const result = executeSerial(txs, ledger.notes, nodeMultievaluate, GAS);
-    const sealed = ledger.seal(2n, result.receipts, result.writes);
-    const seconds = (performance.now() - t0) / 1000;
-    const accepted = sealed.receipts.filter((r) => r.accepted).length;
-    if (accepted !== n) throw new Error(`scaling: ${n - accepted} of ${n} transfers rejected`);
-    return seconds;
+    return runBlock(ledger, txs).seconds;
   } finally {
     storage.close();
   }

@@ -11,7 +11,7 @@ import {
   transferTx,
 } from '../apps/token/index.ts';
 import { nodeMultievaluate } from '../assembly/vm.ts';
-import { executeSerial } from '../engines/executor/block.ts';
+import { type BlockResult, executeSerial } from '../engines/executor/block.ts';
 import { Ledger } from '../engines/executor/ledger.ts';
 import type { Transaction } from '../engines/executor/notes.ts';
 import type { Storage } from '../storage/types.ts';
@@ -49,4 +49,19 @@ export function prepare(storage: Storage, n: number): { ledger: Ledger; txs: Tra
     ),
   );
   return { ledger, txs };
+}
+
+/** Runs the block's transfers and seals them, timed; every transfer must be accepted. */
+export function runBlock(
+  ledger: Ledger,
+  txs: Transaction[],
+): { seconds: number; writes: BlockResult['writes'] } {
+  const t0 = performance.now();
+  const result = executeSerial(txs, ledger.notes, nodeMultievaluate, GAS);
+  const sealed = ledger.seal(2n, result.receipts, result.writes);
+  const seconds = (performance.now() - t0) / 1000;
+  const accepted = sealed.receipts.filter((r) => r.accepted).length;
+  if (accepted !== txs.length)
+    throw new Error(`bench transfers rejected: ${txs.length - accepted} of ${txs.length}`);
+  return { seconds, writes: result.writes };
 }
