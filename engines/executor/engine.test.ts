@@ -399,6 +399,18 @@ async function settleUntilCrash(t: ReturnType<typeof setup>): Promise<Before> {
 }
 
 /** What a run of `blocks` without any fault gives: roots, receipts and the state root. */
+/** The rest of the run, after one restart, ends as the fault-free reference did: same roots, receipts, state. */
+async function expectRecoveredAs(
+  t: ReturnType<typeof setup>,
+  want: Awaited<ReturnType<typeof reference>>,
+): Promise<void> {
+  await settle(t.scheduler);
+  expect(t.g.instance('executor').restarts).toBe(1);
+  expect(t.roots).toEqual(want.roots);
+  expect(t.receipts).toEqual(want.receipts);
+  expect(t.stateRoot()).toBe(want.state);
+}
+
 async function reference(kind: Kind, blocks: (t: ReturnType<typeof setup>) => OrderedBlock[]) {
   const r = setup(undefined, kind);
   for (const b of blocks(r)) r.g.send(r.ex.in.ordered, b);
@@ -475,11 +487,7 @@ describe.each(kinds)('executor, a step that throws half-way: %s', (_label, kind)
     // is announced again (as consensus does after a restart); the coordinator failed on a shard's
     // answer, and asks again by itself
     if (kind === 'serial') t.g.send(t.ex.in.ordered, b2!);
-    await settle(t.scheduler);
-    expect(t.g.instance('executor').restarts).toBe(1);
-    expect(t.roots).toEqual(want.roots);
-    expect(t.receipts).toEqual(want.receipts);
-    expect(t.stateRoot()).toBe(want.state);
+    await expectRecoveredAs(t, want);
   });
 
   it('a block lost with a failed step is not jumped over: the next one waits for it, then both run in order', async () => {
@@ -531,11 +539,7 @@ describe.each(kinds)('executor, a step that throws half-way: %s', (_label, kind)
       expect([...t.store.notes()]).toEqual([]);
       poisoned.armed.on = false;
       if (kind === 'serial') t.g.send(t.ex.in.ordered, b);
-      await settle(t.scheduler);
-      expect(t.g.instance('executor').restarts).toBe(1);
-      expect(t.roots).toEqual(want.roots);
-      expect(t.receipts).toEqual(want.receipts);
-      expect(t.stateRoot()).toBe(want.state);
+      await expectRecoveredAs(t, want);
     });
 
   // registered only where it applies (no skipped tests)
@@ -571,11 +575,7 @@ describe.each(kinds)('executor, a step that throws half-way: %s', (_label, kind)
       expect(new Ledger(t.storage).receipts(2n)).toEqual(want.receipts[1]);
       // the restarted engine is woken again (its deadline is re-armed) and, the fault gone, goes on
       poisoned.armed.on = false;
-      await settle(t.scheduler);
-      expect(t.g.instance('executor').restarts).toBe(1);
-      expect(t.roots).toEqual(want.roots);
-      expect(t.receipts).toEqual(want.receipts);
-      expect(t.stateRoot()).toBe(want.state);
+      await expectRecoveredAs(t, want);
     });
 
   it('a seal whose batch fails while block 3 waits behind it: nothing of either is emitted or written; then both in order', async () => {
@@ -603,11 +603,7 @@ describe.each(kinds)('executor, a step that throws half-way: %s', (_label, kind)
     // the serial engine lost block 2 with the step that took it (it is announced again); the
     // coordinator failed on a shard's answer and asks again by itself
     if (kind === 'serial') t.g.send(t.ex.in.ordered, b2!);
-    await settle(t.scheduler);
-    expect(t.g.instance('executor').restarts).toBe(1);
-    expect(t.roots).toEqual(want.roots);
-    expect(t.receipts).toEqual(want.receipts);
-    expect(t.stateRoot()).toBe(want.state);
+    await expectRecoveredAs(t, want);
   });
 
   it('a block sealed in the step that took it (nothing in it to execute) is lost when its batch fails; the next block waits for it', async () => {
