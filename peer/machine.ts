@@ -20,6 +20,7 @@
  * handshake's crypto runs once however many guards ask.
  */
 import { assign, setup } from 'xstate';
+import { stateToString } from '../runtime/engine.ts';
 import { pureMachine } from '../runtime/pure-machine.ts';
 import { nextU32, type PrngState } from '../runtime/random.ts';
 import { CONTROL_CHANNEL, decodeControl, encodeControl, type PeerAddress } from './control.ts';
@@ -1103,10 +1104,5 @@ export function stepPeer(snapshot: PeerSnapshot, event: PeerMachineEvent): PeerS
 
 /** The dotted state a snapshot is in (`handshaking.auth`, `open`, …). */
 export function peerStateOf(snapshot: PeerSnapshot): string {
-  const walk = (v: unknown): string => {
-    if (typeof v === 'string') return v;
-    const [k, child] = Object.entries(v as Record<string, unknown>)[0]!;
-    return `${k}.${walk(child)}`;
-  };
-  return walk(snapshot.value);
+  return stateToString(snapshot.value);
 }
