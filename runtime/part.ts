@@ -1,8 +1,9 @@
 /**
  * Parts: machines an engine's pure core runs inside its steps (`EngineDefinition.parts`; consensus:
- * the round machine), one XState `transition` per input, with no actor of their own.
+ * the round machine), one pure transition per input, with no actor of their own.
  *
- * `partTransition(machine)` is that pure step. While the runtime inspects an engine's step (only
+ * `partStep(machine)` is that pure step: on runtime/compiled-machine.ts when it covers the machine,
+ * else on XState's `transition` (`partTransition`). While the runtime inspects an engine's step (only
  * while its inspector is active) it watches the microsteps of the parts the step runs
  * (`watchParts`): the transitions they took and the state each reached. Watching only reports:
  * what a transition returns is the same whether anyone watches or not, so a run (and its trace
@@ -50,9 +51,9 @@ export function partTransition<M extends AnyStateMachine>(
 }
 
 /**
- * A part's pure step on its state as plain data: the state value and context after `event`.
- * A machine the compiled runner covers runs on runtime/compiled-machine.ts (the same transitions, reported to the
- * watcher as XState reports them, at a fraction of the cost); any other on XState's `transition`.
+ * A part's pure step on its state as plain data: the state value and context after `event`. A
+ * machine the compiled runner covers runs on it (the same transitions, reported to the watcher as
+ * XState reports them, at a fraction of the cost); any other on XState's `transition`.
  */
 export function partStep<M extends AnyStateMachine>(
   machine: M,

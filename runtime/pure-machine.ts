@@ -6,6 +6,7 @@
  * actor (the technique of engines/consensus/round-machine.ts). The scope's system reports XState's
  * microsteps, and the transitions they took are named as the statechart names them
  * (runtime/transition-id.ts), so a caller can record exactly which drawn edges a step followed.
+ * A machine runtime/compiled-machine.ts covers runs there instead, with the same steps and ids.
  */
 import {
   type ActorScope,

@@ -6,8 +6,9 @@
  *
  * Inputs are events; the paper's `upon` rules are eventless transitions, so that after every
  * input the machine takes every rule that became enabled, until none is (XState's microsteps).
- * `step(state, input)` runs one input through the machine with XState's pure `transition`: no
- * actor, nothing kept between calls, the same state and input give the same result.
+ * `step(state, input)` runs one input through the machine as a pure transition (runtime/part.ts, on
+ * the compiled runner): no actor, nothing kept between calls, the same state and input give the
+ * same result.
  */
 import { assign, setup } from 'xstate';
 import { partStep } from '../../runtime/part.ts';
