@@ -31,7 +31,7 @@ import { SqliteStorage } from '../storage/sqlite.ts';
 import { sha256 } from '../wire/commit.ts';
 import type { OrderedBlock } from '../wire/ledger.ts';
 import { encode } from '../wire/schema.ts';
-import { report } from './report.ts';
+import { fastestAlternating, report } from './report.ts';
 import { GAS, prepare, runBlock } from './token-block.ts';
 
 /** Alternating runs of each configuration in executor.parallel (the fastest of each counts). */
@@ -95,15 +95,14 @@ async function parallelSpeedup(dir: string): Promise<void> {
       await pool.close();
     }
   };
-  // Other processes share the 2 cores: a run they interrupted says nothing about the code. Both
-  // configurations run RUNS times, alternately, and each keeps its fastest run.
-  let one = Number.POSITIVE_INFINITY;
-  let two = Number.POSITIVE_INFINITY;
+  let one: number;
+  let two: number;
   try {
-    for (let i = 0; i < PARALLEL_RUNS; i++) {
-      one = Math.min(one, await time(1));
-      two = Math.min(two, await time(2));
-    }
+    [one, two] = await fastestAlternating(
+      PARALLEL_RUNS,
+      () => time(1),
+      () => time(2),
+    );
   } finally {
     storage.close();
   }

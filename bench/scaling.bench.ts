@@ -33,7 +33,7 @@ import { SimKeyring } from '../sim/signer.ts';
 import { MemoryStorage } from '../storage/memory.ts';
 import { SqliteStorage } from '../storage/sqlite.ts';
 import { decode } from '../wire/schema.ts';
-import { report } from './report.ts';
+import { fastestAlternating, report } from './report.ts';
 import { prepare, runBlock } from './token-block.ts';
 
 /** Runs of each size, alternating between the sizes (the fastest of each counts). */
@@ -135,30 +135,19 @@ function execute(dir: string, n: number): number {
   }
 }
 
-/** The fastest time of `a` and of `b` over `runs` alternating runs of each. */
-function alternating(runs: number, a: () => number, b: () => number): [number, number] {
-  let ta = Number.POSITIVE_INFINITY;
-  let tb = Number.POSITIVE_INFINITY;
-  for (let i = 0; i < runs; i++) {
-    ta = Math.min(ta, a());
-    tb = Math.min(tb, b());
-  }
-  return [ta, tb];
-}
-
 export default async function scalingBench(): Promise<void> {
   const n = 2_000;
   // warm both paths (the JIT, the codec's slabs) on a small block first
   receive(propose(200).proposal, 200);
   const small = propose(n).proposal;
   const large = propose(2 * n).proposal;
-  const [pn, p2n] = alternating(
+  const [pn, p2n] = await fastestAlternating(
     RUNS,
     () => propose(n).seconds,
     () => propose(2 * n).seconds,
   );
   reportScaling('propose', n, pn, p2n);
-  const [rn, r2n] = alternating(
+  const [rn, r2n] = await fastestAlternating(
     RUNS,
     () => receive(small, n),
     () => receive(large, 2 * n),
@@ -169,7 +158,7 @@ export default async function scalingBench(): Promise<void> {
   try {
     const m = 500;
     execute(dir, 100);
-    const [en, e2n] = alternating(
+    const [en, e2n] = await fastestAlternating(
       3,
       () => execute(dir, m),
       () => execute(dir, 2 * m),
