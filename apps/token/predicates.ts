@@ -20,7 +20,7 @@ import type { EvalResult } from '../../vm/types.ts';
 import { toHex } from '../../wire/commit.ts';
 import { encode, type FunctionValue, tryDecode } from '../../wire/schema.ts';
 import { PUBLIC_KEY_BYTES, verify } from '../../wire/sign.ts';
-import { type DataValue, V } from '../../wire/types.ts';
+import { bytesEqual, type DataValue, V } from '../../wire/types.ts';
 import {
   declaredDigest,
   type SignatureEntry,
@@ -41,12 +41,6 @@ interface View {
   readonly outputs: readonly Note[];
   readonly signatures: readonly SignatureEntry[];
   readonly digest: Uint8Array;
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /**
@@ -82,9 +76,9 @@ function readView(arg: DataValue): View | undefined {
   if (declared.inputs.length !== tx.inputs.length || declared.outputs.length !== tx.outputs.length)
     return undefined;
   for (let i = 0; i < tx.inputs.length; i++)
-    if (!sameBytes(noteKey(tx.inputs[i]!), declared.inputs[i]!)) return undefined;
+    if (!bytesEqual(noteKey(tx.inputs[i]!), declared.inputs[i]!)) return undefined;
   for (let i = 0; i < tx.outputs.length; i++)
-    if (!sameBytes(encode(NoteSchema, tx.outputs[i]!), encode(NoteSchema, declared.outputs[i]!)))
+    if (!bytesEqual(encode(NoteSchema, tx.outputs[i]!), encode(NoteSchema, declared.outputs[i]!)))
       return undefined;
   return {
     inputs: tx.inputs,
@@ -103,7 +97,7 @@ const outOfGas = (gasLeft: number): EvalResult => ({
 
 /** Whether `publicKey` signed `digest`: the first entry for that key decides (one verification at most). */
 function signedBy(view: View, publicKey: Uint8Array): boolean {
-  const entry = view.signatures.find((e) => sameBytes(e.publicKey, publicKey));
+  const entry = view.signatures.find((e) => bytesEqual(e.publicKey, publicKey));
   return entry !== undefined && verify(publicKey, view.digest, entry.signature);
 }
 
@@ -135,7 +129,7 @@ export function tokenDeltas(
 ): Map<string, bigint> | undefined {
   const deltas = new Map<string, bigint>();
   const add = (note: Note, sign: bigint): boolean => {
-    if (!sameBytes(note.application, application)) return true;
+    if (!bytesEqual(note.application, application)) return true;
     const v = tokenValueOf(note.value);
     if (v === undefined) return false;
     const k = `${toHex(provenancePrefix(note.provenance))}/${toHex(v.asset)}`;
@@ -179,7 +173,7 @@ export const ED25519_OWNER: NativeDefinition = {
     if (view === undefined) return verdict(false);
     const self = ownerCommitmentOf(config);
     // receiving needs no signature; spending does
-    if (!view.inputs.some((n) => sameBytes(n.owner, self))) return verdict(true);
+    if (!view.inputs.some((n) => bytesEqual(n.owner, self))) return verdict(true);
     if (gasLeft < SIGNATURE_GAS) return outOfGas(gasLeft);
     return verdict(signedBy(view, config), SIGNATURE_GAS);
   },
