@@ -11,6 +11,7 @@
  * schemas, so the bytes are the canonical format of wire/README.md for the types `VALUE.type` and
  * `ARGS.type`, and the encoding is a bijection.
  */
+import { varintLength } from '../wire/buffer.ts';
 import type { DecodeLimits } from '../wire/errors.ts';
 import { type Schema, s, decode as schemaDecode, encode as schemaEncode } from '../wire/schema.ts';
 import { type DataValue, V } from '../wire/types.ts';
@@ -88,13 +89,6 @@ export const VALUE_TAG = {
 
 export function encodeArgs(args: readonly DataValue[]): Uint8Array {
   return schemaEncode(ARGS, args as DataValue[]);
-}
-
-/** Bytes of the LEB128 varint of a safe non-negative integer. */
-function varintLength(n: number): number {
-  let size = 1;
-  for (; n >= 0x80; n = Math.floor(n / 0x80)) size++;
-  return size;
 }
 
 /**
