@@ -13,6 +13,7 @@
  */
 import { createHash, hash as nodeHash } from 'node:crypto';
 import { trimOldest } from '../wire/bounded-set.ts';
+import { pooledBytes } from '../wire/buffer.ts';
 import { EncodeError } from '../wire/errors.ts';
 import { decode, encode, type Schema, s } from '../wire/schema.ts';
 import { bytesEqual, compareBytes, copyBytes } from './prefix.ts';
@@ -54,31 +55,14 @@ function bit(path: Uint8Array, d: number): number {
   return (path[d >> 3]! >> (7 - (d & 7))) & 1;
 }
 
-/** Bytes handed out by `slab` in one go; a larger request gets an array of its own. */
-const SLAB_BYTES = 1 << 16;
-let slabBuffer = new Uint8Array(SLAB_BYTES);
-let slabAt = 0;
-
-/**
- * `new Uint8Array(n)` for node records, carved from a shared block. A record is 65 bytes and up,
- * past what V8 keeps inside a typed array object (64), so each would otherwise allocate (and the
- * collector later free) a backing store of its own: an update makes about ten per key. A record
- * never changes once built, and storage copies what it is given, so records may share a block.
- */
-function slab(n: number): Uint8Array {
-  if (n > SLAB_BYTES >>> 4) return new Uint8Array(n);
-  if (slabAt + n > SLAB_BYTES) {
-    slabBuffer = new Uint8Array(SLAB_BYTES);
-    slabAt = 0;
-  }
-  const b = slabBuffer.subarray(slabAt, slabAt + n);
-  slabAt += n;
-  return b;
-}
+// Node records are 65 bytes and up, past what V8 keeps inside a typed array object (64): each
+// would allocate (and the collector later free) a backing store of its own, about ten per key
+// updated. A record never changes once built, and storage copies what it is given, so records
+// come from the codec's shared slabs (wire/buffer.ts `pooledBytes`).
 
 /** `0x00 || keyHash || valueHash`: a leaf's hash preimage. */
 function leafPreimage(keyHash: Uint8Array, valueHash: Uint8Array): Uint8Array {
-  const b = slab(NODE_LEN);
+  const b = pooledBytes(NODE_LEN);
   b[0] = TAG_LEAF;
   b.set(keyHash, 1);
   b.set(valueHash, 1 + HASH_BYTES);
@@ -87,7 +71,7 @@ function leafPreimage(keyHash: Uint8Array, valueHash: Uint8Array): Uint8Array {
 
 /** `0x01 || left || right`: an inner node's hash preimage (and its stored record). */
 function innerPreimage(left: Uint8Array, right: Uint8Array): Uint8Array {
-  const b = slab(NODE_LEN);
+  const b = pooledBytes(NODE_LEN);
   b[0] = TAG_INNER;
   b.set(left, 1);
   b.set(right, 1 + HASH_BYTES);
@@ -182,7 +166,7 @@ class Builder {
     const value = it.value!;
     const vh = H(value);
     // the record is the preimage followed by the value: build it once, hash its first 65 bytes
-    const rec = slab(NODE_LEN + (this.emit === null ? 0 : value.length));
+    const rec = pooledBytes(NODE_LEN + (this.emit === null ? 0 : value.length));
     rec[0] = TAG_LEAF;
     rec.set(it.kh, 1);
     rec.set(vh, 1 + HASH_BYTES);

@@ -253,6 +253,22 @@ const SMALL = 64;
 let slab = new Uint8Array(SLAB_SIZE);
 let slabPos = 0;
 
+/**
+ * `n` fresh zero bytes that nothing else writes to: from a shared slab when 65 bytes to 4 KiB (see
+ * above), else an array of their own. For bytes built once and never changed (codec copies, Merkle
+ * node records).
+ */
+export function pooledBytes(n: number): Uint8Array {
+  if (n <= SMALL || n > POOL_MAX) return new Uint8Array(n);
+  if (slabPos + n > SLAB_SIZE) {
+    slab = new Uint8Array(SLAB_SIZE);
+    slabPos = 0;
+  }
+  const at = slabPos;
+  slabPos = (at + n + 7) & ~7; // keep 8-byte alignment for the next one
+  return slab.subarray(at, at + n);
+}
+
 /** A copy of `src[start, end)` that nothing else writes to. */
 export function copyOut(src: Uint8Array, start: number, end: number): Uint8Array {
   const n = end - start;
@@ -262,14 +278,9 @@ export function copyOut(src: Uint8Array, start: number, end: number): Uint8Array
     return out;
   }
   if (n > POOL_MAX) return src.slice(start, end);
-  if (slabPos + n > SLAB_SIZE) {
-    slab = new Uint8Array(SLAB_SIZE);
-    slabPos = 0;
-  }
-  const at = slabPos;
-  slab.set(src.subarray(start, end), at);
-  slabPos = (at + n + 7) & ~7; // keep 8-byte alignment for the next copy
-  return slab.subarray(at, at + n);
+  const out = pooledBytes(n);
+  out.set(src.subarray(start, end));
+  return out;
 }
 
 const LONE_SURROGATE = /\p{Cs}/u;
