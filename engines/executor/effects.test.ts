@@ -13,7 +13,7 @@ import { MemoryStorage } from '../../storage/memory.ts';
 import { computeRoot } from '../../storage/merkle.ts';
 import type { BatchOp, Key, ScanOptions, Storage, Value } from '../../storage/types.ts';
 import { multievaluate } from '../../vm/multievaluate.ts';
-import { ALWAYS_ACCEPT, builtinNatives, nativeVm } from '../../vm/native.ts';
+import { builtinNatives, nativeVm } from '../../vm/native.ts';
 import { createVmTable } from '../../vm/table.ts';
 import type { VirtualMachine } from '../../vm/types.ts';
 import { toHex } from '../../wire/commit.ts';
@@ -22,20 +22,18 @@ import { encode } from '../../wire/schema.ts';
 import { executorEngine } from './engine.ts';
 import { Ledger, resumeAfter } from './ledger.ts';
 import type { ExecutorContext } from './machine.ts';
-import { DECLARED_INPUTS, DECLARED_OUTPUTS, Declared, nativeFn } from './natives.ts';
-import { Note, noteKey, Transaction } from './notes.ts';
+import { DECLARED_INPUTS, DECLARED_OUTPUTS } from './natives.ts';
+import { Note } from './notes.ts';
 import type { Multievaluate } from './phases.ts';
 import type { BlockReceipts } from './ports.ts';
 import { coordinatorEngine, shardEngine } from './sharded.ts';
 import { NoteStore } from './state.ts';
+import { ACCEPT, acceptedNote, declaredTx, orderedBlock } from './testing.ts';
 
 const table = createVmTable([
   nativeVm(builtinNatives().register(DECLARED_INPUTS).register(DECLARED_OUTPUTS)) as VirtualMachine<never>,
 ]);
 const mev: Multievaluate = (fn, args, gas) => multievaluate(fn, args, gas, { table });
-const ACCEPT = nativeFn(ALWAYS_ACCEPT.name, ALWAYS_ACCEPT.version);
-const LOOKUP = nativeFn(DECLARED_INPUTS.name, DECLARED_INPUTS.version);
-const CALC = nativeFn(DECLARED_OUTPUTS.name, DECLARED_OUTPUTS.version);
 const GAS = 1_000_000;
 
 /** An engine's view of `inner`: reads pass, any write throws (an engine step must not write). */
@@ -75,34 +73,9 @@ function world() {
     signer: undefined,
     verify: undefined,
   });
-  const note = (k: number): Note => ({
-    provenance: [],
-    application: A,
-    owner: A,
-    key: Uint8Array.of(k),
-    value: Uint8Array.of(k),
-  });
-  const tx = (inputs: Note[], outputs: Note[]) =>
-    encode(Transaction, {
-      stateReadConstraints: inputs.map(noteKey),
-      stateWriteConstraints: [...inputs, ...outputs].map(noteKey),
-      lookupCode: LOOKUP,
-      calculationCode: CALC,
-      extradata: encode(Declared, { inputs: inputs.map(noteKey), outputs, payload: new Uint8Array(0) }),
-    });
-  /** A block; a string is an entry that did not decrypt. */
-  const block = (height: bigint, txs: (Uint8Array | string)[]): OrderedBlock => ({
-    height,
-    blockHash: new Uint8Array(32).fill(Number(height)),
-    proposer: new Uint8Array(32),
-    charges: [],
-    txs: txs.map((t, i) => ({
-      envelope: new Uint8Array(32).fill(i),
-      includedAt: height,
-      encrypted: typeof t === 'string',
-      tx: typeof t === 'string' ? { tag: 'discarded' as const, value: t } : { tag: 'ok' as const, value: t },
-    })),
-  });
+  const note = (k: number): Note => acceptedNote(A, k);
+  const tx = declaredTx;
+  const block = orderedBlock;
   const blocks = [
     block(1n, [tx([], [note(1), note(2)])]),
     // nothing to execute: the coordinator seals it in the step that begins it

@@ -5,7 +5,7 @@ import { MemoryStorage } from '../../storage/memory.ts';
 import { computeRoot } from '../../storage/merkle.ts';
 import type { BatchOp } from '../../storage/types.ts';
 import { multievaluate } from '../../vm/multievaluate.ts';
-import { ALWAYS_ACCEPT, builtinNatives, nativeVm } from '../../vm/native.ts';
+import { builtinNatives, nativeVm } from '../../vm/native.ts';
 import { createVmTable } from '../../vm/table.ts';
 import type { VirtualMachine } from '../../vm/types.ts';
 import { toHex } from '../../wire/commit.ts';
@@ -14,21 +14,19 @@ import type { OrderedBlock } from '../../wire/ledger.ts';
 import { encode } from '../../wire/schema.ts';
 import { executorEngine } from './engine.ts';
 import { Ledger } from './ledger.ts';
-import { DECLARED_INPUTS, DECLARED_OUTPUTS, Declared, nativeFn } from './natives.ts';
-import { Note, noteKey, Transaction } from './notes.ts';
+import { DECLARED_INPUTS, DECLARED_OUTPUTS } from './natives.ts';
+import { Note, noteKey } from './notes.ts';
 import { inProcessRunner, type PredicateRunner } from './parallel.ts';
 import type { Multievaluate } from './phases.ts';
 import type { BlockReceipts } from './ports.ts';
 import { addShardedExecutor } from './sharded.ts';
 import { NoteStore } from './state.ts';
+import { ACCEPT, acceptedNote, declaredTx, orderedBlock } from './testing.ts';
 
 const table = createVmTable([
   nativeVm(builtinNatives().register(DECLARED_INPUTS).register(DECLARED_OUTPUTS)) as VirtualMachine<never>,
 ]);
 const mev: Multievaluate = (fn, args, gas) => multievaluate(fn, args, gas, { table });
-const ACCEPT = nativeFn(ALWAYS_ACCEPT.name, ALWAYS_ACCEPT.version);
-const LOOKUP = nativeFn(DECLARED_INPUTS.name, DECLARED_INPUTS.version);
-const CALC = nativeFn(DECLARED_OUTPUTS.name, DECLARED_OUTPUTS.version);
 
 /** The serial engine, or the sharded executor with that many shards (predicates inline or through a runner). */
 type Kind = 'serial' | { shards: number; runner?: boolean | 'lossy' };
@@ -67,33 +65,9 @@ function setup(storage = new MemoryStorage(), kind: Kind = 'serial', opts: Setup
   g.observe(ex.out.appRoot).subscribe((r) => roots.push({ height: r.height, root: toHex(r.root) }));
   g.observe(ex.out.receipts).subscribe((r) => receipts.push(r));
   g.start();
-  const note = (k: number): Note => ({
-    provenance: [],
-    application: A,
-    owner: A,
-    key: Uint8Array.of(k),
-    value: Uint8Array.of(k),
-  });
-  const tx = (inputs: Note[], outputs: Note[]) =>
-    encode(Transaction, {
-      stateReadConstraints: inputs.map(noteKey),
-      stateWriteConstraints: [...inputs, ...outputs].map(noteKey),
-      lookupCode: LOOKUP,
-      calculationCode: CALC,
-      extradata: encode(Declared, { inputs: inputs.map(noteKey), outputs, payload: new Uint8Array(0) }),
-    });
-  const block = (height: bigint, txs: (Uint8Array | string)[]): OrderedBlock => ({
-    height,
-    blockHash: new Uint8Array(32).fill(Number(height)),
-    proposer: new Uint8Array(32),
-    charges: [],
-    txs: txs.map((t, i) => ({
-      envelope: new Uint8Array(32).fill(i),
-      includedAt: height,
-      encrypted: typeof t === 'string',
-      tx: typeof t === 'string' ? { tag: 'discarded' as const, value: t } : { tag: 'ok' as const, value: t },
-    })),
-  });
+  const note = (k: number): Note => acceptedNote(A, k);
+  const tx = declaredTx;
+  const block = orderedBlock;
   const stateRoot = () =>
     toHex(computeRoot([...store.notes()].map(([key, n]) => ({ key, value: encode(Note, n) }))));
   return { g, ex, scheduler, store, roots, receipts, note, tx, block, stateRoot, storage };
