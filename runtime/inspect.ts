@@ -7,7 +7,9 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { type Observable, Subject } from 'rxjs';
-import { encode, s } from '../wire/schema.ts';
+import { Writer, writeToBytes } from '../wire/buffer.ts';
+import { EncodeError } from '../wire/errors.ts';
+import { type Infer, s } from '../wire/schema.ts';
 
 interface Common {
   /** Scheduler time in ms (virtual in simulation). */
@@ -82,37 +84,129 @@ export const InspectEventWire = s.variant({
   stop: s.struct(common),
 });
 
-export function encodeInspectEvent(e: InspectEvent): Uint8Array {
+/** The InspectEventWire value of an event: what its canonical encoding encodes. */
+export function inspectEventWire(e: InspectEvent): Infer<typeof InspectEventWire> {
   const base = { at: micros(e.at), node: e.node, lamport: BigInt(e.lamport), engine: e.engine };
   switch (e.kind) {
     case 'deliver':
-      return encode(InspectEventWire, {
+      return {
         tag: 'deliver',
         value: { ...base, port: e.port, from: e.from, sent: BigInt(e.sent), msg: e.msg ?? null },
-      });
+      };
     case 'transition':
-      return encode(InspectEventWire, {
-        tag: 'transition',
-        value: { ...base, event: e.event, from: e.from, to: e.to },
-      });
+      return { tag: 'transition', value: { ...base, event: e.event, from: e.from, to: e.to } };
     case 'emit':
-      return encode(InspectEventWire, { tag: 'emit', value: { ...base, port: e.port } });
+      return { tag: 'emit', value: { ...base, port: e.port } };
     case 'timer':
-      return encode(InspectEventWire, {
-        tag: 'timer',
-        value: { ...base, op: e.op, name: e.name, deadline: micros(e.deadline) },
-      });
+      return { tag: 'timer', value: { ...base, op: e.op, name: e.name, deadline: micros(e.deadline) } };
     case 'crash':
-      return encode(InspectEventWire, { tag: 'crash', value: { ...base, error: e.error } });
+      return { tag: 'crash', value: { ...base, error: e.error } };
     case 'restart':
-      return encode(InspectEventWire, { tag: 'restart', value: { ...base, restarts: e.restarts } });
+      return { tag: 'restart', value: { ...base, restarts: e.restarts } };
     case 'failed':
-      return encode(InspectEventWire, { tag: 'failed', value: { ...base, reason: e.reason } });
+      return { tag: 'failed', value: { ...base, reason: e.reason } };
     case 'drop':
-      return encode(InspectEventWire, { tag: 'drop', value: { ...base, port: e.port, reason: e.reason } });
+      return { tag: 'drop', value: { ...base, port: e.port, reason: e.reason } };
     case 'start':
     case 'stop':
-      return encode(InspectEventWire, { tag: e.kind, value: base });
+      return { tag: e.kind, value: base };
+  }
+}
+
+/** The canonical wire form of an inspection event (see `writeInspectEvent`). */
+export function encodeInspectEvent(e: InspectEvent): Uint8Array {
+  return writeToBytes((w) => writeInspectEvent(w, e, e.lamport));
+}
+
+/** Variant indices of InspectEventWire, in its declaration order. */
+const TAG: Readonly<Record<InspectKind, number>> = {
+  deliver: 0,
+  transition: 1,
+  emit: 2,
+  timer: 3,
+  crash: 4,
+  restart: 5,
+  failed: 6,
+  drop: 7,
+  start: 8,
+  stop: 9,
+};
+
+const TWO_32 = 2 ** 32;
+
+/** A u64 field from a number, as the codec writes BigInt(x): no BigInt on the usual safe path. */
+function u64Of(w: Writer, x: number): void {
+  if (Number.isSafeInteger(x) && x >= 0) {
+    w.ensure(8);
+    w.view.setUint32(w.pos, x % TWO_32, true);
+    w.view.setUint32(w.pos + 4, Math.floor(x / TWO_32), true);
+    w.pos += 8;
+    return;
+  }
+  const b = BigInt(x); // a RangeError for NaN, infinities and fractions, as BigInt(x) gives the codec
+  if (BigInt.asUintN(64, b) !== b) throw new EncodeError(`u64 needs a bigint in [0, 2^64), got ${b}`);
+  w.u64(b);
+}
+
+function stringOf(w: Writer, v: string): void {
+  if (typeof v !== 'string') throw new EncodeError(`string needs a string, got ${typeof v}`);
+  w.utf8Blob(v, Number.POSITIVE_INFINITY);
+}
+
+/**
+ * Writes an event's canonical encoding, byte for byte `encode(InspectEventWire,
+ * inspectEventWire(e))` (a property checks it) and throwing where that throws, without building the
+ * wire value: a traced run encodes every event for its hash, and this is most of the trace's cost.
+ */
+export function writeInspectEvent(w: Writer, e: InspectEventInit, lamport: number): void {
+  w.varint(TAG[e.kind]);
+  u64Of(w, Math.round(e.at * 1000));
+  stringOf(w, e.node);
+  u64Of(w, lamport);
+  stringOf(w, e.engine);
+  switch (e.kind) {
+    case 'deliver':
+      stringOf(w, e.port);
+      stringOf(w, e.from);
+      u64Of(w, e.sent);
+      if (e.msg === undefined || e.msg === null) w.u8(0);
+      else {
+        if (!(e.msg instanceof Uint8Array)) throw new EncodeError('deliver msg needs a Uint8Array');
+        w.u8(1);
+        w.blob(e.msg);
+      }
+      return;
+    case 'transition':
+      stringOf(w, e.event);
+      stringOf(w, e.from);
+      stringOf(w, e.to);
+      return;
+    case 'emit':
+      stringOf(w, e.port);
+      return;
+    case 'timer':
+      stringOf(w, e.op);
+      stringOf(w, e.name);
+      u64Of(w, Math.round(e.deadline * 1000));
+      return;
+    case 'crash':
+      stringOf(w, e.error);
+      return;
+    case 'restart':
+      if (!(Number.isInteger(e.restarts) && e.restarts >= 0 && e.restarts < TWO_32))
+        throw new EncodeError(`u32 needs an integer in [0, ${TWO_32 - 1}], got ${e.restarts}`);
+      w.u32(e.restarts);
+      return;
+    case 'failed':
+      stringOf(w, e.reason);
+      return;
+    case 'drop':
+      stringOf(w, e.port);
+      stringOf(w, e.reason);
+      return;
+    case 'start':
+    case 'stop':
+      return;
   }
 }
 
@@ -139,6 +233,8 @@ export class Inspector {
   /** Encoded events not yet hashed: one hash update per 64 KiB, not per event (same digest). */
   private readonly chunk = new Uint8Array(64 * 1024);
   private chunkUsed = 0;
+  /** The trace's own writer: every event is encoded into it, then copied into the chunk. */
+  private readonly writer = new Writer();
   private count = 0;
   /** Events the trace could not encode (a bug to look at; counted, never thrown). */
   unencodable = 0;
@@ -150,6 +246,14 @@ export class Inspector {
   /** True when anyone listens or a trace is kept: callers skip building events otherwise. */
   get active(): boolean {
     return this.hash !== undefined || this.subject.observed;
+  }
+
+  /**
+   * True when anyone reads the event stream. Only the hash (no reader) needs no more than what it
+   * hashes: engines skip what events carry beyond it (the transitions a step took, its parts).
+   */
+  get watched(): boolean {
+    return this.subject.observed;
   }
 
   get events$(): Observable<InspectEvent> {
@@ -191,20 +295,22 @@ export class Inspector {
   }
 
   record(init: InspectEventInit, received?: number): void {
-    const event = { ...init, lamport: this.tick(init.node, received) } as InspectEvent;
+    const lamport = this.tick(init.node, received);
     this.count++;
     if (this.hash !== undefined) {
       // the inspector must never throw into an engine: an event it cannot encode is hashed as its kind
-      let bytes: Uint8Array;
+      const w = this.writer;
+      w.pos = 0;
       try {
-        bytes = encodeInspectEvent(event);
+        writeInspectEvent(w, init, lamport);
+        this.hashLater(w.buf.subarray(0, w.pos));
       } catch {
         this.unencodable++;
-        bytes = new TextEncoder().encode(`unencodable:${event.kind}`);
+        this.hashLater(new TextEncoder().encode(`unencodable:${init.kind}`));
       }
-      this.hashLater(bytes);
     }
-    this.subject.next(event);
+    // the event object is built only for a reader: a trace kept for its hash alone needs none
+    if (this.subject.observed) this.subject.next({ ...init, lamport } as InspectEvent);
   }
 
   /** Adds `bytes` to the trace: copied into the chunk, which is hashed when full. */

@@ -348,13 +348,13 @@ export class EngineInstance {
   }
 
   /**
-   * Whether the step about to run watches its parts: only while the inspector is active. A step
+   * Whether the step about to run watches its parts: only while someone reads the inspector's events. A step
    * unwatched leaves what was known of the parts stale, so it is forgotten.
    */
   private watchingParts(): boolean {
     if (this.partWatcher === undefined) return false;
     this.partsOfStep.clear();
-    if (this.o.inspector.active) return true;
+    if (this.o.inspector.watched) return true;
     if (this.partStateMap.size > 0) this.partStateMap.clear();
     return false;
   }
@@ -422,10 +422,10 @@ export class EngineInstance {
     return undefined;
   }
 
-  /** Follows the inspector: XState's microsteps are watched (for `taken`) only while it is active. */
+  /** Follows the inspector: XState's microsteps are watched (for `taken`) only while it is watched. */
   private syncInspection(): void {
     const actor = this.actor;
-    const wanted = this.o.inspector.active && actor !== undefined;
+    const wanted = this.o.inspector.watched && actor !== undefined;
     if (wanted && this.inspection === undefined) {
       this.inspection = actor.system.inspect((e) => {
         if (e.type !== '@xstate.microstep' || e.actorRef !== this.actor) return;
