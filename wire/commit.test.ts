@@ -83,6 +83,16 @@ describe('hex', () => {
     );
   });
 
+  it('is lowercase hex of exactly the viewed bytes, short (by table) and long (by Buffer)', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), fc.nat({ max: 8 }), (b, skip) => {
+        const view = b.subarray(Math.min(skip, b.length));
+        expect(toHex(view)).toBe(Buffer.from(view).toString('hex'));
+      }),
+      propParams('wire.commit.to-hex', 200),
+    );
+  });
+
   it('refuses bad hex with a typed error', () => {
     for (const bad of ['abc', 'zz', '0x00', ' 00', '0g']) {
       try {
