@@ -83,7 +83,7 @@ describe('hex', () => {
     );
   });
 
-  it('is lowercase hex of exactly the viewed bytes, short (by table) and long (by Buffer)', () => {
+  it('is lowercase hex of exactly the viewed bytes, short (through the scratch) and long (by a Buffer view)', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 200 }), fc.nat({ max: 8 }), (b, skip) => {
         const view = b.subarray(Math.min(skip, b.length));

@@ -26,16 +26,16 @@ export function commitTyped<T>(schema: Schema<T>, value: T, prefs?: Preferences)
   return sha256(multiencodeTyped(schema, value, prefs));
 }
 
-const HEX_BYTE: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+/** Scratch for short conversions: a Buffer of its own, so no caller's array needs one. */
+const HEX_SCRATCH = Buffer.allocUnsafeSlow(64);
 
 /** Lowercase hex. */
 export function toHex(bytes: Uint8Array): string {
-  // short arrays (hashes, keys) by table: `bytes.buffer` would give a fresh small array an
-  // off-heap buffer of its own, which costs more than the whole conversion
-  if (bytes.length <= 64) {
-    let hex = '';
-    for (let i = 0; i < bytes.length; i++) hex += HEX_BYTE[bytes[i]!];
-    return hex;
+  // short arrays (hashes, keys) through the scratch: `bytes.buffer` would give a fresh small array
+  // an off-heap buffer of its own, which costs more than the whole conversion
+  if (bytes.length <= HEX_SCRATCH.length) {
+    HEX_SCRATCH.set(bytes);
+    return HEX_SCRATCH.toString('hex', 0, bytes.length);
   }
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('hex');
 }
