@@ -11,7 +11,18 @@
  * limit prices by one unit): amounts derived at a price round the bought amount up and the sold
  * amount down.
  */
-import { type SwapTerms, sameAsset } from './format.ts';
+import type { SwapTerms } from './format.ts';
+
+/** What the trade rules read of an intent: give up to `give`, want at least `want` for all of it. */
+export interface Limit {
+  readonly give: bigint;
+  readonly want: bigint;
+  readonly partial: boolean;
+}
+
+export function limitOf(terms: SwapTerms): Limit {
+  return { give: terms.give.amount, want: terms.want.amount, partial: terms.partial };
+}
 
 /** The part of an intent a settlement executes: sold from the owner, bought for the owner. */
 export interface Fill {
@@ -31,19 +42,19 @@ export function ceilDiv(a: bigint, b: bigint): bigint {
 }
 
 /** Why `fill` breaks the intent's terms, or undefined when it keeps them. */
-export function fillViolation(terms: SwapTerms, fill: Fill): string | undefined {
+export function fillViolation(limit: Limit, fill: Fill): string | undefined {
   const { sold, bought } = fill;
   if (sold <= 0n) return 'sells nothing';
   if (bought < 0n) return 'buys a negative amount';
-  if (sold > terms.give.amount) return 'sells more than the intent gives';
-  if (!terms.partial && sold !== terms.give.amount) return 'fills a fill-or-kill intent in part';
-  if (bought * terms.give.amount < sold * terms.want.amount) return 'buys less than the limit price';
+  if (sold > limit.give) return 'sells more than the intent gives';
+  if (!limit.partial && sold !== limit.give) return 'fills a fill-or-kill intent in part';
+  if (bought * limit.give < sold * limit.want) return 'buys less than the limit price';
   return undefined;
 }
 
 /** The least an intent must buy for selling `sold`: ceil(sold·W/G), rounded up for the owner. */
-export function leastBought(terms: SwapTerms, sold: bigint): bigint {
-  return ceilDiv(sold * terms.want.amount, terms.give.amount);
+export function leastBought(limit: Limit, sold: bigint): bigint {
+  return ceilDiv(sold * limit.want, limit.give);
 }
 
 /**
@@ -58,26 +69,6 @@ export function boughtAt(sold: bigint, rate: Ratio): bigint {
  * The surplus of a fill in units of the bought asset, as a ratio: what it buys beyond the least its
  * limit price allows, b − s·W/G = (b·G − s·W) / G. Never negative for a fill that keeps the terms.
  */
-export function surplus(terms: SwapTerms, fill: Fill): Ratio {
-  return { num: fill.bought * terms.give.amount - fill.sold * terms.want.amount, den: terms.give.amount };
-}
-
-/**
- * Whether a ring of intents can clear: each intent wants what the next one gives (the last wants
- * what the first gives), and the product of the limit prices W_i/G_i is at most 1: going round the
- * ring, what each must receive for what it gives never asks for more than was put in. Exact:
- * ∏W <= ∏G. Throws on a sequence that is not a ring of assets.
- */
-export function ringClears(ring: readonly SwapTerms[]): boolean {
-  if (ring.length < 2) throw new RangeError('a ring has at least two intents');
-  let wants = 1n;
-  let gives = 1n;
-  for (let i = 0; i < ring.length; i++) {
-    const next = ring[(i + 1) % ring.length]!;
-    if (!sameAsset(ring[i]!.want.of, next.give.of))
-      throw new RangeError(`intent ${i} does not want what intent ${(i + 1) % ring.length} gives`);
-    wants *= ring[i]!.want.amount;
-    gives *= ring[i]!.give.amount;
-  }
-  return wants <= gives;
+export function surplus(limit: Limit, fill: Fill): Ratio {
+  return { num: fill.bought * limit.give - fill.sold * limit.want, den: limit.give };
 }

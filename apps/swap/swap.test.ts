@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { propParams } from '../../props/config.ts';
 import { encode } from '../../wire/schema.ts';
 import { keyPairFromSeed } from '../../wire/sign.ts';
-import { boughtAt, ceilDiv, fillViolation, leastBought, ringClears, surplus } from './fill.ts';
+import { boughtAt, ceilDiv, fillViolation, type Limit, leastBought, limitOf, surplus } from './fill.ts';
 import {
   type AssetRef,
   intentId,
@@ -80,7 +80,7 @@ describe('swap trade rules', () => {
   it('leastBought is the least amount that keeps the limit price', () => {
     fc.assert(
       fc.property(amount, amount, fc.bigInt({ min: 1n, max: 1n << 40n }), (give, want, s0) => {
-        const t = terms(give, want);
+        const t: Limit = { give, want, partial: true };
         const sold = ((s0 - 1n) % give) + 1n;
         const least = leastBought(t, sold);
         expect(fillViolation(t, { sold, bought: least })).toBeUndefined();
@@ -105,7 +105,7 @@ describe('swap trade rules', () => {
   it('at any rate at least the limit price, the rounded fill keeps the terms and its surplus is not negative', () => {
     fc.assert(
       fc.property(amount, amount, amount, amount, (give, want, sold0, extra) => {
-        const t = terms(give, want);
+        const t: Limit = { give, want, partial: true };
         const sold = ((sold0 - 1n) % give) + 1n;
         // a clearing rate of (want + extra/2^20) per give: at or above the limit
         const rate = { num: want * (1n << 20n) + (extra % (1n << 30n)), den: give * (1n << 20n) };
@@ -118,30 +118,13 @@ describe('swap trade rules', () => {
   });
 
   it('keeps the fill rule: fill-or-kill sells all, nobody sells more than offered or nothing', () => {
-    const fok = terms(10n, 5n, false);
+    const fok = limitOf(terms(10n, 5n, false));
     expect(fillViolation(fok, { sold: 10n, bought: 5n })).toBeUndefined();
     expect(fillViolation(fok, { sold: 9n, bought: 5n })).toBe('fills a fill-or-kill intent in part');
-    expect(fillViolation(terms(10n, 5n), { sold: 9n, bought: 5n })).toBeUndefined();
-    expect(fillViolation(terms(10n, 5n), { sold: 11n, bought: 6n })).toBe('sells more than the intent gives');
-    expect(fillViolation(terms(10n, 5n), { sold: 0n, bought: 6n })).toBe('sells nothing');
-  });
-
-  it('clears a ring exactly when the product of its limit prices is at most 1', () => {
-    fc.assert(
-      fc.property(fc.array(fc.tuple(amount, amount), { minLength: 2, maxLength: 6 }), (pairs) => {
-        const ring = pairs.map(([g, w], i) => terms(g, w, true, i + 1, ((i + 1) % pairs.length) + 1));
-        const product = pairs.reduce((p, [g, w]) => p * (Number(w) / Number(g)), 1);
-        const clears = ringClears(ring);
-        // exact bigint against a float product, away from the boundary where floats cannot decide
-        if (Math.abs(product - 1) > 1e-9) expect(clears).toBe(product < 1);
-        expect(clears).toBe(pairs.reduce((p, [, w]) => p * w, 1n) <= pairs.reduce((p, [g]) => p * g, 1n));
-      }),
-      propParams('apps.swap.ring-clears', 300),
-    );
-    // on the boundary: 2 X for 3 Y, 3 Y for 2 X clears (product exactly 1); one unit less does not
-    expect(ringClears([terms(2n, 3n, true, 1, 2), terms(3n, 2n, true, 2, 1)])).toBe(true);
-    expect(ringClears([terms(2n, 3n, true, 1, 2), terms(3n, 3n, true, 2, 1)])).toBe(false);
-    expect(() => ringClears([terms(2n, 3n, true, 1, 2), terms(3n, 2n, true, 3, 1)])).toThrow(/does not want/);
+    const partial = limitOf(terms(10n, 5n));
+    expect(fillViolation(partial, { sold: 9n, bought: 5n })).toBeUndefined();
+    expect(fillViolation(partial, { sold: 11n, bought: 6n })).toBe('sells more than the intent gives');
+    expect(fillViolation(partial, { sold: 0n, bought: 6n })).toBe('sells nothing');
   });
 
   it('ceilDiv is the ceiling', () => {

@@ -1,0 +1,240 @@
+/**
+ * Volumes at given clearing prices (README.md, "Batch auctions"): how much each eligible order
+ * trades so that, per asset, the value sold equals the value bought, and the batch's surplus is
+ * as large as it can be. Then the whole units each owner sells and buys, rounded in the owner's
+ * favour, with the solver paying the dust.
+ *
+ * At fixed prices this is a maximum-weight circulation: assets are nodes, an eligible order is an
+ * edge X -> Y carrying value (pX per unit sold) up to pX·G, and each unit of value it carries
+ * earns g = 1 − W·pY/(G·pX) of surplus. Negative-cycle cancelling on the residual graph finds
+ * the optimum for partial orders: for each ordered asset pair only the residual edge of least cost
+ * can lie on a best cycle, so Bellman-Ford runs on at most |assets|² edges whatever the number of
+ * orders. A fill-or-kill order that ends part-filled is dropped and the rest solved again.
+ *
+ * Every unit of value also earns `volumeWeight` (1e-9): among solutions of equal surplus the one
+ * trading more wins, so a ring whose limits leave no surplus at all (∏W = ∏G) still trades.
+ */
+import {
+  boughtRange,
+  eligible,
+  type Order,
+  type OrderFill,
+  type Prices,
+  type Settlement,
+} from './auction.ts';
+
+export interface FlowOptions {
+  /** cycle cancellations at most, per solve (a limit on the search) */
+  readonly maxCancels: number;
+  readonly volumeWeight: number;
+}
+
+export const DEFAULT_FLOW_OPTIONS: FlowOptions = { maxCancels: 200_000, volumeWeight: 1e-9 };
+
+/** The smaller of two bigints (Math.min takes numbers only). */
+function smaller(a: bigint, b: bigint): bigint {
+  if (a < b) return a;
+  return b;
+}
+
+/** a/b as a float, for a <= b (a ratio of bigints of any size) */
+function ratio(a: bigint, b: bigint): number {
+  return Number((a << 53n) / b) / 2 ** 53;
+}
+
+/** The surplus one unit of value carried by `o` earns at these prices. */
+export function gainPerValue(o: Order, prices: Prices): number {
+  const ps = prices.get(o.sell)!;
+  const pb = prices.get(o.buy)!;
+  return 1 - ratio(o.want * pb, o.give * ps);
+}
+
+interface Edge {
+  readonly order: Order;
+  readonly from: number;
+  readonly to: number;
+  readonly cap: bigint;
+  readonly cost: number;
+  flow: bigint;
+}
+
+interface Arc {
+  edge: Edge;
+  forward: boolean;
+  cost: number;
+}
+
+/**
+ * Value carried by each order (only those with some) in a maximum-surplus circulation at `prices`.
+ * Orders not eligible at the prices carry nothing.
+ */
+export function flowsAtPrices(
+  orders: readonly Order[],
+  prices: Prices,
+  opts: FlowOptions = DEFAULT_FLOW_OPTIONS,
+): Map<string, bigint> {
+  let active = orders.filter((o) => eligible(o, prices));
+  for (let round = 0; round <= orders.length; round++) {
+    const flows = circulation(active, prices, opts);
+    const partFilled = new Set(
+      active
+        .filter((o) => !o.partial)
+        .filter((o) => {
+          const f = flows.get(o.id) ?? 0n;
+          return f > 0n && f < prices.get(o.sell)! * o.give;
+        })
+        .map((o) => o.id),
+    );
+    if (partFilled.size === 0) return flows;
+    active = active.filter((o) => !partFilled.has(o.id));
+  }
+  return new Map();
+}
+
+function circulation(orders: readonly Order[], prices: Prices, opts: FlowOptions): Map<string, bigint> {
+  const index = new Map<string, number>();
+  const node = (a: string) => {
+    let i = index.get(a);
+    if (i === undefined) {
+      i = index.size;
+      index.set(a, i);
+    }
+    return i;
+  };
+  const edges: Edge[] = orders.map((o) => ({
+    order: o,
+    from: node(o.sell),
+    to: node(o.buy),
+    cap: prices.get(o.sell)! * o.give,
+    cost: -(gainPerValue(o, prices) + opts.volumeWeight),
+    flow: 0n,
+  }));
+  const n = index.size;
+  for (let cancels = 0; cancels < opts.maxCancels; cancels++) {
+    const cycle = negativeCycle(n, edges);
+    if (cycle === undefined) break;
+    let push: bigint | undefined;
+    for (const a of cycle) {
+      const room = a.forward ? a.edge.cap - a.edge.flow : a.edge.flow;
+      if (push === undefined || room < push) push = room;
+    }
+    for (const a of cycle) a.edge.flow += a.forward ? push! : -push!;
+  }
+  const out = new Map<string, bigint>();
+  for (const e of edges) if (e.flow > 0n) out.set(e.order.id, e.flow);
+  return out;
+}
+
+/** A cycle of residual arcs of negative total cost (beyond float noise), or undefined. */
+function negativeCycle(n: number, edges: readonly Edge[]): Arc[] | undefined {
+  // per ordered node pair, the cheapest residual arc
+  const best = new Map<number, Arc>();
+  const offer = (from: number, to: number, arc: Arc) => {
+    const k = from * n + to;
+    const b = best.get(k);
+    if (b === undefined || arc.cost < b.cost) best.set(k, arc);
+  };
+  for (const e of edges) {
+    if (e.flow < e.cap) offer(e.from, e.to, { edge: e, forward: true, cost: e.cost });
+    if (e.flow > 0n) offer(e.to, e.from, { edge: e, forward: false, cost: -e.cost });
+  }
+  const arcs = [...best].map(([k, arc]) => ({ from: Math.floor(k / n), to: k % n, arc }));
+  const dist = new Float64Array(n);
+  const pred: ({ from: number; arc: Arc } | undefined)[] = new Array(n);
+  let relaxed = -1;
+  for (let round = 0; round < n; round++) {
+    relaxed = -1;
+    for (const { from, to, arc } of arcs) {
+      const d = dist[from]! + arc.cost;
+      if (d < dist[to]! - 1e-12) {
+        dist[to] = d;
+        pred[to] = { from, arc };
+        relaxed = to;
+      }
+    }
+    if (relaxed === -1) return undefined;
+  }
+  // relaxed in round n: a negative cycle reaches `relaxed`; step back n times to stand on it
+  let x = relaxed;
+  for (let i = 0; i < n; i++) x = pred[x]!.from;
+  const cycle: Arc[] = [];
+  let cost = 0;
+  for (let y = x; ; ) {
+    const p = pred[y]!;
+    cycle.push(p.arc);
+    cost += p.arc.cost;
+    y = p.from;
+    if (y === x) break;
+    if (cycle.length > n) return undefined; // not a simple cycle: float noise
+  }
+  return cost < -1e-12 ? cycle : undefined;
+}
+
+/** Assets the fills sell more of than they buy, with the shortfall, in asset order. */
+function shortAssets(
+  orders: ReadonlyMap<string, Order>,
+  fills: ReadonlyMap<string, { sold: bigint; bought: bigint }>,
+): [string, bigint][] {
+  const deficit = new Map<string, bigint>();
+  for (const [id, f] of fills) {
+    const o = orders.get(id)!;
+    deficit.set(o.sell, (deficit.get(o.sell) ?? 0n) + f.sold);
+    deficit.set(o.buy, (deficit.get(o.buy) ?? 0n) - f.bought);
+  }
+  return [...deficit].filter(([, d]) => d > 0n).sort(([a], [b]) => (a < b ? -1 : 1));
+}
+
+/**
+ * The settlement of flows at prices: each order sells the whole units its value pays for (rounded
+ * down), buys the price-implied amount rounded up; then, per asset, while the fills sell more than
+ * they buy, buyers of it get more (within rounding's room, auction.ts rule 3), failing that
+ * partial sellers of it sell less, and failing that a seller of it leaves the settlement. What is
+ * left over is the solver's dust to pay.
+ */
+export function settle(
+  orders: ReadonlyMap<string, Order>,
+  prices: Prices,
+  flows: ReadonlyMap<string, bigint>,
+): Settlement {
+  const fills = new Map<string, { sold: bigint; bought: bigint }>();
+  const ids = [...flows.keys()].sort();
+  const boughtFor = (o: Order, sold: bigint) => boughtRange(sold, prices.get(o.sell)!, prices.get(o.buy)!);
+  for (const id of ids) {
+    const o = orders.get(id)!;
+    const sold = flows.get(id)! / prices.get(o.sell)!;
+    if (sold > 0n) fills.set(id, { sold, bought: boughtFor(o, sold).least });
+  }
+  // every round either ends balanced or changes a fill, and a fill changes at most: bought rises
+  // to its rounding room, sold falls, or it is dropped; the bound is a limit, not the expectation
+  for (let round = 0; round < 4 * fills.size + 4; round++) {
+    const short = shortAssets(orders, fills);
+    if (short.length === 0) break;
+    for (const [asset, d0] of short) {
+      let d = d0;
+      for (const [id, f] of fills) {
+        const o = orders.get(id)!;
+        if (o.buy !== asset || d === 0n) continue;
+        const more = smaller(boughtFor(o, f.sold).most - f.bought, d);
+        f.bought += more;
+        d -= more;
+      }
+      for (const [id, f] of fills) {
+        const o = orders.get(id)!;
+        if (o.sell !== asset || !o.partial || d === 0n) continue;
+        const less = smaller(f.sold - 1n, d);
+        f.sold -= less;
+        f.bought = boughtFor(o, f.sold).least;
+        d -= less;
+      }
+      // whole units cannot carry what the flows did (a flow worth less than a unit somewhere):
+      // a seller of the asset leaves the settlement, and the next round balances what that moved
+      if (d > 0n) {
+        const seller = [...fills.keys()].find((id) => orders.get(id)!.sell === asset);
+        if (seller !== undefined) fills.delete(seller);
+      }
+    }
+  }
+  const out: OrderFill[] = [];
+  for (const [id, f] of fills) out.push({ id, sold: f.sold, bought: f.bought });
+  return { prices, fills: out };
+}
