@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { wirePipelineApp } from '../assembly/assemble.ts';
 import { consensusEngine } from '../engines/consensus/engine.ts';
 import { digestEngine } from '../engines/digest/engine.ts';
+import { gossipEngine } from '../engines/gossip/engine.ts';
 import { buildExampleGraph } from '../runtime/example/graph.ts';
 import { EngineGraph } from '../runtime/graph.ts';
 import { Inspector } from '../runtime/inspect.ts';
@@ -47,10 +48,14 @@ function nodeGraphs(): EngineGraph[] {
   });
   const app = digest.add('digest', digestEngine);
   digest.connect(consensus.out.committed, app.in.committed);
+  // intent gossip, alone as the simulator's overlay (sim/overlay.ts) runs it: no node wires it yet
+  const gossip = graph('gossip');
+  gossip.add('gossip', gossipEngine, { overlay: 'viz', filter: { topics: [], where: [] } });
   return [
     pipeline('serial'),
     pipeline('sharded', 3),
     digest,
+    gossip,
     buildExampleGraph(new SimScheduler(1), new Inspector(), 1),
   ];
 }
@@ -68,6 +73,7 @@ describe('allStatecharts', () => {
       'executor-coordinator',
       'executor-shard',
       'digest',
+      'gossip',
       'producer',
       'worker',
       'collector',

@@ -9,6 +9,7 @@ import { decryptorEngine } from '../engines/decryptor/engine.ts';
 import { digestEngine } from '../engines/digest/engine.ts';
 import { executorEngine } from '../engines/executor/engine.ts';
 import { coordinatorEngine, shardEngine } from '../engines/executor/sharded.ts';
+import { gossipEngine } from '../engines/gossip/engine.ts';
 import { mempoolEngine } from '../engines/mempool/engine.ts';
 import { peerMachine } from '../peer/machine.ts';
 import type { EngineDefinition, PortSchemas } from '../runtime/engine.ts';
@@ -29,7 +30,10 @@ export const REGENERATE = 'npm run fractal -- viz export --out viz/STATECHARTS.m
 
 type AnyDefinition = EngineDefinition<PortSchemas, PortSchemas, unknown>;
 
-/** Every engine definition, once each: a node's pipeline, the sharded executor, the digest app, the example graph. */
+/**
+ * Every engine definition, once each: a node's pipeline, the sharded executor, the digest app, the
+ * intent gossip engine (not yet in a node's graph), the example graph.
+ */
 export function engineDefinitions(): AnyDefinition[] {
   const defs = [
     consensusEngine,
@@ -39,6 +43,7 @@ export function engineDefinitions(): AnyDefinition[] {
     coordinatorEngine(nodeMultievaluate, DESCRIBED_SHARDS),
     shardEngine,
     digestEngine,
+    gossipEngine,
     producerEngine,
     workerEngine,
     collectorEngine,
