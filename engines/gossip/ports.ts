@@ -1,13 +1,16 @@
 /**
  * The gossip engine's port messages. NetIn, NetOut and PeerPenalty are shared with the other
- * engines that talk to peers (wire/ports.ts); the rest are the gossip engine's own.
+ * engines that talk to peers (wire/ports.ts); DeliveredIntent, IntentsGone and SpentNotes with the
+ * engines that consume intents, such as a solver (wire/intent.ts); the rest are the gossip
+ * engine's own.
  */
+import { DeliveredIntent, IntentBody, IntentsGone, SpentNotes } from '../../wire/intent.ts';
 import { Hash } from '../../wire/ledger.ts';
 import { NetIn, NetOut, PeerPenalty } from '../../wire/ports.ts';
 import { type Infer, s } from '../../wire/schema.ts';
-import { Filter, Hop, IntentBody, MAX_ROUTE } from './messages.ts';
+import { Filter } from './messages.ts';
 
-export { NetIn, NetOut, PeerPenalty };
+export { DeliveredIntent, IntentsGone, NetIn, NetOut, PeerPenalty, SpentNotes };
 
 /**
  * An intent from a local client (RPC, an app): undirected when `to` is empty (the overlay at
@@ -32,25 +35,6 @@ export type IntentReply = Infer<typeof IntentReply>;
 /** A peer connection came up or went down (from the transport). */
 export const PeerLink = s.struct({ peer: s.string({ max: 128 }), up: s.bool() });
 export type PeerLink = Infer<typeof PeerLink>;
-
-/**
- * What the chain did (from the executor / ledger): the height it reached and the notes spent
- * there (note ids or nullifiers, as intents name their inputs).
- */
-export const SpentNotes = s.struct({ height: s.u64(), spent: s.list(Hash, { max: 1 << 16 }) });
-export type SpentNotes = Infer<typeof SpentNotes>;
-
-/** A live intent this node's filter matches, for local subscribers (a solver). */
-export const DeliveredIntent = s.struct({
-  id: Hash,
-  body: IntentBody,
-  route: s.list(Hop, { max: MAX_ROUTE }),
-});
-export type DeliveredIntent = Infer<typeof DeliveredIntent>;
-
-/** Intents that left the pool, and why (expired, spent, evicted, invalid). */
-export const IntentsGone = s.struct({ ids: s.list(Hash, { max: 1 << 16 }), reason: s.string({ max: 32 }) });
-export type IntentsGone = Infer<typeof IntentsGone>;
 
 /** A peer this node will no longer talk to: the transport should close the connection. */
 export const DisconnectPeer = s.struct({ peer: s.string({ max: 128 }), reason: s.string({ max: 32 }) });
