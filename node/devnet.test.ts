@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadNodeConfig } from './config.ts';
-import { NodeProcesses, superviseUntilAllExit, vizUrlOf } from './devnet.ts';
+import { formatCpu, NodeProcesses, procCpuSeconds, superviseUntilAllExit, vizUrlOf } from './devnet.ts';
 import { createLayout, type Layout } from './layout.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'fractal-devnet-sup-'));
@@ -79,6 +79,42 @@ describe('devnet --keep-running supervision', () => {
     // a graceful stop (Ctrl-C) is not reported as every node having died
     expect(await supervised).toBe(false);
     expect(lines.some((l) => l.includes('every node has exited'))).toBe(false);
+  });
+});
+
+describe('devnet CPU accounting', () => {
+  it.runIf(process.platform === 'linux')(
+    "reads a node process's CPU seconds from /proc, growing as it works",
+    async () => {
+      const procs = new NodeProcesses(
+        layoutOf(['busy']),
+        () => {},
+        () => ({
+          file: process.execPath,
+          args: ['-e', 'const end = Date.now() + 400; while (Date.now() < end); setInterval(() => {}, 1000)'],
+        }),
+      ).startAll();
+      try {
+        const first = procs.cpuSeconds();
+        expect(first).toHaveLength(1);
+        let now = first!;
+        while (now[0]! < first![0]! + 0.1) {
+          await new Promise((r) => setTimeout(r, 50));
+          now = procs.cpuSeconds()!;
+        }
+        expect(now[0]!).toBeGreaterThan(first![0]!);
+      } finally {
+        await procs.stop();
+      }
+      expect(procCpuSeconds(0x7fffffff)).toBeUndefined();
+    },
+  );
+
+  it('prints CPU per transfer over nodes and client', () => {
+    expect(formatCpu({ nodes: [1, 2], client: 1 }, 400)).toBe(
+      'nodes 1.0+2.0 s, client 1.0 s: 4.0 s, 10.00 ms per transfer',
+    );
+    expect(formatCpu({ client: 0.5 }, 0)).toBe('client 0.5 s: 0.5 s');
   });
 });
 

@@ -102,6 +102,12 @@ export interface PhaseSummary {
   latencyMs: { plain: Percentiles; encrypted: Percentiles };
   /** where that latency went */
   parts: { plain: LatencyParts; encrypted: LatencyParts };
+  /**
+   * CPU seconds spent from the phase's start to its last execution: by each node process (absent
+   * for in-process nodes, or where /proc cannot be read) and by this client process. On a shared
+   * machine this is steadier than throughput: CPU per transaction is the cost, tx/s also the noise.
+   */
+  cpu: { nodes?: number[]; client: number };
 }
 
 export interface DevnetSummary {
@@ -143,6 +149,29 @@ export function describeExit(e: NodeExit): string {
   return e.signal !== null ? `${e.name} was killed by ${e.signal}` : `${e.name} exited with code ${e.code}`;
 }
 
+/** Clock ticks per second of /proc's CPU times (USER_HZ: 100 on every Linux Node.js runs on). */
+const USER_HZ = 100;
+
+/** A process's CPU seconds (user + system) from /proc/<pid>/stat; undefined where that cannot be read. */
+export function procCpuSeconds(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // the command name (field 2) may hold spaces: count fields after its closing parenthesis
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const utime = Number(fields[11]);
+    const stime = Number(fields[12]);
+    return Number.isFinite(utime) && Number.isFinite(stime) ? (utime + stime) / USER_HZ : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** This process's CPU seconds (user + system). */
+function ownCpuSeconds(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+}
+
 /** Validators as child processes (`fractal node --config …`), each logging to its node.log. */
 export class NodeProcesses implements Running {
   private readonly children = new Map<number, ChildProcess>();
@@ -181,6 +210,18 @@ export class NodeProcesses implements Running {
       for (const w of [...this.exitWaiters]) w(exit);
     });
     this.children.set(i, child);
+  }
+
+  /** CPU seconds (user + system) each node process has used so far, in node order; undefined off Linux. */
+  cpuSeconds(): number[] | undefined {
+    const out: number[] = [];
+    for (const i of this.layout.nodes.keys()) {
+      const pid = this.children.get(i)?.pid;
+      const s = pid === undefined ? undefined : procCpuSeconds(pid);
+      if (s === undefined) return undefined;
+      out.push(s);
+    }
+    return out;
   }
 
   /** Node processes running now. */
@@ -366,7 +407,7 @@ export async function runDevnet(o: DevnetOptions): Promise<{ summary: DevnetSumm
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    const summary = await drive(o, layout, rpcs, out);
+    const summary = await drive(o, layout, rpcs, out, () => procs?.cpuSeconds());
     const ok =
       summary.rootsDiffer.length === 0 &&
       summary.phases.every(
@@ -429,6 +470,7 @@ async function drive(
   layout: Layout,
   rpcs: RpcClient[],
   out: (l: string) => void,
+  nodesCpu: () => number[] | undefined,
 ): Promise<DevnetSummary> {
   const progress = (line: string) => {
     if (o.quiet) return;
@@ -610,6 +652,7 @@ async function drive(
     const label = phase.name.padEnd(8);
     const firstHeight = Math.max(0, ...heightTimes.keys()) + 1;
     let start = Date.now();
+    let cpuAtStart = { nodes: nodesCpu(), client: ownCpuSeconds() };
     const ticker = setInterval(() => {
       let executed = 0;
       for (const h of offered.keys()) if (seen.has(h)) executed++;
@@ -641,6 +684,7 @@ async function drive(
       const envs = Array.from({ length: Math.min(total, pool.length) }, (_, k) => build(k, isEncrypted(k)));
       if (envs.length < total) out(`devnet: ${phase.name}: only ${envs.length} notes for ${total} transfers`);
       start = Date.now();
+      cpuAtStart = { nodes: nodesCpu(), client: ownCpuSeconds() };
       for (let k = 0; k < envs.length; ) {
         const due = dueBy(Date.now() - start, rate, envs.length);
         for (; k < due; k++) inFlight.push(send(k, envs[k]!, isEncrypted(k)));
@@ -651,6 +695,13 @@ async function drive(
     // wait for the stragglers (encrypted ones need their shares a few blocks later)
     const settle = Date.now() + 60_000;
     while (Date.now() < settle && [...offered.keys()].some((h) => !seen.has(h))) await sleep(50);
+    const nodesAtEnd = nodesCpu();
+    const cpu = {
+      client: ownCpuSeconds() - cpuAtStart.client,
+      ...(nodesAtEnd === undefined || cpuAtStart.nodes === undefined
+        ? {}
+        : { nodes: nodesAtEnd.map((c, i) => c - (cpuAtStart.nodes?.[i] ?? 0)) }),
+    };
     clearInterval(ticker);
     endProgress();
     pool = pool.filter((p) => !offeredNotes.has(p.note.key));
@@ -691,6 +742,7 @@ async function drive(
         plain: latencyParts(times.plain, heightTimes),
         encrypted: latencyParts(times.encrypted, heightTimes),
       },
+      cpu,
     };
     printPhase(summary, out);
     return summary;
@@ -790,11 +842,21 @@ function printPhase(s: PhaseSummary, out: (l: string) => void): void {
     out(`  refused        ${JSON.stringify(s.rejectedAtAdmission)}`);
   }
   out(`  throughput     ${s.tps.toFixed(1)} tx/s over ${s.seconds.toFixed(1)} s`);
+  out(`  cpu            ${formatCpu(s.cpu, done)}`);
   out(
     `  latency        plain p50 ${s.latencyMs.plain.p50} ms p99 ${s.latencyMs.plain.p99} ms; encrypted p50 ${s.latencyMs.encrypted.p50} ms p99 ${s.latencyMs.encrypted.p99} ms (submit to execution)`,
   );
   for (const kind of ['plain', 'encrypted'] as const)
     if (s.parts[kind].n > 0) out(`  ${kind.padEnd(14)} ${formatParts(s.parts[kind])}`);
+}
+
+/** `nodes 3.1+3.0+2.9+3.2 s, client 1.2 s: 13.4 s, 8.2 ms per transfer`. */
+export function formatCpu(cpu: PhaseSummary['cpu'], transfers: number): string {
+  const nodes = cpu.nodes ?? [];
+  const total = nodes.reduce((a, b) => a + b, 0) + cpu.client;
+  const per = transfers > 0 ? `, ${((1000 * total) / transfers).toFixed(2)} ms per transfer` : '';
+  const nodePart = cpu.nodes === undefined ? '' : `nodes ${nodes.map((c) => c.toFixed(1)).join('+')} s, `;
+  return `${nodePart}client ${cpu.client.toFixed(1)} s: ${total.toFixed(1)} s${per}`;
 }
 
 function printSummary(s: DevnetSummary, out: (l: string) => void): void {
