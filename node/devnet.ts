@@ -622,9 +622,9 @@ async function drive(
     await refill();
   };
 
+  /** The k-th transfer of the pool, signed (and encrypted) but not sent: its note is offered once it is. */
   const build = (k: number, encrypted: boolean) => {
     const { client, note } = pool[k]!;
-    offeredNotes.add(note.key);
     const seed = layout.clients[client]!;
     const to = clientKeys[(client + 1) % layout.clients.length]!;
     const tx = buildTransfer(token, seed, note, to, 1n + BigInt(k % 100));
@@ -644,6 +644,7 @@ async function drive(
     const isEncrypted = (k: number) =>
       Math.floor((k + 1) * phase.encrypted) > Math.floor(k * phase.encrypted);
     const send = async (k: number, env: { bytes: Uint8Array; hash: string }, encrypted: boolean) => {
+      offeredNotes.add(pool[k]!.note.key);
       const t: Offered = { encrypted, submitted: Date.now() };
       offered.set(env.hash, t);
       if (await submit(k, env.bytes)) t.admitted = Date.now();
@@ -664,15 +665,18 @@ async function drive(
     const inFlight: Promise<void>[] = [];
     if (phase.rate === undefined) {
       // closed loop: a fixed number of senders, each submitting its next transfer once the last
-      // one is admitted
+      // one is admitted. Every envelope is built beforehand, as in the open loop: the client shares
+      // the machine with the nodes, and its signing would otherwise count against their throughput
       const total = Math.min(phase.txs ?? Number.POSITIVE_INFINITY, pool.length);
+      const envs = Array.from({ length: total }, (_, k) => build(k, isEncrypted(k)));
+      start = Date.now();
+      cpuAtStart = { nodes: nodesCpu(), client: ownCpuSeconds() };
       const deadline = start + phase.seconds * 1000;
       let next = 0;
       const sender = async () => {
         while (next < total && Date.now() < deadline) {
           const k = next++;
-          const encrypted = isEncrypted(k);
-          await send(k, build(k, encrypted), encrypted);
+          await send(k, envs[k]!, isEncrypted(k));
         }
       };
       await Promise.all(Array.from({ length: Math.min(MAX_IN_FLIGHT, total) }, sender));
