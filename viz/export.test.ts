@@ -5,6 +5,7 @@ import { wirePipelineApp } from '../assembly/assemble.ts';
 import { consensusEngine } from '../engines/consensus/engine.ts';
 import { digestEngine } from '../engines/digest/engine.ts';
 import { gossipEngine } from '../engines/gossip/engine.ts';
+import { createSolverEngine } from '../engines/solver/engine.ts';
 import { buildExampleGraph } from '../runtime/example/graph.ts';
 import { EngineGraph } from '../runtime/graph.ts';
 import { Inspector } from '../runtime/inspect.ts';
@@ -48,9 +49,12 @@ function nodeGraphs(): EngineGraph[] {
   });
   const app = digest.add('digest', digestEngine);
   digest.connect(consensus.out.committed, app.in.committed);
-  // intent gossip, alone as the simulator's overlay (sim/overlay.ts) runs it: no node wires it yet
+  // intent gossip feeding a solver, as the simulator's overlay runs gossip: no node wires them yet
   const gossip = graph('gossip');
-  gossip.add('gossip', gossipEngine, { overlay: 'viz', filter: { topics: [], where: [] } });
+  const g = gossip.add('gossip', gossipEngine, { overlay: 'viz', filter: { topics: [], where: [] } });
+  const solver = gossip.add('solver', createSolverEngine(() => undefined), {});
+  gossip.connect(g.out.intents, solver.in.intents);
+  gossip.connect(g.out.gone, solver.in.gone);
   return [
     pipeline('serial'),
     pipeline('sharded', 3),
@@ -74,6 +78,7 @@ describe('allStatecharts', () => {
       'executor-shard',
       'digest',
       'gossip',
+      'solver',
       'producer',
       'worker',
       'collector',

@@ -11,6 +11,7 @@ import { executorEngine } from '../engines/executor/engine.ts';
 import { coordinatorEngine, shardEngine } from '../engines/executor/sharded.ts';
 import { gossipEngine } from '../engines/gossip/engine.ts';
 import { mempoolEngine } from '../engines/mempool/engine.ts';
+import { createSolverEngine } from '../engines/solver/engine.ts';
 import { peerMachine } from '../peer/machine.ts';
 import type { EngineDefinition, PortSchemas } from '../runtime/engine.ts';
 import { collectorEngine } from '../runtime/example/collector.ts';
@@ -32,7 +33,7 @@ type AnyDefinition = EngineDefinition<PortSchemas, PortSchemas, unknown>;
 
 /**
  * Every engine definition, once each: a node's pipeline, the sharded executor, the digest app, the
- * intent gossip engine (not yet in a node's graph), the example graph.
+ * intent gossip and solver engines (not yet in a node's graph), the example graph.
  */
 export function engineDefinitions(): AnyDefinition[] {
   const defs = [
@@ -44,6 +45,8 @@ export function engineDefinitions(): AnyDefinition[] {
     shardEngine,
     digestEngine,
     gossipEngine,
+    // the chart is the engine's, whatever application solver it is handed
+    createSolverEngine(() => undefined),
     producerEngine,
     workerEngine,
     collectorEngine,
