@@ -12,10 +12,10 @@
  * every root the tree ever had stays readable and provable until `prune` drops it.
  */
 import { createHash, hash as nodeHash } from 'node:crypto';
-import { trimOldest } from '../wire/bounded-set.ts';
 import { pooledBytes } from '../wire/buffer.ts';
 import { EncodeError } from '../wire/errors.ts';
 import { decode, encode, type Schema, s } from '../wire/schema.ts';
+import { NodeTable } from './merkle-nodes.ts';
 import { bytesEqual, compareBytes, copyBytes } from './prefix.ts';
 import { type BatchOp, type Key, type Storage, StorageError, type Value } from './types.ts';
 
@@ -297,13 +297,11 @@ export class SparseMerkleTree {
   readonly #rootKey: Uint8Array;
   readonly #nodePrefix: Uint8Array;
   /**
-   * Node records with their hashes, by the hash's first 48 bits (a hit is checked against the whole
-   * hash; a clash is a miss): read from storage, or written by an update whose batch went through.
-   * Nodes are content-addressed and `update` never deletes, so an entry is valid as long as the
-   * node is in storage; `prune` (the only thing that deletes nodes) clears it. Insertion order is
-   * age: the oldest entry leaves first.
+   * Node records by hash: read from storage, or written by an update whose batch went through
+   * (content-addressed, and `update` never deletes, so a record kept never goes stale; `prune`,
+   * the only thing that deletes nodes, clears it).
    */
-  readonly #cache = new Map<number, readonly [Uint8Array, Uint8Array]>();
+  readonly #nodes = new NodeTable(NODE_CACHE_MAX);
 
   constructor(storage: Storage, opts: SparseMerkleTreeOptions = {}) {
     const ns = opts.namespace ?? new TextEncoder().encode('smt/');
@@ -505,17 +503,15 @@ export class SparseMerkleTree {
   }
 
   #remember(node: readonly [Uint8Array, Uint8Array]): void {
-    this.#cache.set(cacheKey(node[0]), node);
-    trimOldest(this.#cache, NODE_CACHE_MAX);
+    this.#nodes.add(node[0], node[1]);
   }
 
   #clearCache(): void {
-    this.#cache.clear();
+    this.#nodes.clear();
   }
 
   #node(hash: Uint8Array, isRoot: boolean): Node {
-    const hit = this.#cache.get(cacheKey(hash));
-    let rec: Uint8Array | undefined = hit !== undefined && bytesEqual(hit[0], hash) ? hit[1] : undefined;
+    let rec = this.#nodes.get(hash);
     if (rec === undefined) {
       this.stats.reads++;
       rec = this.storage.read(this.#nodeKey(hash));
@@ -523,7 +519,7 @@ export class SparseMerkleTree {
         if (isRoot) throw new StorageError('invalid-argument', `unknown or pruned merkle root ${hex(hash)}`);
         throw new StorageError('corrupt', `merkle node ${hex(hash)} is missing`);
       }
-      if (isWellFormed(rec)) this.#remember([copyBytes(hash), rec]);
+      if (isWellFormed(rec)) this.#nodes.add(hash, rec);
     }
     if (rec[0] === TAG_INNER && rec.length === NODE_LEN) {
       return { kind: 'inner', left: rec.subarray(1, 33), right: rec.subarray(33, 65) };
@@ -542,11 +538,6 @@ function isWellFormed(rec: Uint8Array): boolean {
 /** The first 48 bits of a hash as a number, big-endian: numbers order as the bytes do. */
 function cacheOrder(h: Uint8Array): number {
   return (h[0]! * 0x100_0000 + ((h[1]! << 16) | (h[2]! << 8) | h[3]!)) * 0x1_0000 + ((h[4]! << 8) | h[5]!);
-}
-
-/** The first 48 bits of a node hash, as a Map key. */
-function cacheKey(h: Uint8Array): number {
-  return (h[0]! | (h[1]! << 8) | (h[2]! << 16)) + (h[3]! | (h[4]! << 8) | (h[5]! << 16)) * 0x100_0000;
 }
 
 function checkKey(key: unknown): asserts key is Key {
