@@ -376,8 +376,8 @@ export class SparseMerkleTree {
     this.stats.writes += nodes.length;
     // Key order: the same writes (node keys are content hashes, so a repeated key carries the same
     // record; the root key occurs once), but a sorted batch is kinder to ordered backends. Node
-    // keys share their prefix, so they sort by hash: by its first 48 bits as a number, then whole.
-    nodes.sort((x, y) => cacheOrder(x[0]) - cacheOrder(y[0]) || compareBytes(x[0], y[0]));
+    // keys share their prefix, so they sort by hash.
+    sortByHash(nodes);
     const ops: BatchOp[] = new Array(nodes.length);
     for (let i = 0; i < nodes.length; i++) {
       const [hash, record] = nodes[i]!;
@@ -535,9 +535,42 @@ function isWellFormed(rec: Uint8Array): boolean {
   return (rec[0] === TAG_INNER && rec.length === NODE_LEN) || (rec[0] === TAG_LEAF && rec.length >= NODE_LEN);
 }
 
-/** The first 48 bits of a hash as a number, big-endian: numbers order as the bytes do. */
-function cacheOrder(h: Uint8Array): number {
-  return (h[0]! * 0x100_0000 + ((h[1]! << 16) | (h[2]! << 8) | h[3]!)) * 0x1_0000 + ((h[4]! << 8) | h[5]!);
+/** The first 32 bits of a hash as a number, big-endian: numbers order as the bytes do. */
+function hashPrefix(h: Uint8Array): number {
+  return ((h[0]! << 24) | (h[1]! << 16) | (h[2]! << 8) | h[3]!) >>> 0;
+}
+
+/** Up to this many nodes sort as packed numbers (32 bits of hash, 21 of index: 53, exact in a double). */
+const PACKED_SORT_MAX = 1 << 21;
+
+/**
+ * Sorts [hash, record] pairs by hash, in place. A comparator reading bytes is the slow way to sort
+ * thousands of random hashes: they sort as numbers (the hash's first 32 bits, then the index)
+ * in a Float64Array, natively; pairs sharing their first 32 bits (rare) are ordered whole after.
+ */
+function sortByHash(nodes: [Uint8Array, Uint8Array][]): void {
+  const n = nodes.length;
+  const byHash = (x: readonly [Uint8Array, Uint8Array], y: readonly [Uint8Array, Uint8Array]) =>
+    compareBytes(x[0], y[0]);
+  if (n > PACKED_SORT_MAX) {
+    nodes.sort(byHash);
+    return;
+  }
+  const packed = new Float64Array(n);
+  for (let i = 0; i < n; i++) packed[i] = hashPrefix(nodes[i]![0]) * PACKED_SORT_MAX + i;
+  packed.sort();
+  const was = nodes.slice();
+  for (let i = 0; i < n; i++) nodes[i] = was[packed[i]! % PACKED_SORT_MAX]!;
+  for (let i = 0; i < n; ) {
+    let j = i + 1;
+    const p = Math.floor(packed[i]! / PACKED_SORT_MAX);
+    while (j < n && Math.floor(packed[j]! / PACKED_SORT_MAX) === p) j++;
+    if (j - i > 1) {
+      const run = nodes.slice(i, j).sort(byHash);
+      for (let k = 0; k < run.length; k++) nodes[i + k] = run[k]!;
+    }
+    i = j;
+  }
 }
 
 function checkKey(key: unknown): asserts key is Key {
