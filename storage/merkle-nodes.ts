@@ -22,24 +22,35 @@ function slotHash(h: Uint8Array): number {
   return (h[0]! | (h[1]! << 8) | (h[2]! << 16) | (h[3]! << 24)) >>> 0;
 }
 
+/** Slots for `room` entries: a power of two (a mask picks the slot), at least twice the room. */
+function slotsFor(room: number): number {
+  let n = 2;
+  while (n < room * 2) n *= 2;
+  return n;
+}
+
+/** Entries a generation starts with room for; it doubles up to its capacity. */
+const INITIAL_ROOM = 1024;
+
 class Generation {
-  /** entry index + 1 per slot, 0 for a free slot; twice the capacity, so at most half full */
-  readonly #slots: Int32Array;
-  readonly #mask: number;
-  readonly #chunkOf: Int32Array;
-  readonly #pos: Int32Array;
-  readonly #len: Int32Array;
+  /** entry index + 1 per slot, 0 for a free slot; at least twice the room, so at most half full */
+  #slots: Int32Array;
+  #mask: number;
+  #chunkOf: Int32Array;
+  #pos: Int32Array;
+  #len: Int32Array;
   readonly #chunks: Uint8Array[] = [];
   #chunk: Uint8Array = new Uint8Array(0);
   #used = 0;
   count = 0;
 
   constructor(readonly capacity: number) {
-    this.#slots = new Int32Array(capacity * 2);
-    this.#mask = capacity * 2 - 1;
-    this.#chunkOf = new Int32Array(capacity);
-    this.#pos = new Int32Array(capacity);
-    this.#len = new Int32Array(capacity);
+    const room = Math.min(INITIAL_ROOM, capacity);
+    this.#slots = new Int32Array(slotsFor(room));
+    this.#mask = this.#slots.length - 1;
+    this.#chunkOf = new Int32Array(room);
+    this.#pos = new Int32Array(room);
+    this.#len = new Int32Array(room);
   }
 
   get full(): boolean {
@@ -60,12 +71,15 @@ class Generation {
 
   /** Stores `record` under `hash` unless present (content-addressed: same hash, same record). */
   add(hash: Uint8Array, record: Uint8Array): void {
-    const slots = this.#slots;
     let s = slotHash(hash) & this.#mask;
     for (; ; s = (s + 1) & this.#mask) {
-      const e = slots[s]! - 1;
+      const e = this.#slots[s]! - 1;
       if (e < 0) break;
       if (sameHash(this.#chunks[this.#chunkOf[e]!]!, this.#pos[e]!, hash)) return;
+    }
+    if (this.count === this.#pos.length) {
+      this.#grow();
+      s = this.#freeSlot(slotHash(hash));
     }
     const need = HASH + record.length;
     if (this.#used + need > this.#chunk.length) {
@@ -81,7 +95,33 @@ class Generation {
     this.#chunkOf[e] = this.#chunks.length - 1;
     this.#pos[e] = at;
     this.#len[e] = record.length;
-    slots[s] = e + 1;
+    this.#slots[s] = e + 1;
+  }
+
+  #freeSlot(h: number): number {
+    let s = h & this.#mask;
+    while (this.#slots[s] !== 0) s = (s + 1) & this.#mask;
+    return s;
+  }
+
+  /** Doubles the room (up to the capacity) and re-slots every entry. */
+  #grow(): void {
+    const room = Math.min(this.capacity, this.#pos.length * 2);
+    const widen = (a: Int32Array) => {
+      const b = new Int32Array(room);
+      b.set(a);
+      return b;
+    };
+    this.#chunkOf = widen(this.#chunkOf);
+    this.#pos = widen(this.#pos);
+    this.#len = widen(this.#len);
+    this.#slots = new Int32Array(slotsFor(room));
+    this.#mask = this.#slots.length - 1;
+    for (let e = 0; e < this.count; e++) {
+      const chunk = this.#chunks[this.#chunkOf[e]!]!;
+      const at = this.#pos[e]!;
+      this.#slots[this.#freeSlot(slotHash(chunk.subarray(at, at + 4)))] = e + 1;
+    }
   }
 }
 

@@ -282,6 +282,30 @@ export interface StagedUpdate {
 const NODE_CACHE_MAX = 1 << 18;
 
 /**
+ * Node caches by storage object and namespace (hex). A record cached is one its storage holds
+ * (read from it, or written by a batch that went through), so every tree over that storage may
+ * use it: a tree made afresh over a store another tree already walked (an engine restarted from
+ * its context, a second ledger over the node's store) starts with the nodes in memory instead of
+ * reading each from storage again.
+ */
+const nodeTables = new WeakMap<Storage, Map<string, NodeTable>>();
+
+function nodeTableOf(storage: Storage, namespace: Uint8Array): NodeTable {
+  let byNamespace = nodeTables.get(storage);
+  if (byNamespace === undefined) {
+    byNamespace = new Map();
+    nodeTables.set(storage, byNamespace);
+  }
+  const ns = hex(namespace);
+  let table = byNamespace.get(ns);
+  if (table === undefined) {
+    table = new NodeTable(NODE_CACHE_MAX);
+    byNamespace.set(ns, table);
+  }
+  return table;
+}
+
+/**
  * A sparse Merkle tree persisted in `storage`. Layout under the namespace `ns`:
  *
  *   ns ++ 'r'          -> the current root (32 bytes; absent = empty tree)
@@ -299,9 +323,10 @@ export class SparseMerkleTree {
   /**
    * Node records by hash: read from storage, or written by an update whose batch went through
    * (content-addressed, and `update` never deletes, so a record kept never goes stale; `prune`,
-   * the only thing that deletes nodes, clears it).
+   * the only thing that deletes nodes, clears it). Shared by every tree over the same storage
+   * object and namespace (see `nodeTableOf`).
    */
-  readonly #nodes = new NodeTable(NODE_CACHE_MAX);
+  readonly #nodes: NodeTable;
 
   constructor(storage: Storage, opts: SparseMerkleTreeOptions = {}) {
     const ns = opts.namespace ?? new TextEncoder().encode('smt/');
@@ -312,6 +337,7 @@ export class SparseMerkleTree {
     this.namespace = copyBytes(ns);
     this.#rootKey = concat(this.namespace, Uint8Array.of(SUFFIX_ROOT));
     this.#nodePrefix = concat(this.namespace, Uint8Array.of(SUFFIX_NODE));
+    this.#nodes = nodeTableOf(storage, this.namespace);
   }
 
   /** The current root (32 zero bytes for the empty tree). */
