@@ -12,10 +12,10 @@
  * every root the tree ever had stays readable and provable until `prune` drops it.
  */
 import { createHash, hash as nodeHash } from 'node:crypto';
-import { trimOldest } from '../wire/bounded-set.ts';
 import { pooledBytes } from '../wire/buffer.ts';
 import { EncodeError } from '../wire/errors.ts';
 import { decode, encode, type Schema, s } from '../wire/schema.ts';
+import { NodeTable } from './merkle-nodes.ts';
 import { bytesEqual, compareBytes, copyBytes } from './prefix.ts';
 import { type BatchOp, type Key, type Storage, StorageError, type Value } from './types.ts';
 
@@ -282,6 +282,30 @@ export interface StagedUpdate {
 const NODE_CACHE_MAX = 1 << 18;
 
 /**
+ * Node caches by storage object and namespace (hex). A record cached is one its storage holds
+ * (read from it, or written by a batch that went through), so every tree over that storage may
+ * use it: a tree made afresh over a store another tree already walked (an engine restarted from
+ * its context, a second ledger over the node's store) starts with the nodes in memory instead of
+ * reading each from storage again.
+ */
+const nodeTables = new WeakMap<Storage, Map<string, NodeTable>>();
+
+function nodeTableOf(storage: Storage, namespace: Uint8Array): NodeTable {
+  let byNamespace = nodeTables.get(storage);
+  if (byNamespace === undefined) {
+    byNamespace = new Map();
+    nodeTables.set(storage, byNamespace);
+  }
+  const ns = hex(namespace);
+  let table = byNamespace.get(ns);
+  if (table === undefined) {
+    table = new NodeTable(NODE_CACHE_MAX);
+    byNamespace.set(ns, table);
+  }
+  return table;
+}
+
+/**
  * A sparse Merkle tree persisted in `storage`. Layout under the namespace `ns`:
  *
  *   ns ++ 'r'          -> the current root (32 bytes; absent = empty tree)
@@ -297,13 +321,12 @@ export class SparseMerkleTree {
   readonly #rootKey: Uint8Array;
   readonly #nodePrefix: Uint8Array;
   /**
-   * Node records with their hashes, by the hash's first 48 bits (a hit is checked against the whole
-   * hash; a clash is a miss): read from storage, or written by an update whose batch went through.
-   * Nodes are content-addressed and `update` never deletes, so an entry is valid as long as the
-   * node is in storage; `prune` (the only thing that deletes nodes) clears it. Insertion order is
-   * age: the oldest entry leaves first.
+   * Node records by hash: read from storage, or written by an update whose batch went through
+   * (content-addressed, and `update` never deletes, so a record kept never goes stale; `prune`,
+   * the only thing that deletes nodes, clears it). Shared by every tree over the same storage
+   * object and namespace (see `nodeTableOf`).
    */
-  readonly #cache = new Map<number, readonly [Uint8Array, Uint8Array]>();
+  readonly #nodes: NodeTable;
 
   constructor(storage: Storage, opts: SparseMerkleTreeOptions = {}) {
     const ns = opts.namespace ?? new TextEncoder().encode('smt/');
@@ -314,6 +337,7 @@ export class SparseMerkleTree {
     this.namespace = copyBytes(ns);
     this.#rootKey = concat(this.namespace, Uint8Array.of(SUFFIX_ROOT));
     this.#nodePrefix = concat(this.namespace, Uint8Array.of(SUFFIX_NODE));
+    this.#nodes = nodeTableOf(storage, this.namespace);
   }
 
   /** The current root (32 zero bytes for the empty tree). */
@@ -378,8 +402,8 @@ export class SparseMerkleTree {
     this.stats.writes += nodes.length;
     // Key order: the same writes (node keys are content hashes, so a repeated key carries the same
     // record; the root key occurs once), but a sorted batch is kinder to ordered backends. Node
-    // keys share their prefix, so they sort by hash: by its first 48 bits as a number, then whole.
-    nodes.sort((x, y) => cacheOrder(x[0]) - cacheOrder(y[0]) || compareBytes(x[0], y[0]));
+    // keys share their prefix, so they sort by hash.
+    sortByHash(nodes);
     const ops: BatchOp[] = new Array(nodes.length);
     for (let i = 0; i < nodes.length; i++) {
       const [hash, record] = nodes[i]!;
@@ -505,17 +529,15 @@ export class SparseMerkleTree {
   }
 
   #remember(node: readonly [Uint8Array, Uint8Array]): void {
-    this.#cache.set(cacheKey(node[0]), node);
-    trimOldest(this.#cache, NODE_CACHE_MAX);
+    this.#nodes.add(node[0], node[1]);
   }
 
   #clearCache(): void {
-    this.#cache.clear();
+    this.#nodes.clear();
   }
 
   #node(hash: Uint8Array, isRoot: boolean): Node {
-    const hit = this.#cache.get(cacheKey(hash));
-    let rec: Uint8Array | undefined = hit !== undefined && bytesEqual(hit[0], hash) ? hit[1] : undefined;
+    let rec = this.#nodes.get(hash);
     if (rec === undefined) {
       this.stats.reads++;
       rec = this.storage.read(this.#nodeKey(hash));
@@ -523,7 +545,7 @@ export class SparseMerkleTree {
         if (isRoot) throw new StorageError('invalid-argument', `unknown or pruned merkle root ${hex(hash)}`);
         throw new StorageError('corrupt', `merkle node ${hex(hash)} is missing`);
       }
-      if (isWellFormed(rec)) this.#remember([copyBytes(hash), rec]);
+      if (isWellFormed(rec)) this.#nodes.add(hash, rec);
     }
     if (rec[0] === TAG_INNER && rec.length === NODE_LEN) {
       return { kind: 'inner', left: rec.subarray(1, 33), right: rec.subarray(33, 65) };
@@ -539,14 +561,42 @@ function isWellFormed(rec: Uint8Array): boolean {
   return (rec[0] === TAG_INNER && rec.length === NODE_LEN) || (rec[0] === TAG_LEAF && rec.length >= NODE_LEN);
 }
 
-/** The first 48 bits of a hash as a number, big-endian: numbers order as the bytes do. */
-function cacheOrder(h: Uint8Array): number {
-  return (h[0]! * 0x100_0000 + ((h[1]! << 16) | (h[2]! << 8) | h[3]!)) * 0x1_0000 + ((h[4]! << 8) | h[5]!);
+/** The first 32 bits of a hash as a number, big-endian: numbers order as the bytes do. */
+function hashPrefix(h: Uint8Array): number {
+  return ((h[0]! << 24) | (h[1]! << 16) | (h[2]! << 8) | h[3]!) >>> 0;
 }
 
-/** The first 48 bits of a node hash, as a Map key. */
-function cacheKey(h: Uint8Array): number {
-  return (h[0]! | (h[1]! << 8) | (h[2]! << 16)) + (h[3]! | (h[4]! << 8) | (h[5]! << 16)) * 0x100_0000;
+/** Up to this many nodes sort as packed numbers (32 bits of hash, 21 of index: 53, exact in a double). */
+const PACKED_SORT_MAX = 1 << 21;
+
+/**
+ * Sorts [hash, record] pairs by hash, in place. A comparator reading bytes is the slow way to sort
+ * thousands of random hashes: they sort as numbers (the hash's first 32 bits, then the index)
+ * in a Float64Array, natively; pairs sharing their first 32 bits (rare) are ordered whole after.
+ */
+function sortByHash(nodes: [Uint8Array, Uint8Array][]): void {
+  const n = nodes.length;
+  const byHash = (x: readonly [Uint8Array, Uint8Array], y: readonly [Uint8Array, Uint8Array]) =>
+    compareBytes(x[0], y[0]);
+  if (n > PACKED_SORT_MAX) {
+    nodes.sort(byHash);
+    return;
+  }
+  const packed = new Float64Array(n);
+  for (let i = 0; i < n; i++) packed[i] = hashPrefix(nodes[i]![0]) * PACKED_SORT_MAX + i;
+  packed.sort();
+  const was = nodes.slice();
+  for (let i = 0; i < n; i++) nodes[i] = was[packed[i]! % PACKED_SORT_MAX]!;
+  for (let i = 0; i < n; ) {
+    let j = i + 1;
+    const p = Math.floor(packed[i]! / PACKED_SORT_MAX);
+    while (j < n && Math.floor(packed[j]! / PACKED_SORT_MAX) === p) j++;
+    if (j - i > 1) {
+      const run = nodes.slice(i, j).sort(byHash);
+      for (let k = 0; k < run.length; k++) nodes[i + k] = run[k]!;
+    }
+    i = j;
+  }
 }
 
 function checkKey(key: unknown): asserts key is Key {
