@@ -52,7 +52,11 @@ function nodeGraphs(): EngineGraph[] {
   // intent gossip feeding a solver, as the simulator's overlay runs gossip: no node wires them yet
   const gossip = graph('gossip');
   const g = gossip.add('gossip', gossipEngine, { overlay: 'viz', filter: { topics: [], where: [] } });
-  const solver = gossip.add('solver', createSolverEngine(() => undefined), {});
+  const solver = gossip.add(
+    'solver',
+    createSolverEngine(() => undefined),
+    {},
+  );
   gossip.connect(g.out.intents, solver.in.intents);
   gossip.connect(g.out.gone, solver.in.gone);
   return [
