@@ -1,0 +1,244 @@
+/**
+ * The swap's owner predicate (README.md, "Settlement"): `swap-owner@1`, native, config = the
+ * owner's 32-byte ed25519 public key. Notes the owner wants to offer in intents carry its
+ * commitment. Called once per transaction with the executor's TxView, it accepts iff
+ *
+ *   1. the transaction consumes no note with this owner commitment (receiving needs no signature), or
+ *   2. the payload's first signature entry for the key is valid over the transaction digest (the
+ *      token's digest, so one signature serves swap-owner and ed25519-owner notes alike), or
+ *   3. the payload holds exactly one intent of this owner, validly signed, and the transaction
+ *      honours it: the owner's consumed notes are exactly the intent's inputs, the owner loses
+ *      nothing but the asset it gives, and what it sells and buys keeps the limit price and the
+ *      fill rule (fill.ts `fillViolation`).
+ *
+ * Expiry is not checked: a predicate sees no block height (VmContext carries only `multievaluate`
+ * and `depth`, the TxView only notes and extradata). The README says what would pass it.
+ */
+import { Declared, nativeFn, predicateCommitment } from '../../engines/executor/natives.ts';
+import { type Note, Note as NoteSchema, noteKey } from '../../engines/executor/notes.ts';
+import { TxView } from '../../engines/executor/phases.ts';
+import type { NativeDefinition, NativeRegistry } from '../../vm/native.ts';
+import type { EvalResult } from '../../vm/types.ts';
+import { toHex } from '../../wire/commit.ts';
+import { encode, type FunctionValue, type Infer, s, tryDecode } from '../../wire/schema.ts';
+import { PUBLIC_KEY_BYTES, verify } from '../../wire/sign.ts';
+import { bytesEqual, type DataValue, V } from '../../wire/types.ts';
+import {
+  declaredDigest,
+  MAX_SIGNATURES,
+  SignatureEntry,
+  signaturesOf,
+  tokenValueOf,
+} from '../token/format.ts';
+import { SIGNATURE_GAS } from '../token/predicates.ts';
+import { fillViolation, limitOf } from './fill.ts';
+import { type AssetRef, assetKey, intentId, malformedTerms, SignedSwapIntent } from './format.ts';
+
+export const SWAP_OWNER_NAME = 'swap-owner';
+export const SWAP_OWNER_VERSION = '1';
+/** Intents one settlement may carry (the Declared payload's 128 KiB bounds it first in practice). */
+export const MAX_PAYLOAD_INTENTS = 256;
+
+/**
+ * The payload of a settlement: signatures over the transaction digest (the solver's, for its own
+ * notes) and the intents whose owners' notes it spends. The token's conservation predicate reads
+ * payloads as a TokenPayload only, so in a SwapPayload it finds no signature: a settlement can
+ * neither mint nor burn, and ed25519-owner notes cannot be spent in one (their predicate reads
+ * TokenPayloads only); a solver pays dust from swap-owner notes.
+ */
+export const SwapPayload = s.struct({
+  signatures: s.list(SignatureEntry, { max: MAX_SIGNATURES }),
+  intents: s.list(SignedSwapIntent, { max: MAX_PAYLOAD_INTENTS }),
+});
+export type SwapPayload = Infer<typeof SwapPayload>;
+
+/** What the predicate reads of a transaction, once per transaction view. */
+interface View {
+  readonly inputs: readonly Note[];
+  readonly outputs: readonly Note[];
+  readonly signatures: readonly SignatureEntry[];
+  readonly intents: readonly SignedSwapIntent[];
+  readonly digest: Uint8Array;
+}
+
+/** Signatures and intents of a payload: a SwapPayload, else a TokenPayload (no intents), else none. */
+export function swapPayloadOf(payload: Uint8Array): SwapPayload {
+  const p = tryDecode(SwapPayload, payload);
+  if (p.ok) return p.value;
+  return { signatures: [...signaturesOf(payload)], intents: [] };
+}
+
+/**
+ * Views already read, by the argument value (null: not a view). The executor hands one view to
+ * every predicate of a transaction; each swap owner reads it once. Keyed by identity: DataValues
+ * are never mutated.
+ */
+const views = new WeakMap<DataValue, View | null>();
+
+function viewOf(args: readonly DataValue[]): View | undefined {
+  if (args.length !== 1) return undefined;
+  const arg = args[0]!;
+  let view = views.get(arg);
+  if (view === undefined) {
+    view = readView(arg) ?? null;
+    views.set(arg, view);
+  }
+  return view ?? undefined;
+}
+
+/** The view bound to its Declared transaction: its notes must be exactly the declared ones. */
+function readView(arg: DataValue): View | undefined {
+  let tx: { inputs: Note[]; outputs: Note[]; extradata: Uint8Array };
+  try {
+    tx = TxView.fromValue(arg);
+  } catch {
+    return undefined;
+  }
+  const d = tryDecode(Declared, tx.extradata);
+  if (!d.ok) return undefined;
+  const declared = d.value;
+  if (declared.inputs.length !== tx.inputs.length || declared.outputs.length !== tx.outputs.length)
+    return undefined;
+  for (let i = 0; i < tx.inputs.length; i++)
+    if (!bytesEqual(noteKey(tx.inputs[i]!), declared.inputs[i]!)) return undefined;
+  for (let i = 0; i < tx.outputs.length; i++)
+    if (!bytesEqual(encode(NoteSchema, tx.outputs[i]!), encode(NoteSchema, declared.outputs[i]!)))
+      return undefined;
+  const payload = swapPayloadOf(declared.payload);
+  return {
+    inputs: tx.inputs,
+    outputs: tx.outputs,
+    signatures: payload.signatures,
+    intents: payload.intents,
+    digest: declaredDigest(declared),
+  };
+}
+
+/** The asset a token-valued note holds, named as intents name it (format.ts `assetKey`). */
+export function noteAssetKey(note: Note, asset: Uint8Array): string {
+  const ref: AssetRef = { provenance: note.provenance, application: note.application, asset };
+  return assetKey(ref);
+}
+
+/**
+ * Per asset, what the transaction gives `owner` (a commitment): created − consumed over its
+ * notes. Undefined if a consumed note of the owner holds no token value: the predicate cannot
+ * tell what it is worth, so no intent may spend it. Created notes that hold no token value are
+ * gifts, not counted.
+ */
+export function ownerDeltas(
+  owner: Uint8Array,
+  inputs: readonly Note[],
+  outputs: readonly Note[],
+): Map<string, bigint> | undefined {
+  const deltas = new Map<string, bigint>();
+  for (const n of inputs) {
+    if (!bytesEqual(n.owner, owner)) continue;
+    const v = tokenValueOf(n.value);
+    if (v === undefined) return undefined;
+    const k = noteAssetKey(n, v.asset);
+    deltas.set(k, (deltas.get(k) ?? 0n) - v.amount);
+  }
+  for (const n of outputs) {
+    if (!bytesEqual(n.owner, owner)) continue;
+    const v = tokenValueOf(n.value);
+    if (v === undefined) continue;
+    const k = noteAssetKey(n, v.asset);
+    deltas.set(k, (deltas.get(k) ?? 0n) + v.amount);
+  }
+  return deltas;
+}
+
+/** Why the transaction does not honour `intent` for the owner `self` (a commitment), or undefined. */
+export function intentViolation(
+  intent: SignedSwapIntent,
+  self: Uint8Array,
+  inputs: readonly Note[],
+  outputs: readonly Note[],
+): string | undefined {
+  const t = intent.terms;
+  const owned = inputs.filter((n) => bytesEqual(n.owner, self));
+  const offered = new Set(t.inputs.map(toHex));
+  const spent = new Set(owned.map((n) => toHex(n.key)));
+  if (spent.size !== owned.length || owned.length !== offered.size)
+    return 'consumes notes the intent does not offer';
+  for (const k of spent) if (!offered.has(k)) return 'consumes notes the intent does not offer';
+  const deltas = ownerDeltas(self, inputs, outputs);
+  if (deltas === undefined) return 'consumes a note that holds no token value';
+  const give = assetKey(t.give.of);
+  const want = assetKey(t.want.of);
+  for (const [asset, d] of deltas)
+    if (asset !== give && asset !== want && d < 0n) return 'takes an asset the intent does not give';
+  const sold = -(deltas.get(give) ?? 0n);
+  const bought = deltas.get(want) ?? 0n;
+  return fillViolation(limitOf(t), { sold, bought });
+}
+
+const verdict = (ok: boolean, gasUsed = 0): EvalResult => ({ ok: true, value: V.bool(ok), gasUsed });
+const outOfGas = (gasLeft: number): EvalResult => ({
+  ok: false,
+  error: { code: 'out-of-gas', message: 'not enough gas to verify a signature' },
+  gasUsed: gasLeft,
+});
+
+/** Own commitments from configs, cached (bounded). */
+const commitments = new Map<string, Uint8Array>();
+function selfCommitment(config: Uint8Array): Uint8Array {
+  const k = toHex(config);
+  let c = commitments.get(k);
+  if (c === undefined) {
+    if (commitments.size >= 4096) commitments.clear();
+    c = predicateCommitment(nativeFn(SWAP_OWNER_NAME, SWAP_OWNER_VERSION, config));
+    commitments.set(k, c);
+  }
+  return c;
+}
+
+export const SWAP_OWNER: NativeDefinition = {
+  name: SWAP_OWNER_NAME,
+  version: SWAP_OWNER_VERSION,
+  baseGas: 200,
+  perByteGas: 1,
+  takesConfig: true,
+  run(args, config, _ctx, gasLeft) {
+    if (config.length !== PUBLIC_KEY_BYTES) return verdict(false);
+    const view = viewOf(args);
+    if (view === undefined) return verdict(false);
+    const self = selfCommitment(config);
+    if (!view.inputs.some((n) => bytesEqual(n.owner, self))) return verdict(true);
+    let gas = 0;
+    // a signature over the digest authorises anything, as for ed25519-owner
+    const entry = view.signatures.find((e) => bytesEqual(e.publicKey, config));
+    if (entry !== undefined) {
+      if (gasLeft < SIGNATURE_GAS) return outOfGas(gasLeft);
+      gas += SIGNATURE_GAS;
+      if (verify(config, view.digest, entry.signature)) return verdict(true, gas);
+    }
+    // otherwise the owner's one intent, honoured
+    const mine = view.intents.filter((i) => bytesEqual(i.terms.owner, config));
+    if (mine.length !== 1) return verdict(false, gas);
+    const intent = mine[0]!;
+    if (malformedTerms(intent.terms) !== undefined) return verdict(false, gas);
+    if (gasLeft - gas < SIGNATURE_GAS) return outOfGas(gasLeft);
+    gas += SIGNATURE_GAS;
+    if (!verify(config, intentId(intent.terms), intent.signature)) return verdict(false, gas);
+    return verdict(intentViolation(intent, self, view.inputs, view.outputs) === undefined, gas);
+  },
+};
+
+/** Adds swap-owner@1 to a registry (and returns it). */
+export function swapNatives(registry: NativeRegistry): NativeRegistry {
+  return registry.register(SWAP_OWNER);
+}
+
+/** The swap-owner predicate of an ed25519 public key, and the owner commitment its notes carry. */
+export function swapOwnerPredicate(publicKey: Uint8Array): { fn: FunctionValue; commitment: Uint8Array } {
+  if (publicKey.length !== PUBLIC_KEY_BYTES)
+    throw new RangeError(`owner public key must be ${PUBLIC_KEY_BYTES} bytes`);
+  const fn = nativeFn(SWAP_OWNER_NAME, SWAP_OWNER_VERSION, publicKey);
+  return { fn, commitment: predicateCommitment(fn) };
+}
+
+export function swapOwnerCommitment(publicKey: Uint8Array): Uint8Array {
+  return swapOwnerPredicate(publicKey).commitment;
+}
