@@ -32,6 +32,8 @@ export interface OverlayOptions {
   readonly stillValid?: GossipEnv['stillValid'];
   /** keep the trace hash (default true) */
   readonly trace?: boolean;
+  /** adds engines beside a node's gossip engine (a solver), before the graphs start */
+  readonly attach?: (node: OverlayNode, index: number) => void;
 }
 
 type GossipHandle = EngineHandle<
@@ -128,6 +130,7 @@ export class GossipOverlay {
         graph.send(gossip.in.net, { peer: from, bytes }, `net:${from}`, lamport),
       );
       this.nodes.push(node);
+      o.attach?.(node, i);
     }
     for (const [i, node] of this.nodes.entries()) {
       node.graph.start();
