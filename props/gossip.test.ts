@@ -65,7 +65,24 @@ type Scenario =
     ? S
     : never;
 
-function setUp(sc: Scenario, expiry: bigint) {
+/** Lossy links: up to 10% lost, 5% duplicated, delays from LATENCY to MAX_DELAY (reordering). */
+const MAX_DELAY = 80;
+const linksArb = fc.record({
+  drop: fc.double({ min: 0, max: 0.1, noNaN: true }),
+  duplicate: fc.double({ min: 0, max: 0.05, noNaN: true }),
+  maxDelay: fc.integer({ min: LATENCY, max: MAX_DELAY }),
+});
+type Links =
+  fc.Arbitrary<typeof linksArb extends fc.Arbitrary<infer T> ? T : never> extends fc.Arbitrary<infer S>
+    ? S
+    : never;
+/**
+ * What one hop may take at worst on lossy links: an exchange lost is made up at a later
+ * rebroadcast (each offers again what the peer lacks), so a few rebroadcast rounds per hop.
+ */
+const PER_HOP_LOSSY = 4 * PARAMS.rebroadcastInterval + PARAMS.heartbeat + 3 * MAX_DELAY;
+
+function setUp(sc: Scenario, expiry: bigint, links?: Links) {
   const n = sc.filters.length;
   const edges = randomOverlay(n, sc.degree, new Random(`overlay/${sc.seed}`));
   const overlay = new GossipOverlay({
@@ -74,6 +91,7 @@ function setUp(sc: Scenario, expiry: bigint) {
     edges,
     latency: LATENCY,
     params: PARAMS,
+    ...(links === undefined ? {} : { links }),
   });
   overlay.runUntil(SETTLE);
   const bodies = sc.intents.map((x, i) => intentBody({ pair: x.pair, size: x.size, nonce: i, expiry }));
@@ -85,7 +103,8 @@ function setUp(sc: Scenario, expiry: bigint) {
     const reach = hops.map((h, v) => h >= 0 && wants(v));
     return { reach, hops: Math.max(...hops) };
   });
-  const bound = SETTLE + (Math.max(...expected.map((e) => e.hops)) + 1) * PER_HOP;
+  const perHop = links === undefined ? PER_HOP : PER_HOP_LOSSY;
+  const bound = SETTLE + (Math.max(...expected.map((e) => e.hops)) + 1) * perHop;
   return { overlay, bodies, expected, bound, edges };
 }
 
@@ -115,14 +134,35 @@ describe('gossip properties (simulated overlays)', () => {
     );
   });
 
+  it('on lossy, duplicating, reordering links an intent still reaches exactly the matching nodes in bounded time', () => {
+    fc.assert(
+      fc.property(scenarioArb, linksArb, (sc, links) => {
+        const { overlay, bodies, expected, bound } = setUp(sc, 1_000n, links);
+        overlay.runUntil(bound);
+        for (const [i, body] of bodies.entries()) {
+          const id = toHex(intentId(body));
+          expect(
+            overlay.nodes.map((x) => x.delivered.has(id)),
+            `intent ${i} on links ${JSON.stringify(links)}`,
+          ).toEqual(expected[i]!.reach);
+        }
+        // loss and duplicates are nobody's fault: no honest peer is penalised or cut off
+        expect(honest(overlay)).toEqual({ penalties: [], disconnects: [] });
+      }),
+      propParams('gossip.reach-lossy', 15),
+    );
+  });
+
   it('expired intents disappear from every pool and are delivered nowhere after', () => {
     fc.assert(
       fc.property(scenarioArb, fc.integer({ min: 0, max: 3 }), (sc, lag) => {
         const { overlay, bodies, bound } = setUp(sc, 10n);
         // the chain reaches the expiry while the intents may still be spreading
-        overlay.runUntil(SETTLE + lag * PER_HOP);
+        const reached = SETTLE + lag * PER_HOP;
+        overlay.runUntil(reached);
         overlay.chain(10n);
-        overlay.runUntil(bound + PER_HOP);
+        // (the chain may reach the expiry after the spreading bound: run past both)
+        overlay.runUntil(Math.max(bound, reached) + PER_HOP);
         const ids = bodies.map((b) => toHex(intentId(b)));
         for (const [v, x] of overlay.nodes.entries()) {
           const pool = overlay.context(v).pool;
@@ -135,7 +175,7 @@ describe('gossip properties (simulated overlays)', () => {
         // and nobody takes them back: a late submission is refused everywhere
         const late = intentBody({ pair: 'X/Y', nonce: 99, expiry: 10n });
         overlay.submit(0, late);
-        overlay.runUntil(bound + 2 * PER_HOP);
+        overlay.runUntil(Math.max(bound, reached) + 2 * PER_HOP);
         expect(overlay.nodes.some((x) => x.delivered.has(toHex(intentId(late))))).toBe(false);
         expect(honest(overlay)).toEqual({ penalties: [], disconnects: [] });
       }),

@@ -26,8 +26,10 @@ export interface OverlayOptions {
   /** each node's filter, by index (the node count) */
   readonly filters: readonly Filter[];
   readonly edges: readonly Edge[];
-  /** per-hop delivery time, virtual ms */
+  /** per-hop delivery time, virtual ms (the least, when `links` adds faults) */
   readonly latency: number;
+  /** link faults: loss, duplicates, and delays up to `maxDelay` (none when absent) */
+  readonly links?: { readonly drop: number; readonly duplicate: number; readonly maxDelay: number };
   readonly params?: GossipConfig['params'];
   readonly stillValid?: GossipEnv['stillValid'];
   /** keep the trace hash (default true) */
@@ -69,7 +71,12 @@ export class GossipOverlay {
     this.scheduler = new SimScheduler(o.seed);
     const plan: FaultPlan = {
       ...NO_FAULTS,
-      links: { ...NO_FAULTS.links, minDelay: o.latency, maxDelay: o.latency },
+      links: {
+        drop: o.links?.drop ?? 0,
+        duplicate: o.links?.duplicate ?? 0,
+        minDelay: o.latency,
+        maxDelay: Math.max(o.latency, o.links?.maxDelay ?? o.latency),
+      },
     };
     this.network = new SimNetwork(this.scheduler, new Random(`overlay-net/${o.seed}`), plan);
     this.inspector = new Inspector({ trace: o.trace ?? true });

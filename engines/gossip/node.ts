@@ -176,8 +176,13 @@ export interface Pooled {
   readonly local: boolean;
   /** a directed local intent: the only peers it goes to */
   readonly directed: readonly string[] | null;
-  /** peers known to have it (sent it, were sent it, offered it) */
+  /** peers known to have it: they sent it or offered it to this node */
   readonly known: readonly string[];
+  /**
+   * peers this node sent it to: not pushed again, but offered (IHAVE) at each rebroadcast until
+   * known, since a lost message tells the sender nothing
+   */
+  readonly sent: readonly string[];
 }
 
 export interface GossipState {
@@ -367,16 +372,20 @@ const spendsSpent = (s: GossipState, body: IntentBody): boolean =>
 /** Whether the peer wants this intent, by the filter it told this node. */
 const peerWants = (p: PeerState, body: IntentBody): boolean => p.filter !== null && matches(p.filter, body);
 
-/** Whether a pooled intent may be offered or sent to `peer` at all. */
-function mayGoTo(e: Pooled, peer: string, p: PeerState): boolean {
+/**
+ * Whether a pooled intent may go to `peer` at all: pushed (not to a peer it was sent to already),
+ * or, when `offering`, offered by id (also to a peer it was sent to: the send may have been lost).
+ */
+function mayGoTo(e: Pooled, peer: string, p: PeerState, offering = false): boolean {
   if (p.key === null || !peerWants(p, e.intent.body)) return false;
   if (e.directed !== null && !e.directed.includes(peer)) return false;
   if (e.intent.route.length >= e.intent.body.maxHops) return false;
   if (e.known.includes(peer)) return false;
+  if (!offering && e.sent.includes(peer)) return false;
   return !onRoute(e.intent, p.key);
 }
 
-/** Sends pooled intents to one peer (signing a hop for it each) and marks them known to it. */
+/** Sends pooled intents to one peer (signing a hop for it each) and marks them sent to it. */
 function sendIntents(
   s: GossipState,
   pool: Record<string, Pooled>,
@@ -393,7 +402,7 @@ function sendIntents(
     batch.push(appendHop(e.intent, e.id, signer, p.key));
     const key = toHex(e.id);
     const cur = pool[key] ?? e;
-    pool[key] = { ...cur, known: [...cur.known, peer] };
+    if (!cur.sent.includes(peer)) pool[key] = { ...cur, sent: [...cur.sent, peer] };
     if (batch.length === MAX_INTENTS_PER_MESSAGE) {
       out.push(send(s, peer, { tag: 'intents', value: { intents: batch } }));
       batch = [];
@@ -486,7 +495,7 @@ export function learnFilter(s: GossipState, peer: string, node: Uint8Array, filt
     mesh[t] = wantsTopic(filter, t) ? ps : ps.filter((x) => x !== peer);
   state = { ...state, mesh };
   const offer = Object.values(state.pool)
-    .filter((e) => mayGoTo(e, peer, next))
+    .filter((e) => mayGoTo(e, peer, next, true))
     .map((e) => e.id);
   return {
     state,
@@ -599,7 +608,7 @@ export function onIWant(s: GossipState, peer: string, ids: readonly Uint8Array[]
   for (const id of ids) {
     const key = toHex(id);
     const e = s.pool[key];
-    if (e === undefined || picked.has(key) || !mayGoTo({ ...e, known: [] }, peer, p)) continue;
+    if (e === undefined || picked.has(key) || !mayGoTo({ ...e, known: [], sent: [] }, peer, p)) continue;
     picked.add(key);
     entries.push(e);
   }
@@ -731,6 +740,7 @@ export function checkSubmission(s: GossipState, msg: SubmitIntent, env: GossipEn
     local: true,
     directed: msg.to.length === 0 ? null : [...msg.to],
     known: [],
+    sent: [],
   };
   const victims = evictionsFor(s, entry);
   if (victims === null) return { ok: false, id, reason: 'pool-full' };
@@ -834,6 +844,7 @@ export function admitIntents(
       local: false,
       directed: null,
       known: [peer],
+      sent: [],
     };
     const victims = evictionsFor(s, entry);
     if (victims === null) {
@@ -1028,7 +1039,7 @@ export function rebroadcast(s: GossipState, now: number, env: GossipEnv): Step {
   for (const [peer, p] of Object.entries(s.peers)) {
     sends.push(send(s, peer, ownFilterMessage(s, env)));
     if (peerScore(p, s.params.score) < s.params.score.gossipThreshold) continue;
-    const ids = live.filter((e) => mayGoTo(e, peer, p)).map((e) => e.id);
+    const ids = live.filter((e) => mayGoTo(e, peer, p, true)).map((e) => e.id);
     if (ids.length > 0) sends.push(...idMessages(s, peer, 'ihave', ids.slice(0, s.params.maxIHaveLength)));
   }
   return { state: { ...s, rebroadcastAt: now + s.params.rebroadcastInterval }, effects: { sends } };
