@@ -14,23 +14,16 @@
  * Expiry is not checked: a predicate sees no block height (VmContext carries only `multievaluate`
  * and `depth`, the TxView only notes and extradata). The README says what would pass it.
  */
-import { Declared, nativeFn, predicateCommitment } from '../../engines/executor/natives.ts';
-import { type Note, Note as NoteSchema, noteKey } from '../../engines/executor/notes.ts';
-import { TxView } from '../../engines/executor/phases.ts';
+import { nativeFn, predicateCommitment } from '../../engines/executor/natives.ts';
+import type { Note } from '../../engines/executor/notes.ts';
 import type { NativeDefinition, NativeRegistry } from '../../vm/native.ts';
 import type { EvalResult } from '../../vm/types.ts';
 import { toHex } from '../../wire/commit.ts';
-import { encode, type FunctionValue, type Infer, s, tryDecode } from '../../wire/schema.ts';
+import { type FunctionValue, type Infer, s, tryDecode } from '../../wire/schema.ts';
 import { PUBLIC_KEY_BYTES, verify } from '../../wire/sign.ts';
 import { bytesEqual, type DataValue, V } from '../../wire/types.ts';
-import {
-  declaredDigest,
-  MAX_SIGNATURES,
-  SignatureEntry,
-  signaturesOf,
-  tokenValueOf,
-} from '../token/format.ts';
-import { SIGNATURE_GAS } from '../token/predicates.ts';
+import { MAX_SIGNATURES, SignatureEntry, signaturesOf, tokenValueOf } from '../token/format.ts';
+import { type DeclaredView, declaredViewOf, SIGNATURE_GAS } from '../token/predicates.ts';
 import { fillViolation, limitOf } from './fill.ts';
 import { type AssetRef, assetKey, intentId, malformedTerms, SignedSwapIntent } from './format.ts';
 
@@ -53,12 +46,9 @@ export const SwapPayload = s.struct({
 export type SwapPayload = Infer<typeof SwapPayload>;
 
 /** What the predicate reads of a transaction, once per transaction view. */
-interface View {
-  readonly inputs: readonly Note[];
-  readonly outputs: readonly Note[];
+interface View extends DeclaredView {
   readonly signatures: readonly SignatureEntry[];
   readonly intents: readonly SignedSwapIntent[];
-  readonly digest: Uint8Array;
 }
 
 /** Signatures and intents of a payload: a SwapPayload, else a TokenPayload (no intents), else none. */
@@ -68,50 +58,18 @@ export function swapPayloadOf(payload: Uint8Array): SwapPayload {
   return { signatures: [...signaturesOf(payload)], intents: [] };
 }
 
-/**
- * Views already read, by the argument value (null: not a view). The executor hands one view to
- * every predicate of a transaction; each swap owner reads it once. Keyed by identity: DataValues
- * are never mutated.
- */
-const views = new WeakMap<DataValue, View | null>();
+const withPayload = new WeakMap<DeclaredView, View>();
 
+/** The view bound to its Declared transaction (apps/token `declaredViewOf`), with its swap payload. */
 function viewOf(args: readonly DataValue[]): View | undefined {
-  if (args.length !== 1) return undefined;
-  const arg = args[0]!;
-  let view = views.get(arg);
-  if (view === undefined) {
-    view = readView(arg) ?? null;
-    views.set(arg, view);
+  const view = declaredViewOf(args);
+  if (view === undefined) return undefined;
+  let v = withPayload.get(view);
+  if (v === undefined) {
+    v = { ...view, ...swapPayloadOf(view.declared.payload) };
+    withPayload.set(view, v);
   }
-  return view ?? undefined;
-}
-
-/** The view bound to its Declared transaction: its notes must be exactly the declared ones. */
-function readView(arg: DataValue): View | undefined {
-  let tx: { inputs: Note[]; outputs: Note[]; extradata: Uint8Array };
-  try {
-    tx = TxView.fromValue(arg);
-  } catch {
-    return undefined;
-  }
-  const d = tryDecode(Declared, tx.extradata);
-  if (!d.ok) return undefined;
-  const declared = d.value;
-  if (declared.inputs.length !== tx.inputs.length || declared.outputs.length !== tx.outputs.length)
-    return undefined;
-  for (let i = 0; i < tx.inputs.length; i++)
-    if (!bytesEqual(noteKey(tx.inputs[i]!), declared.inputs[i]!)) return undefined;
-  for (let i = 0; i < tx.outputs.length; i++)
-    if (!bytesEqual(encode(NoteSchema, tx.outputs[i]!), encode(NoteSchema, declared.outputs[i]!)))
-      return undefined;
-  const payload = swapPayloadOf(declared.payload);
-  return {
-    inputs: tx.inputs,
-    outputs: tx.outputs,
-    signatures: payload.signatures,
-    intents: payload.intents,
-    digest: declaredDigest(declared),
-  };
+  return v;
 }
 
 /** The asset a token-valued note holds, named as intents name it (format.ts `assetKey`). */

@@ -36,10 +36,17 @@ export const CONSERVATION_NAME = 'token-conservation';
 export const OWNER_NAME = 'ed25519-owner';
 export const PREDICATE_VERSION = '1';
 
-interface View {
+/**
+ * A predicate's argument read as a transaction view bound to its Declared transaction: the notes
+ * the executor shows are exactly the declared ones (same keys, same outputs, same order), so
+ * whatever signs the Declared transaction covers precisely what is consumed and created. Shared
+ * by every application whose predicates take Declared transactions (apps/swap too).
+ */
+export interface DeclaredView {
   readonly inputs: readonly Note[];
   readonly outputs: readonly Note[];
-  readonly signatures: readonly SignatureEntry[];
+  readonly declared: Declared;
+  /** what signatures over the transaction sign (format.ts `declaredDigest`) */
   readonly digest: Uint8Array;
 }
 
@@ -49,10 +56,10 @@ interface View {
  * owner's, so the view is decoded, checked and digested once. Keyed by identity: DataValues are
  * never mutated.
  */
-const views = new WeakMap<DataValue, View | null>();
+const views = new WeakMap<DataValue, DeclaredView | null>();
 
-/** The predicate argument as a view bound to its Declared transaction, or undefined. */
-function viewOf(args: readonly DataValue[]): View | undefined {
+/** The predicate arguments as a view bound to its Declared transaction, or undefined. */
+export function declaredViewOf(args: readonly DataValue[]): DeclaredView | undefined {
   if (args.length !== 1) return undefined;
   const arg = args[0]!;
   let view = views.get(arg);
@@ -63,7 +70,7 @@ function viewOf(args: readonly DataValue[]): View | undefined {
   return view ?? undefined;
 }
 
-function readView(arg: DataValue): View | undefined {
+function readView(arg: DataValue): DeclaredView | undefined {
   let tx: { inputs: Note[]; outputs: Note[]; extradata: Uint8Array };
   try {
     tx = TxView.fromValue(arg);
@@ -80,12 +87,25 @@ function readView(arg: DataValue): View | undefined {
   for (let i = 0; i < tx.outputs.length; i++)
     if (!bytesEqual(encode(NoteSchema, tx.outputs[i]!), encode(NoteSchema, declared.outputs[i]!)))
       return undefined;
-  return {
-    inputs: tx.inputs,
-    outputs: tx.outputs,
-    signatures: signaturesOf(declared.payload),
-    digest: declaredDigest(declared),
-  };
+  return { inputs: tx.inputs, outputs: tx.outputs, declared, digest: declaredDigest(declared) };
+}
+
+/** A view with the token payload's signatures. */
+interface View extends DeclaredView {
+  readonly signatures: readonly SignatureEntry[];
+}
+
+const signed = new WeakMap<DeclaredView, View>();
+
+function viewOf(args: readonly DataValue[]): View | undefined {
+  const view = declaredViewOf(args);
+  if (view === undefined) return undefined;
+  let v = signed.get(view);
+  if (v === undefined) {
+    v = { ...view, signatures: signaturesOf(view.declared.payload) };
+    signed.set(view, v);
+  }
+  return v;
 }
 
 const verdict = (ok: boolean, gasUsed = 0): EvalResult => ({ ok: true, value: V.bool(ok), gasUsed });
