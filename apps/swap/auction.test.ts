@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { propParams } from '../../props/config.ts';
 import { eligible, type Order, type Prices, ringClears, settlementViolation } from './auction.ts';
 import { DEFAULT_FLOW_OPTIONS, flowsAtPrices, gainPerValue } from './flow.ts';
-import { clearingPrices, DEFAULT_PRICE_OPTIONS, pricesServing } from './prices.ts';
+import { clearingPrices, DEFAULT_PRICE_OPTIONS, pricesServing, servable } from './prices.ts';
 import { solveBatch } from './solve.ts';
 
 const ASSETS = ['a', 'b', 'c', 'd', 'e'];
@@ -93,6 +93,43 @@ describe('clearing prices', () => {
       ),
       propParams('apps.swap.prices-serving', 300),
     );
+  });
+});
+
+describe('servable', () => {
+  it('agrees with the exact test, on the boundary too', () => {
+    // limits near 1 so that rings often sit within float noise of ∏W = ∏G, and exact boundaries
+    const near = fc
+      .tuple(fc.bigInt({ min: 1n, max: 10n ** 30n }), fc.integer({ min: -2, max: 2 }))
+      .map(([g, d]): [bigint, bigint] => [g, g + BigInt(d) > 0n ? g + BigInt(d) : g]);
+    let feasible = 0;
+    let infeasible = 0;
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 4 }), fc.integer({ min: 1, max: 4 }), near), {
+          minLength: 1,
+          maxLength: 10,
+        }),
+        (raw) => {
+          const orders = raw.map(
+            ([sell, step, [give, want]], i): Order => ({
+              id: `o${i}`,
+              sell: ASSETS[sell]!,
+              buy: ASSETS[(sell + step) % 5]!,
+              give,
+              want,
+              partial: true,
+            }),
+          );
+          const exact = pricesServing(orders) !== undefined;
+          expect(servable(orders)).toBe(exact);
+          if (exact) feasible++;
+          else infeasible++;
+        },
+      ),
+      propParams('apps.swap.servable', 300),
+    );
+    expect(Math.min(feasible, infeasible)).toBeGreaterThan(0);
   });
 });
 
