@@ -18,10 +18,9 @@
  * Loading the WebAssembly is asynchronous; a loaded solver answers synchronously and
  * deterministically (HiGHS runs single-threaded with a fixed seed), so an engine can hold one.
  */
-// the package's types are written as ESM but its package.json says CommonJS, so TypeScript sees the
-// loader as `default` of the module; Node loads its ESM build, whose namespace has the same shape
-
 import type { Highs, ModelData, ModelStatusCode } from 'highs';
+// the package's types are written as ESM but its package.json says CommonJS, so TypeScript places
+// the loader at `default.default`; Node loads the ESM build, where it is `default`: take either
 import * as highsModule from 'highs';
 import { eligible, type Order, type Prices } from './auction.ts';
 import { DEFAULT_FLOW_OPTIONS, gainPerValue } from './flow.ts';
@@ -199,9 +198,6 @@ function solveModel(
         mip_max_nodes: opts.maxNodes,
         mip_rel_gap: 0,
         mip_abs_gap: 0,
-        small_matrix_value: 1e-12,
-        primal_feasibility_tolerance: 1e-9,
-        mip_feasibility_tolerance: 1e-9,
         random_seed: 0,
       });
       const { modelStatus } = m.run();
