@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { propParams } from '../../props/config.ts';
 import { dustOf, type Order, settlementViolation } from './auction.ts';
 import { DEFAULT_EXACT_OPTIONS, type ExactSolver, ExactSolverError, loadExactSolver } from './exact.ts';
-import { flowsAtPrices, settle } from './flow.ts';
+import { DEFAULT_FLOW_OPTIONS, flowsAtPrices, settle } from './flow.ts';
 import { clearingPrices } from './prices.ts';
 import { DEFAULT_SOLVE_OPTIONS, solveBatch } from './solve.ts';
 import { anyBatch, bruteForceObjective, volumeObjective } from './testing.ts';
@@ -59,9 +59,10 @@ describe('exact volumes (HiGHS)', () => {
     expect(withFillOrKill).toBeGreaterThan(0);
   });
 
-  it('takes the fill-or-kill pair the heuristic drops', () => {
+  it('takes the fill-or-kill pair that dropping part-filled orders loses', () => {
     // at 1:1 prices flow.ts fills y with x (the better gain) and w with the rest of y; w is then
-    // part-filled, dropped, and y with it: nothing trades. The optimum is w and y, all of both.
+    // part-filled, dropped, and y with it: nothing trades. The optimum is w and y, all of both
+    // (which flow.ts's forcing pass finds too).
     const orders: Order[] = [
       { id: 'x', sell: 'a', buy: 'b', give: 6n, want: 5n, partial: true },
       { id: 'w', sell: 'a', buy: 'b', give: 10n, want: 9n, partial: false },
@@ -71,7 +72,13 @@ describe('exact volumes (HiGHS)', () => {
       ['a', 1n],
       ['b', 1n],
     ]);
-    expect(flowsAtPrices(orders, prices).size).toBe(0);
+    expect(flowsAtPrices(orders, prices, { ...DEFAULT_FLOW_OPTIONS, forceFillOrKill: false }).size).toBe(0);
+    expect(flowsAtPrices(orders, prices)).toEqual(
+      new Map([
+        ['w', 10n],
+        ['y', 10n],
+      ]),
+    );
     const got = exact.solveVolumes(orders, prices);
     expect(got.flows).toEqual(
       new Map([

@@ -11,7 +11,9 @@
  * can lie on a best cycle, so Bellman-Ford runs on at most |assets|² edges whatever the number of
  * orders. Within a pair the flow fills orders cheapest first, so a pair is held as a prefix of full
  * orders and one part-filled (`Pair`), and each search costs O(|assets|³) whatever the number of
- * orders. A fill-or-kill order that ends part-filled is dropped and the rest solved again.
+ * orders. Fill-or-kill orders left part-filled are resolved two ways and the better result kept:
+ * dropped and the rest solved again; or first given priority over every other order (filled before
+ * anything else), and dropped only if even then part-filled. exact.ts solves this part exactly.
  *
  * Every unit of value also earns `volumeWeight` (1e-9): among solutions of equal surplus the one
  * trading more wins, so a ring whose limits leave no surplus at all (∏W = ∏G) still trades.
@@ -29,9 +31,15 @@ export interface FlowOptions {
   /** cycle cancellations at most, per solve (a limit on the search) */
   readonly maxCancels: number;
   readonly volumeWeight: number;
+  /** also try giving part-filled fill-or-kill orders priority, and keep the better result */
+  readonly forceFillOrKill: boolean;
 }
 
-export const DEFAULT_FLOW_OPTIONS: FlowOptions = { maxCancels: 200_000, volumeWeight: 1e-9 };
+export const DEFAULT_FLOW_OPTIONS: FlowOptions = {
+  maxCancels: 200_000,
+  volumeWeight: 1e-9,
+  forceFillOrKill: true,
+};
 
 /** The smaller of two bigints (Math.min takes numbers only). */
 function smaller(a: bigint, b: bigint): bigint {
@@ -87,25 +95,69 @@ export function flowsAtPrices(
   prices: Prices,
   opts: FlowOptions = DEFAULT_FLOW_OPTIONS,
 ): Map<string, bigint> {
-  let active = orders.filter((o) => eligible(o, prices));
-  for (let round = 0; round <= orders.length; round++) {
-    const flows = circulation(active, prices, opts);
-    const partFilled = new Set(
-      active
-        .filter((o) => !o.partial)
-        .filter((o) => {
-          const f = flows.get(o.id) ?? 0n;
-          return f > 0n && f < prices.get(o.sell)! * o.give;
-        })
-        .map((o) => o.id),
-    );
-    if (partFilled.size === 0) return flows;
-    active = active.filter((o) => !partFilled.has(o.id));
+  const eligibleOrders = orders.filter((o) => eligible(o, prices));
+  const dropping = resolveFillOrKill(eligibleOrders, prices, opts, false);
+  if (!opts.forceFillOrKill) return dropping;
+  const forcing = resolveFillOrKill(eligibleOrders, prices, opts, true);
+  return objectiveOf(eligibleOrders, prices, forcing, opts) >
+    objectiveOf(eligibleOrders, prices, dropping, opts)
+    ? forcing
+    : dropping;
+}
+
+function objectiveOf(
+  orders: readonly Order[],
+  prices: Prices,
+  flows: ReadonlyMap<string, bigint>,
+  opts: FlowOptions,
+): number {
+  let total = 0;
+  for (const o of orders) {
+    const f = flows.get(o.id);
+    if (f !== undefined) total += (gainPerValue(o, prices) + opts.volumeWeight) * Number(f);
+  }
+  return total;
+}
+
+/**
+ * Circulations until no fill-or-kill order is left part-filled. Dropping: each part-filled one
+ * leaves and the rest is solved again. Forcing: a part-filled one first gets priority over every
+ * other order (the circulation fills it before anything else), and leaves only when even then it
+ * ends part-filled; one already full keeps its priority, so later rounds cannot undo it.
+ */
+function resolveFillOrKill(
+  eligibleOrders: readonly Order[],
+  prices: Prices,
+  opts: FlowOptions,
+  force: boolean,
+): Map<string, bigint> {
+  let active = eligibleOrders;
+  const forced = new Set<string>();
+  for (let round = 0; round <= 2 * eligibleOrders.length; round++) {
+    const flows = circulation(active, prices, opts, forced);
+    const partFilled = active.filter((o) => {
+      if (o.partial) return false;
+      const f = flows.get(o.id) ?? 0n;
+      return f > 0n && f < prices.get(o.sell)! * o.give;
+    });
+    if (partFilled.length === 0) return flows;
+    const drop = new Set(partFilled.filter((o) => !force || forced.has(o.id)).map((o) => o.id));
+    if (force) for (const o of partFilled) forced.add(o.id);
+    for (const id of drop) forced.delete(id);
+    active = active.filter((o) => !drop.has(o.id));
   }
   return new Map();
 }
 
-function circulation(orders: readonly Order[], prices: Prices, opts: FlowOptions): Map<string, bigint> {
+/** Priority of a forced order: far above any gain (at most 1 per unit of value). */
+const FORCED = 1_000;
+
+function circulation(
+  orders: readonly Order[],
+  prices: Prices,
+  opts: FlowOptions,
+  forced: ReadonlySet<string>,
+): Map<string, bigint> {
   const index = new Map<string, number>();
   const node = (a: string) => {
     let i = index.get(a);
@@ -120,7 +172,7 @@ function circulation(orders: readonly Order[], prices: Prices, opts: FlowOptions
     const edge: Edge = {
       order: o,
       cap: prices.get(o.sell)! * o.give,
-      cost: -(gainPerValue(o, prices) + opts.volumeWeight),
+      cost: -(gainPerValue(o, prices) + opts.volumeWeight) - (forced.has(o.id) ? FORCED : 0),
     };
     const key = `${o.sell}>${o.buy}`;
     let p = byPair.get(key);

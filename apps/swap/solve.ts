@@ -7,7 +7,8 @@
  * The volumes are exact (a MIP solved by HiGHS, exact.ts) when the caller holds a loaded exact
  * solver and the batch has at most `exactUpTo` orders; otherwise, or when HiGHS does not prove an
  * optimum within its limits, the heuristic (flow.ts) answers. The threshold keeps a batch's
- * branch-and-bound well inside a block interval: about 50 ms at 200 orders over 20 assets.
+ * branch-and-bound well inside a block interval: measured about 0.15 s at 200 random orders over 20
+ * assets, about 3 s at 1,000.
  */
 import { type Order, type Settlement, settlementViolation, surplusValue } from './auction.ts';
 import { type ExactSolver, ExactSolverError } from './exact.ts';
