@@ -22,7 +22,7 @@ import { clearingPrices } from '../apps/swap/prices.ts';
 import { solveBatch } from '../apps/swap/solve.ts';
 import { volumeObjective } from '../apps/swap/testing.ts';
 import { Random } from '../runtime/random.ts';
-import { fastestAlternating, report } from './report.ts';
+import { report } from './report.ts';
 
 const ASSETS = 20;
 
@@ -77,24 +77,24 @@ export default async function solverBench(): Promise<void> {
   });
 
   const byId = new Map(large.map((o) => [o.id, o]));
+  let t = performance.now();
   const solved = solveBatch(large);
+  let solveMs = performance.now() - t;
   if (!solved.ok) throw new Error(`solver bench: ${solved.reason}`);
   const settlement = solved.settlement;
-  const [solveMs, checkMs] = await fastestAlternating(
-    3,
-    () => {
-      const t = performance.now();
-      solveBatch(large);
-      return performance.now() - t;
-    },
-    () => {
-      const t = performance.now();
-      for (let k = 0; k < 100; k++)
-        if (settlementViolation(byId, settlement) !== undefined)
-          throw new Error('solver bench: bad settlement');
-      return (performance.now() - t) / 100;
-    },
-  );
+  const check = () => {
+    const start = performance.now();
+    for (let k = 0; k < 100; k++)
+      if (settlementViolation(byId, settlement) !== undefined)
+        throw new Error('solver bench: bad settlement');
+    return (performance.now() - start) / 100;
+  };
+  let checkMs = check();
+  // once more each, alternating, keeping the fastest: other processes share the cores
+  t = performance.now();
+  solveBatch(large);
+  solveMs = Math.min(solveMs, performance.now() - t);
+  checkMs = Math.min(checkMs, check());
   const solveRate = (large.length * 1000) / solveMs;
   const checkRate = (large.length * 1000) / checkMs;
   report({
@@ -102,6 +102,6 @@ export default async function solverBench(): Promise<void> {
     value: solveRate,
     unit: 'intents/s',
     ratio: solveRate / checkRate,
-    vs: `settlementViolation on the same settlement (${settlement.fills.length} fills of 10,000 intents)`,
+    vs: `settlementViolation on the same settlement (${settlement.fills.length} fills of 10,000 intents, ${Math.round(checkRate)} intents/s)`,
   });
 }
