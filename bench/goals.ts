@@ -35,6 +35,10 @@ export const GOALS: Readonly<Record<string, Goal>> = {
   'scaling.executor': ratioAtMost(1.25, 'issue 16'),
   'runtime.hop': ratioAtLeast(0.5, 'issue 15'),
   'consensus.verify': ratioAtLeast(0.8, 'bench/consensus.bench.ts'),
+  // heuristic volumes at the clearing prices against the HiGHS optimum (1,000 intents) and the LP
+  // relaxation bound (10,000 intents)
+  'solver.quality': ratioAtLeast(0.95, 'issue 17'),
+  'solver.quality.10k': ratioAtLeast(0.95, 'issue 17'),
 };
 
 export interface BenchFigure {

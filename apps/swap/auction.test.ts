@@ -2,8 +2,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { propParams } from '../../props/config.ts';
 import { eligible, type Order, type Prices, ringClears, settlementViolation } from './auction.ts';
-import { DEFAULT_FLOW_OPTIONS, flowsAtPrices, gainPerValue } from './flow.ts';
-import { clearingPrices, DEFAULT_PRICE_OPTIONS, pricesServing } from './prices.ts';
+import { anyBatch, bruteForceObjective, volumeObjective } from './auction-testing.ts';
+import { flowsAtPrices } from './flow.ts';
+import { clearingPrices, DEFAULT_PRICE_OPTIONS, pricesServing, servable } from './prices.ts';
 import { solveBatch } from './solve.ts';
 
 const ASSETS = ['a', 'b', 'c', 'd', 'e'];
@@ -21,28 +22,6 @@ function ring(limits: readonly (readonly [bigint, bigint])[], partial = true): O
 }
 
 const byId = (orders: readonly Order[]) => new Map(orders.map((o) => [o.id, o]));
-
-const anyOrder = (id: number) =>
-  fc
-    .record({
-      sell: fc.integer({ min: 0, max: 4 }),
-      step: fc.integer({ min: 1, max: 4 }),
-      give: fc.bigInt({ min: 1n, max: 1_000_000n }),
-      want: fc.bigInt({ min: 1n, max: 1_000_000n }),
-      partial: fc.boolean(),
-    })
-    .map(
-      (r): Order => ({
-        id: `o${id}`,
-        sell: ASSETS[r.sell]!,
-        buy: ASSETS[(r.sell + r.step) % 5]!,
-        give: r.give,
-        want: r.want,
-        partial: r.partial,
-      }),
-    );
-const anyBatch = (max: number) =>
-  fc.integer({ min: 1, max }).chain((n) => fc.tuple(...Array.from({ length: n }, (_, i) => anyOrder(i))));
 
 describe('clearing prices', () => {
   it('ring condition: clears exactly when the product of the limit prices is at most 1', () => {
@@ -93,6 +72,43 @@ describe('clearing prices', () => {
       ),
       propParams('apps.swap.prices-serving', 300),
     );
+  });
+});
+
+describe('servable', () => {
+  it('agrees with the exact test, on the boundary too', () => {
+    // limits near 1 so that rings often sit within float noise of ∏W = ∏G, and exact boundaries
+    const near = fc
+      .tuple(fc.bigInt({ min: 1n, max: 10n ** 30n }), fc.integer({ min: -2, max: 2 }))
+      .map(([g, d]): [bigint, bigint] => [g, g + BigInt(d) > 0n ? g + BigInt(d) : g]);
+    let feasible = 0;
+    let infeasible = 0;
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 4 }), fc.integer({ min: 1, max: 4 }), near), {
+          minLength: 1,
+          maxLength: 10,
+        }),
+        (raw) => {
+          const orders = raw.map(
+            ([sell, step, [give, want]], i): Order => ({
+              id: `o${i}`,
+              sell: ASSETS[sell]!,
+              buy: ASSETS[(sell + step) % 5]!,
+              give,
+              want,
+              partial: true,
+            }),
+          );
+          const exact = pricesServing(orders) !== undefined;
+          expect(servable(orders)).toBe(exact);
+          if (exact) feasible++;
+          else infeasible++;
+        },
+      ),
+      propParams('apps.swap.servable', 300),
+    );
+    expect(Math.min(feasible, infeasible)).toBeGreaterThan(0);
   });
 });
 
@@ -201,60 +217,6 @@ describe('the batch solver', () => {
   });
 });
 
-/**
- * Brute force of the volumes at fixed prices: every vertex of the flow polytope (each order at 0,
- * at capacity, or free, the free ones a forest solved exactly by peeling leaves), the best by the
- * same objective the solver maximises.
- */
-function bruteForceObjective(orders: readonly Order[], prices: Prices): number {
-  const es = orders.filter((o) => eligible(o, prices));
-  const cap = es.map((o) => prices.get(o.sell)! * o.give);
-  const weight = es.map((o) => gainPerValue(o, prices) + DEFAULT_FLOW_OPTIONS.volumeWeight);
-  let best = 0;
-  const states = es.map(() => 0);
-  const total = 3 ** es.length;
-  for (let code = 0; code < total; code++) {
-    let c = code;
-    for (let i = 0; i < es.length; i++) {
-      states[i] = c % 3;
-      c = Math.floor(c / 3);
-    }
-    const flow = es.map((_, i) => (states[i] === 1 ? cap[i]! : 0n));
-    // net inflow each asset needs from the free orders
-    const need = new Map<string, bigint>();
-    for (let i = 0; i < es.length; i++) {
-      need.set(es[i]!.buy, (need.get(es[i]!.buy) ?? 0n) - flow[i]!);
-      need.set(es[i]!.sell, (need.get(es[i]!.sell) ?? 0n) + flow[i]!);
-    }
-    const free = new Set(es.map((_, i) => i).filter((i) => states[i] === 2));
-    let ok = true;
-    while (free.size > 0 && ok) {
-      // a leaf: an asset touched by exactly one free order fixes that order's flow
-      const degree = new Map<string, number[]>();
-      for (const i of free)
-        for (const a of [es[i]!.sell, es[i]!.buy]) degree.set(a, [...(degree.get(a) ?? []), i]);
-      const leaf = [...degree].find(([, list]) => list.length === 1);
-      if (leaf === undefined) {
-        ok = false; // a cycle of free orders: not a vertex
-        break;
-      }
-      const [asset, [i]] = leaf as [string, [number]];
-      const o = es[i]!;
-      // the free order must bring `need` into the asset (as the buyer) or take it out (as the seller)
-      const f = o.buy === asset ? need.get(asset)! : -need.get(asset)!;
-      if (f < 0n || f > cap[i]!) ok = false;
-      flow[i] = f;
-      need.set(o.buy, need.get(o.buy)! - f);
-      need.set(o.sell, need.get(o.sell)! + f);
-      free.delete(i);
-    }
-    if (!ok || [...need.values()].some((x) => x !== 0n)) continue;
-    const value = es.reduce((sum, _, i) => sum + weight[i]! * Number(flow[i]!), 0);
-    if (value > best) best = value;
-  }
-  return best;
-}
-
 describe('volumes at fixed prices', () => {
   it('reach the brute-force optimum on small batches of partial orders', () => {
     let trading = 0;
@@ -264,14 +226,7 @@ describe('volumes at fixed prices', () => {
         const { prices } = clearingPrices(orders);
         if (prices.size === 0) return;
         const flows = flowsAtPrices(orders, prices);
-        const got = orders.reduce(
-          (sum, o) =>
-            sum +
-            (eligible(o, prices)
-              ? (gainPerValue(o, prices) + DEFAULT_FLOW_OPTIONS.volumeWeight) * Number(flows.get(o.id) ?? 0n)
-              : 0),
-          0,
-        );
+        const got = volumeObjective(orders, prices, flows);
         const best = bruteForceObjective(orders, prices);
         if (best > 0) trading++;
         expect(Math.abs(got - best)).toBeLessThanOrEqual(1e-9 * Math.max(1, best));

@@ -9,7 +9,11 @@
  * earns g = 1 − W·pY/(G·pX) of surplus. Negative-cycle cancelling on the residual graph finds
  * the optimum for partial orders: for each ordered asset pair only the residual edge of least cost
  * can lie on a best cycle, so Bellman-Ford runs on at most |assets|² edges whatever the number of
- * orders. A fill-or-kill order that ends part-filled is dropped and the rest solved again.
+ * orders. Within a pair the flow fills orders cheapest first, so a pair is held as a prefix of full
+ * orders and one part-filled (`Pair`), and each search costs O(|assets|³) whatever the number of
+ * orders. Fill-or-kill orders left part-filled are resolved two ways and the better result kept:
+ * dropped and the rest solved again; or first given priority over every other order (filled before
+ * anything else), and dropped only if even then part-filled. exact.ts solves this part exactly.
  *
  * Every unit of value also earns `volumeWeight` (1e-9): among solutions of equal surplus the one
  * trading more wins, so a ring whose limits leave no surplus at all (∏W = ∏G) still trades.
@@ -27,9 +31,15 @@ export interface FlowOptions {
   /** cycle cancellations at most, per solve (a limit on the search) */
   readonly maxCancels: number;
   readonly volumeWeight: number;
+  /** also try giving part-filled fill-or-kill orders priority, and keep the better result */
+  readonly forceFillOrKill: boolean;
 }
 
-export const DEFAULT_FLOW_OPTIONS: FlowOptions = { maxCancels: 200_000, volumeWeight: 1e-9 };
+export const DEFAULT_FLOW_OPTIONS: FlowOptions = {
+  maxCancels: 200_000,
+  volumeWeight: 1e-9,
+  forceFillOrKill: true,
+};
 
 /** The smaller of two bigints (Math.min takes numbers only). */
 function smaller(a: bigint, b: bigint): bigint {
@@ -51,17 +61,29 @@ export function gainPerValue(o: Order, prices: Prices): number {
 
 interface Edge {
   readonly order: Order;
-  readonly from: number;
-  readonly to: number;
   readonly cap: bigint;
   readonly cost: number;
-  flow: bigint;
 }
 
+/**
+ * The orders of one ordered asset pair, cheapest first. A best cycle only ever pushes onto the
+ * cheapest order with room and takes back from the dearest with some flow, so the pair's flow is
+ * always a prefix: orders before `next` full, `next` holding `part`, the rest empty.
+ */
+interface Pair {
+  readonly from: number;
+  readonly to: number;
+  readonly edges: readonly Edge[];
+  next: number;
+  part: bigint;
+}
+
+/** A residual arc: more flow onto a pair (forward) or less (backward), at this cost per unit. */
 interface Arc {
-  edge: Edge;
-  forward: boolean;
-  cost: number;
+  readonly pair: Pair;
+  readonly forward: boolean;
+  readonly cost: number;
+  readonly room: bigint;
 }
 
 /**
@@ -73,25 +95,69 @@ export function flowsAtPrices(
   prices: Prices,
   opts: FlowOptions = DEFAULT_FLOW_OPTIONS,
 ): Map<string, bigint> {
-  let active = orders.filter((o) => eligible(o, prices));
-  for (let round = 0; round <= orders.length; round++) {
-    const flows = circulation(active, prices, opts);
-    const partFilled = new Set(
-      active
-        .filter((o) => !o.partial)
-        .filter((o) => {
-          const f = flows.get(o.id) ?? 0n;
-          return f > 0n && f < prices.get(o.sell)! * o.give;
-        })
-        .map((o) => o.id),
-    );
-    if (partFilled.size === 0) return flows;
-    active = active.filter((o) => !partFilled.has(o.id));
+  const eligibleOrders = orders.filter((o) => eligible(o, prices));
+  const dropping = resolveFillOrKill(eligibleOrders, prices, opts, false);
+  if (!opts.forceFillOrKill) return dropping;
+  const forcing = resolveFillOrKill(eligibleOrders, prices, opts, true);
+  return objectiveOf(eligibleOrders, prices, forcing, opts) >
+    objectiveOf(eligibleOrders, prices, dropping, opts)
+    ? forcing
+    : dropping;
+}
+
+function objectiveOf(
+  orders: readonly Order[],
+  prices: Prices,
+  flows: ReadonlyMap<string, bigint>,
+  opts: FlowOptions,
+): number {
+  let total = 0;
+  for (const o of orders) {
+    const f = flows.get(o.id);
+    if (f !== undefined) total += (gainPerValue(o, prices) + opts.volumeWeight) * Number(f);
+  }
+  return total;
+}
+
+/**
+ * Circulations until no fill-or-kill order is left part-filled. Dropping: each part-filled one
+ * leaves and the rest is solved again. Forcing: a part-filled one first gets priority over every
+ * other order (the circulation fills it before anything else), and leaves only when even then it
+ * ends part-filled; one already full keeps its priority, so later rounds cannot undo it.
+ */
+function resolveFillOrKill(
+  eligibleOrders: readonly Order[],
+  prices: Prices,
+  opts: FlowOptions,
+  force: boolean,
+): Map<string, bigint> {
+  let active = eligibleOrders;
+  const forced = new Set<string>();
+  for (let round = 0; round <= 2 * eligibleOrders.length; round++) {
+    const flows = circulation(active, prices, opts, forced);
+    const partFilled = active.filter((o) => {
+      if (o.partial) return false;
+      const f = flows.get(o.id) ?? 0n;
+      return f > 0n && f < prices.get(o.sell)! * o.give;
+    });
+    if (partFilled.length === 0) return flows;
+    const drop = new Set(partFilled.filter((o) => !force || forced.has(o.id)).map((o) => o.id));
+    if (force) for (const o of partFilled) forced.add(o.id);
+    for (const id of drop) forced.delete(id);
+    active = active.filter((o) => !drop.has(o.id));
   }
   return new Map();
 }
 
-function circulation(orders: readonly Order[], prices: Prices, opts: FlowOptions): Map<string, bigint> {
+/** Priority of a forced order: far above any gain (at most 1 per unit of value). */
+const FORCED = 1_000;
+
+function circulation(
+  orders: readonly Order[],
+  prices: Prices,
+  opts: FlowOptions,
+  forced: ReadonlySet<string>,
+): Map<string, bigint> {
   const index = new Map<string, number>();
   const node = (a: string) => {
     let i = index.get(a);
@@ -101,44 +167,85 @@ function circulation(orders: readonly Order[], prices: Prices, opts: FlowOptions
     }
     return i;
   };
-  const edges: Edge[] = orders.map((o) => ({
-    order: o,
-    from: node(o.sell),
-    to: node(o.buy),
-    cap: prices.get(o.sell)! * o.give,
-    cost: -(gainPerValue(o, prices) + opts.volumeWeight),
-    flow: 0n,
+  const byPair = new Map<string, { from: number; to: number; edges: { edge: Edge; at: number }[] }>();
+  orders.forEach((o, at) => {
+    const edge: Edge = {
+      order: o,
+      cap: prices.get(o.sell)! * o.give,
+      cost: -(gainPerValue(o, prices) + opts.volumeWeight) - (forced.has(o.id) ? FORCED : 0),
+    };
+    const key = `${o.sell}>${o.buy}`;
+    let p = byPair.get(key);
+    if (p === undefined) {
+      p = { from: node(o.sell), to: node(o.buy), edges: [] };
+      byPair.set(key, p);
+    }
+    p.edges.push({ edge, at });
+  });
+  const pairs: Pair[] = [...byPair.values()].map((p) => ({
+    from: p.from,
+    to: p.to,
+    // cheapest first; among equal costs, in batch order
+    edges: p.edges.sort((a, b) => a.edge.cost - b.edge.cost || a.at - b.at).map((e) => e.edge),
+    next: 0,
+    part: 0n,
   }));
   const n = index.size;
   for (let cancels = 0; cancels < opts.maxCancels; cancels++) {
-    const cycle = negativeCycle(n, edges);
+    const cycle = negativeCycle(n, pairs);
     if (cycle === undefined) break;
-    let push: bigint | undefined;
-    for (const a of cycle) {
-      const room = a.forward ? a.edge.cap - a.edge.flow : a.edge.flow;
-      if (push === undefined || room < push) push = room;
-    }
-    for (const a of cycle) a.edge.flow += a.forward ? push! : -push!;
+    let push = cycle[0]!.room;
+    for (const a of cycle) if (a.room < push) push = a.room;
+    for (const a of cycle) shift(a.pair, a.forward ? push : -push);
   }
   const out = new Map<string, bigint>();
-  for (const e of edges) if (e.flow > 0n) out.set(e.order.id, e.flow);
+  for (const p of pairs) {
+    for (let i = 0; i < p.next; i++) out.set(p.edges[i]!.order.id, p.edges[i]!.cap);
+    if (p.part > 0n) out.set(p.edges[p.next]!.order.id, p.part);
+  }
   return out;
 }
 
+/** Moves `delta` of flow onto (or, negative, off) a pair, within one order's room (its arc's). */
+function shift(p: Pair, delta: bigint): void {
+  if (delta > 0n) {
+    p.part += delta;
+    if (p.part === p.edges[p.next]!.cap) {
+      p.next++;
+      p.part = 0n;
+    }
+  } else if (p.part > 0n) p.part += delta;
+  else {
+    p.next--;
+    p.part = p.edges[p.next]!.cap + delta;
+  }
+}
+
+/** The pair's residual arcs: onto its cheapest order with room, off its dearest with flow. */
+function arcsOf(p: Pair, offer: (from: number, to: number, arc: Arc) => void): void {
+  const e = p.edges[p.next];
+  if (e !== undefined) offer(p.from, p.to, { pair: p, forward: true, cost: e.cost, room: e.cap - p.part });
+  if (p.part > 0n) offer(p.to, p.from, { pair: p, forward: false, cost: -e!.cost, room: p.part });
+  else if (p.next > 0) {
+    const full = p.edges[p.next - 1]!;
+    offer(p.to, p.from, { pair: p, forward: false, cost: -full.cost, room: full.cap });
+  }
+}
+
 /** A cycle of residual arcs of negative total cost (beyond float noise), or undefined. */
-function negativeCycle(n: number, edges: readonly Edge[]): Arc[] | undefined {
+function negativeCycle(n: number, pairs: readonly Pair[]): Arc[] | undefined {
   // per ordered node pair, the cheapest residual arc
-  const best = new Map<number, Arc>();
+  const best: (Arc | undefined)[] = new Array(n * n);
   const offer = (from: number, to: number, arc: Arc) => {
     const k = from * n + to;
-    const b = best.get(k);
-    if (b === undefined || arc.cost < b.cost) best.set(k, arc);
+    const b = best[k];
+    if (b === undefined || arc.cost < b.cost) best[k] = arc;
   };
-  for (const e of edges) {
-    if (e.flow < e.cap) offer(e.from, e.to, { edge: e, forward: true, cost: e.cost });
-    if (e.flow > 0n) offer(e.to, e.from, { edge: e, forward: false, cost: -e.cost });
-  }
-  const arcs = [...best].map(([k, arc]) => ({ from: Math.floor(k / n), to: k % n, arc }));
+  for (const p of pairs) arcsOf(p, offer);
+  const arcs: { from: number; to: number; arc: Arc }[] = [];
+  best.forEach((arc, k) => {
+    if (arc !== undefined) arcs.push({ from: Math.floor(k / n), to: k % n, arc });
+  });
   const dist = new Float64Array(n);
   const pred: ({ from: number; arc: Arc } | undefined)[] = new Array(n);
   let relaxed = -1;

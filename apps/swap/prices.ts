@@ -169,21 +169,87 @@ export function clearingPrices(
   const served: Order[] = [];
   const ids = new Set<string>();
   const rings: Order[][] = [];
-  let prices: Prices = new Map();
   for (const ring of clearingRings(orders, opts)) {
     const fresh = ring.filter((o) => !ids.has(o.id));
     if (fresh.length === 0) {
       rings.push(ring); // served already: the prices let it trade
       continue;
     }
-    const p = pricesServing([...served, ...fresh]);
-    if (p === undefined) continue;
+    if (!servable([...served, ...fresh])) continue;
     for (const o of fresh) {
       served.push(o);
       ids.add(o.id);
     }
     rings.push(ring);
-    prices = p;
   }
-  return { prices, rings };
+  // the prices serving a set do not depend on the order it grew in: compute them once, at the end
+  if (served.length === 0) return { prices: new Map(), rings };
+  return { prices: pricesServing(served)!, rings };
+}
+
+/** Per edge, what floats may be off by in a log-space sum: far above their error, far below any real slack. */
+const LOG_MARGIN = 1e-9;
+
+/**
+ * Whether some prices serve every order of `orders` (as `pricesServing` would find), decided in log
+ * space where that is safe: a Bellman-Ford with every limit tightened by LOG_MARGIN that settles
+ * proves prices exist, one with every limit loosened by it that does not proves none do. Only a
+ * ring within the margins of ∏W = ∏G is left to the exact, slower, test. Exact as a whole: the
+ * float runs decide only where their error cannot change the answer.
+ */
+export function servable(orders: readonly Order[]): boolean {
+  const tight = logFeasible(orders, -LOG_MARGIN);
+  if (tight) return true;
+  const loose = logFeasible(orders, LOG_MARGIN);
+  if (!loose) return false;
+  return pricesServing(orders) !== undefined;
+}
+
+/** log(a) for a positive bigint of any size. */
+function logOf(a: bigint): number {
+  const x = Number(a);
+  if (Number.isFinite(x)) return Math.log(x);
+  const shift = BigInt(a.toString(16).length * 4 - 64);
+  return Math.log(Number(a >> shift)) + Number(shift) * Math.LN2;
+}
+
+/** log(G/W) per order, computed once: the greedy asks about the same orders many times. */
+const logLimits = new WeakMap<Order, number>();
+function logLimit(o: Order): number {
+  let l = logLimits.get(o);
+  if (l === undefined) {
+    l = logOf(o.give) - logOf(o.want);
+    logLimits.set(o, l);
+  }
+  return l;
+}
+
+/** Whether log pY <= log pX + log(G/W) + slack has a solution for every order (Bellman-Ford). */
+function logFeasible(orders: readonly Order[], slack: number): boolean {
+  const index = new Map<string, number>();
+  const node = (a: string) => {
+    let i = index.get(a);
+    if (i === undefined) {
+      i = index.size;
+      index.set(a, i);
+    }
+    return i;
+  };
+  const from = orders.map((o) => node(o.sell));
+  const to = orders.map((o) => node(o.buy));
+  const cost = orders.map((o) => logLimit(o) + slack);
+  const n = index.size;
+  const d = new Float64Array(n);
+  for (let round = 0; round <= n; round++) {
+    let changed = false;
+    for (let k = 0; k < orders.length; k++) {
+      const via = d[from[k]!]! + cost[k]!;
+      if (via < d[to[k]!]!) {
+        d[to[k]!] = via;
+        changed = true;
+      }
+    }
+    if (!changed) return true;
+  }
+  return false;
 }
