@@ -34,6 +34,23 @@ export interface Settlement {
   readonly fills: readonly OrderFill[];
 }
 
+/** Dense indices for assets, in the order first asked for (graph nodes of a batch's assets). */
+export function assetIndex(): {
+  readonly index: ReadonlyMap<string, number>;
+  readonly node: (asset: string) => number;
+} {
+  const index = new Map<string, number>();
+  const node = (asset: string) => {
+    let i = index.get(asset);
+    if (i === undefined) {
+      i = index.size;
+      index.set(asset, i);
+    }
+    return i;
+  };
+  return { index, node };
+}
+
 /** Whether an order may trade at these prices: what it sells buys at least its limit, pS·G >= pB·W. */
 export function eligible(order: Order, prices: Prices): boolean {
   const ps = prices.get(order.sell);

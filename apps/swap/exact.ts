@@ -22,7 +22,7 @@ import type { Highs, ModelData, ModelStatusCode } from 'highs';
 // the package's types are written as ESM but its package.json says CommonJS, so TypeScript places
 // the loader at `default.default`; Node loads the ESM build, where it is `default`: take either
 import * as highsModule from 'highs';
-import { eligible, type Order, type Prices } from './auction.ts';
+import { assetIndex, eligible, type Order, type Prices } from './auction.ts';
 import { DEFAULT_FLOW_OPTIONS, gainPerValue } from './flow.ts';
 
 export interface ExactOptions {
@@ -133,15 +133,7 @@ function buildModel(opts: ExactOptions, all: readonly Order[], prices: Prices): 
     throw new ExactSolverError('too-large', `${orders.length} eligible orders, more than ${opts.maxOrders}`);
   const caps = orders.map((o) => prices.get(o.sell)! * o.give);
   const weights = orders.map((o) => gainPerValue(o, prices) + opts.volumeWeight);
-  const index = new Map<string, number>();
-  const node = (a: string) => {
-    let i = index.get(a);
-    if (i === undefined) {
-      i = index.size;
-      index.set(a, i);
-    }
-    return i;
-  };
+  const { index, node } = assetIndex();
   const ends = orders.map((o) => [node(o.sell), node(o.buy)] as const);
   const assets = index.size;
   if (orders.length === 0) return { orders, caps, weights, assets, objectiveScale: 1, data: undefined };

@@ -19,6 +19,7 @@
  * trading more wins, so a ring whose limits leave no surplus at all (∏W = ∏G) still trades.
  */
 import {
+  assetIndex,
   boughtRange,
   eligible,
   type Order,
@@ -185,15 +186,7 @@ function circulation(
   opts: FlowOptions,
   forced: ReadonlySet<string>,
 ): Map<string, bigint> {
-  const index = new Map<string, number>();
-  const node = (a: string) => {
-    let i = index.get(a);
-    if (i === undefined) {
-      i = index.size;
-      index.set(a, i);
-    }
-    return i;
-  };
+  const { index, node } = assetIndex();
   const byPair = new Map<string, { from: number; to: number; edges: { edge: Edge; at: number }[] }>();
   orders.forEach((o, at) => {
     const edge: Edge = {

@@ -17,13 +17,19 @@
 import { nativeFn, predicateCommitment } from '../../engines/executor/natives.ts';
 import type { Note } from '../../engines/executor/notes.ts';
 import type { NativeDefinition, NativeRegistry } from '../../vm/native.ts';
-import type { EvalResult } from '../../vm/types.ts';
 import { toHex } from '../../wire/commit.ts';
 import { type FunctionValue, type Infer, s, tryDecode } from '../../wire/schema.ts';
 import { PUBLIC_KEY_BYTES, verify } from '../../wire/sign.ts';
-import { bytesEqual, type DataValue, V } from '../../wire/types.ts';
+import { bytesEqual, type DataValue } from '../../wire/types.ts';
 import { MAX_SIGNATURES, SignatureEntry, signaturesOf, tokenValueOf } from '../token/format.ts';
-import { type DeclaredView, declaredViewOf, SIGNATURE_GAS } from '../token/predicates.ts';
+import {
+  commitmentCache,
+  type DeclaredView,
+  declaredViewOf,
+  outOfGas,
+  SIGNATURE_GAS,
+  verdict,
+} from '../token/predicates.ts';
 import { fillViolation, limitOf } from './fill.ts';
 import { type AssetRef, assetKey, intentId, malformedTerms, SignedSwapIntent } from './format.ts';
 
@@ -132,25 +138,7 @@ export function intentViolation(
   return fillViolation(limitOf(t), { sold, bought });
 }
 
-const verdict = (ok: boolean, gasUsed = 0): EvalResult => ({ ok: true, value: V.bool(ok), gasUsed });
-const outOfGas = (gasLeft: number): EvalResult => ({
-  ok: false,
-  error: { code: 'out-of-gas', message: 'not enough gas to verify a signature' },
-  gasUsed: gasLeft,
-});
-
-/** Own commitments from configs, cached (bounded). */
-const commitments = new Map<string, Uint8Array>();
-function selfCommitment(config: Uint8Array): Uint8Array {
-  const k = toHex(config);
-  let c = commitments.get(k);
-  if (c === undefined) {
-    if (commitments.size >= 4096) commitments.clear();
-    c = predicateCommitment(nativeFn(SWAP_OWNER_NAME, SWAP_OWNER_VERSION, config));
-    commitments.set(k, c);
-  }
-  return c;
-}
+const selfCommitment = commitmentCache(SWAP_OWNER_NAME, SWAP_OWNER_VERSION);
 
 export const SWAP_OWNER: NativeDefinition = {
   name: SWAP_OWNER_NAME,

@@ -16,7 +16,7 @@
  * Exact: prices are ratios of products of amounts along shortest-path trees, made integers over a
  * common denominator.
  */
-import type { Order, Prices } from './auction.ts';
+import { assetIndex, type Order, type Prices } from './auction.ts';
 
 export interface PriceOptions {
   /** longest ring considered */
@@ -226,15 +226,7 @@ function logLimit(o: Order): number {
 
 /** Whether log pY <= log pX + log(G/W) + slack has a solution for every order (Bellman-Ford). */
 function logFeasible(orders: readonly Order[], slack: number): boolean {
-  const index = new Map<string, number>();
-  const node = (a: string) => {
-    let i = index.get(a);
-    if (i === undefined) {
-      i = index.size;
-      index.set(a, i);
-    }
-    return i;
-  };
+  const { index, node } = assetIndex();
   const from = orders.map((o) => node(o.sell));
   const to = orders.map((o) => node(o.buy));
   const cost = orders.map((o) => logLimit(o) + slack);

@@ -108,8 +108,10 @@ function viewOf(args: readonly DataValue[]): View | undefined {
   return v;
 }
 
-const verdict = (ok: boolean, gasUsed = 0): EvalResult => ({ ok: true, value: V.bool(ok), gasUsed });
-const outOfGas = (gasLeft: number): EvalResult => ({
+/** A predicate's answer: accept or reject, and the gas it used. */
+export const verdict = (ok: boolean, gasUsed = 0): EvalResult => ({ ok: true, value: V.bool(ok), gasUsed });
+/** A predicate that cannot afford the signature check it needs: all its gas is spent. */
+export const outOfGas = (gasLeft: number): EvalResult => ({
   ok: false,
   error: { code: 'out-of-gas', message: 'not enough gas to verify a signature' },
   gasUsed: gasLeft,
@@ -121,15 +123,18 @@ function signedBy(view: View, publicKey: Uint8Array): boolean {
   return entry !== undefined && verify(publicKey, view.digest, entry.signature);
 }
 
-/** A predicate's own commitment from its config, cached (bounded). */
-function commitmentCache(name: string): (config: Uint8Array) => Uint8Array {
+/** A native predicate's own commitment from its config, cached (bounded). */
+export function commitmentCache(
+  name: string,
+  version = PREDICATE_VERSION,
+): (config: Uint8Array) => Uint8Array {
   const cache = new Map<string, Uint8Array>();
   return (config) => {
     const k = toHex(config);
     let c = cache.get(k);
     if (c === undefined) {
       if (cache.size >= 4096) cache.clear();
-      c = predicateCommitment(nativeFn(name, PREDICATE_VERSION, config));
+      c = predicateCommitment(nativeFn(name, version, config));
       cache.set(k, c);
     }
     return c;
