@@ -10,22 +10,7 @@
  * predicate) and which key signs its hops. Every message travels in a `GossipNetMessage` naming
  * the overlay in the clear, as the mempool's names its instance.
  */
-import {
-  Attribute,
-  AttrValue,
-  Hop,
-  hopSigningBytes,
-  Intent,
-  IntentBody,
-  intentId,
-  NodeKey as Key,
-  MAX_ATTRIBUTES,
-  MAX_INPUTS,
-  MAX_PAYLOAD_BYTES,
-  MAX_ROUTE,
-  MAX_TOPIC_BYTES,
-  Topic,
-} from '../../wire/intent.ts';
+import { AttrValue, Intent, NodeKey as Key, MAX_PAYLOAD_BYTES, Topic } from '../../wire/intent.ts';
 import { Hash } from '../../wire/ledger.ts';
 import { type Infer, s } from '../../wire/schema.ts';
 
@@ -42,7 +27,7 @@ export {
   MAX_PAYLOAD_BYTES,
   MAX_ROUTE,
   MAX_TOPIC_BYTES,
-};
+} from '../../wire/intent.ts';
 
 export const MAX_FILTER_TOPICS = 64;
 export const MAX_FILTER_CLAUSES = 16;

@@ -121,7 +121,9 @@ export function candidates(s: SolverState): DeliveredIntent[] {
 
 /** Whether a batch is due: intents wait and `batchEvery` heights passed, or `batchSize` wait. */
 export function batchDue(s: SolverState): boolean {
-  const waiting = candidates(s).length;
+  // every intent in flight is held (forget removes both), so the rest are the candidates: no list
+  // built and sorted on every input only to be counted
+  const waiting = s.count - Object.keys(s.inFlight).length;
   if (waiting === 0) return false;
   return waiting >= s.config.batchSize || s.height - s.lastBatch >= BigInt(s.config.batchEvery);
 }
