@@ -3,6 +3,7 @@
  * lower-case hex, 64-bit integers as decimal strings. Every input is validated by the rpc kit;
  * what the node refuses comes back as a JSON-RPC error with a reason, never as a crash.
  */
+import { swapOwnerCommitment } from '../apps/swap/predicate.ts';
 import { ownerCommitment, tokenValueOf } from '../apps/token/index.ts';
 import { CONSENSUS_LIMITS } from '../engines/consensus/messages.ts';
 import { ConsensusStore } from '../engines/consensus/store.ts';
@@ -17,6 +18,7 @@ import { decode, encode } from '../wire/schema.ts';
 import { DEMO_ASSET, type NoteJson, tokenOf } from './client.ts';
 import type { Genesis } from './config.ts';
 import type { Indexer } from './indexer.ts';
+import { IntentRefused, type IntentServices, type IntentStats } from './intents.ts';
 import type { PeerNetwork } from './net/index.ts';
 import { ownerNotes } from './notes-query.ts';
 import { ERR, method, p, RpcError, type RpcMethods } from './rpc/index.ts';
@@ -47,6 +49,8 @@ export interface NodeStatus {
   epochKey: { epoch: string; publicKey: string } | null;
   peers: number;
   mempool: number;
+  /** intents pooled and what came of them (null without the gossip role) */
+  intents: ({ pool: number } & IntentStats) | null;
 }
 
 /** What the API reads of a node (LiveNode, node/node.ts, is one: this module does not import it). */
@@ -56,8 +60,23 @@ export interface ApiNode {
   readonly indexer: Indexer;
   readonly network: Pick<PeerNetwork, 'peers'>;
   readonly epochKey: EpochKey | undefined;
+  readonly intents: Pick<IntentServices, 'submit' | 'pool'> | undefined;
   status(): NodeStatus;
   submit(bytes: Uint8Array): Promise<AdmitReply>;
+}
+
+/**
+ * Which notes of a key: `token`, spendable by its signature (the token's owner predicate); `swap`,
+ * spendable only by settlements of its swap intents (apps/swap's swap-owner predicate).
+ */
+const ACCOUNTS = ['token', 'swap'] as const;
+const ownerOf = (account: string, owner: Uint8Array): Uint8Array =>
+  account === 'swap' ? swapOwnerCommitment(owner) : ownerCommitment(owner);
+
+function intentsOf(node: ApiNode): Pick<IntentServices, 'submit' | 'pool'> {
+  if (node.intents === undefined)
+    throw new RpcError(ERR.UNAVAILABLE, 'this node does not run intent gossip (add the gossip role)');
+  return node.intents;
 }
 
 export function nodeApi(node: ApiNode): RpcMethods {
@@ -87,6 +106,25 @@ export function nodeApi(node: ApiNode): RpcMethods {
           throw new RpcError(ERR.REJECTED, `rejected: ${r.reason ?? 'unknown'}`, { reason: r.reason });
         return { hash: r.hash === null ? null : toHex(r.hash) };
       },
+    }),
+    submitIntent: method({
+      description:
+        'publish a signed swap intent (hex of apps/swap SignedSwapIntent; its offered notes must be unspent swap-owner notes of its owner) to the intent gossip overlay, with an optional settlement-conditional fee; returns the intent id (needs the gossip role)',
+      params: p.object({ intent: p.hex({ maxBytes: 4096 }), fee: p.optional(p.u64()) }),
+      handler: async ({ intent, fee }) => {
+        const services = intentsOf(node);
+        try {
+          return await services.submit(intent, fee ?? null);
+        } catch (e) {
+          if (e instanceof IntentRefused) throw new RpcError(ERR.REJECTED, e.message, { reason: e.reason });
+          throw e;
+        }
+      },
+    }),
+    intents: method({
+      description: `the intents in this node's gossip pool: id, topic, expiry, fee, route length, the payload (at most limit, default ${DEFAULT_NOTES}, max ${MAX_NOTES}; needs the gossip role)`,
+      params: p.object({ limit: p.optional(p.int({ min: 1, max: MAX_NOTES })) }),
+      handler: ({ limit = DEFAULT_NOTES }) => intentsOf(node).pool(limit),
     }),
     block: method({
       description: 'the committed block at a height: header, transaction hashes, certificate round',
@@ -145,19 +183,20 @@ export function nodeApi(node: ApiNode): RpcMethods {
       },
     }),
     notes: method({
-      description: `unspent demo-token notes of an ed25519 public key, in key order: at most limit (default ${DEFAULT_NOTES}, max ${MAX_NOTES}) after the key after; a shorter page is the last`,
+      description: `unspent demo-token notes of an ed25519 public key (account token, the default, or swap), in key order: at most limit (default ${DEFAULT_NOTES}, max ${MAX_NOTES}) after the key after; a shorter page is the last`,
       params: p.object({
         owner: p.hex({ bytes: 32 }),
         limit: p.optional(p.int({ min: 1, max: MAX_NOTES })),
         after: p.optional(p.hex({ maxBytes: 4096 })),
+        account: p.optional(p.string({ enum: ACCOUNTS })),
       }),
-      handler: ({ owner, limit = DEFAULT_NOTES, after }, call) => {
+      handler: ({ owner, limit = DEFAULT_NOTES, after, account = 'token' }, call) => {
         if (limit > call.budget) throw overBudget(`a page of ${limit} notes`, call.budget);
         const out: NoteJson[] = [];
         let scanned = 0;
         const rows = ownerNotes(notes.storage, {
           application: token.application,
-          owner: ownerCommitment(owner),
+          owner: ownerOf(account, owner),
           ...(after === undefined ? {} : { after }),
           maxRows: call.budget,
         });
@@ -186,15 +225,19 @@ export function nodeApi(node: ApiNode): RpcMethods {
     balance: method({
       description:
         'the demo-token balance of an ed25519 public key (asset defaults to the demo asset); sums its notes, so an owner of more notes than a call may read gets -32005',
-      params: p.object({ owner: p.hex({ bytes: 32 }), asset: p.optional(p.hex({ bytes: 32 })) }),
-      handler: ({ owner, asset = DEMO_ASSET }, call) => {
+      params: p.object({
+        owner: p.hex({ bytes: 32 }),
+        asset: p.optional(p.hex({ bytes: 32 })),
+        account: p.optional(p.string({ enum: ACCOUNTS })),
+      }),
+      handler: ({ owner, asset = DEMO_ASSET, account = 'token' }, call) => {
         const want = toHex(asset);
         let amount = 0n;
         let scanned = 0;
         // one more row than the budget tells a complete sum from a cut one
         const rows = ownerNotes(notes.storage, {
           application: token.application,
-          owner: ownerCommitment(owner),
+          owner: ownerOf(account, owner),
           maxRows: call.budget + 1,
         });
         try {

@@ -4,6 +4,14 @@
  * their RPC form. Used by `fractal tx`, `fractal query` and the devnet workload.
  */
 import { randomBytes } from 'node:crypto';
+import {
+  type AssetRef,
+  SignedSwapIntent,
+  MAX_INPUTS as SWAP_MAX_INPUTS,
+  signIntent,
+} from '../apps/swap/format.ts';
+import { swapNote } from '../apps/swap/settlement.ts';
+import { declaredTx, tokenNote } from '../apps/token/client.ts';
 import { defineToken, mintTx, signTx, type Token, transferTx } from '../apps/token/index.ts';
 import { Ciphertext, encrypt } from '../crypto/tdh2.ts';
 import { Note, Transaction } from '../engines/executor/notes.ts';
@@ -144,3 +152,95 @@ export function buildTransfer(
   if (have > amount) outputs.push({ owner, asset: fromHex(input.asset), amount: have - amount });
   return signTx(transferTx(token, [decode(Note, fromHex(input.note))], outputs), [ownerKey]);
 }
+
+// --- swaps (apps/swap): the swap account, intents -------------------------------------------------
+
+/** An asset of the genesis token, as swap intents name it. */
+export function tokenAsset(token: Token, asset: Uint8Array): AssetRef {
+  return { provenance: [], application: token.application, asset };
+}
+
+/**
+ * A mint of `amounts` of `asset` straight into `owner`'s swap account (notes its swap intents can
+ * offer), signed by the mint authority.
+ */
+export function buildSwapMint(
+  token: Token,
+  authorityKey: Uint8Array,
+  owner: Uint8Array,
+  asset: Uint8Array,
+  amounts: readonly bigint[],
+): Transaction {
+  const outputs = amounts.map((amount) => swapNote(owner, tokenAsset(token, asset), amount, randomBytes(32)));
+  return signTx(declaredTx([], outputs), [authorityKey]);
+}
+
+/**
+ * Moves `amount` of a token note's asset from the owner's token account to its swap account, the
+ * change staying in the token account. The swap account's notes move only by settlements of the
+ * owner's swap intents (apps/swap's swap-owner predicate).
+ */
+export function buildToSwapAccount(
+  token: Token,
+  ownerKey: Uint8Array,
+  input: NoteJson,
+  amount: bigint,
+): Transaction {
+  const have = BigInt(input.amount);
+  if (amount <= 0n || amount > have) throw new Error(`cannot move ${amount} from a note of ${have}`);
+  const owner = keyPairFromSeed(ownerKey).publicKey;
+  const asset = fromHex(input.asset);
+  const outputs = [swapNote(owner, tokenAsset(token, asset), amount, randomBytes(32))];
+  if (have > amount)
+    outputs.push(tokenNote(token, { owner, asset, amount: have - amount, key: randomBytes(32) }));
+  return signTx(declaredTx([decode(Note, fromHex(input.note))], outputs), [ownerKey]);
+}
+
+export interface SwapRequest {
+  /** the owner's ed25519 seed: it signs the intent */
+  ownerKey: Uint8Array;
+  give: { asset: Uint8Array; amount: bigint };
+  want: { asset: Uint8Array; amount: bigint };
+  partial: boolean;
+  /** the last height it may settle at */
+  expires: bigint;
+  /** the owner's swap-account notes (`notes` with account "swap"): those of the given asset are offered */
+  notes: readonly NoteJson[];
+}
+
+/**
+ * A signed swap intent offering the fewest of the owner's swap notes of the given asset (largest
+ * first) that hold `give.amount`; its wire bytes go to `submitIntent`.
+ */
+export function buildSwapIntent(token: Token, r: SwapRequest): SignedSwapIntent {
+  const want = toHex(r.give.asset);
+  const candidates = r.notes
+    .filter((n) => n.asset === want)
+    .sort((a, b) => (BigInt(b.amount) > BigInt(a.amount) ? 1 : BigInt(b.amount) < BigInt(a.amount) ? -1 : 0));
+  const inputs: Uint8Array[] = [];
+  let held = 0n;
+  for (const n of candidates) {
+    if (held >= r.give.amount || inputs.length >= SWAP_MAX_INPUTS) break;
+    inputs.push(decode(Note, fromHex(n.note)).key);
+    held += BigInt(n.amount);
+  }
+  if (held < r.give.amount)
+    throw new Error(
+      `the swap account holds ${held} of the asset in its ${SWAP_MAX_INPUTS} largest notes, less than ${r.give.amount} (move more with \`fractal intent fund\`)`,
+    );
+  return signIntent(
+    {
+      owner: keyPairFromSeed(r.ownerKey).publicKey,
+      give: { of: tokenAsset(token, r.give.asset), amount: r.give.amount },
+      want: { of: tokenAsset(token, r.want.asset), amount: r.want.amount },
+      partial: r.partial,
+      expires: r.expires,
+      inputs,
+      nonce: randomBytes(32),
+    },
+    r.ownerKey,
+  );
+}
+
+/** A signed swap intent's wire bytes. */
+export const swapIntentBytes = (intent: SignedSwapIntent): Uint8Array => encode(SignedSwapIntent, intent);

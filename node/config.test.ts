@@ -6,6 +6,7 @@ import { toHex } from '../wire/commit.ts';
 import {
   CONFIG_DEFAULTS,
   ConfigError,
+  DEMO_ASSET_IDS,
   loadGenesis,
   loadIdentity,
   loadNodeConfig,
@@ -68,6 +69,19 @@ describe('node config', () => {
       /p2p.peerExchange: must be true or false/,
     ],
     ['an empty signing log path', { name: 'v0', signingLog: '' }, /signingLog: must be a non-empty string/],
+    ['a solver without gossip', { name: 'v0', roles: ['validator', 'solver'] }, /add the gossip role/],
+    ['gossip alone', { name: 'v0', roles: ['gossip'] }, /needs validator or full/],
+    [
+      'an asset that is not hex',
+      { name: 'v0', intents: { assets: ['xyz'] } },
+      /intents.assets\[0\]: must be an asset id/,
+    ],
+    [
+      'an asset twice',
+      { name: 'v0', intents: { assets: ['aa'.repeat(32), 'aa'.repeat(32)] } },
+      /names an asset twice/,
+    ],
+    ['a batch of one', { name: 'v0', intents: { batchSize: 1 } }, /intents.batchSize: must be an integer/],
   ];
   for (const [what, content, message] of bad) {
     it(`refuses ${what} with a ConfigError naming the key`, () => {
@@ -76,6 +90,12 @@ describe('node config', () => {
       expect(() => loadNodeConfig(path)).toThrow(message);
     });
   }
+
+  it('intents: the demo assets, a batch every height, and a settlement fee by default', () => {
+    const c = loadNodeConfig(file({ name: 'v0', roles: ['validator', 'gossip', 'solver'] }));
+    expect(c.roles).toEqual(['validator', 'gossip', 'solver']);
+    expect(c.intents).toEqual({ assets: [...DEMO_ASSET_IDS], batchEvery: 1, batchSize: 1_000, fee: 1_000n });
+  });
 
   it('rpc.corsAllowedOrigins: none by default, origins or *, anything else refused', () => {
     expect(loadNodeConfig(file({ name: 'v0' })).rpc.corsAllowedOrigins).toEqual([]);

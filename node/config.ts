@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { encryptionKeyPair } from '../crypto/dkg.ts';
 import { group } from '../crypto/group.ts';
-import { sha256 } from '../wire/commit.ts';
+import { sha256, toHex } from '../wire/commit.ts';
 import { type FeeAccount, MAX_FEE_BALANCE } from '../wire/fees.ts';
 import { isAcceptablePublicKey, keyPairFromSeed } from '../wire/sign.ts';
 
@@ -22,10 +22,10 @@ export class ConfigError extends Error {
   }
 }
 
-export const ROLES = ['validator', 'full', 'solver', 'relay'] as const;
+export const ROLES = ['validator', 'full', 'gossip', 'solver', 'relay'] as const;
 export type Role = (typeof ROLES)[number];
 /** Roles whose engines exist today; the others are accepted by the schema but refused at start. */
-export const BUILT_ROLES: readonly Role[] = ['validator', 'full'];
+export const BUILT_ROLES: readonly Role[] = ['validator', 'full', 'gossip', 'solver'];
 
 export interface GenesisValidator {
   name: string;
@@ -77,6 +77,12 @@ export interface NodeConfig {
   startupCheck: 'full' | 'quick';
   /** a validator appends a JSON line per consensus signature here (an audit log; unset = none) */
   signingLog: string | undefined;
+  /**
+   * Intents (roles `gossip`, `solver`): the assets (hex, of the genesis token) whose swap pairs the
+   * node gossips and solves; a solver's batch every `batchEvery` heights or `batchSize` intents,
+   * and the fee its settlement envelopes pay.
+   */
+  intents: { assets: string[]; batchEvery: number; batchSize: number; fee: bigint };
 }
 
 export const CONFIG_DEFAULTS = {
@@ -94,7 +100,21 @@ export const CONFIG_DEFAULTS = {
   sync: 'full' as const,
   maxDatabaseMiB: 0,
   startupCheck: 'full' as const,
+  intents: { batchEvery: 1, batchSize: 1_000, fee: 1_000n },
 };
+
+/**
+ * The devnet's demo assets, of the genesis token: the first is the one transfers move
+ * (`DEMO_ASSET` in client.ts); swap intents trade among all three.
+ */
+export const DEMO_ASSET_NAMES = [
+  'fractal-demo-asset',
+  'fractal-demo-asset/b',
+  'fractal-demo-asset/c',
+] as const;
+export const DEMO_ASSET_IDS: readonly string[] = DEMO_ASSET_NAMES.map((n) =>
+  toHex(sha256(new TextEncoder().encode(n))),
+);
 
 export const DKG_DEFAULTS = { start: 1, dealWindow: 6, complaintWindow: 4 };
 
@@ -219,6 +239,7 @@ export function loadNodeConfig(path: string): NodeConfig {
     'maxDatabaseMiB',
     'startupCheck',
     'signingLog',
+    'intents',
   ]);
   const roles = r.array('roles', CONFIG_DEFAULTS.roles).map((x, i) => {
     if (typeof x !== 'string' || !(ROLES as readonly string[]).includes(x)) {
@@ -229,6 +250,19 @@ export function loadNodeConfig(path: string): NodeConfig {
   if (roles.length === 0) r.fail('roles', 'needs at least one role');
   if (roles.includes('validator') && roles.includes('full'))
     r.fail('roles', 'a node is a validator or a full node, not both');
+  if (!roles.includes('validator') && !roles.includes('full'))
+    r.fail('roles', 'needs validator or full (gossip and solver run beside one of them)');
+  if (roles.includes('solver') && !roles.includes('gossip'))
+    r.fail('roles', 'a solver takes its intents from gossip: add the gossip role');
+  const intents = r.object('intents', ['assets', 'batchEvery', 'batchSize', 'fee']);
+  const assets = intents.array('assets', [...DEMO_ASSET_IDS]).map((x, i) => {
+    if (typeof x !== 'string' || !/^[0-9a-f]{64}$/.test(x))
+      intents.fail(`assets[${i}]`, 'must be an asset id: 64 lowercase hex digits');
+    return x as string;
+  });
+  if (new Set(assets).size !== assets.length) intents.fail('assets', 'names an asset twice');
+  if (assets.length > 8)
+    intents.fail('assets', 'at most 8 assets (56 swap pairs, the gossip filter holds 64 topics)');
   const p2p = r.object('p2p', ['host', 'port', 'peerExchange']);
   const rpc = r.object('rpc', ['host', 'port', 'corsAllowedOrigins']);
   const timeouts = r.object('timeouts', ['propose', 'prevote', 'precommit']);
@@ -288,6 +322,12 @@ export function loadNodeConfig(path: string): NodeConfig {
     maxDatabaseMiB: r.int('maxDatabaseMiB', CONFIG_DEFAULTS.maxDatabaseMiB, 0, 16 * 1024 * 1024),
     startupCheck: r.oneOf('startupCheck', CONFIG_DEFAULTS.startupCheck, ['full', 'quick']),
     signingLog: r.has('signingLog') ? at(r.string('signingLog')) : undefined,
+    intents: {
+      assets,
+      batchEvery: intents.int('batchEvery', CONFIG_DEFAULTS.intents.batchEvery, 1, 10_000),
+      batchSize: intents.int('batchSize', CONFIG_DEFAULTS.intents.batchSize, 2, 10_000),
+      fee: BigInt(intents.int('fee', Number(CONFIG_DEFAULTS.intents.fee), 0, Number.MAX_SAFE_INTEGER)),
+    },
   };
 }
 

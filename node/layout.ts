@@ -25,6 +25,8 @@ export interface LayoutOptions {
   basePort: number;
   instance: string;
   blockInterval: number;
+  /** intent gossip on every node and a solver on the first (default true) */
+  intents?: boolean;
 }
 
 export interface Layout {
@@ -72,7 +74,8 @@ export function createLayout(dir: string, o: LayoutOptions): Layout {
     })),
     mintAuthority: pub(authority),
     accounts: clients.map(pub),
-    feeAccounts: [authority, ...clients].map((seed) => ({
+    // validators pay fees too: a solver's settlements are its envelopes
+    feeAccounts: [authority, ...clients, ...seeds].map((seed) => ({
       publicKey: pub(seed),
       balance: DEMO_FEE_BALANCE.toString(),
     })),
@@ -88,7 +91,7 @@ export function createLayout(dir: string, o: LayoutOptions): Layout {
     writeFile(join(home, 'node.key'), `${seeds[i]}\n`, true);
     const config = {
       name,
-      roles: ['validator'],
+      roles: o.intents === false ? ['validator'] : ['validator', 'gossip', ...(i === 0 ? ['solver'] : [])],
       identityKey: 'node.key',
       genesis: '../genesis.json',
       dataDir: 'data',

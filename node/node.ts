@@ -9,6 +9,7 @@
  * Shutdown stops intake first (RPC, network), lets the mailboxes drain, then closes storage.
  */
 
+import { swapOwnerPredicate } from '../apps/swap/predicate.ts';
 import { registerTokenCode } from '../apps/token/index.ts';
 import { type ConsensusPorts, type PipelineApp, wirePipelineApp } from '../assembly/assemble.ts';
 import { consensusEngine } from '../engines/consensus/engine.ts';
@@ -44,6 +45,7 @@ import {
 } from './config.ts';
 import { openNodeDatabase, prepareDataDir } from './datadir.ts';
 import { Indexer } from './indexer.ts';
+import { CHANNEL_GOSSIP, IntentServices } from './intents.ts';
 import { createLogger, type Logger, logFn } from './log.ts';
 import { NodeMetrics } from './metrics.ts';
 import { PeerNetwork } from './net/index.ts';
@@ -101,6 +103,8 @@ export class LiveNode {
   readonly consensus: ConsensusPorts;
   readonly app: PipelineApp;
   readonly publicKey: Uint8Array;
+  /** intent gossip and, on a solver, the solver (roles `gossip`, `solver`) */
+  readonly intents: IntentServices | undefined;
   epochKey: EpochKey | undefined;
   private committedHeight = 0n;
   private readonly pending = new Map<string, (r: AdmitReply) => void>();
@@ -204,6 +208,21 @@ export class LiveNode {
       peerExchange: config.p2p.peerExchange,
       log: logFn(this.logger.child({ engine: 'net' })),
     });
+    this.intents = config.roles.includes('gossip')
+      ? new IntentServices({
+          graph: this.graph,
+          storage: this.storage,
+          genesis,
+          config,
+          identity,
+          network: this.network,
+          submitEnvelope: (bytes) => this.submit(bytes),
+          committedHeight: () => this.committedHeight,
+          epochKey: () => this.epochKey,
+          publish: (topic, value) => this.rpc.publish(topic, value),
+          logger: this.logger.child({ engine: 'intents' }),
+        })
+      : undefined;
     this.metrics = new NodeMetrics(config.name, this.graph, {
       height: () => Number(this.committedHeight),
       round: () => this.consensusState()?.round.round ?? -1,
@@ -220,7 +239,7 @@ export class LiveNode {
       port: config.rpc.port,
       corsAllowedOrigins: config.rpc.corsAllowedOrigins,
       methods: nodeApi(this),
-      topics: ['blocks', 'receipts'],
+      topics: ['blocks', 'receipts', 'settlements'],
       upgrades: { [VIZ_WS_PATH]: vizUpgrade(this.viz) },
       routes: {
         ...vizRoutes(),
@@ -279,11 +298,11 @@ export class LiveNode {
     const id = new TextEncoder().encode(genesisId(this.genesis));
     const stored = this.storage.read(GENESIS_KEY);
     if (stored === undefined) {
-      registerTokenCode(
-        new NoteStore(this.storage),
-        tokenOf(this.genesis.mintAuthority),
-        this.genesis.accounts,
-      );
+      const notes = new NoteStore(this.storage);
+      registerTokenCode(notes, tokenOf(this.genesis.mintAuthority), this.genesis.accounts);
+      // the swap accounts of the same keys, and of the validators (a solver pays rounding dust from its own)
+      for (const pk of [...this.genesis.accounts, ...this.genesis.validators.map((v) => v.publicKey)])
+        notes.registerCode(swapOwnerPredicate(pk).fn);
       new Ledger(this.storage).seedGenesis(this.genesis.feeAccounts);
       this.storage.write(GENESIS_KEY, id);
     } else if (toHex(stored) !== toHex(id)) {
@@ -313,8 +332,19 @@ export class LiveNode {
       if (this.stopping !== undefined) return;
       if (channel === CHANNEL_CONSENSUS) g.send(this.consensus.in.net, { peer, bytes }, `net:${peer}`);
       else if (channel === CHANNEL_MEMPOOL) g.send(mempool.in.net, { peer, bytes }, `net:${peer}`);
+      // a node without the gossip role ignores intent gossip: the channel is known, not served
+      else if (channel === CHANNEL_GOSSIP) this.intents?.onFrame(peer, bytes);
       else this.network.penalise(peer, 'unknown-channel', 10);
     });
+    const intents = this.intents;
+    if (intents !== undefined) {
+      this.network.events$.subscribe((e) => {
+        if (this.stopping !== undefined) return;
+        if (e.type === 'up') intents.onLink(e.peer.id, true);
+        else intents.onLink(e.peer, false);
+      });
+      g.observe(decryptor.out.ordered).subscribe((b) => intents.onOrdered(b));
+    }
     const penalty = (engine: string, log: Logger) => (p: { peer: string; reason: string }) => {
       this.metrics.penalties.inc({ engine, reason: p.reason });
       log.debug({ peer: p.peer.slice(0, 16), reason: p.reason }, 'peer penalised');
@@ -403,6 +433,10 @@ export class LiveNode {
 
   private onReceipts(r: BlockReceipts, log: Logger): void {
     const entries = this.indexer.onReceipts(r);
+    this.intents?.onReceipts(
+      r,
+      entries.map((e) => e.hash),
+    );
     const now = Date.now();
     const out: { hash: string; accepted: boolean; phase: string; reason: string }[] = [];
     let repeats = 0;
@@ -478,6 +512,7 @@ export class LiveNode {
           : { epoch: this.epochKey.epoch.toString(), publicKey: toHex(this.epochKey.publicKey) },
       peers: this.network.peers().length,
       mempool: this.mempoolSize(),
+      intents: this.intents === undefined ? null : { pool: this.intents.poolSize(), ...this.intents.stats },
     };
   }
 
@@ -506,6 +541,7 @@ export class LiveNode {
     this.stopping ??= (async () => {
       this.logger.info({ reason }, 'shutting down');
       this.viz.close();
+      this.intents?.stop();
       await this.rpc.close();
       await this.network.close();
       const deadline = Date.now() + DRAIN_TIMEOUT_MS;

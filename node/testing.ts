@@ -42,7 +42,10 @@ export function oneValidatorNetwork(
 
 /** Starts node `index` of a layout in this process, logging nothing. */
 export function startLayoutNode(layout: Layout, index = 0): Promise<LiveNode> {
-  const config = { ...loadNodeConfig(layout.nodes[index]!.config), logLevel: 'silent' as const };
+  const config = {
+    ...loadNodeConfig(layout.nodes[index]!.config),
+    logLevel: (process.env.FRACTAL_TEST_LOG ?? 'silent') as 'silent',
+  };
   return LiveNode.start({
     config,
     genesis: loadGenesis(config.genesis),

@@ -84,3 +84,17 @@ export type IntentsGone = Infer<typeof IntentsGone>;
  */
 export const SpentNotes = s.struct({ height: s.u64(), spent: s.list(Hash, { max: 1 << 16 }) });
 export type SpentNotes = Infer<typeof SpentNotes>;
+
+const NOTE_ID_DOMAIN = new TextEncoder().encode('fractal/intent/note-id/v1\0');
+
+/**
+ * The id by which an intent names a note it would spend, and the ledger reports it spent: sha256
+ * of the note's storage key (the key a transaction's read and write constraints name), so any
+ * node derives it from a transaction alone.
+ */
+export function spentNoteId(storageKey: Uint8Array): Uint8Array {
+  const msg = new Uint8Array(NOTE_ID_DOMAIN.length + storageKey.length);
+  msg.set(NOTE_ID_DOMAIN, 0);
+  msg.set(storageKey, NOTE_ID_DOMAIN.length);
+  return sha256(msg);
+}

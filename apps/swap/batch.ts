@@ -8,7 +8,7 @@
 import { type Note, noteKey, Transaction, type Transaction as Tx } from '../../engines/executor/notes.ts';
 import type { BatchSolution, SolveBatch } from '../../engines/solver/pool.ts';
 import { toHex } from '../../wire/commit.ts';
-import type { DeliveredIntent, IntentBody } from '../../wire/intent.ts';
+import { type DeliveredIntent, type IntentBody, spentNoteId } from '../../wire/intent.ts';
 import { encode } from '../../wire/schema.ts';
 import type { Order } from './auction.ts';
 import { readIntent, SignedSwapIntent, type SwapTerms, swapTopic } from './format.ts';
@@ -21,9 +21,10 @@ export const SWAP_TOPIC = 'swap/v1';
 
 /**
  * A signed swap intent as gossip carries it: the topic of its asset pair, attributes a filter can
- * test (`pair`: the topic's pair, `give`: the amount offered), the offered notes as its inputs (a
- * pool drops it once one is spent), its expiry, the settlement-conditional fee, and the intent as
- * the opaque payload.
+ * test (`pair`: the topic's pair, `give`: the amount offered), the ids of the offered notes as its
+ * inputs (`spentNoteId` of their storage keys, what the ledger reports spent, so a pool drops the
+ * intent once one is), its expiry, the settlement-conditional fee, and the intent as the
+ * opaque payload.
  */
 export function swapIntentBody(intent: SignedSwapIntent, fee: bigint | null = null): IntentBody {
   const topic = swapTopic(intent.terms.give.of, intent.terms.want.of);
@@ -33,7 +34,7 @@ export function swapIntentBody(intent: SignedSwapIntent, fee: bigint | null = nu
       { key: 'pair', value: { tag: 'text', value: topic.slice(SWAP_TOPIC.length + 1) } },
       { key: 'give', value: { tag: 'num', value: intent.terms.give.amount } },
     ],
-    inputs: [...intent.terms.inputs],
+    inputs: offeredNotes(intent.terms).map(spentNoteId),
     expiry: intent.terms.expires + 1n,
     fee,
     maxHops: 32,

@@ -4,7 +4,7 @@ import { SimScheduler } from '../../runtime/scheduler.ts';
 import { GossipOverlay, nodeName } from '../../sim/overlay.ts';
 import { SimKeyring } from '../../sim/signer.ts';
 import { toHex } from '../../wire/commit.ts';
-import { encode } from '../../wire/schema.ts';
+import { decode, encode } from '../../wire/schema.ts';
 import { gossipEngine } from './engine.ts';
 import type { GossipContext } from './machine.ts';
 import { type Filter, GossipNetMessage, type Intent, type IntentBody, intentId } from './messages.ts';
@@ -96,7 +96,11 @@ describe('gossip engine', () => {
     const t = single();
     t.join('a', ALL);
     t.join('b', XY);
-    expect(t.sent.filter((m) => m.to === 'a')).toHaveLength(1);
+    // the greeting, and the answer to a's first FILTER
+    const filters = (to: string) =>
+      t.sent.filter((m) => m.to === to && decode(GossipNetMessage, m.bytes).message.tag === 'filter');
+    expect(t.sent.filter((m) => m.to === 'a')).toHaveLength(2);
+    expect(filters('a')).toHaveLength(2);
     t.g.send(t.h.in.submit, { id: 'r1', body: intentBody({ pair: 'Y/Z' }), to: [] });
     t.g.send(t.h.in.submit, { id: 'r2', body: intentBody({ pair: 'Y/Z' }), to: [] });
     t.g.send(t.h.in.submit, { id: 'r3', body: intentBody({ pair: 'X/Y', expiry: 0n }), to: [] });
@@ -107,8 +111,9 @@ describe('gossip engine', () => {
       ['r3', false, 'expired'],
     ]);
     // a (all of swap) got it; b (X/Y only) did not
-    expect(t.sent.filter((m) => m.to === 'a')).toHaveLength(2);
-    expect(t.sent.filter((m) => m.to === 'b')).toHaveLength(1);
+    expect(t.sent.filter((m) => m.to === 'a')).toHaveLength(3);
+    expect(t.sent.filter((m) => m.to === 'b')).toHaveLength(2);
+    expect(filters('b')).toHaveLength(2);
     expect(t.ctx().size).toBe(1);
   });
 

@@ -182,7 +182,7 @@ export function createGossipMachine(host: EngineHost, stillValid?: GossipEnv['st
       }),
       "learn the peer's filter": assign(({ context }) => {
         const { value } = messageOf(context, 'filter');
-        return stepped(context, learnFilter(context, peerOf(context), value.node, value.filter));
+        return stepped(context, learnFilter(context, peerOf(context), value.node, value.filter, env));
       }),
       'graft the peer': assign(({ context, event }) =>
         stepped(

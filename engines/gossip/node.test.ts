@@ -59,7 +59,7 @@ function withPeers(
   let st = s;
   for (const [peer, filter] of Object.entries(peers)) {
     st = greetPeer(st, peer, env).state;
-    st = learnFilter(st, peer, signerOf(peer).publicKey, filter).state;
+    st = learnFilter(st, peer, signerOf(peer).publicKey, filter, env).state;
   }
   return st;
 }
@@ -166,6 +166,22 @@ describe('signed routes', () => {
     const hop = appendHop({ body, route: [] }, id, alice, bob.publicKey);
     expect(checkRoute(hop, id, alice.publicKey, bob.publicKey, ed25519Verify)).toEqual({ ok: true });
     expect(checkRoute(hop, id, alice.publicKey, alice.publicKey, ed25519Verify).ok).toBe(false);
+  });
+});
+
+describe('the filter exchange', () => {
+  const env = envOf('me');
+
+  it("the first FILTER from a peer is answered with this node's own (its greeting may have been lost); later ones are not", () => {
+    const s = greetPeer(stateOf(), 'a', env).state;
+    const first = learnFilter(s, 'a', signerOf('a').publicKey, ALL, env);
+    const answer = read(first.effects.sends, 'a').filter((m) => m.tag === 'filter');
+    expect(answer).toHaveLength(1);
+    if (answer[0]?.tag !== 'filter') throw new Error('expected a filter');
+    expect(answer[0].value.node).toEqual(env.signer!.publicKey);
+    const again = learnFilter(first.state, 'a', signerOf('a').publicKey, XY, env);
+    expect(read(again.effects.sends, 'a').filter((m) => m.tag === 'filter')).toEqual([]);
+    expect(again.state.peers.a?.filter).toEqual(XY);
   });
 });
 

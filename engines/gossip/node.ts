@@ -484,9 +484,22 @@ export function penalise(s: GossipState, peer: string, reason: string): Step {
   };
 }
 
-/** A peer's FILTER: its key and what it wants. On the first (or a changed) one, offer it what it lacks. */
-export function learnFilter(s: GossipState, peer: string, node: Uint8Array, filter: Filter): Step {
+/**
+ * A peer's FILTER: its key and what it wants. On the first (or a changed) one, offer it what it
+ * lacks. The first one is answered with this node's own: the greeting this node sent may have been
+ * lost (on a live transport, two peers dialling each other at once lose the frames sent on the
+ * connection that turns out the duplicate), and without it the peer sends nothing until the next
+ * rebroadcast. Only a first FILTER is answered, so two peers exchange at most two more.
+ */
+export function learnFilter(
+  s: GossipState,
+  peer: string,
+  node: Uint8Array,
+  filter: Filter,
+  env: GossipEnv,
+): Step {
   const p = s.peers[peer] ?? NEW_PEER;
+  const first = p.key === null;
   const next: PeerState = { ...p, key: node, filter };
   let state: GossipState = { ...s, peers: { ...s.peers, [peer]: next } };
   // mesh peers of topics it no longer wants leave those meshes (it will not take them)
@@ -497,9 +510,12 @@ export function learnFilter(s: GossipState, peer: string, node: Uint8Array, filt
   const offer = Object.values(state.pool)
     .filter((e) => mayGoTo(e, peer, next, true))
     .map((e) => e.id);
+  const answer = first ? [send(state, peer, ownFilterMessage(state, env))] : [];
   return {
     state,
-    effects: { sends: idMessages(state, peer, 'ihave', offer.slice(0, s.params.maxIHaveLength)) },
+    effects: {
+      sends: [...answer, ...idMessages(state, peer, 'ihave', offer.slice(0, s.params.maxIHaveLength))],
+    },
   };
 }
 

@@ -1,0 +1,375 @@
+/**
+ * The intent half of a live node (roles `gossip` and `solver`, issue 17): the gossip engine on its
+ * own transport channel, fed the peers' links and what the ledger spends; on a solver, the solver
+ * engine with the swap application's batch auction, whose solutions become envelopes (threshold
+ * encrypted once the epoch key is known: solvers are front-run too) in this node's mempool. The
+ * engines are the simulator's; this module only carries their ports to the transport, the
+ * ledger and the RPC.
+ */
+import { offeredNotes, swapIntentBody, swapSolveBatch } from '../apps/swap/batch.ts';
+import { type AssetRef, readIntent, swapTopic } from '../apps/swap/format.ts';
+import { swapOwnerCommitment } from '../apps/swap/predicate.ts';
+import { Transaction } from '../engines/executor/notes.ts';
+import type { BlockReceipts } from '../engines/executor/ports.ts';
+import { NoteStore } from '../engines/executor/state.ts';
+import { createGossipEngine } from '../engines/gossip/engine.ts';
+import type { GossipContext } from '../engines/gossip/machine.ts';
+import type { IntentReply } from '../engines/gossip/ports.ts';
+import type { AdmitReply } from '../engines/mempool/ports.ts';
+import { createSolverEngine } from '../engines/solver/engine.ts';
+import type { Solution } from '../engines/solver/ports.ts';
+import type { EngineGraph, EngineHandle } from '../runtime/graph.ts';
+import type { Storage } from '../storage/types.ts';
+import { fromHex, toHex } from '../wire/commit.ts';
+import type { EpochKey } from '../wire/envelope.ts';
+import { type IntentBody, spentNoteId } from '../wire/intent.ts';
+import type { OrderedBlock } from '../wire/ledger.ts';
+import { decode, tryDecode } from '../wire/schema.ts';
+import { keyPairFromSeed } from '../wire/sign.ts';
+import { envelopeFor, tokenOf } from './client.ts';
+import type { Genesis, NodeConfig } from './config.ts';
+import type { Logger } from './log.ts';
+import { ownerNotes } from './notes-query.ts';
+
+/** The transport channel intent gossip travels on (consensus 0, mempool 1). */
+export const CHANNEL_GOSSIP = 2;
+
+/** Intent replies the node waits for at most, ms (the gossip engine answers in one step). */
+const SUBMIT_TIMEOUT_MS = 10_000;
+/** Ordered blocks kept until their receipts arrive (the executor runs a height or two behind). */
+const MAX_ORDERED_KEPT = 64;
+/** Settlement envelopes remembered until their receipt, at most. */
+const MAX_SETTLEMENTS_KEPT = 4_096;
+/** Notes of its own a solver reads to pay rounding dust from, at most. */
+const MAX_SOLVER_NOTES = 256;
+
+type GossipEngine = ReturnType<typeof createGossipEngine>;
+type SolverEngine = ReturnType<typeof createSolverEngine>;
+
+/** What the intent services need of the node around them. */
+export interface IntentHost {
+  readonly graph: EngineGraph;
+  readonly storage: Storage;
+  readonly genesis: Genesis;
+  readonly config: NodeConfig;
+  /** the node's ed25519 seed: its gossip hops and a solver's settlements are signed with it */
+  readonly identity: Uint8Array;
+  readonly network: {
+    send(peer: string, channel: number, bytes: Uint8Array): boolean;
+    broadcast(channel: number, bytes: Uint8Array): number;
+    penalise(peer: string, reason: string, weight: number): void;
+  };
+  /** hands an envelope to this node's mempool */
+  submitEnvelope(bytes: Uint8Array): Promise<AdmitReply>;
+  committedHeight(): bigint;
+  epochKey(): EpochKey | undefined;
+  publish(topic: 'settlements', value: unknown): void;
+  readonly logger: Logger;
+}
+
+/** A pooled intent as `intents` lists it. */
+export interface IntentJson {
+  id: string;
+  topic: string;
+  expiry: string;
+  fee: string | null;
+  hops: number;
+  local: boolean;
+  /** the signed swap intent (hex), when the payload is one */
+  payload: string;
+}
+
+/** A settlement as the `settlements` subscription announces it. */
+export interface SettlementJson {
+  hash: string;
+  height: string;
+  accepted: boolean;
+  phase: string;
+  reason: string;
+  intents: string[];
+}
+
+export interface IntentStats {
+  /** intents submitted here and accepted by gossip */
+  submitted: number;
+  /** intents this node's filter wanted, delivered to its solver (if any) */
+  delivered: number;
+  /** solutions the solver found, and those the mempool admitted */
+  solutions: number;
+  submittedSolutions: number;
+  /** settlements executed: accepted ones, and the intents they settled; failed ones */
+  settlements: number;
+  settledIntents: number;
+  failedSettlements: number;
+}
+
+export class IntentRefused extends Error {
+  constructor(readonly reason: string) {
+    super(`intent refused: ${reason}`);
+    this.name = 'IntentRefused';
+  }
+}
+
+/** The swap pairs of `assets` (hex ids of the genesis token's assets), both ways: the gossip topics. */
+export function swapTopicsOf(genesis: Genesis, assets: readonly string[]): string[] {
+  const application = tokenOf(genesis.mintAuthority).application;
+  const refs: AssetRef[] = assets.map((a) => ({ provenance: [], application, asset: fromHex(a) }));
+  return refs.flatMap((give) => refs.filter((want) => want !== give).map((want) => swapTopic(give, want)));
+}
+
+export class IntentServices {
+  readonly gossip: EngineHandle<GossipEngine['inputs'], GossipEngine['outputs']>;
+  readonly solver: EngineHandle<SolverEngine['inputs'], SolverEngine['outputs']> | undefined;
+  readonly stats: IntentStats = {
+    submitted: 0,
+    delivered: 0,
+    solutions: 0,
+    submittedSolutions: 0,
+    settlements: 0,
+    settledIntents: 0,
+    failedSettlements: 0,
+  };
+  private readonly notes: NoteStore;
+  private readonly replies = new Map<string, (r: IntentReply) => void>();
+  private readonly ordered = new Map<bigint, OrderedBlock>();
+  /** settlement envelope hash -> the intents it uses */
+  private readonly settlements = new Map<string, string[]>();
+  private requests = 0;
+  private stopped = false;
+
+  constructor(private readonly host: IntentHost) {
+    const { graph, genesis, config } = host;
+    this.notes = new NoteStore(host.storage);
+    const noteAt = (key: Uint8Array) => this.notes.note(key);
+    // an intent whose offered notes no longer stand here is dropped, its sender not penalised
+    const stillValid = (body: IntentBody): boolean => {
+      const read = readIntent(body.payload);
+      return read.ok && offeredNotes(read.intent.terms).every((k) => noteAt(k) !== undefined);
+    };
+    this.gossip = graph.add('gossip', createGossipEngine({ stillValid }), {
+      overlay: genesis.instance,
+      filter: { topics: swapTopicsOf(genesis, config.intents.assets), where: [] },
+    });
+    const log = host.logger;
+    const g = graph;
+    g.observe(this.gossip.out.net).subscribe((m) => {
+      if (m.to === '') host.network.broadcast(CHANNEL_GOSSIP, m.bytes);
+      else if (!host.network.send(m.to, CHANNEL_GOSSIP, m.bytes))
+        log.debug(
+          { peer: m.to.slice(0, 16), bytes: m.bytes.length },
+          'gossip frame not sent (peer not connected)',
+        );
+    });
+    g.observe(this.gossip.out.submitted).subscribe((r) => {
+      const resolve = this.replies.get(r.id);
+      if (resolve === undefined) return;
+      this.replies.delete(r.id);
+      resolve(r);
+    });
+    g.observe(this.gossip.out.intents).subscribe(() => this.stats.delivered++);
+    g.observe(this.gossip.out.penalty).subscribe((p) => {
+      log.debug({ peer: p.peer.slice(0, 16), reason: p.reason }, 'gossip peer penalised');
+      host.network.penalise(p.peer, `gossip:${p.reason}`, 10);
+    });
+    // the gossip core graylisted the peer: the transport bans it (a score far below its threshold)
+    g.observe(this.gossip.out.disconnect).subscribe((d) => {
+      log.info({ peer: d.peer.slice(0, 16), reason: d.reason }, 'gossip disconnects a peer');
+      if (d.reason !== 'too-many-peers') host.network.penalise(d.peer, `gossip:${d.reason}`, 1_000);
+    });
+    if (!config.roles.includes('solver')) {
+      this.solver = undefined;
+      return;
+    }
+    const application = tokenOf(genesis.mintAuthority).application;
+    const own = swapOwnerCommitment(keyPairFromSeed(host.identity).publicKey);
+    const solve = swapSolveBatch({
+      noteAt,
+      solver: {
+        secretKey: host.identity,
+        notes: () =>
+          [...ownerNotes(host.storage, { application, owner: own, maxRows: MAX_SOLVER_NOTES })].map(
+            (r) => r.note,
+          ),
+      },
+    });
+    this.solver = graph.add('solver', createSolverEngine(solve), {
+      batchSize: config.intents.batchSize,
+      batchEvery: config.intents.batchEvery,
+    });
+    graph.connect(this.gossip.out.intents, this.solver.in.intents);
+    graph.connect(this.gossip.out.gone, this.solver.in.gone);
+    g.observe(this.solver.out.solution).subscribe((s) => {
+      this.stats.solutions++;
+      void this.submitSolution(s);
+    });
+  }
+
+  /** A frame from a peer on the gossip channel. */
+  onFrame(peer: string, bytes: Uint8Array): void {
+    if (this.stopped) return;
+    this.host.logger.trace?.({ peer: peer.slice(0, 16), bytes: bytes.length }, 'gossip frame');
+    this.host.graph.send(this.gossip.in.net, { peer, bytes }, `net:${peer}`);
+  }
+
+  /** A peer's link came up or went down. */
+  onLink(peer: string, up: boolean): void {
+    if (this.stopped) return;
+    this.host.graph.send(this.gossip.in.peers, { peer, up }, 'net');
+  }
+
+  /** A decrypted, ordered block: kept until its receipts say which of its transactions spent notes. */
+  onOrdered(block: OrderedBlock): void {
+    this.ordered.set(block.height, block);
+    for (const h of this.ordered.keys()) {
+      if (this.ordered.size <= MAX_ORDERED_KEPT) break;
+      this.ordered.delete(h);
+    }
+  }
+
+  /**
+   * A height executed: the notes its accepted transactions spent go to gossip (pools drop the
+   * intents offering them, and expire the old) and to the solver; settlements of this node's
+   * solver are announced. `hashes` are the envelope hashes of the receipts, in order.
+   */
+  onReceipts(r: BlockReceipts, hashes: readonly string[]): void {
+    if (this.stopped) return;
+    const block = this.ordered.get(r.height);
+    this.ordered.delete(r.height);
+    const spent: Uint8Array[] = [];
+    for (const [i, rc] of r.receipts.entries()) {
+      const entry = block?.txs[i];
+      if (rc.accepted && entry !== undefined && entry.tx.tag !== 'discarded') {
+        const tx = tryDecode(Transaction, entry.tx.value);
+        // a note it read and wrote is one it consumed (outputs are only written, references only read)
+        if (tx.ok) {
+          const written = new Set(tx.value.stateWriteConstraints.map(toHex));
+          for (const k of tx.value.stateReadConstraints)
+            if (written.has(toHex(k))) spent.push(spentNoteId(k));
+        }
+      }
+      const hash = hashes[i];
+      const intents = hash === undefined ? undefined : this.settlements.get(hash);
+      if (intents === undefined) continue;
+      this.settlements.delete(hash!);
+      if (rc.accepted) {
+        this.stats.settlements++;
+        this.stats.settledIntents += intents.length;
+      } else this.stats.failedSettlements++;
+      const s: SettlementJson = {
+        hash: hash!,
+        height: r.height.toString(),
+        accepted: rc.accepted,
+        phase: rc.phase,
+        reason: rc.reason,
+        intents,
+      };
+      this.host.logger.info(s, rc.accepted ? 'settlement executed' : 'settlement failed');
+      this.host.publish('settlements', s);
+    }
+    const chain = { height: r.height, spent: spent.slice(0, 1 << 16) };
+    this.host.graph.send(this.gossip.in.spent, chain, 'ledger');
+    if (this.solver !== undefined) this.host.graph.send(this.solver.in.chain, chain, 'ledger');
+  }
+
+  /**
+   * Publishes a signed swap intent (its wire bytes) to the overlay, with an optional
+   * settlement-conditional fee; resolves with its id, or rejects with `IntentRefused`.
+   */
+  submit(intentBytes: Uint8Array, fee: bigint | null): Promise<{ id: string }> {
+    if (this.stopped) return Promise.reject(new IntentRefused('shutting-down'));
+    const read = readIntent(intentBytes);
+    if (!read.ok) return Promise.reject(new IntentRefused(read.reason));
+    const missing = offeredNotes(read.intent.terms).findIndex((k) => this.notes.note(k) === undefined);
+    if (missing >= 0)
+      return Promise.reject(
+        new IntentRefused(
+          `offered note ${missing} is not an unspent swap-owner note of the intent's owner here (move the notes to the swap account first)`,
+        ),
+      );
+    const id = `rpc:${++this.requests}`;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.replies.delete(id);
+        reject(new IntentRefused('gossip-timeout'));
+      }, SUBMIT_TIMEOUT_MS);
+      this.replies.set(id, (r) => {
+        clearTimeout(timer);
+        if (!r.ok) reject(new IntentRefused(r.reason ?? 'refused'));
+        else {
+          this.stats.submitted++;
+          resolve({ id: toHex(r.intent) });
+        }
+      });
+      const body = swapIntentBody(read.intent, fee);
+      this.host.graph.send(this.gossip.in.submit, { id, body, to: [] }, 'rpc');
+    });
+  }
+
+  /** The intents in this node's gossip pool, at most `limit`. */
+  pool(limit: number): IntentJson[] {
+    const ctx = this.host.graph.instance('gossip').context<GossipContext>();
+    const out: IntentJson[] = [];
+    for (const [id, p] of Object.entries(ctx.pool)) {
+      if (out.length >= limit) break;
+      const b = p.intent.body;
+      out.push({
+        id,
+        topic: b.topic,
+        expiry: b.expiry.toString(),
+        fee: b.fee === null ? null : b.fee.toString(),
+        hops: p.intent.route.length,
+        local: p.local,
+        payload: toHex(b.payload),
+      });
+    }
+    return out;
+  }
+
+  poolSize(): number {
+    try {
+      return this.host.graph.instance('gossip').context<GossipContext>().size;
+    } catch {
+      return 0;
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  private async submitSolution(s: Solution): Promise<void> {
+    const log = this.host.logger;
+    const intents = s.intents.map(toHex);
+    try {
+      const tx = decode(Transaction, s.tx);
+      const key = this.host.epochKey();
+      const { bytes, hash } = envelopeFor(tx, {
+        instance: this.host.genesis.instance,
+        payerKey: this.host.identity,
+        fee: this.host.config.intents.fee,
+        height: this.host.committedHeight(),
+        ...(key === undefined
+          ? {}
+          : { epochKey: { epoch: key.epoch.toString(), publicKey: toHex(key.publicKey) } }),
+      });
+      if (this.settlements.size >= MAX_SETTLEMENTS_KEPT) {
+        const oldest = this.settlements.keys().next().value;
+        if (oldest !== undefined) this.settlements.delete(oldest);
+      }
+      this.settlements.set(hash, intents);
+      const r = await this.host.submitEnvelope(bytes);
+      if (!r.ok) {
+        this.settlements.delete(hash);
+        log.warn({ batch: s.batch.toString(), reason: r.reason }, 'the mempool refused a settlement');
+        return;
+      }
+      this.stats.submittedSolutions++;
+      log.info(
+        { batch: s.batch.toString(), intents: intents.length, hash, encrypted: key !== undefined },
+        'settlement submitted',
+      );
+    } catch (e) {
+      log.warn({ batch: s.batch.toString(), error: (e as Error).message }, 'could not submit a settlement');
+    }
+  }
+}
