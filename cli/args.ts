@@ -50,3 +50,23 @@ export function fractionArg(name: string) {
     return n;
   };
 }
+
+/** Demo asset aliases `fractal intent` accepts for the devnet's three assets (node/config.ts). */
+export const ASSET_ALIASES = ['a', 'b', 'c'] as const;
+
+/**
+ * `<amount>:<asset>`: a positive 64-bit amount and an asset, as 64 hex digits or one of the demo
+ * aliases a, b, c (`aliases` gives their ids, in that order).
+ */
+export function amountOfAssetArg(name: string, aliases: readonly string[]) {
+  return (raw: string): { amount: bigint; asset: string } => {
+    const m = /^([0-9]{1,19}):([0-9a-fA-F]{64}|[a-z])$/.exec(raw);
+    const alias = m === null ? -1 : (ASSET_ALIASES as readonly string[]).indexOf(m[2]!);
+    if (m === null || (m[2]!.length === 1 && alias < 0))
+      throw new InvalidArgumentError(
+        `${name} must be <amount>:<asset>, the asset as 64 hex digits or ${ASSET_ALIASES.join(', ')} (the demo assets), got "${raw}"`,
+      );
+    const amount = amountArg(name)(m[1]!);
+    return { amount, asset: alias >= 0 ? aliases[alias]! : m[2]!.toLowerCase() };
+  };
+}

@@ -48,7 +48,18 @@ describe('fractal --help', () => {
 
   it('knows the subcommands it documents', () => {
     const names = commands.map((c) => c.path.join(' '));
-    expect(names).toEqual(expect.arrayContaining(['node', 'devnet', 'tx transfer', 'tx mint', 'sim']));
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'node',
+        'devnet',
+        'tx transfer',
+        'tx mint',
+        'sim',
+        'intent swap',
+        'intent fund',
+        'query intents',
+      ]),
+    );
     expect(names.length).toBeGreaterThan(15);
   });
 
@@ -70,6 +81,12 @@ describe('fractal --help', () => {
       expect(r.exitCode).toBe(1);
       expect(r.err).toContain(`--rate must be a number above 0 and at most 100000, got "${bad}"`);
     }
+  });
+
+  it('intent swap: a malformed --give says what is expected, before anything is read', async () => {
+    const r = await runInProcess(['intent', 'swap', '--key', 'no.key', '--give', '10:q', '--want', '5:b']);
+    expect(r.exitCode).not.toBe(0);
+    expect(r.err).toMatch(/--give must be <amount>:<asset>, the asset as 64 hex digits or a, b, c/);
   });
 
   it('the real binary: fractal tx transfer --help exits 0 with the fee default', async () => {

@@ -7,6 +7,7 @@ import { Command } from 'commander';
 import { BYZANTINE_BEHAVIOURS, type ByzantineBehaviour } from '../sim/cluster.ts';
 import { intArg } from './args.ts';
 import { registerChaosCommand } from './chaos.ts';
+import { registerIntentCommands } from './intent.ts';
 import { registerNodeCommands } from './node.ts';
 import { simConsensus } from './sim-consensus.ts';
 import { simExample } from './sim-example.ts';
@@ -139,6 +140,7 @@ program
   );
 
 registerNodeCommands(program);
+registerIntentCommands(program);
 registerChaosCommand(program);
 registerVizCommands(program);
 

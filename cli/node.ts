@@ -24,10 +24,10 @@ import { toHex } from '../wire/commit.ts';
 import { keyPairFromSeed } from '../wire/sign.ts';
 import { amountArg, fractionArg, hexArg, intArg, positiveArg } from './args.ts';
 
-const DEFAULT_RPC = 'http://127.0.0.1:26601';
+export const DEFAULT_RPC = 'http://127.0.0.1:26601';
 
 /** Runs a command body; known errors become one line on stderr and exit code 1. */
-function guarded<A extends unknown[]>(fn: (...args: A) => Promise<void> | void) {
+export function guarded<A extends unknown[]>(fn: (...args: A) => Promise<void> | void) {
   return async (...args: A): Promise<void> => {
     try {
       await fn(...args);
@@ -42,7 +42,7 @@ function guarded<A extends unknown[]>(fn: (...args: A) => Promise<void> | void) 
   };
 }
 
-function print(v: unknown): void {
+export function print(v: unknown): void {
   console.log(JSON.stringify(v, null, 2));
 }
 
@@ -282,11 +282,32 @@ export function registerNodeCommands(program: Command): void {
   rpcOpt(query.command('status').description('height, round, executed height, epoch key, peers')).action(
     guarded(async (o: { rpc: string }) => print(await new RpcClient(o.rpc).call('status'))),
   );
+  const accountOpt = (c: Command) =>
+    c.addOption(
+      new Option(
+        '--account <which>',
+        'token (spent by your signature) or swap (spent only by settlements of your intents)',
+      )
+        .choices(['token', 'swap'])
+        .default('token'),
+    );
   rpcOpt(
-    query.command('balance').description('demo-token balance of a public key').argument('<pubkey>'),
+    accountOpt(
+      query
+        .command('balance')
+        .description('demo-token balance of a public key')
+        .argument('<pubkey>')
+        .option('--asset <hex>', 'asset id (default: the demo asset)', hexArg('--asset', 32)),
+    ),
   ).action(
-    guarded(async (pk: string, o: { rpc: string }) =>
-      print(await new RpcClient(o.rpc).call('balance', { owner: hexArg('<pubkey>', 32)(pk) })),
+    guarded(async (pk: string, o: { rpc: string; account: string; asset?: string }) =>
+      print(
+        await new RpcClient(o.rpc).call('balance', {
+          owner: hexArg('<pubkey>', 32)(pk),
+          account: o.account,
+          ...(o.asset === undefined ? {} : { asset: o.asset }),
+        }),
+      ),
     ),
   );
   rpcOpt(
@@ -311,7 +332,7 @@ export function registerNodeCommands(program: Command): void {
   );
 }
 
-async function submitAndReport(
+export async function submitAndReport(
   rpc: RpcClient,
   transaction: Parameters<typeof envelopeFor>[0],
   payerKey: Uint8Array,

@@ -109,7 +109,7 @@ export function nodeApi(node: ApiNode): RpcMethods {
     }),
     submitIntent: method({
       description:
-        'publish a signed swap intent (hex of apps/swap SignedSwapIntent; its offered notes must be unspent swap-owner notes of its owner) to the intent gossip overlay, with an optional settlement-conditional fee; returns the intent id (needs the gossip role)',
+        'publish a signed swap intent (hex of apps/swap SignedSwapIntent; its offered notes must be unspent swap-owner notes of its owner) to the intent gossip overlay, with an optional settlement-conditional fee; returns its gossip id and swap intent id (needs the gossip role)',
       params: p.object({ intent: p.hex({ maxBytes: 4096 }), fee: p.optional(p.u64()) }),
       handler: async ({ intent, fee }) => {
         const services = intentsOf(node);

@@ -21,7 +21,7 @@ import {
   tokenOf,
 } from './client.ts';
 import { DEMO_ASSET_IDS } from './config.ts';
-import type { IntentJson } from './intents.ts';
+import type { IntentJson, SettlementJson } from './intents.ts';
 import { createLayout, freePortBase, type Layout } from './layout.ts';
 import type { LiveNode, NodeStatus } from './node.ts';
 import { RpcClient, RpcError } from './rpc/index.ts';
@@ -105,12 +105,16 @@ describe('intents on live nodes (gossip and solver roles)', () => {
         }),
       ),
     );
+    const announced: SettlementJson[] = [];
+    const sub = await rpcs[0]!.subscribe('settlements', (s) => announced.push(s as SettlementJson));
     const ids: string[] = [];
+    const swapIds: string[] = [];
     for (const [i, intent] of intents.entries()) {
-      const r = await rpcs[i % 2]!.call<{ id: string }>('submitIntent', {
+      const r = await rpcs[i % 2]!.call<{ id: string; swap: string }>('submitIntent', {
         intent: toHex(swapIntentBytes(intent)),
       });
       ids.push(r.id);
+      swapIds.push(r.swap);
     }
     // the same intent again is refused: gossip has seen it
     await expect(
@@ -123,10 +127,25 @@ describe('intents on live nodes (gossip and solver roles)', () => {
     });
     expect(settled.settledIntents).toBe(3);
     expect(settled.failedSettlements).toBe(0);
-    // each user sold its 100 and bought at least 90 of what it wanted
-    for (const [i] of users.entries()) {
+    // each user sold its 100 and bought at least 90 of what it wanted, as the announced fills say
+    await until('the settlement announced', 10_000, async () => (announced.length > 0 ? true : undefined));
+    await sub.close();
+    expect(announced).toHaveLength(1);
+    expect(announced[0]!.accepted).toBe(true);
+    expect([...announced[0]!.intents].sort()).toEqual([...ids].sort());
+    for (const [i, u] of users.entries()) {
+      const bought = await balance(i, gives[(i + 1) % 3]!);
       expect(await balance(i, gives[i]!)).toBe(0n);
-      expect((await balance(i, gives[(i + 1) % 3]!)) >= 90n).toBe(true);
+      expect(bought >= 90n).toBe(true);
+      const fill = announced[0]!.fills.find((f) => f.intent === swapIds[i]);
+      expect(fill).toEqual({
+        intent: swapIds[i],
+        owner: toHex(u.pk),
+        sold: '100',
+        bought: bought.toString(),
+        give: '100',
+        want: '90',
+      });
     }
     // the notes are spent: every pool drops the three intents
     for (const node of [0, 1])

@@ -7,9 +7,11 @@
  * ledger and the RPC.
  */
 import { offeredNotes, swapIntentBody, swapSolveBatch } from '../apps/swap/batch.ts';
-import { type AssetRef, readIntent, swapTopic } from '../apps/swap/format.ts';
-import { swapOwnerCommitment } from '../apps/swap/predicate.ts';
-import { Transaction } from '../engines/executor/notes.ts';
+import { type AssetRef, intentId as intentIdOf, readIntent, swapTopic } from '../apps/swap/format.ts';
+import { SwapPayload, swapOwnerCommitment } from '../apps/swap/predicate.ts';
+import { tokenValueOf } from '../apps/token/index.ts';
+import { Declared } from '../engines/executor/natives.ts';
+import { type Note, Transaction } from '../engines/executor/notes.ts';
 import type { BlockReceipts } from '../engines/executor/ports.ts';
 import { NoteStore } from '../engines/executor/state.ts';
 import { createGossipEngine } from '../engines/gossip/engine.ts';
@@ -26,6 +28,7 @@ import { type IntentBody, spentNoteId } from '../wire/intent.ts';
 import type { OrderedBlock } from '../wire/ledger.ts';
 import { decode, tryDecode } from '../wire/schema.ts';
 import { keyPairFromSeed } from '../wire/sign.ts';
+import { bytesEqual } from '../wire/types.ts';
 import { envelopeFor, tokenOf } from './client.ts';
 import type { Genesis, NodeConfig } from './config.ts';
 import type { Logger } from './log.ts';
@@ -79,6 +82,18 @@ export interface IntentJson {
   payload: string;
 }
 
+/** What one intent got in a settlement: sold of what it gave, bought of what it wanted (decimal). */
+export interface FillJson {
+  /** the swap intent id (apps/swap `intentId`) */
+  intent: string;
+  owner: string;
+  sold: string;
+  bought: string;
+  /** its limit: give up to `give`, want at least `want` for all of it */
+  give: string;
+  want: string;
+}
+
 /** A settlement as the `settlements` subscription announces it. */
 export interface SettlementJson {
   hash: string;
@@ -87,6 +102,44 @@ export interface SettlementJson {
   phase: string;
   reason: string;
   intents: string[];
+  fills: FillJson[];
+}
+
+/**
+ * Each intent's fill in a swap settlement, read from the transaction and the notes it offers as
+ * state stands before it executes: sold is what its offered notes hold of the given asset less
+ * the change back to its owner, bought what its owner's swap account receives of the wanted one.
+ */
+export function fillsOf(tx: Transaction, noteAt: (key: Uint8Array) => Note | undefined): FillJson[] {
+  const d = tryDecode(Declared, tx.extradata);
+  if (!d.ok) return [];
+  const payload = tryDecode(SwapPayload, d.value.payload);
+  if (!payload.ok) return [];
+  const amountOf = (n: Note, ref: AssetRef): bigint => {
+    if (!bytesEqual(n.application, ref.application) || n.provenance.length !== ref.provenance.length)
+      return 0n;
+    const v = tokenValueOf(n.value);
+    return v !== undefined && bytesEqual(v.asset, ref.asset) ? v.amount : 0n;
+  };
+  return payload.value.intents.map((intent) => {
+    const t = intent.terms;
+    const own = swapOwnerCommitment(t.owner);
+    const mine = d.value.outputs.filter((n) => bytesEqual(n.owner, own));
+    const offered = offeredNotes(t).reduce((sum, k) => {
+      const n = noteAt(k);
+      return sum + (n === undefined ? 0n : amountOf(n, t.give.of));
+    }, 0n);
+    const change = mine.reduce((sum, n) => sum + amountOf(n, t.give.of), 0n);
+    const bought = mine.reduce((sum, n) => sum + amountOf(n, t.want.of), 0n);
+    return {
+      intent: toHex(intentIdOf(t)),
+      owner: toHex(t.owner),
+      sold: (offered - change).toString(),
+      bought: bought.toString(),
+      give: t.give.amount.toString(),
+      want: t.want.amount.toString(),
+    };
+  });
 }
 
 export interface IntentStats {
@@ -132,8 +185,8 @@ export class IntentServices {
   private readonly notes: NoteStore;
   private readonly replies = new Map<string, (r: IntentReply) => void>();
   private readonly ordered = new Map<bigint, OrderedBlock>();
-  /** settlement envelope hash -> the intents it uses */
-  private readonly settlements = new Map<string, string[]>();
+  /** settlement envelope hash -> the intents it uses and their fills */
+  private readonly settlements = new Map<string, { intents: string[]; fills: FillJson[] }>();
   private requests = 0;
   private stopped = false;
 
@@ -248,9 +301,10 @@ export class IntentServices {
         }
       }
       const hash = hashes[i];
-      const intents = hash === undefined ? undefined : this.settlements.get(hash);
-      if (intents === undefined) continue;
+      const mine = hash === undefined ? undefined : this.settlements.get(hash);
+      if (mine === undefined) continue;
       this.settlements.delete(hash!);
+      const { intents, fills } = mine;
       if (rc.accepted) {
         this.stats.settlements++;
         this.stats.settledIntents += intents.length;
@@ -262,8 +316,12 @@ export class IntentServices {
         phase: rc.phase,
         reason: rc.reason,
         intents,
+        fills,
       };
-      this.host.logger.info(s, rc.accepted ? 'settlement executed' : 'settlement failed');
+      this.host.logger.info(
+        { hash: s.hash, height: s.height, intents: intents.length, reason: s.reason },
+        rc.accepted ? 'settlement executed' : 'settlement failed',
+      );
       this.host.publish('settlements', s);
     }
     const chain = { height: r.height, spent: spent.slice(0, 1 << 16) };
@@ -273,9 +331,10 @@ export class IntentServices {
 
   /**
    * Publishes a signed swap intent (its wire bytes) to the overlay, with an optional
-   * settlement-conditional fee; resolves with its id, or rejects with `IntentRefused`.
+   * settlement-conditional fee; resolves with its gossip id (what pools and `settlements.intents`
+   * name) and its swap intent id (what `settlements.fills` name), or rejects with `IntentRefused`.
    */
-  submit(intentBytes: Uint8Array, fee: bigint | null): Promise<{ id: string }> {
+  submit(intentBytes: Uint8Array, fee: bigint | null): Promise<{ id: string; swap: string }> {
     if (this.stopped) return Promise.reject(new IntentRefused('shutting-down'));
     const read = readIntent(intentBytes);
     if (!read.ok) return Promise.reject(new IntentRefused(read.reason));
@@ -297,7 +356,7 @@ export class IntentServices {
         if (!r.ok) reject(new IntentRefused(r.reason ?? 'refused'));
         else {
           this.stats.submitted++;
-          resolve({ id: toHex(r.intent) });
+          resolve({ id: toHex(r.intent), swap: toHex(read.id) });
         }
       });
       const body = swapIntentBody(read.intent, fee);
@@ -356,7 +415,7 @@ export class IntentServices {
         const oldest = this.settlements.keys().next().value;
         if (oldest !== undefined) this.settlements.delete(oldest);
       }
-      this.settlements.set(hash, intents);
+      this.settlements.set(hash, { intents, fills: fillsOf(tx, (k) => this.notes.note(k)) });
       const r = await this.host.submitEnvelope(bytes);
       if (!r.ok) {
         this.settlements.delete(hash);
