@@ -136,7 +136,7 @@ export function registerNodeCommands(program: Command): void {
   program
     .command('devnet')
     .description(
-      'a local network: N validator processes on loopback, on-chain DKG, then plain and encrypted transfers; prints a summary',
+      'a local network: N validator processes on loopback, on-chain DKG, plain and encrypted transfers, then swap intents settled by a solver; prints a summary',
     )
     .option('--validators <n>', 'validators', intArg('--validators', 1, 16), 4)
     .option('--in-process', 'run every node in this process instead of one process each', false)
@@ -171,6 +171,12 @@ export function registerNodeCommands(program: Command): void {
       intArg('--block-interval', 0, 60_000),
       200,
     )
+    .option(
+      '--intents <n>',
+      'swap intents published after the transfers, from many clients at every node, settled by the solver on v0 (0: none)',
+      intArg('--intents', 0, 100_000),
+      96,
+    )
     .option('--keep-running', 'leave the nodes running after the summary (Ctrl-C stops them)', false)
     .option('--quiet', 'no progress bar', false)
     .option(
@@ -193,6 +199,7 @@ export function registerNodeCommands(program: Command): void {
           blockInterval: number;
           keepRunning: boolean;
           quiet: boolean;
+          intents: number;
         }) => {
           const { profile, ...rest } = o;
           if (profile !== undefined && o.inProcess)

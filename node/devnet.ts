@@ -23,6 +23,7 @@ import {
   tokenOf,
 } from './client.ts';
 import { loadGenesis, loadIdentity, loadNodeConfig } from './config.ts';
+import { type IntentWorkloadSummary, printIntentSummary, runIntentWorkload } from './devnet-intents.ts';
 import { checkPortsFree, createLayout, type Layout, readLayout } from './layout.ts';
 import {
   dueAt,
@@ -74,6 +75,8 @@ export interface DevnetOptions {
    * shares of it). Absent: one phase of `duration`, `rate`, `encrypted` and `txs`.
    */
   plan?: (done: readonly PhaseSummary[]) => readonly LoadPhase[];
+  /** swap intents published after the transfers, settled by the solver on v0 (absent or 0: none) */
+  intents?: number;
 }
 
 /** One stretch of transfers on the running network. */
@@ -116,6 +119,8 @@ export interface DevnetSummary {
   rootsCompared: number;
   rootsDiffer: string[];
   dkgHeight: number;
+  /** the intent workload's outcome, when it ran */
+  intents?: IntentWorkloadSummary;
 }
 
 export type { Percentiles } from './loadgen.ts';
@@ -410,6 +415,8 @@ export async function runDevnet(o: DevnetOptions): Promise<{ summary: DevnetSumm
     const summary = await drive(o, layout, rpcs, out, () => procs?.cpuSeconds());
     const ok =
       summary.rootsDiffer.length === 0 &&
+      (summary.intents === undefined ||
+        (summary.intents.settled > 0 && summary.intents.failedSettlements === 0)) &&
       summary.phases.every(
         (p) => p.executed.plain + p.executed.encrypted === p.submitted.plain + p.submitted.encrypted,
       );
@@ -774,7 +781,30 @@ async function drive(
       phases.push(await runPhase(next[0]!));
     }
 
-    // 6. every node reached the same state root at every height they all executed
+    // 6. swap intents from many clients, settled by the solver on v0
+    let intents: IntentWorkloadSummary | undefined;
+    if ((o.intents ?? 0) > 0) {
+      intents = await runIntentWorkload(
+        {
+          rpcs,
+          layout,
+          token,
+          instance,
+          height: () => height,
+          epochKey,
+          submit,
+          waitExecuted,
+          accepted: (h) => seen.get(h)?.accepted === true,
+          out,
+          progress,
+        },
+        o.intents!,
+      );
+      endProgress();
+      printIntentSummary(intents, layout.nodes.length, out);
+    }
+
+    // 7. every node reached the same state root at every height they all executed
     const st = await statuses(rpcs);
     const common = Math.min(...st.map((s) => s?.executedHeight ?? 0));
     const differ: string[] = [];
@@ -790,6 +820,7 @@ async function drive(
       rootsCompared: common,
       rootsDiffer: differ,
       dkgHeight,
+      ...(intents === undefined ? {} : { intents }),
     };
     printSummary(summary, out);
     return summary;
