@@ -8,7 +8,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Note } from '../engines/executor/notes.ts';
+import { swapNote, swapTx } from '../apps/swap/settlement.ts';
+import { held, intentOf, mev, solver, storeWith, users, X, Y } from '../apps/swap/testing.ts';
+import { Note, noteKey } from '../engines/executor/notes.ts';
 import { fromHex, toHex } from '../wire/commit.ts';
 import { encode } from '../wire/schema.ts';
 import { keyPairFromSeed } from '../wire/sign.ts';
@@ -21,7 +23,7 @@ import {
   tokenOf,
 } from './client.ts';
 import { DEMO_ASSET_IDS } from './config.ts';
-import type { IntentJson, SettlementJson } from './intents.ts';
+import { dryRun, type IntentJson, type SettlementJson } from './intents.ts';
 import { createLayout, freePortBase, type Layout } from './layout.ts';
 import type { LiveNode, NodeStatus } from './node.ts';
 import { RpcClient, RpcError } from './rpc/index.ts';
@@ -186,5 +188,41 @@ describe('intents on live nodes (gossip and solver roles)', () => {
     await expect(rpcs[1]!.call('submitIntent', { intent: toHex(swapIntentBytes(intent)) })).rejects.toThrow(
       /not an unspent swap-owner note/,
     );
+  });
+});
+
+describe("a solver's settlement, checked by the executor's predicates before submission", () => {
+  const a = held(users[0]!, X, 100n, 'dry a');
+  const b = held(users[1]!, Y, 100n, 'dry b');
+  const ia = intentOf(users[0]!, [a], { give: [X, 100n], want: [Y, 90n] });
+  const ib = intentOf(users[1]!, [b], { give: [Y, 100n], want: [X, 90n] });
+
+  const k = (i: number) => new Uint8Array(32).fill(100 + i);
+
+  it('passes when it keeps every limit, and is refused when it pays an owner less than its limit', () => {
+    const store = storeWith([a, b]);
+    // a swap at 1:1, then the same with user 0 paid 80 (below its limit of 90), re-signed by the solver
+    const fair = swapTx(
+      [a, b],
+      [swapNote(users[0]!.publicKey, Y, 100n, k(1)), swapNote(users[1]!.publicKey, X, 100n, k(2))],
+      [ia, ib],
+      [solver.secretKey],
+    );
+    expect(dryRun(fair, store, mev)).toMatchObject({ accepted: true });
+    const short = swapTx(
+      [a, b],
+      [
+        swapNote(users[0]!.publicKey, Y, 80n, k(1)),
+        swapNote(users[1]!.publicKey, X, 100n, k(2)),
+        swapNote(solver.publicKey, Y, 20n, k(2)),
+      ],
+      [ia, ib],
+      [solver.secretKey],
+    );
+    const r = dryRun(short, store, mev);
+    expect(r.accepted).toBe(false);
+    expect(r.phase).toBe('validity');
+    // a dry run writes nothing: the notes still stand
+    expect(store.note(noteKey(a))).toEqual(a);
   });
 });

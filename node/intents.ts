@@ -10,8 +10,12 @@ import { offeredNotes, swapIntentBody, swapSolveBatch } from '../apps/swap/batch
 import { type AssetRef, intentId as intentIdOf, readIntent, swapTopic } from '../apps/swap/format.ts';
 import { SwapPayload, swapOwnerCommitment } from '../apps/swap/predicate.ts';
 import { tokenValueOf } from '../apps/token/index.ts';
+import { DEFAULT_GAS_LIMIT } from '../assembly/assemble.ts';
+import { nodeMultievaluate } from '../assembly/vm.ts';
+import { executeSerial } from '../engines/executor/block.ts';
 import { Declared } from '../engines/executor/natives.ts';
 import { type Note, Transaction } from '../engines/executor/notes.ts';
+import type { Multievaluate, Receipt } from '../engines/executor/phases.ts';
 import type { BlockReceipts } from '../engines/executor/ports.ts';
 import { NoteStore } from '../engines/executor/state.ts';
 import { createGossipEngine } from '../engines/gossip/engine.ts';
@@ -147,8 +151,9 @@ export interface IntentStats {
   submitted: number;
   /** intents this node's filter wanted, delivered to its solver (if any) */
   delivered: number;
-  /** solutions the solver found, and those the mempool admitted */
+  /** solutions the solver found, those the predicates refused before submission, those the mempool admitted */
   solutions: number;
+  refusedSolutions: number;
   submittedSolutions: number;
   /** settlements executed: accepted ones, and the intents they settled; failed ones */
   settlements: number;
@@ -161,6 +166,15 @@ export class IntentRefused extends Error {
     super(`intent refused: ${reason}`);
     this.name = 'IntentRefused';
   }
+}
+
+/**
+ * A settlement run through the executor's own phases and predicates against state as it stands
+ * (an overlay: nothing is written): the receipt the ledger would give it now. A solver submits only
+ * what passes (issue 17: every candidate is checked by the predicates the executor runs).
+ */
+export function dryRun(tx: Transaction, notes: NoteStore, mev: Multievaluate = nodeMultievaluate): Receipt {
+  return executeSerial([tx], notes, mev, DEFAULT_GAS_LIMIT).receipts[0]!;
 }
 
 /** The swap pairs of `assets` (hex ids of the genesis token's assets), both ways: the gossip topics. */
@@ -177,6 +191,7 @@ export class IntentServices {
     submitted: 0,
     delivered: 0,
     solutions: 0,
+    refusedSolutions: 0,
     submittedSolutions: 0,
     settlements: 0,
     settledIntents: 0,
@@ -401,6 +416,15 @@ export class IntentServices {
     const intents = s.intents.map(toHex);
     try {
       const tx = decode(Transaction, s.tx);
+      const dry = dryRun(tx, this.notes);
+      if (!dry.accepted) {
+        this.stats.refusedSolutions++;
+        log.warn(
+          { batch: s.batch.toString(), phase: dry.phase, reason: dry.reason },
+          'a settlement fails the predicates against current state: not submitted',
+        );
+        return;
+      }
       const key = this.host.epochKey();
       const { bytes, hash } = envelopeFor(tx, {
         instance: this.host.genesis.instance,
