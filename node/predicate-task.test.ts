@@ -57,7 +57,7 @@ function jobs(): PredicateJob[] {
     if (!looked.ok) throw new Error('lookup failed');
     const calc = calculationPhase(tx, looked.value, nodeMultievaluate, gas, looked.gasUsed);
     if (!calc.ok) throw new Error('calculation failed');
-    const js = validityJobs(tx, looked.value, calc.value, store, gas, calc.gasUsed);
+    const js = validityJobs(tx, looked.value, calc.value, store, gas, calc.gasUsed, 1n);
     if (!js.ok) throw new Error('no jobs');
     all.push(...js.value);
   }

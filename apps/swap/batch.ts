@@ -11,7 +11,7 @@ import { toHex } from '../../wire/commit.ts';
 import { type DeliveredIntent, type IntentBody, spentNoteId } from '../../wire/intent.ts';
 import { encode } from '../../wire/schema.ts';
 import type { Order } from './auction.ts';
-import { readIntent, SignedSwapIntent, type SwapTerms, swapTopic } from './format.ts';
+import { expired, readIntent, SignedSwapIntent, type SwapTerms, swapTopic } from './format.ts';
 import { swapOwnerCommitment } from './predicate.ts';
 import { type OfferedIntent, orderOf, settlementTx } from './settlement.ts';
 import { DEFAULT_SOLVE_OPTIONS, type SolveOptions, solveBatch } from './solve.ts';
@@ -71,7 +71,7 @@ export function swapSolveBatch(opts: SwapSolverOptions): SolveBatch {
       const read = readIntent(d.body.payload);
       if (!read.ok) continue;
       const { intent } = read;
-      if (intent.terms.expires < height) continue;
+      if (expired(intent.terms, height)) continue;
       const owner = toHex(intent.terms.owner);
       if (owners.has(owner)) continue;
       const notes = offeredNotes(intent.terms).map(opts.noteAt);

@@ -73,6 +73,14 @@ export function malformedTerms(t: SwapTerms): string | undefined {
   return undefined;
 }
 
+/**
+ * Whether an intent may no longer settle in the block at `height`: `expires` is the last height
+ * it may (inclusive). The owner predicate, gossip and the solver all decide by this.
+ */
+export function expired(terms: SwapTerms, height: bigint): boolean {
+  return height > terms.expires;
+}
+
 export function sameAsset(a: AssetRef, b: AssetRef): boolean {
   return assetKey(a) === assetKey(b);
 }

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { type Note, noteKey } from '../../engines/executor/notes.ts';
+import { executeOrderedSerial } from '../../engines/executor/block.ts';
+import { type Note, noteKey, Transaction } from '../../engines/executor/notes.ts';
+import { executeParallel, inProcessRunner } from '../../engines/executor/parallel.ts';
 import { toHex } from '../../wire/commit.ts';
+import type { OrderedBlock } from '../../wire/ledger.ts';
 import { encode } from '../../wire/schema.ts';
 import { sign } from '../../wire/sign.ts';
 import { declaredTx, signTx, tokenNote, transferTx } from '../token/client.ts';
@@ -12,8 +15,10 @@ import { orderOf, settlementTx, swapNote, swapTx } from './settlement.ts';
 import {
   authorityA,
   balance,
+  GAS,
   held,
   intentOf,
+  mev,
   run,
   solver,
   storeWith,
@@ -238,5 +243,56 @@ describe('swap-owner: spending by signature', () => {
     expect(run(store(), [swapTx([a1], outputs, [], [alice.secretKey])]).result.receipts[0]).toMatchObject({
       accepted: true,
     });
+  });
+});
+
+describe('swap-owner: expiry (inclusive: `expires` is the last height an intent may settle at)', () => {
+  // Alice's intent expires at 100, Bob's at 1,000
+  const soon = intentOf(alice, [a1], { give: [X, 100n], want: [Y, 50n], expires: 100n });
+  const settle = (intents: SignedSwapIntent[], signers: Uint8Array[] = []) =>
+    swapTx([a1, b1], honestOutputs, intents, signers);
+
+  it('a settlement is accepted up to the expiry height and refused by the expired owner after it', () => {
+    for (const height of [0n, 99n, 100n])
+      expect(run(store(), [settle([soon, ib])], height).result.receipts[0]).toMatchObject({
+        accepted: true,
+      });
+    for (const height of [101n, 2n ** 64n - 1n])
+      expect(run(store(), [settle([soon, ib])], height).result.receipts[0]).toMatchObject(rejectedBy(alice));
+    // the one whose intent expired is refused, whichever it is
+    const bobSoon = intentOf(bob, [b1], { give: [Y, 60n], want: [X, 100n], partial: true, expires: 100n });
+    expect(run(store(), [settle([ia, bobSoon])], 101n).result.receipts[0]).toMatchObject(rejectedBy(bob));
+    expect(run(store(), [settle([ia, ib])], 1_000n).result.receipts[0]).toMatchObject({ accepted: true });
+  });
+
+  it("an owner's signature over the digest authorises the spend whatever its intent's expiry", () => {
+    expect(run(store(), [settle([soon, ib], [alice.secretKey])], 101n).result.receipts[0]).toMatchObject({
+      accepted: true,
+    });
+  });
+
+  it('the wave-parallel path and an ordered block at that height give the same verdicts', async () => {
+    for (const height of [100n, 101n]) {
+      const tx = settle([soon, ib]);
+      const serial = run(store(), [tx], height).result;
+      const parallel = await executeParallel([tx], store(), mev, GAS, inProcessRunner(mev), height);
+      expect(parallel.receipts).toEqual(serial.receipts);
+      const block: OrderedBlock = {
+        height,
+        blockHash: new Uint8Array(32),
+        proposer: new Uint8Array(32),
+        charges: [],
+        txs: [
+          {
+            envelope: new Uint8Array(32),
+            includedAt: height,
+            encrypted: false,
+            tx: { tag: 'ok', value: encode(Transaction, tx) },
+          },
+        ],
+      };
+      expect(executeOrderedSerial(block, store(), mev, GAS).receipts).toEqual(serial.receipts);
+      expect(serial.receipts[0]!.accepted).toBe(height <= 100n);
+    }
   });
 });

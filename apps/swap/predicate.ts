@@ -6,13 +6,15 @@
  *   1. the transaction consumes no note with this owner commitment (receiving needs no signature), or
  *   2. the payload's first signature entry for the key is valid over the transaction digest (the
  *      token's digest, so one signature serves swap-owner and ed25519-owner notes alike), or
- *   3. the payload holds exactly one intent of this owner, validly signed, and the transaction
- *      honours it: the owner's consumed notes are exactly the intent's inputs, the owner loses
- *      nothing but the asset it gives, and what it sells and buys keeps the limit price and the
- *      fill rule (fill.ts `fillViolation`).
+ *   3. the payload holds exactly one intent of this owner, not expired, validly signed, and the
+ *      transaction honours it: the owner's consumed notes are exactly the intent's inputs, the
+ *      owner loses nothing but the asset it gives, and what it sells and buys keeps the limit
+ *      price and the fill rule (fill.ts `fillViolation`).
  *
- * Expiry is not checked: a predicate sees no block height (VmContext carries only `multievaluate`
- * and `depth`, the TxView only notes and extradata). The README says what would pass it.
+ * Expiry is inclusive: `terms.expires` is the last height at which the intent may settle (as
+ * format.ts says and gossip and the solver read it), so a settlement executing at a height
+ * greater than `expires` is refused; the height is the executing block's, from the TxView. A
+ * signature of the owner (rule 2) authorises the transaction whatever any intent says.
  */
 import { nativeFn, predicateCommitment } from '../../engines/executor/natives.ts';
 import type { Note } from '../../engines/executor/notes.ts';
@@ -31,7 +33,7 @@ import {
   verdict,
 } from '../token/predicates.ts';
 import { fillViolation, limitOf } from './fill.ts';
-import { type AssetRef, assetKey, intentId, malformedTerms, SignedSwapIntent } from './format.ts';
+import { type AssetRef, assetKey, expired, intentId, malformedTerms, SignedSwapIntent } from './format.ts';
 
 export const SWAP_OWNER_NAME = 'swap-owner';
 export const SWAP_OWNER_VERSION = '1';
@@ -165,6 +167,7 @@ export const SWAP_OWNER: NativeDefinition = {
     if (mine.length !== 1) return verdict(false, gas);
     const intent = mine[0]!;
     if (malformedTerms(intent.terms) !== undefined) return verdict(false, gas);
+    if (expired(intent.terms, view.height)) return verdict(false, gas);
     if (gasLeft - gas < SIGNATURE_GAS) return outOfGas(gasLeft);
     gas += SIGNATURE_GAS;
     if (!verify(config, intentId(intent.terms), intent.signature)) return verdict(false, gas);

@@ -69,9 +69,16 @@ export function storeWith(notes: readonly Note[]): NoteStore {
   return store;
 }
 
-/** Runs `txs` as one block; returns the receipts and the notes after it (the store is left as it was). */
-export function run(store: NoteStore, txs: readonly Transaction[]): { result: BlockResult; after: Note[] } {
-  const result = executeSerial(txs, store, mev, GAS);
+/**
+ * Runs `txs` as one block at `height`; returns the receipts and the notes after it (the store is
+ * left as it was).
+ */
+export function run(
+  store: NoteStore,
+  txs: readonly Transaction[],
+  height = 0n,
+): { result: BlockResult; after: Note[] } {
+  const result = executeSerial(txs, store, mev, GAS, height);
   const copy = (store.storage as MemoryStorage).clone();
   copy.batch(NoteStore.ops(result.writes));
   return { result, after: [...new NoteStore(copy).notes()].map(([, n]) => n) };
@@ -105,6 +112,8 @@ export interface IntentSpec {
   readonly want: readonly [AssetRef, bigint];
   readonly partial?: boolean;
   readonly nonce?: number;
+  /** the last height it may settle at (default 1,000) */
+  readonly expires?: bigint;
 }
 
 /** `owner`'s signed intent offering `notes`. */
@@ -115,7 +124,7 @@ export function intentOf(owner: KeyPair, notes: readonly Note[], spec: IntentSpe
       give: { of: spec.give[0], amount: spec.give[1] },
       want: { of: spec.want[0], amount: spec.want[1] },
       partial: spec.partial ?? false,
-      expires: 1_000n,
+      expires: spec.expires ?? 1_000n,
       inputs: notes.map((n) => n.key),
       nonce: new Uint8Array(32).fill(spec.nonce ?? 0),
     },

@@ -48,6 +48,8 @@ export interface DeclaredView {
   readonly declared: Declared;
   /** what signatures over the transaction sign (format.ts `declaredDigest`) */
   readonly digest: Uint8Array;
+  /** the height of the block executing the transaction (the token's predicates ignore it) */
+  readonly height: bigint;
 }
 
 /**
@@ -71,7 +73,7 @@ export function declaredViewOf(args: readonly DataValue[]): DeclaredView | undef
 }
 
 function readView(arg: DataValue): DeclaredView | undefined {
-  let tx: { inputs: Note[]; outputs: Note[]; extradata: Uint8Array };
+  let tx: TxView;
   try {
     tx = TxView.fromValue(arg);
   } catch {
@@ -87,7 +89,13 @@ function readView(arg: DataValue): DeclaredView | undefined {
   for (let i = 0; i < tx.outputs.length; i++)
     if (!bytesEqual(encode(NoteSchema, tx.outputs[i]!), encode(NoteSchema, declared.outputs[i]!)))
       return undefined;
-  return { inputs: tx.inputs, outputs: tx.outputs, declared, digest: declaredDigest(declared) };
+  return {
+    inputs: tx.inputs,
+    outputs: tx.outputs,
+    declared,
+    digest: declaredDigest(declared),
+    height: tx.height,
+  };
 }
 
 /** A view with the token payload's signatures. */

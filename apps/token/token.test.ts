@@ -273,7 +273,7 @@ describe('token: mint, transfer, burn', () => {
     const evalOn = (fn: typeof tokA.predicate.fn, outputs: Note[]) =>
       mev(
         V.fn(fn.vm, fn.code),
-        [TxView.toValue({ inputs: [aliceGold], outputs, extradata: tx.extradata })],
+        [TxView.toValue({ inputs: [aliceGold], outputs, extradata: tx.extradata, height: 1n })],
         GAS,
       );
     const honest = evalOn(ownerPredicate(alice.publicKey).fn, declared.outputs);
@@ -294,6 +294,7 @@ describe('token: mint, transfer, burn', () => {
       inputs: [aliceGold],
       outputs: declared.outputs,
       extradata: tx.extradata,
+      height: 1n,
     });
     const judge = (fn: typeof tokA.predicate.fn, view = shared) => {
       const r = mev(V.fn(fn.vm, fn.code), [view], GAS);
@@ -310,6 +311,7 @@ describe('token: mint, transfer, burn', () => {
       inputs: [aliceGold],
       outputs: declared.outputs,
       extradata: declaredTx([aliceGold], declared.outputs).extradata,
+      height: 1n,
     });
     expect(judge(ownerPredicate(alice.publicKey).fn, bare)).toEqual(V.bool(false));
     expect(judge(ownerPredicate(alice.publicKey).fn)).toEqual(V.bool(true));

@@ -19,17 +19,22 @@ export interface BlockResult {
   readonly writes: WriteSet[];
 }
 
+/**
+ * `height`: the executing block's height, which predicates see in their view (phases.ts TxView);
+ * a bare list of transactions outside any block runs at 0.
+ */
 export function executeSerial(
   txs: readonly Transaction[],
   store: NoteStore,
   multievaluate: Multievaluate,
   gasLimit: number,
+  height = 0n,
 ): BlockResult {
   const overlay = new Overlay(store);
   const receipts: Receipt[] = [];
   const writes: WriteSet[] = [];
   for (const tx of txs) {
-    const r = executeTransaction(tx, overlay, multievaluate, gasLimit);
+    const r = executeTransaction(tx, overlay, multievaluate, gasLimit, height);
     receipts.push(r.receipt);
     if (r.writes !== undefined) {
       overlay.apply(r.writes);
@@ -43,7 +48,7 @@ export function executeSerial(
  * Wave-parallel execution over `shards` shards: each wave's transactions are dealt to shards,
  * each shard runs its share in an order of its own (seeded, to show order inside a wave does
  * not matter), all against the state at the start of the wave; then the wave's writes are
- * applied in block order.
+ * applied in block order. `height` as for `executeSerial`.
  */
 export function executeSharded(
   txs: readonly Transaction[],
@@ -52,6 +57,7 @@ export function executeSharded(
   gasLimit: number,
   shards: number,
   seed = 0,
+  height = 0n,
 ): BlockResult {
   if (!Number.isInteger(shards) || shards < 1)
     throw new RangeError(`shards must be a positive integer, got ${shards}`);
@@ -63,7 +69,7 @@ export function executeSharded(
     for (const [k, index] of wave.entries()) byShard[k % shards]!.push(index);
     for (const share of byShard) {
       for (const index of random.shuffle(share)) {
-        results[index] = executeTransaction(txs[index]!, overlay, multievaluate, gasLimit);
+        results[index] = executeTransaction(txs[index]!, overlay, multievaluate, gasLimit, height);
       }
     }
     for (const index of wave) {
@@ -120,7 +126,7 @@ export function executeOrderedSerial(
   const fees = chargeBlock(store.storage, block);
   const prepared = prepareOrdered(block, fees);
   const txs = prepared.flatMap((p) => (p.tx === null ? [] : [p.tx]));
-  const run = executeSerial(txs, store, multievaluate, gasLimit);
+  const run = executeSerial(txs, store, multievaluate, gasLimit, block.height);
   let next = 0;
   const receipts = prepared.map((p) => p.receipt ?? run.receipts[next++]!);
   return { receipts, writes: run.writes, fees };

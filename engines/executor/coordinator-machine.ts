@@ -367,7 +367,15 @@ export function createCoordinatorMachine(mev: Multievaluate, shards: number) {
           const rejected: [number, Receipt][] = [];
           for (const w of context.work) {
             const tx = txOf(context, w.index);
-            const r = validityJobs(tx, w.inputs, w.outputs, view, context.gasLimit, w.gas);
+            const r = validityJobs(
+              tx,
+              w.inputs,
+              w.outputs,
+              view,
+              context.gasLimit,
+              w.gas,
+              block(context).height,
+            );
             if (!r.ok) rejected.push([w.index, r.receipt]);
             else work.push({ ...w, jobs: r.value });
           }

@@ -193,7 +193,16 @@ export function createExecutorMachine(mev: Multievaluate) {
           return {
             current: afterPhase(
               context,
-              validityPhase(c.tx!, c.inputs, c.outputs, overlayOf(context), mev, context.gasLimit, c.gas),
+              validityPhase(
+                c.tx!,
+                c.inputs,
+                c.outputs,
+                overlayOf(context),
+                mev,
+                context.gasLimit,
+                c.gas,
+                block(context).height,
+              ),
               () => ({}),
             ),
           };

@@ -2,7 +2,8 @@
  * Wave-parallel block execution with predicates evaluated by a runner: in process (simulation,
  * deterministic and instantaneous) or by a worker pool (live: the only CPU-heavy phase runs on
  * every core). Per wave: lookup and calculation of each transaction, then every predicate job of
- * the wave at once, then verdicts and commits in block order. Results equal `executeSerial`.
+ * the wave at once, then verdicts and commits in block order. Results equal `executeSerial` (at
+ * the same `height`).
  */
 import type { EvalResult } from '../../vm/types.ts';
 import type { BlockResult } from './block.ts';
@@ -44,6 +45,7 @@ export async function executeParallel(
   mev: Multievaluate,
   gasLimit: number,
   runner: PredicateRunner,
+  height = 0n,
 ): Promise<BlockResult> {
   const overlay = new Overlay(store);
   const receipts = new Array<Receipt>(txs.length);
@@ -63,7 +65,7 @@ export async function executeParallel(
         receipts[index] = calc.receipt;
         continue;
       }
-      const js = validityJobs(tx, looked.value, calc.value, overlay, gasLimit, calc.gasUsed);
+      const js = validityJobs(tx, looked.value, calc.value, overlay, gasLimit, calc.gasUsed, height);
       if (!js.ok) {
         receipts[index] = js.receipt;
         continue;

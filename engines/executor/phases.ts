@@ -16,7 +16,7 @@
 import type { EvalResult } from '../../vm/types.ts';
 import { toHex } from '../../wire/commit.ts';
 import type { FunctionValue } from '../../wire/schema.ts';
-import { s, tryDecode } from '../../wire/schema.ts';
+import { type Infer, s, tryDecode } from '../../wire/schema.ts';
 import type { DataValue } from '../../wire/types.ts';
 import { allowed, Note, noteKey, type Transaction } from './notes.ts';
 
@@ -54,8 +54,19 @@ export interface StateView {
 
 export type Multievaluate = (fn: DataValue, args: readonly DataValue[], gasLimit: number) => EvalResult;
 
-/** What validity predicates are shown: every input and output note, and the extradata. */
-export const TxView = s.struct({ inputs: s.list(Note), outputs: s.list(Note), extradata: s.bytes() });
+/**
+ * What validity predicates are shown: every input and output note, the extradata, and the height
+ * of the block executing the transaction (so a predicate can enforce deadlines, e.g. a swap
+ * intent's expiry). The view is only ever a predicate argument: it is not stored, so the height
+ * in it changes no state root.
+ */
+export const TxView = s.struct({
+  inputs: s.list(Note),
+  outputs: s.list(Note),
+  extradata: s.bytes(),
+  height: s.u64(),
+});
+export type TxView = Infer<typeof TxView>;
 const KeyList = s.list(s.bytes({ max: 4096 }), { max: 1024 });
 const NoteList = s.list(Note, { max: 1024 });
 
@@ -176,7 +187,7 @@ export interface PredicateJob {
   readonly predicate: string;
   readonly note: string;
   readonly fn: FunctionValue;
-  /** the argument: TxView of (inputs, outputs, extradata) */
+  /** the argument: TxView of (inputs, outputs, extradata, height) */
   readonly view: DataValue;
   readonly gasLimit: number;
 }
@@ -194,8 +205,14 @@ export function validityJobs(
   state: StateView,
   gasLimit: number,
   gas: number,
+  height: bigint,
 ): PhaseResult<PredicateJob[]> {
-  const view = TxView.toValue({ inputs: [...inputs], outputs: [...outputs], extradata: tx.extradata });
+  const view = TxView.toValue({
+    inputs: [...inputs],
+    outputs: [...outputs],
+    extradata: tx.extradata,
+    height,
+  });
   const jobs: PredicateJob[] = [];
   const seen = new Set<string>();
   for (const note of [...inputs, ...outputs]) {
@@ -252,8 +269,9 @@ export function validityPhase(
   mev: Multievaluate,
   gasLimit: number,
   gas: number,
+  height: bigint,
 ): PhaseResult<null> {
-  const jobs = validityJobs(tx, inputs, outputs, state, gasLimit, gas);
+  const jobs = validityJobs(tx, inputs, outputs, state, gasLimit, gas, height);
   if (!jobs.ok) return jobs;
   return validityVerdict(
     jobs.value,
@@ -301,18 +319,19 @@ export function acceptedReceipt(gasUsed: number): Receipt {
   return { accepted: true, phase: 'commit', reason: 'accepted', gasUsed };
 }
 
-/** All four phases of one transaction. */
+/** All four phases of one transaction, in the block at `height`. */
 export function executeTransaction(
   tx: Transaction,
   state: StateView,
   mev: Multievaluate,
   gasLimit: number,
+  height: bigint,
 ): { receipt: Receipt; writes: WriteSet | undefined } {
   const looked = lookupPhase(tx, state, mev, gasLimit);
   if (!looked.ok) return { receipt: looked.receipt, writes: undefined };
   const calc = calculationPhase(tx, looked.value, mev, gasLimit, looked.gasUsed);
   if (!calc.ok) return { receipt: calc.receipt, writes: undefined };
-  const valid = validityPhase(tx, looked.value, calc.value, state, mev, gasLimit, calc.gasUsed);
+  const valid = validityPhase(tx, looked.value, calc.value, state, mev, gasLimit, calc.gasUsed, height);
   if (!valid.ok) return { receipt: valid.receipt, writes: undefined };
   const committed = commitPhase(tx, looked.value, calc.value, state, valid.gasUsed);
   if (!committed.ok) return { receipt: committed.receipt, writes: undefined };

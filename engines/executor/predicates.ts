@@ -12,7 +12,10 @@ import type { EvalResult, VmErrorCode } from '../../vm/types.ts';
 import { type PredicateJob, TxView } from './phases.ts';
 import type { PredicateCall, PredicateOutcome } from './ports.ts';
 
-/** The wire form of a job (its view is carried as the notes and extradata it is made of). */
+/**
+ * The wire form of a job (its view is carried as the notes and extradata it is made of; the height
+ * once, in the batch).
+ */
 export function toCall(
   job: PredicateJob,
   view: { inputs: PredicateCall['inputs']; outputs: PredicateCall['outputs']; extradata: Uint8Array },
@@ -21,15 +24,18 @@ export function toCall(
 }
 
 /**
- * A job again from its wire form (the receipt fields stay with the coordinator). `view`: the view
- * of an earlier call of the same transaction (the same notes and extradata), to share it.
+ * A job again from its wire form (the receipt fields stay with the coordinator). `height`: the
+ * batch's block height, which the view shows predicates. `view`: the view of an earlier call of
+ * the same transaction (the same notes and extradata, same batch), to share it.
  */
-export function fromCall(call: PredicateCall, view?: PredicateJob['view']): PredicateJob {
+export function fromCall(call: PredicateCall, height: bigint, view?: PredicateJob['view']): PredicateJob {
   return {
     predicate: '',
     note: '',
     fn: call.fn,
-    view: view ?? TxView.toValue({ inputs: call.inputs, outputs: call.outputs, extradata: call.extradata }),
+    view:
+      view ??
+      TxView.toValue({ inputs: call.inputs, outputs: call.outputs, extradata: call.extradata, height }),
     gasLimit: Number(call.gasLimit),
   };
 }

@@ -124,7 +124,7 @@ export function addShardedExecutor(
           last.call.inputs === call.inputs &&
           last.call.outputs === call.outputs &&
           last.call.extradata === call.extradata;
-        const job = fromCall(call, same ? last!.view : undefined);
+        const job = fromCall(call, batch.height, same ? last!.view : undefined);
         last = { call, view: job.view };
         return job;
       });

@@ -1,0 +1,90 @@
+/**
+ * Swap intent expiry with predicates on worker threads: the workers see the executing block's
+ * height as in-process evaluation does, on the wave-parallel path and through the sharded
+ * executor's predicate port, so a settlement gets the same verdict on every path.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import type { SignedSwapIntent } from '../apps/swap/format.ts';
+import { swapNote, swapTx } from '../apps/swap/settlement.ts';
+import { held, intentOf, storeWith, users, X, Y } from '../apps/swap/testing.ts';
+import { nodeMultievaluate } from '../assembly/vm.ts';
+import { executeOrderedSerial, executeSerial } from '../engines/executor/block.ts';
+import { Ledger } from '../engines/executor/ledger.ts';
+import { Transaction } from '../engines/executor/notes.ts';
+import { executeParallel } from '../engines/executor/parallel.ts';
+import type { BlockReceipts } from '../engines/executor/ports.ts';
+import { addShardedExecutor } from '../engines/executor/sharded.ts';
+import { EngineGraph } from '../runtime/graph.ts';
+import { LiveScheduler } from '../runtime/scheduler.ts';
+import type { MemoryStorage } from '../storage/memory.ts';
+import { toHex } from '../wire/commit.ts';
+import type { OrderedBlock } from '../wire/ledger.ts';
+import { encode } from '../wire/schema.ts';
+import { predicatePool } from './predicate-pool.ts';
+
+const GAS = 10_000_000;
+const [alice, bob] = users as [(typeof users)[0], (typeof users)[0]];
+const a1 = held(alice, X, 100n, 'a1');
+const b1 = held(bob, Y, 80n, 'b1');
+const store = () => storeWith([a1, b1]);
+const out = (who: typeof alice, asset: typeof X, amount: bigint, k: number) =>
+  swapNote(who.publicKey, asset, amount, new Uint8Array(32).fill(k));
+/** Alice sells 100 X for 60 Y, Bob 60 Y (of his 80) for 100 X, under the intents given. */
+const settle = (alices: SignedSwapIntent, bobs: SignedSwapIntent) =>
+  swapTx([a1, b1], [out(alice, Y, 60n, 1), out(bob, X, 100n, 2), out(bob, Y, 20n, 3)], [alices, bobs], []);
+const aliceUntil = (expires: bigint) => intentOf(alice, [a1], { give: [X, 100n], want: [Y, 50n], expires });
+const bobs = intentOf(bob, [b1], { give: [Y, 60n], want: [X, 100n], partial: true });
+
+describe('swap expiry with predicates on worker threads', () => {
+  const pool = predicatePool(2);
+  afterAll(() => pool.close());
+
+  it('the wave-parallel path on 2 workers: accepted up to the expiry height, refused after, as serially', async () => {
+    const tx = settle(aliceUntil(100n), bobs);
+    for (const height of [99n, 100n, 101n]) {
+      const serial = executeSerial([tx], store(), nodeMultievaluate, GAS, height);
+      expect(serial.receipts[0]!.accepted).toBe(height <= 100n);
+      const workers = await executeParallel([tx], store(), nodeMultievaluate, GAS, pool.runner, height);
+      expect(workers.receipts).toEqual(serial.receipts);
+      expect(workers.writes).toEqual(serial.writes);
+    }
+  });
+
+  it('the sharded executor with predicates on 2 workers judges by the block height, as executeOrderedSerial', async () => {
+    // block 1: an intent expiring at 1 may settle in it, one expiring at 0 may not
+    const txs = [settle(aliceUntil(0n), bobs), settle(aliceUntil(1n), bobs)];
+    const ordered: OrderedBlock = {
+      height: 1n,
+      blockHash: new Uint8Array(32),
+      proposer: new Uint8Array(32),
+      charges: [],
+      txs: txs.map((tx, i) => ({
+        envelope: new Uint8Array(32).fill(i),
+        includedAt: 1n,
+        encrypted: false,
+        tx: { tag: 'ok' as const, value: encode(Transaction, tx) },
+      })),
+    };
+    const storage = store().storage as MemoryStorage;
+    const reference = new Ledger(storage.clone());
+    const serial = executeOrderedSerial(ordered, reference.notes, nodeMultievaluate, GAS);
+    expect(serial.receipts.map((r) => r.accepted)).toEqual([false, true]);
+    expect(serial.receipts[0]).toMatchObject({ phase: 'validity' });
+    const expected = reference.seal(1n, serial.receipts, serial.writes);
+
+    const g = new EngineGraph({ node: 'live', scheduler: new LiveScheduler(), storage: storage.clone() });
+    const ex = addShardedExecutor(g, 'executor', {
+      shards: 2,
+      mev: nodeMultievaluate,
+      gasLimit: GAS,
+      runner: pool.runner,
+    });
+    const sealed = new Promise<BlockReceipts>((resolve) => g.observe(ex.out.receipts).subscribe(resolve));
+    g.start();
+    g.send(ex.in.ordered, ordered);
+    const got = await sealed;
+    g.stop();
+    expect(got).toEqual(expected);
+    expect(toHex(got.root)).toBe(toHex(expected.root));
+  });
+});
