@@ -208,7 +208,7 @@ describe("a solver's settlement, checked by the executor's predicates before sub
       [ia, ib],
       [solver.secretKey],
     );
-    expect(dryRun(fair, store, mev)).toMatchObject({ accepted: true });
+    expect(dryRun(fair, store, 1n, mev)).toMatchObject({ accepted: true });
     const short = swapTx(
       [a, b],
       [
@@ -219,9 +219,11 @@ describe("a solver's settlement, checked by the executor's predicates before sub
       [ia, ib],
       [solver.secretKey],
     );
-    const r = dryRun(short, store, mev);
+    const r = dryRun(short, store, 1n, mev);
     expect(r.accepted).toBe(false);
     expect(r.phase).toBe('validity');
+    // after the intents expire (intentOf: at 1000) the fair one is refused too
+    expect(dryRun(fair, store, 1_001n, mev)).toMatchObject({ accepted: false, phase: 'validity' });
     // a dry run writes nothing: the notes still stand
     expect(store.note(noteKey(a))).toEqual(a);
   });

@@ -170,11 +170,17 @@ export class IntentRefused extends Error {
 
 /**
  * A settlement run through the executor's own phases and predicates against state as it stands
- * (an overlay: nothing is written): the receipt the ledger would give it now. A solver submits only
+ * (an overlay: nothing is written) at `height` (the next one: predicates check expiry against
+ * it): the receipt the ledger would give it now. A solver submits only
  * what passes (issue 17: every candidate is checked by the predicates the executor runs).
  */
-export function dryRun(tx: Transaction, notes: NoteStore, mev: Multievaluate = nodeMultievaluate): Receipt {
-  return executeSerial([tx], notes, mev, DEFAULT_GAS_LIMIT).receipts[0]!;
+export function dryRun(
+  tx: Transaction,
+  notes: NoteStore,
+  height: bigint,
+  mev: Multievaluate = nodeMultievaluate,
+): Receipt {
+  return executeSerial([tx], notes, mev, DEFAULT_GAS_LIMIT, height).receipts[0]!;
 }
 
 /** The swap pairs of `assets` (hex ids of the genesis token's assets), both ways: the gossip topics. */
@@ -416,7 +422,7 @@ export class IntentServices {
     const intents = s.intents.map(toHex);
     try {
       const tx = decode(Transaction, s.tx);
-      const dry = dryRun(tx, this.notes);
+      const dry = dryRun(tx, this.notes, this.host.committedHeight() + 1n);
       if (!dry.accepted) {
         this.stats.refusedSolutions++;
         log.warn(
