@@ -109,6 +109,7 @@ export function registerIntentCommands(program: Command): void {
           want: { amount: bigint; asset: string };
           partial: boolean;
           expires?: number;
+          expiresIn?: number;
           fee?: bigint;
           rpc: string;
         }) => {
@@ -129,6 +130,7 @@ export function registerIntentCommands(program: Command): void {
           const r = await rpc.call<{ id: string }>('submitIntent', {
             intent: toHex(swapIntentBytes(intent)),
             ...(o.fee === undefined ? {} : { fee: o.fee.toString() }),
+            ...(o.expiresIn === undefined ? {} : { expiresAt: String(Date.now() + o.expiresIn * 1000) }),
           });
           console.log(`published intent ${r.id}`);
         },

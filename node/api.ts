@@ -109,12 +109,16 @@ export function nodeApi(node: ApiNode): RpcMethods {
     }),
     submitIntent: method({
       description:
-        'publish a signed swap intent (hex of apps/swap SignedSwapIntent; its offered notes must be unspent swap-owner notes of its owner) to the intent gossip overlay, with an optional settlement-conditional fee; returns its gossip id and swap intent id (needs the gossip role)',
-      params: p.object({ intent: p.hex({ maxBytes: 4096 }), fee: p.optional(p.u64()) }),
-      handler: async ({ intent, fee }) => {
+        'publish a signed swap intent (hex of apps/swap SignedSwapIntent; its offered notes must be unspent swap-owner notes of its owner) to the intent gossip overlay, with an optional settlement-conditional fee and time limit (expiresAt, ms since the Unix epoch: pools drop it then, by their own clocks); returns its gossip id and swap intent id (needs the gossip role)',
+      params: p.object({
+        intent: p.hex({ maxBytes: 4096 }),
+        fee: p.optional(p.u64()),
+        expiresAt: p.optional(p.u64()),
+      }),
+      handler: async ({ intent, fee, expiresAt }) => {
         const services = intentsOf(node);
         try {
-          return await services.submit(intent, fee ?? null);
+          return await services.submit(intent, fee ?? null, expiresAt ?? null);
         } catch (e) {
           if (e instanceof IntentRefused) throw new RpcError(ERR.REJECTED, e.message, { reason: e.reason });
           throw e;

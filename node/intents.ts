@@ -355,7 +355,11 @@ export class IntentServices {
    * settlement-conditional fee; resolves with its gossip id (what pools and `settlements.intents`
    * name) and its swap intent id (what `settlements.fills` name), or rejects with `IntentRefused`.
    */
-  submit(intentBytes: Uint8Array, fee: bigint | null): Promise<{ id: string; swap: string }> {
+  submit(
+    intentBytes: Uint8Array,
+    fee: bigint | null,
+    expiresAt: bigint | null = null,
+  ): Promise<{ id: string; swap: string }> {
     if (this.stopped) return Promise.reject(new IntentRefused('shutting-down'));
     const read = readIntent(intentBytes);
     if (!read.ok) return Promise.reject(new IntentRefused(read.reason));
@@ -380,7 +384,7 @@ export class IntentServices {
           resolve({ id: toHex(r.intent), swap: toHex(read.id) });
         }
       });
-      const body = swapIntentBody(read.intent, fee);
+      const body = swapIntentBody(read.intent, fee, expiresAt);
       this.host.graph.send(this.gossip.in.submit, { id, body, to: [] }, 'rpc');
     });
   }

@@ -37,6 +37,12 @@ export const IntentBody = s.struct({
   inputs: s.list(Hash, { max: MAX_INPUTS }),
   /** the last height before which it may settle (it is gone once the chain reaches it) */
   expiry: s.u64(),
+  /**
+   * optionally also a time (ms since the Unix epoch) after which pools drop it: a pool policy read
+   * against each node's own clock, so only as exact as the clocks agree; the settlement's
+   * predicates know heights only
+   */
+  expiresAt: s.option(s.u64()),
   /** paid to the route only if the intent settles */
   fee: s.option(s.u64()),
   /** hops it may travel: 1 keeps it with the peers it is sent to (directed broadcast) */

@@ -23,10 +23,14 @@ export const SWAP_TOPIC = 'swap/v1';
  * A signed swap intent as gossip carries it: the topic of its asset pair, attributes a filter can
  * test (`pair`: the topic's pair, `give`: the amount offered), the ids of the offered notes as its
  * inputs (`spentNoteId` of their storage keys, what the ledger reports spent, so a pool drops the
- * intent once one is), its expiry, the settlement-conditional fee, and the intent as the
- * opaque payload.
+ * intent once one is), its expiry (height, and optionally a time pools drop it at), the
+ * settlement-conditional fee, and the intent as the opaque payload.
  */
-export function swapIntentBody(intent: SignedSwapIntent, fee: bigint | null = null): IntentBody {
+export function swapIntentBody(
+  intent: SignedSwapIntent,
+  fee: bigint | null = null,
+  expiresAt: bigint | null = null,
+): IntentBody {
   const topic = swapTopic(intent.terms.give.of, intent.terms.want.of);
   return {
     topic,
@@ -36,6 +40,7 @@ export function swapIntentBody(intent: SignedSwapIntent, fee: bigint | null = nu
     ],
     inputs: offeredNotes(intent.terms).map(spentNoteId),
     expiry: intent.terms.expires + 1n,
+    expiresAt,
     fee,
     maxHops: 32,
     payload: encode(SignedSwapIntent, intent),

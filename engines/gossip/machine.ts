@@ -213,7 +213,11 @@ export function createGossipMachine(host: EngineHost, stillValid?: GossipEnv['st
       'check the intent': assign(({ context, event }) => {
         if (event.type !== 'submit') return {};
         return {
-          pending: { kind: 'submit', id: event.msg.id, check: checkSubmission(context, event.msg, env) },
+          pending: {
+            kind: 'submit',
+            id: event.msg.id,
+            check: checkSubmission(context, event.msg, event.now, env),
+          },
         };
       }),
       'pool it, push it, reply accepted': assign(({ context }) => {

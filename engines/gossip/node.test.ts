@@ -270,9 +270,39 @@ describe('intents from a peer', () => {
 describe('the pool', () => {
   const env = envOf('me');
   const submit = (s: GossipState, body: IntentBody, to: string[] = []): Step | string => {
-    const check = checkSubmission(s, { id: 'r', body, to }, env);
+    const check = checkSubmission(s, { id: 'r', body, to }, 0, env);
     return check.ok ? publish(s, 'r', check, env) : check.reason;
   };
+
+  it('an intent with a time limit: refused once past it or too far ahead, dropped at the first heartbeat after it', () => {
+    const at = (now: number, expiresAt: bigint) => {
+      const check = checkSubmission(
+        stateOf(),
+        { id: 'r', body: intentBody({ expiresAt }), to: [] },
+        now,
+        env,
+      );
+      return check.ok ? 'ok' : check.reason;
+    };
+    expect(at(1_000, 1_000n)).toBe('expired');
+    expect(at(1_000, 1_001n)).toBe('ok');
+    const week = 7 * 24 * 3_600_000;
+    expect(at(1_000, BigInt(1_000 + week + 1))).toBe('expiry-too-far');
+    const check = checkSubmission(
+      stateOf(),
+      { id: 'r', body: intentBody({ expiresAt: 5_000n }), to: [] },
+      0,
+      env,
+    );
+    if (!check.ok) throw new Error(check.reason);
+    const pooled = publish(stateOf(), 'r', check, env).state;
+    expect(pooled.poolCount).toBe(1);
+    expect(heartbeat(pooled, 4_999).state.poolCount).toBe(1);
+    const beat = heartbeat(pooled, 5_000);
+    expect(beat.state.poolCount).toBe(0);
+    expect(beat.state.poolBytes).toBe(0);
+    expect(beat.effects.gone).toEqual([{ ids: [check.entry.id], reason: 'expired' }]);
+  });
 
   it('is bounded: a full pool takes a newcomer only by evicting intents of lower fee', () => {
     let s = withPeers(stateOf(ALL, { maxIntents: 2 }), { a: ALL }, env);

@@ -86,6 +86,8 @@ export interface GossipParams {
   readonly maxPayloadBytes: number;
   /** an intent whose expiry is further than this many heights ahead is refused */
   readonly maxExpiryHorizon: bigint;
+  /** an intent whose `expiresAt` is further than this many ms ahead of this node's clock is refused */
+  readonly maxExpiryTimeHorizon: number;
   readonly maxPeers: number;
   /** ids in one IHAVE sent, and ids asked by IWANT in flight at once */
   readonly maxIHaveLength: number;
@@ -115,6 +117,7 @@ export const DEFAULT_PARAMS: GossipParams = Object.freeze({
   maxPoolBytes: 64 * 1024 * 1024,
   maxPayloadBytes: 64 * 1024,
   maxExpiryHorizon: 100_000n,
+  maxExpiryTimeHorizon: 7 * 24 * 3_600_000,
   maxPeers: 256,
   maxIHaveLength: MAX_IDS,
   maxWanted: 4_096,
@@ -666,10 +669,16 @@ function evictionsFor(s: GossipState, e: Pooled): Pooled[] | null {
 /** Why an intent cannot be pooled by what this node knows (never the sender's fault). */
 export type DeadReason = 'expired' | 'expiry-too-far' | 'spent' | 'no-longer-valid' | 'oversize';
 
-function deadReason(s: GossipState, body: IntentBody, env: GossipEnv): DeadReason | null {
+/** Whether an intent's time limit has passed at `now` (this node's clock). */
+const expiredAt = (body: IntentBody, now: number): boolean =>
+  body.expiresAt !== null && body.expiresAt <= BigInt(Math.floor(now));
+
+function deadReason(s: GossipState, body: IntentBody, now: number, env: GossipEnv): DeadReason | null {
   if (body.payload.length > s.params.maxPayloadBytes) return 'oversize';
-  if (body.expiry <= s.height) return 'expired';
+  if (body.expiry <= s.height || expiredAt(body, now)) return 'expired';
   if (body.expiry > s.height + s.params.maxExpiryHorizon) return 'expiry-too-far';
+  if (body.expiresAt !== null && body.expiresAt > BigInt(Math.floor(now + s.params.maxExpiryTimeHorizon)))
+    return 'expiry-too-far';
   if (spendsSpent(s, body)) return 'spent';
   if (env.stillValid !== undefined && !env.stillValid(body)) return 'no-longer-valid';
   return null;
@@ -740,13 +749,13 @@ export type Submission =
   | { readonly ok: false; readonly id: Uint8Array; readonly reason: string };
 
 /** Every check on a local intent (nothing changes yet). */
-export function checkSubmission(s: GossipState, msg: SubmitIntent, env: GossipEnv): Submission {
+export function checkSubmission(s: GossipState, msg: SubmitIntent, now: number, env: GossipEnv): Submission {
   const body = msg.body;
   const id = intentId(body);
   const key = toHex(id);
   if (body.maxHops < 1) return { ok: false, id, reason: 'no-hops' };
   if (s.pool[key] !== undefined || isSeen(s, key)) return { ok: false, id, reason: 'duplicate' };
-  const dead = deadReason(s, body, env);
+  const dead = deadReason(s, body, now, env);
   if (dead !== null) return { ok: false, id, reason: dead };
   if (msg.to.some((p) => !isTracked(s, p))) return { ok: false, id, reason: 'unknown-peer' };
   const entry: Pooled = {
@@ -849,7 +858,7 @@ export function admitIntents(
       penalties.push({ peer, reason: 'outside-filter' });
       continue;
     }
-    if (deadReason(s, intent.body, env) !== null) {
+    if (deadReason(s, intent.body, now, env) !== null) {
       deadIds.push(key);
       continue;
     }
@@ -1026,6 +1035,19 @@ export function heartbeat(s0: GossipState, now: number): Step {
   }
   for (const [peer, ids] of offers)
     sends.push(...idMessages(s, peer, 'ihave', ids.slice(0, prm.maxIHaveLength)));
+  // intents past their time limit leave the pool
+  const timedOut = Object.entries(s.pool).filter(([, e]) => expiredAt(e.intent.body, now));
+  const gone: IntentsGone[] = [];
+  if (timedOut.length > 0) {
+    let pool: Rec<Pooled> = s.pool;
+    let bytes = s.poolBytes;
+    for (const [key, e] of timedOut) {
+      pool = without(pool, key);
+      bytes -= e.size;
+    }
+    s = { ...s, pool, poolCount: s.poolCount - timedOut.length, poolBytes: bytes };
+    gone.push({ ids: timedOut.map(([, e]) => e.id), reason: 'expired' });
+  }
   // slide the windows; forget IWANTs gone unanswered
   const rotateSeen = now >= s.seenRotateAt;
   s = {
@@ -1039,7 +1061,7 @@ export function heartbeat(s0: GossipState, now: number): Step {
     previous: s.previous !== null && s.previous.until <= now ? null : s.previous,
     heartbeatAt: now + prm.heartbeat,
   };
-  return { state: s, effects: { sends } };
+  return { state: s, effects: { sends, gone } };
 }
 
 /** The rebroadcast interval is over. */

@@ -6,6 +6,7 @@ export interface BodySpec {
   readonly pair?: string;
   readonly size?: bigint;
   readonly expiry?: bigint;
+  readonly expiresAt?: bigint | null;
   readonly fee?: bigint | null;
   readonly maxHops?: number;
   readonly inputs?: readonly Uint8Array[];
@@ -29,6 +30,7 @@ export function intentBody(spec: BodySpec = {}): IntentBody {
     attributes,
     inputs: [...(spec.inputs ?? [])],
     expiry: spec.expiry ?? 1_000n,
+    expiresAt: spec.expiresAt ?? null,
     fee: spec.fee === undefined ? 1n : spec.fee,
     maxHops: spec.maxHops ?? 32,
     payload,

@@ -18,6 +18,7 @@ function body(n: number, expiry = 100n, inputs: Uint8Array[] = [Uint8Array.of(n)
       return h;
     }),
     expiry,
+    expiresAt: null,
     fee: null,
     maxHops: 8,
     payload: Uint8Array.of(n),
