@@ -6,11 +6,18 @@
  * engines are the simulator's; this module only carries their ports to the transport, the
  * ledger and the RPC.
  */
-import { offeredNotes, swapIntentBody, swapSolveBatch } from '../apps/swap/batch.ts';
-import { type AssetRef, intentId as intentIdOf, readIntent, swapTopic } from '../apps/swap/format.ts';
+import { offeredNotes, swapIntentBody } from '../apps/swap/batch.ts';
+import { type AssetRef, intentId as intentIdOf, readIntent } from '../apps/swap/format.ts';
 import { SwapPayload, swapOwnerCommitment } from '../apps/swap/predicate.ts';
 import { tokenValueOf } from '../apps/token/index.ts';
 import { DEFAULT_GAS_LIMIT } from '../assembly/assemble.ts';
+import {
+  type GossipPorts,
+  type SolverPorts,
+  spentNoteIds,
+  swapTopics,
+  wireIntentApp,
+} from '../assembly/intents.ts';
 import { nodeMultievaluate } from '../assembly/vm.ts';
 import { executeSerial } from '../engines/executor/block.ts';
 import { Declared } from '../engines/executor/natives.ts';
@@ -18,17 +25,14 @@ import { type Note, Transaction } from '../engines/executor/notes.ts';
 import type { Multievaluate, Receipt } from '../engines/executor/phases.ts';
 import type { BlockReceipts } from '../engines/executor/ports.ts';
 import { NoteStore } from '../engines/executor/state.ts';
-import { createGossipEngine } from '../engines/gossip/engine.ts';
 import type { GossipContext } from '../engines/gossip/machine.ts';
 import type { IntentReply } from '../engines/gossip/ports.ts';
 import type { AdmitReply } from '../engines/mempool/ports.ts';
-import { createSolverEngine } from '../engines/solver/engine.ts';
 import type { Solution } from '../engines/solver/ports.ts';
-import type { EngineGraph, EngineHandle } from '../runtime/graph.ts';
+import type { EngineGraph } from '../runtime/graph.ts';
 import type { Storage } from '../storage/types.ts';
 import { fromHex, toHex } from '../wire/commit.ts';
 import type { EpochKey } from '../wire/envelope.ts';
-import { type IntentBody, spentNoteId } from '../wire/intent.ts';
 import type { OrderedBlock } from '../wire/ledger.ts';
 import { decode, tryDecode } from '../wire/schema.ts';
 import { keyPairFromSeed } from '../wire/sign.ts';
@@ -49,9 +53,6 @@ const MAX_ORDERED_KEPT = 64;
 const MAX_SETTLEMENTS_KEPT = 4_096;
 /** Notes of its own a solver reads to pay rounding dust from, at most. */
 const MAX_SOLVER_NOTES = 256;
-
-type GossipEngine = ReturnType<typeof createGossipEngine>;
-type SolverEngine = ReturnType<typeof createSolverEngine>;
 
 /** What the intent services need of the node around them. */
 export interface IntentHost {
@@ -185,14 +186,12 @@ export function dryRun(
 
 /** The swap pairs of `assets` (hex ids of the genesis token's assets), both ways: the gossip topics. */
 export function swapTopicsOf(genesis: Genesis, assets: readonly string[]): string[] {
-  const application = tokenOf(genesis.mintAuthority).application;
-  const refs: AssetRef[] = assets.map((a) => ({ provenance: [], application, asset: fromHex(a) }));
-  return refs.flatMap((give) => refs.filter((want) => want !== give).map((want) => swapTopic(give, want)));
+  return swapTopics(tokenOf(genesis.mintAuthority).application, assets.map(fromHex));
 }
 
 export class IntentServices {
-  readonly gossip: EngineHandle<GossipEngine['inputs'], GossipEngine['outputs']>;
-  readonly solver: EngineHandle<SolverEngine['inputs'], SolverEngine['outputs']> | undefined;
+  readonly gossip: GossipPorts;
+  readonly solver: SolverPorts | undefined;
   readonly stats: IntentStats = {
     submitted: 0,
     delivered: 0,
@@ -214,16 +213,28 @@ export class IntentServices {
   constructor(private readonly host: IntentHost) {
     const { graph, genesis, config } = host;
     this.notes = new NoteStore(host.storage);
-    const noteAt = (key: Uint8Array) => this.notes.note(key);
-    // an intent whose offered notes no longer stand here is dropped, its sender not penalised
-    const stillValid = (body: IntentBody): boolean => {
-      const read = readIntent(body.payload);
-      return read.ok && offeredNotes(read.intent.terms).every((k) => noteAt(k) !== undefined);
-    };
-    this.gossip = graph.add('gossip', createGossipEngine({ stillValid }), {
+    const application = tokenOf(genesis.mintAuthority).application;
+    const own = swapOwnerCommitment(keyPairFromSeed(host.identity).publicKey);
+    const wired = wireIntentApp(graph, {
       overlay: genesis.instance,
-      filter: { topics: swapTopicsOf(genesis, config.intents.assets), where: [] },
+      topics: swapTopicsOf(genesis, config.intents.assets),
+      noteAt: (key) => this.notes.note(key),
+      ...(config.roles.includes('solver')
+        ? {
+            solver: {
+              secretKey: host.identity,
+              notes: () =>
+                [...ownerNotes(host.storage, { application, owner: own, maxRows: MAX_SOLVER_NOTES })].map(
+                  (r) => r.note,
+                ),
+              batchEvery: config.intents.batchEvery,
+              batchSize: config.intents.batchSize,
+            },
+          }
+        : {}),
     });
+    this.gossip = wired.gossip;
+    this.solver = wired.solver;
     const log = host.logger;
     const g = graph;
     g.observe(this.gossip.out.net).subscribe((m) => {
@@ -250,28 +261,7 @@ export class IntentServices {
       log.info({ peer: d.peer.slice(0, 16), reason: d.reason }, 'gossip disconnects a peer');
       if (d.reason !== 'too-many-peers') host.network.penalise(d.peer, `gossip:${d.reason}`, 1_000);
     });
-    if (!config.roles.includes('solver')) {
-      this.solver = undefined;
-      return;
-    }
-    const application = tokenOf(genesis.mintAuthority).application;
-    const own = swapOwnerCommitment(keyPairFromSeed(host.identity).publicKey);
-    const solve = swapSolveBatch({
-      noteAt,
-      solver: {
-        secretKey: host.identity,
-        notes: () =>
-          [...ownerNotes(host.storage, { application, owner: own, maxRows: MAX_SOLVER_NOTES })].map(
-            (r) => r.note,
-          ),
-      },
-    });
-    this.solver = graph.add('solver', createSolverEngine(solve), {
-      batchSize: config.intents.batchSize,
-      batchEvery: config.intents.batchEvery,
-    });
-    graph.connect(this.gossip.out.intents, this.solver.in.intents);
-    graph.connect(this.gossip.out.gone, this.solver.in.gone);
+    if (this.solver === undefined) return;
     g.observe(this.solver.out.solution).subscribe((s) => {
       this.stats.solutions++;
       void this.submitSolution(s);
@@ -309,18 +299,8 @@ export class IntentServices {
     if (this.stopped) return;
     const block = this.ordered.get(r.height);
     this.ordered.delete(r.height);
-    const spent: Uint8Array[] = [];
+    const spent = spentNoteIds(block, r);
     for (const [i, rc] of r.receipts.entries()) {
-      const entry = block?.txs[i];
-      if (rc.accepted && entry !== undefined && entry.tx.tag !== 'discarded') {
-        const tx = tryDecode(Transaction, entry.tx.value);
-        // a note it read and wrote is one it consumed (outputs are only written, references only read)
-        if (tx.ok) {
-          const written = new Set(tx.value.stateWriteConstraints.map(toHex));
-          for (const k of tx.value.stateReadConstraints)
-            if (written.has(toHex(k))) spent.push(spentNoteId(k));
-        }
-      }
       const hash = hashes[i];
       const mine = hash === undefined ? undefined : this.settlements.get(hash);
       if (mine === undefined) continue;
@@ -345,7 +325,7 @@ export class IntentServices {
       );
       this.host.publish('settlements', s);
     }
-    const chain = { height: r.height, spent: spent.slice(0, 1 << 16) };
+    const chain = { height: r.height, spent };
     this.host.graph.send(this.gossip.in.spent, chain, 'ledger');
     if (this.solver !== undefined) this.host.graph.send(this.solver.in.chain, chain, 'ledger');
   }
