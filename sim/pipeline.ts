@@ -45,6 +45,8 @@ export interface WorkloadOptions {
 
 export interface PipelineOptions extends ClusterOptions {
   workload: WorkloadOptions;
+  /** fee accounts at genesis beside the clients' (a simulation's own payers, e.g. solvers) */
+  extraFeeAccounts?: readonly FeeAccount[];
 }
 
 export interface PipelineReport extends ClusterReport {
@@ -86,8 +88,9 @@ const MINT_ASSET = sha256(new TextEncoder().encode('fractal-sim-asset'));
 
 export class PipelineCluster extends Cluster {
   private readonly workload: WorkloadOptions;
-  private readonly token: Token;
-  private readonly authority: Uint8Array;
+  protected readonly token: Token;
+  /** the mint authority's ed25519 seed */
+  protected readonly authority: Uint8Array;
   private readonly clients: Signer[] = [];
   private readonly secrets = new Map<string, Uint8Array>();
   private readonly dkgValidators: { publicKey: Uint8Array; encryptionKey: Uint8Array }[];
@@ -127,7 +130,10 @@ export class PipelineCluster extends Cluster {
       return { publicKey: n.signer.publicKey, encryptionKey: encryptionKeyPair(secret).publicKey };
     });
     this.threshold = Math.floor((po.validators - 1) / 3) + 1;
-    this.feeAccounts = this.clients.map((c) => ({ publicKey: c.publicKey, balance: CLIENT_FEE_BALANCE }));
+    this.feeAccounts = [
+      ...this.clients.map((c) => ({ publicKey: c.publicKey, balance: CLIENT_FEE_BALANCE })),
+      ...(po.extraFeeAccounts ?? []),
+    ];
     for (const node of this.nodes) {
       this.logs.set(node.id, {
         ordered: new Map(),
