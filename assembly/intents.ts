@@ -4,7 +4,8 @@
  * engine with the swap batch auction, fed what gossip delivers. What carries gossip's `net` port,
  * who submits the solver's solutions and where the chain's progress comes from is the caller's.
  */
-import { offeredNotes, swapSolveBatch } from '../apps/swap/batch.ts';
+import { swapSolveBatch } from '../apps/swap/batch.ts';
+import { offeredNotes } from '../apps/swap/body.ts';
 import { type AssetRef, readIntent, swapTopic } from '../apps/swap/format.ts';
 import { type Note, Transaction } from '../engines/executor/notes.ts';
 import type { BlockReceipts } from '../engines/executor/ports.ts';
@@ -29,7 +30,14 @@ export interface IntentAppConfig {
   /** the note stored under a storage key, as this node's state stands */
   noteAt(storageKey: Uint8Array): Note | undefined;
   /** a solver: its ed25519 seed, its swap-owner notes (rounding dust), and its batch cadence */
-  solver?: { secretKey: Uint8Array; notes(): readonly Note[]; batchEvery: number; batchSize: number };
+  solver?: {
+    secretKey: Uint8Array;
+    notes(): readonly Note[];
+    batchEvery: number;
+    batchSize: number;
+    /** this node's gossip key: where the routes it pays end (absent: intents with a route fee are left out) */
+    node?: Uint8Array;
+  };
 }
 
 /** The swap topics among `assets` of one application, both ways (`swap/v1/<give>/<want>`). */
@@ -72,7 +80,11 @@ export function wireIntentApp(
   });
   if (cfg.solver === undefined) return { gossip, solver: undefined };
   const s = cfg.solver;
-  const solve = swapSolveBatch({ noteAt: cfg.noteAt, solver: { secretKey: s.secretKey, notes: s.notes } });
+  const solve = swapSolveBatch({
+    noteAt: cfg.noteAt,
+    solver: { secretKey: s.secretKey, notes: s.notes },
+    ...(s.node === undefined ? {} : { node: s.node }),
+  });
   const solver = graph.add('solver', createSolverEngine(solve), {
     batchSize: s.batchSize,
     batchEvery: s.batchEvery,

@@ -96,9 +96,10 @@ export function registerIntentCommands(program: Command): void {
       intArg('--expires', 1),
     )
     .addOption(
-      new Option('--fee <n>', 'settlement-conditional fee for the route (paid only if it settles)').argParser(
-        amountArg('--fee'),
-      ),
+      new Option(
+        '--fee <n>',
+        'routing reward: at most this much of what you want goes to the gossip nodes that carried the intent from this node to a solver, only if it settles, out of the surplus over your limit',
+      ).argParser(amountArg('--fee')),
     )
     .option('--rpc <url>', 'node RPC (a node with the gossip role)', DEFAULT_RPC)
     .action(
@@ -126,10 +127,10 @@ export function registerIntentCommands(program: Command): void {
             partial: o.partial,
             expires: o.expires === undefined ? BigInt(status.height) + DEFAULT_LIFETIME : BigInt(o.expires),
             notes,
+            ...(o.fee === undefined ? {} : { routeFee: o.fee, entry: Buffer.from(status.publicKey, 'hex') }),
           });
           const r = await rpc.call<{ id: string }>('submitIntent', {
             intent: toHex(swapIntentBytes(intent)),
-            ...(o.fee === undefined ? {} : { fee: o.fee.toString() }),
             ...(o.expiresIn === undefined ? {} : { expiresAt: String(Date.now() + o.expiresIn * 1000) }),
           });
           console.log(`published intent ${r.id}`);

@@ -109,16 +109,15 @@ export function nodeApi(node: ApiNode): RpcMethods {
     }),
     submitIntent: method({
       description:
-        'publish a signed swap intent (hex of apps/swap SignedSwapIntent; its offered notes must be unspent swap-owner notes of its owner) to the intent gossip overlay, with an optional settlement-conditional fee and time limit (expiresAt, ms since the Unix epoch: pools drop it then, by their own clocks); returns its gossip id and swap intent id (needs the gossip role)',
+        'publish a signed swap intent (hex of apps/swap SignedSwapIntent; its offered notes must be unspent swap-owner notes of its owner; its routeFee pays the route from this node, its entry) to the intent gossip overlay, with an optional time limit (expiresAt, ms since the Unix epoch: pools drop it then, by their own clocks); returns its gossip id and swap intent id (needs the gossip role)',
       params: p.object({
         intent: p.hex({ maxBytes: 4096 }),
-        fee: p.optional(p.u64()),
         expiresAt: p.optional(p.u64()),
       }),
-      handler: async ({ intent, fee, expiresAt }) => {
+      handler: async ({ intent, expiresAt }) => {
         const services = intentsOf(node);
         try {
-          return await services.submit(intent, fee ?? null, expiresAt ?? null);
+          return await services.submit(intent, expiresAt ?? null);
         } catch (e) {
           if (e instanceof IntentRefused) throw new RpcError(ERR.REJECTED, e.message, { reason: e.reason });
           throw e;

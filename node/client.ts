@@ -206,6 +206,10 @@ export interface SwapRequest {
   expires: bigint;
   /** the owner's swap-account notes (`notes` with account "swap"): those of the given asset are offered */
   notes: readonly NoteJson[];
+  /** the routing reward: at most this much of the wanted asset to the route that carries it (rewards.ts) */
+  routeFee?: bigint;
+  /** the key of the node the intent is submitted to (the route starts there): needed with a route fee */
+  entry?: Uint8Array;
 }
 
 /**
@@ -237,9 +241,18 @@ export function buildSwapIntent(token: Token, r: SwapRequest): SignedSwapIntent 
       expires: r.expires,
       inputs,
       nonce: randomBytes(32),
+      routeFee: r.routeFee ?? 0n,
+      entry: routeEntry(r),
     },
     r.ownerKey,
   );
+}
+
+function routeEntry(r: SwapRequest): Uint8Array {
+  if (r.routeFee === undefined || r.routeFee === 0n) return new Uint8Array(0);
+  if (r.entry === undefined)
+    throw new Error('a route fee needs the entry node: the key of the node it is submitted to');
+  return r.entry;
 }
 
 /** A signed swap intent's wire bytes. */

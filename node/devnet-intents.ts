@@ -24,6 +24,8 @@ import type { RpcClient } from './rpc/index.ts';
 const MAX_TRADERS = 48;
 /** What each offered note holds. */
 const OFFER = 100n;
+/** The routing reward every other intent offers (rewards.ts: a k-hop route gets about ROUTE_FEE / 2^k). */
+const ROUTE_FEE = 8n;
 /** A round ends when all its intents settled, or this long after its last submission. */
 const ROUND_WAIT_MS = 4_000;
 
@@ -37,7 +39,7 @@ export interface IntentWorkloadSummary {
   failedSettlements: number;
   /** mean over settled intents of bought·give / (sold·want) − 1: how far above its limit each traded */
   averageSurplus: number | null;
-  /** routing rewards paid to gossip nodes (not built yet: always 0) */
+  /** routing rewards paid to the gossip nodes on the intents' routes (their token accounts' gain) */
   rewardsPaid: number;
   seconds: number;
 }
@@ -125,6 +127,21 @@ export async function runIntentWorkload(
   );
   ctx.out(`devnet: funded ${traders.length} swap accounts with ${rounds} notes of ${OFFER} each`);
 
+  // what the nodes' token accounts hold of the assets: routing rewards are paid there
+  const nodeKeys = await Promise.all(
+    ctx.rpcs.map(async (r) => (await r.call<{ publicKey: string }>('status')).publicKey),
+  );
+  const rewardsHeld = async () => {
+    let total = 0n;
+    for (const owner of nodeKeys)
+      for (const asset of DEMO_ASSET_IDS) {
+        const b = await ctx.rpcs[0]!.call<{ amount: string }>('balance', { owner, asset });
+        total += BigInt(b.amount);
+      }
+    return total;
+  };
+  const rewardsBefore = await rewardsHeld();
+
   // 2. rounds of intents, each trader one per round, at node j % nodes; settlements heard from the solver
   const settlements: SettlementJson[] = [];
   const settledIntents = new Set<string>();
@@ -154,6 +171,8 @@ export async function runIntentWorkload(
             partial: (j + r) % 3 === 0,
             expires: ctx.height() + 200n,
             notes: [note],
+            // every other intent pays the gossip route from its entry node a reward out of its surplus
+            ...(j % 2 === 1 ? { routeFee: ROUTE_FEE, entry: fromHex(nodeKeys[j % ctx.rpcs.length]!) } : {}),
           });
           try {
             const rpc = ctx.rpcs[j % ctx.rpcs.length]!;
@@ -193,7 +212,7 @@ export async function runIntentWorkload(
     settlements: accepted.length,
     failedSettlements: settlements.length - accepted.length,
     averageSurplus: surpluses.length === 0 ? null : surpluses.reduce((a, b) => a + b, 0) / surpluses.length,
-    rewardsPaid: 0,
+    rewardsPaid: Number((await rewardsHeld()) - rewardsBefore),
     seconds: (Date.now() - start) / 1000,
   };
 }
@@ -211,5 +230,5 @@ export function printIntentSummary(s: IntentWorkloadSummary, nodes: number, out:
   out(
     `  surplus        ${s.averageSurplus === null ? 'none settled' : `average ${(100 * s.averageSurplus).toFixed(1)} % above the limit price`}`,
   );
-  out(`  rewards        ${s.rewardsPaid} paid (liquidity routing rewards are not built yet)`);
+  out(`  rewards        ${s.rewardsPaid} paid to gossip nodes on the settled intents' routes`);
 }

@@ -104,6 +104,8 @@ describe('intents on live nodes (gossip and solver roles)', () => {
           partial: false,
           expires,
           notes: await swapNotes(i),
+          // user 1's intent, submitted at node 1, pays its route (node 1 -> the solver's node 0) 16 at most
+          ...(i === 1 ? { routeFee: 16n, entry: nodes[1]!.publicKey } : {}),
         }),
       ),
     );
@@ -156,6 +158,13 @@ describe('intents on live nodes (gossip and solver roles)', () => {
         return pool.some((p) => ids.includes(p.id)) ? undefined : true;
       });
     expect((await status(1)).intents?.submitted).toBe(1);
+    // the route was one hop (node 1 handed it to node 0): node 1's token account got 16 / 2^1 of
+    // what user 1 wanted, out of user 1's surplus (it still got at least its 90)
+    const reward = await rpcs[0]!.call<{ amount: string }>('balance', {
+      owner: toHex(nodes[1]!.publicKey),
+      asset: toHex(gives[2]!),
+    });
+    expect(reward.amount).toBe('8');
   }, 120_000);
 
   it('refuses bad intents with a reason: undecodable, or offering notes not in the swap account', async () => {

@@ -6,7 +6,7 @@
  * engines are the simulator's; this module only carries their ports to the transport, the
  * ledger and the RPC.
  */
-import { offeredNotes, swapIntentBody } from '../apps/swap/batch.ts';
+import { offeredNotes, swapIntentBody } from '../apps/swap/body.ts';
 import { type AssetRef, intentId as intentIdOf, readIntent } from '../apps/swap/format.ts';
 import { SwapPayload, swapOwnerCommitment } from '../apps/swap/predicate.ts';
 import { tokenValueOf } from '../apps/token/index.ts';
@@ -229,6 +229,7 @@ export class IntentServices {
                 ),
               batchEvery: config.intents.batchEvery,
               batchSize: config.intents.batchSize,
+              node: keyPairFromSeed(host.identity).publicKey,
             },
           }
         : {}),
@@ -335,15 +336,19 @@ export class IntentServices {
    * settlement-conditional fee; resolves with its gossip id (what pools and `settlements.intents`
    * name) and its swap intent id (what `settlements.fills` name), or rejects with `IntentRefused`.
    */
-  submit(
-    intentBytes: Uint8Array,
-    fee: bigint | null,
-    expiresAt: bigint | null = null,
-  ): Promise<{ id: string; swap: string }> {
+  submit(intentBytes: Uint8Array, expiresAt: bigint | null = null): Promise<{ id: string; swap: string }> {
     if (this.stopped) return Promise.reject(new IntentRefused('shutting-down'));
     const read = readIntent(intentBytes);
     if (!read.ok) return Promise.reject(new IntentRefused(read.reason));
-    const missing = offeredNotes(read.intent.terms).findIndex((k) => this.notes.note(k) === undefined);
+    const t = read.intent.terms;
+    const self = keyPairFromSeed(this.host.identity).publicKey;
+    if (t.routeFee > 0n && toHex(t.entry) !== toHex(self))
+      return Promise.reject(
+        new IntentRefused(
+          `its route fee pays the route from entry node ${toHex(t.entry).slice(0, 16)}…, not this node (${toHex(self).slice(0, 16)}…): submit it there`,
+        ),
+      );
+    const missing = offeredNotes(t).findIndex((k) => this.notes.note(k) === undefined);
     if (missing >= 0)
       return Promise.reject(
         new IntentRefused(
@@ -364,7 +369,7 @@ export class IntentServices {
           resolve({ id: toHex(r.intent), swap: toHex(read.id) });
         }
       });
-      const body = swapIntentBody(read.intent, fee, expiresAt);
+      const body = swapIntentBody(read.intent, expiresAt);
       this.host.graph.send(this.gossip.in.submit, { id, body, to: [] }, 'rpc');
     });
   }

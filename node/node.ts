@@ -299,7 +299,11 @@ export class LiveNode {
     const stored = this.storage.read(GENESIS_KEY);
     if (stored === undefined) {
       const notes = new NoteStore(this.storage);
-      registerTokenCode(notes, tokenOf(this.genesis.mintAuthority), this.genesis.accounts);
+      // the validators' token accounts too: routing rewards pay the gossip nodes there
+      registerTokenCode(notes, tokenOf(this.genesis.mintAuthority), [
+        ...this.genesis.accounts,
+        ...this.genesis.validators.map((v) => v.publicKey),
+      ]);
       // the swap accounts of the same keys, and of the validators (a solver pays rounding dust from its own)
       for (const pk of [...this.genesis.accounts, ...this.genesis.validators.map((v) => v.publicKey)])
         notes.registerCode(swapOwnerPredicate(pk).fn);

@@ -7,7 +7,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Order } from '../apps/swap/auction.ts';
-import { swapIntentBody, swapSolveBatch } from '../apps/swap/batch.ts';
+import { swapSolveBatch } from '../apps/swap/batch.ts';
+import { swapIntentBody } from '../apps/swap/body.ts';
 import { swapTopic } from '../apps/swap/format.ts';
 import { orderOf } from '../apps/swap/settlement.ts';
 import {

@@ -10,7 +10,7 @@
  * - limits: each trader that sold got at least its limit price for what it sold;
  * - supply: every asset's total is what was minted.
  */
-import { swapIntentBody } from '../apps/swap/batch.ts';
+import { swapIntentBody } from '../apps/swap/body.ts';
 import { type AssetRef, intentId, type SignedSwapIntent, signIntent } from '../apps/swap/format.ts';
 import { SwapPayload, swapOwnerCommitment, swapOwnerPredicate } from '../apps/swap/predicate.ts';
 import { swapNote } from '../apps/swap/settlement.ts';
@@ -248,6 +248,9 @@ export class IntentCluster extends PipelineCluster {
             expires: 10_000n,
             inputs: [sha256(utf8(`trader-note:${j}`))],
             nonce: sha256(utf8(`trader-nonce:${j}`)),
+            // simulated gossip signs hops with keyed hashes, not ed25519: no route is paid here
+            routeFee: 0n,
+            entry: new Uint8Array(0),
           },
           seed,
         ),

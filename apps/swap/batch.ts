@@ -5,61 +5,30 @@
  * offered notes stand in state, one per owner (the swap-owner predicate takes one intent per owner
  * per transaction), solve the auction, build and sign the settlement transaction.
  */
-import { type Note, noteKey, Transaction, type Transaction as Tx } from '../../engines/executor/notes.ts';
+import { type Note, Transaction, type Transaction as Tx } from '../../engines/executor/notes.ts';
 import type { BatchSolution, SolveBatch } from '../../engines/solver/pool.ts';
 import { toHex } from '../../wire/commit.ts';
-import { type DeliveredIntent, type IntentBody, spentNoteId } from '../../wire/intent.ts';
+import type { DeliveredIntent } from '../../wire/intent.ts';
 import { encode } from '../../wire/schema.ts';
+import { verify } from '../../wire/sign.ts';
 import type { Order } from './auction.ts';
-import { expired, readIntent, SignedSwapIntent, type SwapTerms, swapTopic } from './format.ts';
-import { swapOwnerCommitment } from './predicate.ts';
+import { offeredNotes } from './body.ts';
+import { expired, readIntent } from './format.ts';
+import { type RouteProof, routeViolation } from './rewards.ts';
 import { type OfferedIntent, orderOf, settlementTx } from './settlement.ts';
 import { DEFAULT_SOLVE_OPTIONS, type SolveOptions, solveBatch } from './solve.ts';
-
-/** The gossip topic prefix of swap intents (a solver's filter names it). */
-export const SWAP_TOPIC = 'swap/v1';
-
-/**
- * A signed swap intent as gossip carries it: the topic of its asset pair, attributes a filter can
- * test (`pair`: the topic's pair, `give`: the amount offered), the ids of the offered notes as its
- * inputs (`spentNoteId` of their storage keys, what the ledger reports spent, so a pool drops the
- * intent once one is), its expiry (height, and optionally a time pools drop it at), the
- * settlement-conditional fee, and the intent as the opaque payload.
- */
-export function swapIntentBody(
-  intent: SignedSwapIntent,
-  fee: bigint | null = null,
-  expiresAt: bigint | null = null,
-): IntentBody {
-  const topic = swapTopic(intent.terms.give.of, intent.terms.want.of);
-  return {
-    topic,
-    attributes: [
-      { key: 'pair', value: { tag: 'text', value: topic.slice(SWAP_TOPIC.length + 1) } },
-      { key: 'give', value: { tag: 'num', value: intent.terms.give.amount } },
-    ],
-    inputs: offeredNotes(intent.terms).map(spentNoteId),
-    expiry: intent.terms.expires + 1n,
-    expiresAt,
-    fee,
-    maxHops: 32,
-    payload: encode(SignedSwapIntent, intent),
-  };
-}
 
 export interface SwapSolverOptions {
   /** the note stored under a note's storage key (engines/executor `noteKey`), as state stands */
   readonly noteAt: (storageKey: Uint8Array) => Note | undefined;
   /** the solver's ed25519 seed and the swap-owner notes it may spend on rounding dust */
   readonly solver: { readonly secretKey: Uint8Array; readonly notes: () => readonly Note[] };
+  /**
+   * the key of the solver's node (whose gossip delivered the batch): the end of each paid route;
+   * without it intents with a route fee are left out
+   */
+  readonly node?: Uint8Array;
   readonly solve?: SolveOptions;
-}
-
-/** Where the notes an intent offers are stored: its owner's swap-owner notes of the asset it gives. */
-export function offeredNotes(terms: SwapTerms): Uint8Array[] {
-  const owner = swapOwnerCommitment(terms.owner);
-  const { provenance, application } = terms.give.of;
-  return terms.inputs.map((key) => noteKey({ provenance, application, owner, key }));
 }
 
 /** The transaction's encoding, as a solution carries it. */
@@ -83,8 +52,15 @@ export function swapSolveBatch(opts: SwapSolverOptions): SolveBatch {
       if (notes.some((n) => n === undefined)) continue;
       const order = orderOf(intent);
       if (offers.has(order.id)) continue;
+      // a route fee is paid along the route gossip delivered it by, which must hold up in the predicate
+      let route: RouteProof | undefined;
+      if (intent.terms.routeFee > 0n) {
+        if (opts.node === undefined) continue;
+        route = { expiresAt: d.body.expiresAt, route: [...d.route], solverNode: opts.node };
+        if (routeViolation(intent, route, verify) !== undefined) continue;
+      }
       owners.add(owner);
-      offers.set(order.id, { intent, notes: notes as Note[] });
+      offers.set(order.id, { intent, notes: notes as Note[], ...(route === undefined ? {} : { route }) });
       delivered.set(order.id, d.id);
       orders.push(order);
     }

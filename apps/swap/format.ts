@@ -4,7 +4,8 @@
  *
  *   AssetRef          { provenance, application, asset }: what the token app's conservation counts
  *                     by (seed 002: a relayed note is not interchangeable with a local one)
- *   SwapTerms         owner, give, want, partial, expires, inputs (the offered notes' keys), nonce
+ *   SwapTerms         owner, give, want, partial, expires, inputs (the offered notes' keys), nonce,
+ *                     routeFee and entry (the routing reward: rewards.ts)
  *   SignedSwapIntent  { terms, signature }: ed25519 by `terms.owner` over the intent id
  *
  * The intent id is sha256(ID_DOMAIN ++ canonical terms): what the owner signs, what gossip
@@ -42,6 +43,13 @@ export const SwapTerms = s.struct({
   /** keys of the offered notes: together they hold at least `give.amount` of `give.of` */
   inputs: s.list(s.bytes({ length: 32 }), { max: MAX_INPUTS }),
   nonce: s.bytes({ length: 32 }),
+  /**
+   * the routing reward (rewards.ts): at most this much of the wanted asset goes to the gossip nodes
+   * on the signed route that carried the intent to the solver, and only if it settles
+   */
+  routeFee: s.u64(),
+  /** the node (its key) the owner handed the intent to: a paid route starts there; empty when routeFee is 0 */
+  entry: s.bytes({ max: PUBLIC_KEY_BYTES }),
 });
 export type SwapTerms = Infer<typeof SwapTerms>;
 
@@ -70,6 +78,9 @@ export function malformedTerms(t: SwapTerms): string | undefined {
   if (t.inputs.length === 0) return 'offers no notes';
   const keys = new Set(t.inputs.map(toHex));
   if (keys.size !== t.inputs.length) return 'offers a note twice';
+  if (t.entry.length !== 0 && t.entry.length !== PUBLIC_KEY_BYTES)
+    return 'names an entry node that is not a key';
+  if (t.routeFee > 0n && t.entry.length === 0) return 'pays a route without naming its entry node';
   return undefined;
 }
 

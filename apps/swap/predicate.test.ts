@@ -92,14 +92,15 @@ describe('swap-owner: an honest settlement', () => {
   });
 
   it('a payload is read as a SwapPayload, else as a TokenPayload with no intents', () => {
-    const sp = { signatures: [], intents: [ia] };
+    const sp = { signatures: [], intents: [ia], routes: [] };
     expect(swapPayloadOf(encode(SwapPayload, sp))).toEqual(sp);
     const entry = { publicKey: alice.publicKey, signature: new Uint8Array(64) };
     expect(swapPayloadOf(encode(TokenPayload, { signatures: [entry] }))).toEqual({
       signatures: [entry],
       intents: [],
+      routes: [],
     });
-    expect(swapPayloadOf(Uint8Array.of(1, 2, 3))).toEqual({ signatures: [], intents: [] });
+    expect(swapPayloadOf(Uint8Array.of(1, 2, 3))).toEqual({ signatures: [], intents: [], routes: [] });
   });
 });
 
@@ -205,7 +206,11 @@ describe('swap-owner: what a solver cannot do', () => {
       payload: new Uint8Array(0),
     });
     const signatures = [{ publicKey: authorityA.publicKey, signature: sign(authorityA.secretKey, digest) }];
-    const tx = declaredTx([a1, b1], extra, encode(SwapPayload, { signatures, intents: [ia, ib] }));
+    const tx = declaredTx(
+      [a1, b1],
+      extra,
+      encode(SwapPayload, { signatures, intents: [ia, ib], routes: [] }),
+    );
     expect(run(store(), [tx]).result.receipts[0]).toMatchObject({
       accepted: false,
       phase: 'validity',

@@ -9,18 +9,20 @@
  *   3. the payload holds exactly one intent of this owner, not expired, validly signed, and the
  *      transaction honours it: the owner's consumed notes are exactly the intent's inputs, the
  *      owner loses nothing but the asset it gives, and what it sells and buys keeps the limit
- *      price and the fill rule (fill.ts `fillViolation`).
+ *      price and the fill rule (fill.ts `fillViolation`); and
+ *   4. if the intent has a route fee, the payload carries the route it came by, signed hop by hop
+ *      from the entry node the owner named to the solver's node (rewards.ts `routeViolation`), and
+ *      the transaction creates each node's reward note exactly (`rewardNotes`).
  *
  * Expiry is inclusive: `terms.expires` is the last height at which the intent may settle (as
  * format.ts says and gossip and the solver read it), so a settlement executing at a height
  * greater than `expires` is refused; the height is the executing block's, from the TxView. A
  * signature of the owner (rule 2) authorises the transaction whatever any intent says.
  */
-import { nativeFn, predicateCommitment } from '../../engines/executor/natives.ts';
-import type { Note } from '../../engines/executor/notes.ts';
+import { type Note, Note as NoteSchema } from '../../engines/executor/notes.ts';
 import type { NativeDefinition, NativeRegistry } from '../../vm/native.ts';
 import { toHex } from '../../wire/commit.ts';
-import { type FunctionValue, type Infer, s, tryDecode } from '../../wire/schema.ts';
+import { encode, type Infer, s, tryDecode } from '../../wire/schema.ts';
 import { PUBLIC_KEY_BYTES, verify } from '../../wire/sign.ts';
 import { bytesEqual, type DataValue } from '../../wire/types.ts';
 import { MAX_SIGNATURES, SignatureEntry, signaturesOf, tokenValueOf } from '../token/format.ts';
@@ -34,9 +36,10 @@ import {
 } from '../token/predicates.ts';
 import { fillViolation, limitOf } from './fill.ts';
 import { type AssetRef, assetKey, expired, intentId, malformedTerms, SignedSwapIntent } from './format.ts';
+import { SWAP_OWNER_NAME, SWAP_OWNER_VERSION } from './owner.ts';
+import { RouteProof, rewardNotes, routeViolation } from './rewards.ts';
 
-export const SWAP_OWNER_NAME = 'swap-owner';
-export const SWAP_OWNER_VERSION = '1';
+export { SWAP_OWNER_NAME, SWAP_OWNER_VERSION, swapOwnerCommitment, swapOwnerPredicate } from './owner.ts';
 /** Intents one settlement may carry (the Declared payload's 128 KiB bounds it first in practice). */
 export const MAX_PAYLOAD_INTENTS = 256;
 
@@ -50,6 +53,8 @@ export const MAX_PAYLOAD_INTENTS = 256;
 export const SwapPayload = s.struct({
   signatures: s.list(SignatureEntry, { max: MAX_SIGNATURES }),
   intents: s.list(SignedSwapIntent, { max: MAX_PAYLOAD_INTENTS }),
+  /** the route paid for each intent (rewards.ts), by position; none where it pays no route */
+  routes: s.list(s.option(RouteProof), { max: MAX_PAYLOAD_INTENTS }),
 });
 export type SwapPayload = Infer<typeof SwapPayload>;
 
@@ -57,13 +62,14 @@ export type SwapPayload = Infer<typeof SwapPayload>;
 interface View extends DeclaredView {
   readonly signatures: readonly SignatureEntry[];
   readonly intents: readonly SignedSwapIntent[];
+  readonly routes: readonly (RouteProof | null)[];
 }
 
 /** Signatures and intents of a payload: a SwapPayload, else a TokenPayload (no intents), else none. */
 export function swapPayloadOf(payload: Uint8Array): SwapPayload {
   const p = tryDecode(SwapPayload, payload);
   if (p.ok) return p.value;
-  return { signatures: [...signaturesOf(payload)], intents: [] };
+  return { signatures: [...signaturesOf(payload)], intents: [], routes: [] };
 }
 
 const withPayload = new WeakMap<DeclaredView, View>();
@@ -140,6 +146,12 @@ export function intentViolation(
   return fillViolation(limitOf(t), { sold, bought });
 }
 
+/** Whether every reward note is among the outputs, to the byte (its key makes each paid once). */
+function rewardsPaid(rewards: readonly Note[], outputs: readonly Note[]): boolean {
+  const out = new Set(outputs.map((n) => toHex(encode(NoteSchema, n))));
+  return rewards.every((r) => out.has(toHex(encode(NoteSchema, r))));
+}
+
 const selfCommitment = commitmentCache(SWAP_OWNER_NAME, SWAP_OWNER_VERSION);
 
 export const SWAP_OWNER: NativeDefinition = {
@@ -163,31 +175,28 @@ export const SWAP_OWNER: NativeDefinition = {
       if (verify(config, view.digest, entry.signature)) return verdict(true, gas);
     }
     // otherwise the owner's one intent, honoured
-    const mine = view.intents.filter((i) => bytesEqual(i.terms.owner, config));
-    if (mine.length !== 1) return verdict(false, gas);
-    const intent = mine[0]!;
+    const at = view.intents.flatMap((i, k) => (bytesEqual(i.terms.owner, config) ? [k] : []));
+    if (at.length !== 1) return verdict(false, gas);
+    const intent = view.intents[at[0]!]!;
     if (malformedTerms(intent.terms) !== undefined) return verdict(false, gas);
     if (expired(intent.terms, view.height)) return verdict(false, gas);
     if (gasLeft - gas < SIGNATURE_GAS) return outOfGas(gasLeft);
     gas += SIGNATURE_GAS;
     if (!verify(config, intentId(intent.terms), intent.signature)) return verdict(false, gas);
-    return verdict(intentViolation(intent, self, view.inputs, view.outputs) === undefined, gas);
+    if (intentViolation(intent, self, view.inputs, view.outputs) !== undefined) return verdict(false, gas);
+    if (intent.terms.routeFee === 0n) return verdict(true, gas);
+    // rule 4: a route fee pays the signed route from the entry node, each share to its node
+    const proof = view.routes[at[0]!] ?? null;
+    if (proof === null) return verdict(false, gas);
+    const hopsGas = SIGNATURE_GAS * proof.route.length;
+    if (gasLeft - gas < hopsGas) return outOfGas(gasLeft);
+    gas += hopsGas;
+    if (routeViolation(intent, proof, verify) !== undefined) return verdict(false, gas);
+    return verdict(rewardsPaid(rewardNotes(intent, proof), view.outputs), gas);
   },
 };
 
 /** Adds swap-owner@1 to a registry (and returns it). */
 export function swapNatives(registry: NativeRegistry): NativeRegistry {
   return registry.register(SWAP_OWNER);
-}
-
-/** The swap-owner predicate of an ed25519 public key, and the owner commitment its notes carry. */
-export function swapOwnerPredicate(publicKey: Uint8Array): { fn: FunctionValue; commitment: Uint8Array } {
-  if (publicKey.length !== PUBLIC_KEY_BYTES)
-    throw new RangeError(`owner public key must be ${PUBLIC_KEY_BYTES} bytes`);
-  const fn = nativeFn(SWAP_OWNER_NAME, SWAP_OWNER_VERSION, publicKey);
-  return { fn, commitment: predicateCommitment(fn) };
-}
-
-export function swapOwnerCommitment(publicKey: Uint8Array): Uint8Array {
-  return swapOwnerPredicate(publicKey).commitment;
 }

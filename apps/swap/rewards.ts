@@ -22,8 +22,18 @@
  * - **Shorter routes pay more in all** (about F * 2^(1-k)): the mechanism rewards delivering
  *   directly, never padding a route.
  */
-import { toHex } from '../../wire/commit.ts';
-import type { Hop } from '../../wire/intent.ts';
+
+import type { Note } from '../../engines/executor/notes.ts';
+import { checkRoute } from '../../engines/gossip/route.ts';
+import { sha256, toHex } from '../../wire/commit.ts';
+import { intentId as gossipIntentId, Hop, MAX_ROUTE, NodeKey } from '../../wire/intent.ts';
+import { encode, type Infer, s } from '../../wire/schema.ts';
+import type { Verifier } from '../../wire/sign.ts';
+import { bytesEqual } from '../../wire/types.ts';
+import { ownerCommitment } from '../token/client.ts';
+import { TokenValue } from '../token/format.ts';
+import { swapIntentBody } from './body.ts';
+import { intentId, type SignedSwapIntent } from './format.ts';
 
 /** The most hops a paid route may have (the gossip layer's bound). */
 export const MAX_PAID_HOPS = 32;
@@ -71,4 +81,73 @@ export function sybilGain(fee: bigint, t: number, k: number, m: number): { hones
   let split = 0n;
   for (let i = 0; i < m; i++) split += share(fee, t + i, k + m - 1);
   return { honest: share(fee, t, k), split };
+}
+
+// --- paying a route in a settlement ---------------------------------------------------------------
+
+/**
+ * The route a settlement pays for one intent: the hops the solver's node received it along, the
+ * body's time limit (part of the id the hops signed), and the solver's node, where the last hop
+ * sent it. An empty route: the owner handed the intent to the solver's node itself.
+ */
+export const RouteProof = s.struct({
+  expiresAt: s.option(s.u64()),
+  route: s.list(Hop, { max: MAX_ROUTE }),
+  solverNode: NodeKey,
+});
+export type RouteProof = Infer<typeof RouteProof>;
+
+const REWARD_DOMAIN = new TextEncoder().encode('fractal/swap/route-reward/v1\0');
+
+/** The key of the note paying `node` for the intent with swap id `swapId`: one per intent and node. */
+export function rewardNoteKey(swapId: Uint8Array, node: Uint8Array): Uint8Array {
+  const msg = new Uint8Array(REWARD_DOMAIN.length + swapId.length + node.length);
+  msg.set(REWARD_DOMAIN, 0);
+  msg.set(swapId, REWARD_DOMAIN.length);
+  msg.set(node, REWARD_DOMAIN.length + swapId.length);
+  return sha256(msg);
+}
+
+/**
+ * Why `proof` is not a signed route of `intent` from the entry node its owner named to the solver's
+ * node, or undefined. The hops signed the gossip id of the intent's body, so a route cannot be
+ * moved to another intent, reordered, cut, extended or started elsewhere.
+ */
+export function routeViolation(
+  intent: SignedSwapIntent,
+  proof: RouteProof,
+  verify: Verifier,
+): string | undefined {
+  const entry = intent.terms.entry;
+  const route = proof.route;
+  if (route.length === 0)
+    return bytesEqual(entry, proof.solverNode) ? undefined : 'no route from the entry node to the solver';
+  if (route.length > MAX_PAID_HOPS) return 'the route is too long to pay';
+  if (!bytesEqual(route[0]!.node, entry)) return 'the route does not start at the entry node';
+  const body = swapIntentBody(intent, proof.expiresAt);
+  const check = checkRoute(
+    { body, route },
+    gossipIntentId(body),
+    route.at(-1)!.node,
+    proof.solverNode,
+    verify,
+  );
+  return check.ok ? undefined : `the route is forged: ${check.reason}`;
+}
+
+/**
+ * The notes a settlement creates to pay `proof`'s route for `intent`: per node on it, its share of
+ * the intent's routeFee in the asset the intent wants, to the node key's token account, under the
+ * key `rewardNoteKey` (so each payment is made once).
+ */
+export function rewardNotes(intent: SignedSwapIntent, proof: RouteProof): Note[] {
+  const t = intent.terms;
+  const swapId = intentId(t);
+  return routePayouts(t.routeFee, proof.route).map((p) => ({
+    provenance: [...t.want.of.provenance],
+    application: t.want.of.application,
+    owner: ownerCommitment(p.node),
+    key: rewardNoteKey(swapId, p.node),
+    value: encode(TokenValue, { asset: t.want.of.asset, amount: p.amount }),
+  }));
 }

@@ -16,8 +16,10 @@ import { bytesEqual } from '../../wire/types.ts';
 import { declaredTx } from '../token/client.ts';
 import { declaredDigest, TokenValue, tokenValueOf } from '../token/format.ts';
 import type { Order, Settlement } from './auction.ts';
+import { leastBought, limitOf } from './fill.ts';
 import { type AssetRef, assetKey, intentId, type SignedSwapIntent } from './format.ts';
 import { noteAssetKey, SwapPayload, swapOwnerCommitment } from './predicate.ts';
+import { type RouteProof, rewardNotes } from './rewards.ts';
 
 /** The auction's view of an intent: its id is the intent id in hex. */
 export function orderOf(intent: SignedSwapIntent): Order {
@@ -52,6 +54,7 @@ export function swapTx(
   outputs: readonly Note[],
   intents: readonly SignedSwapIntent[],
   signers: readonly Uint8Array[],
+  routes: readonly (RouteProof | null)[] = [],
 ): Transaction {
   const inKeys = inputs.map((n) => noteKey(n));
   const digest = declaredDigest({ inputs: inKeys, outputs: [...outputs], payload: new Uint8Array(0) });
@@ -59,13 +62,19 @@ export function swapTx(
     publicKey: keyPairFromSeed(sk).publicKey,
     signature: sign(sk, digest),
   }));
-  return declaredTx(inputs, outputs, encode(SwapPayload, { signatures, intents: [...intents] }));
+  return declaredTx(
+    inputs,
+    outputs,
+    encode(SwapPayload, { signatures, intents: [...intents], routes: [...routes] }),
+  );
 }
 
 /** An intent and the notes its `inputs` name, as they stand in state (the solver looks them up). */
 export interface OfferedIntent {
   readonly intent: SignedSwapIntent;
   readonly notes: readonly Note[];
+  /** the route the solver's node received it along, paid when the intent has a route fee */
+  readonly route?: RouteProof;
 }
 
 export interface SettlementRequest {
@@ -91,6 +100,8 @@ function outputKey(inKeys: readonly Uint8Array[], index: number): Uint8Array {
   new DataView(msg.buffer).setUint32(KEY_DOMAIN.length + body.length, index);
   return sha256(msg);
 }
+
+const bigMax = (a: bigint, b: bigint): bigint => (a >= b ? a : b);
 
 /** Amounts per asset, with the asset's reference (to make notes of it). */
 class Holdings {
@@ -129,6 +140,8 @@ export function settlementTx(req: SettlementRequest): SettlementTx {
   const inputs: Note[] = [];
   const pending: { owner: Uint8Array; ref: AssetRef; amount: bigint }[] = [];
   const intents: SignedSwapIntent[] = [];
+  const routes: (RouteProof | null)[] = [];
+  const rewards: Note[] = [];
   const owners = new Set<string>();
   // per asset: what the owners put in minus what they take out; the solver covers the shortfall
   const pool = new Map<string, { ref: AssetRef; amount: bigint }>();
@@ -154,14 +167,28 @@ export function settlementTx(req: SettlementRequest): SettlementTx {
     const give = assetKey(t.give.of);
     if (held.get(give) < fill.sold)
       return { ok: false, reason: `intent ${fill.id}: its notes hold less than the fill sells` };
+    // a route fee is paid from the fill's surplus: the owner keeps at least its limit, the solver
+    // covering any shortfall like rounding dust (rewards.ts)
+    let paid: Note[] = [];
+    if (t.routeFee > 0n) {
+      if (offer.route === undefined)
+        return { ok: false, reason: `intent ${fill.id}: its route fee needs a route` };
+      paid = rewardNotes(offer.intent, offer.route);
+    }
+    const fee = paid.reduce((sum, n) => sum + (tokenValueOf(n.value)?.amount ?? 0n), 0n);
+    const keeps = fill.bought - fee;
+    const least = leastBought(limitOf(t), fill.sold);
+    const ownerGets = bigMax(keeps, least);
     held.add(t.give.of, -fill.sold);
-    held.add(t.want.of, fill.bought);
+    held.add(t.want.of, ownerGets);
     toPool(t.give.of, fill.sold);
-    toPool(t.want.of, -fill.bought);
+    toPool(t.want.of, -(ownerGets + fee));
     inputs.push(...offer.notes);
     for (const { ref, amount } of held.amounts.values())
       if (amount > 0n) pending.push({ owner: t.owner, ref, amount });
     intents.push(offer.intent);
+    routes.push(t.routeFee > 0n ? offer.route! : null);
+    rewards.push(...paid);
   }
   // dust: the solver's notes cover what the owners take beyond what they put in
   const solverPk = keyPairFromSeed(solver.secretKey).publicKey;
@@ -187,6 +214,9 @@ export function settlementTx(req: SettlementRequest): SettlementTx {
     if (paid > owed) pending.push({ owner: solverPk, ref, amount: paid - owed });
   }
   const inKeys = inputs.map((n) => noteKey(n));
-  const outputs = pending.map((p, i) => swapNote(p.owner, p.ref, p.amount, outputKey(inKeys, i)));
-  return { ok: true, tx: swapTx(inputs, outputs, intents, [solver.secretKey]) };
+  const outputs = [
+    ...pending.map((p, i) => swapNote(p.owner, p.ref, p.amount, outputKey(inKeys, i))),
+    ...rewards,
+  ];
+  return { ok: true, tx: swapTx(inputs, outputs, intents, [solver.secretKey], routes) };
 }

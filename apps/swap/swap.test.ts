@@ -29,6 +29,8 @@ function terms(give: bigint, want: bigint, partial = true, from = 1, to = 2): Sw
     expires: 100n,
     inputs: [new Uint8Array(32).fill(7)],
     nonce: new Uint8Array(32),
+    routeFee: 0n,
+    entry: new Uint8Array(0),
   };
 }
 

@@ -112,6 +112,9 @@ export interface IntentSpec {
   readonly want: readonly [AssetRef, bigint];
   readonly partial?: boolean;
   readonly nonce?: number;
+  /** the routing reward and the entry node (rewards.ts) */
+  readonly routeFee?: bigint;
+  readonly entry?: Uint8Array;
   /** the last height it may settle at (default 1,000) */
   readonly expires?: bigint;
 }
@@ -127,6 +130,8 @@ export function intentOf(owner: KeyPair, notes: readonly Note[], spec: IntentSpe
       expires: spec.expires ?? 1_000n,
       inputs: notes.map((n) => n.key),
       nonce: new Uint8Array(32).fill(spec.nonce ?? 0),
+      routeFee: spec.routeFee ?? 0n,
+      entry: spec.entry ?? new Uint8Array(0),
     },
     owner.secretKey,
   );
