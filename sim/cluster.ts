@@ -940,12 +940,14 @@ export class Cluster {
     const deadlineOf = () => stable() + perHeight * (o.heights + 2);
     const target = BigInt(o.heights);
     const forked = () => o.stopOnFork === true && this.violations.some((v) => v.invariant === 'agreement');
+    // asked before every task the scheduler runs: a loop, no arrays
+    const honestAllAt = () => {
+      for (const n of this.nodes) if (n.honest && n.up && n.committed < target) return false;
+      return true;
+    };
     const done = () =>
       forked() ||
-      (this.pendingRestarts === 0 &&
-        this.workDone() &&
-        this.honestUp().every((n) => n.committed >= target) &&
-        this.scheduler.now() >= stable());
+      (this.pendingRestarts === 0 && this.workDone() && honestAllAt() && this.scheduler.now() >= stable());
     let lastReport = -1;
     for (;;) {
       const why = this.scheduler.run({ until: done, maxTime: deadlineOf(), maxSteps: 5_000 });

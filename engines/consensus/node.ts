@@ -135,6 +135,8 @@ export interface ConsensusState {
   readonly chainId: string;
   /** The validator set of this height, and of the previous one (which signed `lastCommit`). */
   readonly validators: ValidatorSet;
+  /** The stored record `validators` was decoded from (a height whose record is the same keeps the set). */
+  readonly validatorsRecord: Uint8Array;
   readonly previousValidators: ValidatorSet;
   readonly self: number;
   readonly timeouts: TimeoutConfig;
@@ -205,7 +207,8 @@ export function initialState(cfg: ConsensusConfig, env: Env): { state: Consensus
       : initialPriorities(powersOf(set));
     previous = set;
   }
-  const validators = setAt(env.store, height);
+  const validatorsRecord = env.store.requireValidatorsAt(height);
+  const validators = decodeSet(validatorsRecord);
   const previousValidators = height > 1n ? setAt(env.store, height - 1n) : validators;
   const powers = powersOf(validators);
   const self = selfIndex(validators, env.signer);
@@ -225,6 +228,7 @@ export function initialState(cfg: ConsensusConfig, env: Env): { state: Consensus
   const base: ConsensusState = {
     chainId: cfg.chainId,
     validators,
+    validatorsRecord,
     previousValidators,
     self,
     timeouts,
@@ -277,7 +281,11 @@ function encodeSet(set: ValidatorSet): Uint8Array {
 
 /** The validator set in force at `height` (stored at the height it took effect). */
 function setAt(store: ConsensusStore, height: bigint): ValidatorSet {
-  const stored = decodeRecord(ValidatorSetWire, store.requireValidatorsAt(height));
+  return decodeSet(store.requireValidatorsAt(height));
+}
+
+function decodeSet(record: Uint8Array): ValidatorSet {
+  const stored = decodeRecord(ValidatorSetWire, record);
   return makeValidatorSet(
     stored.map((v) => ({ id: toHex(v.publicKey), publicKey: v.publicKey, power: Number(v.power) })),
   );
@@ -601,7 +609,11 @@ function maybeAdvance(s: ConsensusState, env: Env, fx: Effects): ConsensusState 
   for (const [k, at] of s.recentTxs) if (at + RECENT_HEIGHTS > s.height) recentTxs.set(k, at);
   for (const k of included) recentTxs.set(k, s.height);
   const height = s.height + 1n;
-  const validators = setAt(env.store, height);
+  const validatorsRecord = env.store.requireValidatorsAt(height);
+  // most heights keep the set: the same record keeps the same set (no decoding, the same key objects)
+  const validators = bytesEqual(validatorsRecord, s.validatorsRecord)
+    ? s.validators
+    : decodeSet(validatorsRecord);
   const powers = powersOf(validators);
   const priorities = sameSet(validators, s.validators)
     ? prioritiesForNextHeight(powers, s.priorities)
@@ -615,6 +627,7 @@ function maybeAdvance(s: ConsensusState, env: Env, fx: Effects): ConsensusState 
     height,
     heightStartedAt: s.decidedAt,
     validators,
+    validatorsRecord,
     previousValidators: s.validators,
     self,
     priorities,
