@@ -58,6 +58,7 @@ import {
   type RoundOutput,
   type RoundState,
   type TimeoutConfig,
+  withRoundChanges,
 } from './round.ts';
 import { step as roundStep } from './round-machine.ts';
 import {
@@ -180,6 +181,48 @@ export interface ConsensusState {
   readonly lastSyncRequest: { height: bigint; at: number } | null;
   readonly deadlines: Readonly<Record<string, number>>;
   readonly committedCount: number;
+}
+
+/**
+ * `s` with `changes` over it: a literal naming every field, then the changes set on it before
+ * anyone sees it. V8 copies a spread of this 30-field state (and freezes one) on its slow path,
+ * an order of magnitude dearer, and the core makes several per step.
+ */
+export function withChanges(s: ConsensusState, changes: Partial<ConsensusState>): ConsensusState {
+  const copy: ConsensusState = {
+    chainId: s.chainId,
+    validators: s.validators,
+    validatorsRecord: s.validatorsRecord,
+    previousValidators: s.previousValidators,
+    self: s.self,
+    timeouts: s.timeouts,
+    awaitAppRoot: s.awaitAppRoot,
+    statusInterval: s.statusInterval,
+    maxTxsPerBlock: s.maxTxsPerBlock,
+    maxBlockTxBytes: s.maxBlockTxBytes,
+    maxRoundsAhead: s.maxRoundsAhead,
+    blockInterval: s.blockInterval,
+    height: s.height,
+    heightStartedAt: s.heightStartedAt,
+    round: s.round,
+    priorities: s.priorities,
+    lastBlockHash: s.lastBlockHash,
+    lastCommit: s.lastCommit,
+    appRoot: s.appRoot,
+    blocks: s.blocks,
+    pendingTxs: s.pendingTxs,
+    recentTxs: s.recentTxs,
+    evidence: s.evidence,
+    proposalHeaders: s.proposalHeaders,
+    decided: s.decided,
+    decidedAt: s.decidedAt,
+    future: s.future,
+    penalties: s.penalties,
+    lastSyncRequest: s.lastSyncRequest,
+    deadlines: s.deadlines,
+    committedCount: s.committedCount,
+  };
+  return Object.assign(copy, changes);
 }
 
 export const MAX_FUTURE_MESSAGES = 4096;
@@ -307,7 +350,7 @@ function startHeight(s0: ConsensusState, env: Env, fx: Effects): ConsensusState 
     if (e.kind !== KIND_PROPOSAL) continue;
     const p = decode(Proposal, e.bytes, CONSENSUS_LIMITS);
     const id = toHex(blockHash(p.block.header));
-    s = { ...s, blocks: { ...s.blocks, [id]: p.block } };
+    s = withChanges(s, { blocks: { ...s.blocks, [id]: p.block } });
     s = feed(
       s,
       { kind: 'proposal', round: p.round, value: id, validRound: p.validRound - 1, valid: true },
@@ -375,13 +418,15 @@ function keptVote(v: Vote): KeptVote<Vote> {
 function penalize(s: ConsensusState, fx: Effects, peer: string, reason: RejectReason): ConsensusState {
   fx.penalties.push({ peer, reason });
   const mine = s.penalties[peer] ?? {};
-  return { ...s, penalties: { ...s.penalties, [peer]: { ...mine, [reason]: (mine[reason] ?? 0) + 1 } } };
+  return withChanges(s, {
+    penalties: { ...s.penalties, [peer]: { ...mine, [reason]: (mine[reason] ?? 0) + 1 } },
+  });
 }
 
 /** Feeds one input to the round state machine and carries out its outputs (recursively). */
 function feed(s0: ConsensusState, input: RoundInput, env: Env, fx: Effects): ConsensusState {
   const r = roundStep(s0.round, input);
-  let s: ConsensusState = { ...s0, round: r.state };
+  let s = withChanges(s0, { round: r.state });
   for (const out of r.outputs) s = carryOut(s, out, env, fx);
   return s;
 }
@@ -391,7 +436,9 @@ function carryOut(s: ConsensusState, out: RoundOutput, env: Env, fx: Effects): C
     case 'get-value': {
       const buildAt = s.heightStartedAt + s.blockInterval;
       if (out.round === 0 && env.now < buildAt) {
-        return { ...s, deadlines: { ...s.deadlines, [`build/${out.height}/${out.round}`]: buildAt } };
+        return withChanges(s, {
+          deadlines: { ...s.deadlines, [`build/${out.height}/${out.round}`]: buildAt },
+        });
       }
       return proposeNewBlock(s, out.round, env, fx);
     }
@@ -407,10 +454,9 @@ function carryOut(s: ConsensusState, out: RoundOutput, env: Env, fx: Effects): C
         fx,
       );
     case 'schedule-timeout':
-      return {
-        ...s,
+      return withChanges(s, {
         deadlines: { ...s.deadlines, [`${out.step}/${out.height}/${out.round}`]: env.now + out.duration },
-      };
+      });
     case 'decide':
       return decide(s, out.round, out.value, env, fx);
     case 'evidence': {
@@ -427,7 +473,7 @@ function carryOut(s: ConsensusState, out: RoundOutput, env: Env, fx: Effects): C
 function proposeNewBlock(s: ConsensusState, round: number, env: Env, fx: Effects): ConsensusState {
   const block = buildBlock(s, env);
   const id = toHex(blockHash(block.header));
-  const next = { ...s, blocks: { ...s.blocks, [id]: block } };
+  const next = withChanges(s, { blocks: { ...s.blocks, [id]: block } });
   return feed(next, { kind: 'propose-value', round, value: id }, env, fx);
 }
 
@@ -438,7 +484,7 @@ function addEvidence(s: ConsensusState, e: Evidence): ConsensusState {
       ? `v/${x.value.first.validator}/${x.value.first.height}/${x.value.first.round}/${x.value.first.type}`
       : `p/${x.value.first.proposer}/${x.value.first.height}/${x.value.first.round}`;
   const k = key(e);
-  return s.evidence.some((x) => key(x) === k) ? s : { ...s, evidence: [...s.evidence, e] };
+  return s.evidence.some((x) => key(x) === k) ? s : withChanges(s, { evidence: [...s.evidence, e] });
 }
 
 function evidenceSignature(e: Evidence): Uint8Array {
@@ -586,12 +632,11 @@ function decide(s: ConsensusState, round: number, value: string, env: Env, fx: E
 function commitBlock(s: ConsensusState, committed: CommittedBlock, env: Env, fx: Effects): ConsensusState {
   env.store.commit(s.height, encode(CommittedBlock, committed), committed.block.txs.map(txIdBytes));
   fx.committed.push(committed);
-  const next: ConsensusState = {
-    ...s,
+  const next = withChanges(s, {
     decided: committed,
     decidedAt: env.now,
     committedCount: s.committedCount + 1,
-  };
+  });
   return maybeAdvance(next, env, fx);
 }
 
@@ -622,8 +667,7 @@ function maybeAdvance(s: ConsensusState, env: Env, fx: Effects): ConsensusState 
   const deadlines: Record<string, number> = {};
   for (const [k, v] of Object.entries(s.deadlines))
     if (!/^(propose|prevote|precommit|build)\//.test(k)) deadlines[k] = v;
-  let next: ConsensusState = {
-    ...s,
+  let next = withChanges(s, {
     height,
     heightStartedAt: s.decidedAt,
     validators,
@@ -646,11 +690,11 @@ function maybeAdvance(s: ConsensusState, env: Env, fx: Effects): ConsensusState 
     ),
     decided: null,
     deadlines,
-  };
+  });
   next = startHeight(next, env, fx);
   // replay what arrived early for this height
   const replay = next.future;
-  next = { ...next, future: [] };
+  next = withChanges(next, { future: [] });
   for (const m of replay) next = onNet(next, m.peer, m.bytes, env, fx);
   return next;
 }
@@ -704,7 +748,8 @@ function placeByHeight(
   if (height === s.height && s.decided === null) return 'now';
   if (height < s.height || (height === s.height && s.decided !== null)) return s; // old news
   if (height === s.height + 1n || (height === s.height && s.decided !== null)) {
-    const next = s.future.length < MAX_FUTURE_MESSAGES ? { ...s, future: [...s.future, { peer, bytes }] } : s;
+    const next =
+      s.future.length < MAX_FUTURE_MESSAGES ? withChanges(s, { future: [...s.future, { peer, bytes }] }) : s;
     return requestSync(next, peer, env, fx);
   }
   return requestSync(penalize(s, fx, peer, 'far-future-height'), peer, env, fx);
@@ -714,7 +759,7 @@ function requestSync(s: ConsensusState, peer: string, env: Env, fx: Effects): Co
   const last = s.lastSyncRequest;
   if (last !== null && last.height === s.height && env.now - last.at < SYNC_RETRY_MS) return s;
   fx.sends.push({ to: peer, bytes: envelope(s, { tag: 'syncRequest', value: { height: s.height } }) });
-  return { ...s, lastSyncRequest: { height: s.height, at: env.now } };
+  return withChanges(s, { lastSyncRequest: { height: s.height, at: env.now } });
 }
 
 function onVote(
@@ -781,7 +826,8 @@ function onProposal(
   )
     return s;
   if (!env.verify(validator.publicKey, signed, p.signature)) return penalize(s, fx, peer, 'bad-signature');
-  if (earlier === undefined) s = { ...s, proposalHeaders: { ...s.proposalHeaders, [p.round]: header } };
+  if (earlier === undefined)
+    s = withChanges(s, { proposalHeaders: { ...s.proposalHeaders, [p.round]: header } });
   else if (!bytesEqual(earlier.blockHash, hash) || earlier.validRound !== p.validRound) {
     s = addEvidence(s, { tag: 'proposal', value: { first: earlier, second: header } });
   }
@@ -790,7 +836,7 @@ function onProposal(
   if (invalid !== null) s = penalize(s, fx, peer, invalid);
   const id = toHex(hash);
   if (invalid === null)
-    s = { ...s, blocks: { ...s.blocks, [id]: p.block }, round: blockArrived(s.round, id) };
+    s = withChanges(s, { blocks: { ...s.blocks, [id]: p.block }, round: blockArrived(s.round, id) });
   return feed(
     s,
     { kind: 'proposal', round: p.round, value: id, validRound: p.validRound - 1, valid: invalid === null },
@@ -827,19 +873,26 @@ function onSyncResponse(
   if (certBad !== null) return penalize(s, fx, peer, certBad);
   const blockBad = checkBlock(c.block, tipOf(s, env), env.verify);
   if (blockBad !== null) return penalize(s, fx, peer, blockBad);
-  const next = commitBlock({ ...s, round: { ...s.round, step: 'commit' } }, c, env, fx);
+  const next = commitBlock(
+    withChanges(s, { round: withRoundChanges(s.round, { step: 'commit' }) }),
+    c,
+    env,
+    fx,
+  );
   // keep pulling while the peer is ahead
-  return next.height > s.height ? requestSync({ ...next, lastSyncRequest: null }, peer, env, fx) : next;
+  return next.height > s.height
+    ? requestSync(withChanges(next, { lastSyncRequest: null }), peer, env, fx)
+    : next;
 }
 
 /** A deadline fired. */
 export function onTimeout(s: ConsensusState, name: string, env: Env, fx: Effects): ConsensusState {
   const { [name]: _fired, ...deadlines } = s.deadlines;
-  const cleared = { ...s, deadlines };
+  const cleared = withChanges(s, { deadlines });
   if (name === 'status') {
     fx.sends.push({ to: '', bytes: envelope(s, { tag: 'status', value: { height: s.height } }) });
     resendRecent(s, env, fx);
-    return { ...cleared, deadlines: { ...deadlines, status: env.now + s.statusInterval } };
+    return withChanges(cleared, { deadlines: { ...deadlines, status: env.now + s.statusInterval } });
   }
   const m = /^(propose|prevote|precommit|build)\/(\d+)\/(\d+)$/.exec(name);
   if (m === null) return cleared;
@@ -892,7 +945,7 @@ function resendRecent(s: ConsensusState, env: Env, fx: Effects): void {
 
 /** The mempool's current batch: what we would propose. */
 export function onTxs(s: ConsensusState, txs: readonly Uint8Array[]): ConsensusState {
-  return { ...s, pendingTxs: txs.filter((t) => !s.recentTxs.has(txId(t))) };
+  return withChanges(s, { pendingTxs: txs.filter((t) => !s.recentTxs.has(txId(t))) });
 }
 
 /** How many heights a committed transaction is kept out of new proposals. */
@@ -921,7 +974,7 @@ export function onAppRoot(
     if (!sameSet(next, base)) env.store.setValidators(height + 2n, encodeSet(next));
   }
   if (s.round.round < 0 && s.appRoot === undefined && height === s.height - 1n) {
-    return startHeight({ ...s, appRoot: root }, env, fx);
+    return startHeight(withChanges(s, { appRoot: root }), env, fx);
   }
   return maybeAdvance(s, env, fx);
 }
