@@ -163,9 +163,12 @@ function compileAction(impl: Implementations, a: unknown): Exec {
           throw new Error(`enqueue.${other} in ${name}: the compiled runner takes only assign and emit`);
         };
       }
+      // `check` reads the arguments of the run in progress (one closure per action, not per run)
+      let checking: Args = { context: undefined, event: undefined };
+      const check = (guard: unknown) => guardOf(impl, guard)(checking);
       return (context, event, emit) => {
         queued.length = 0;
-        const check = (guard: unknown) => guardOf(impl, guard)({ context, event });
+        checking = { context, event };
         collect({ context, event, enqueue, check }, undefined);
         const run = queued.splice(0);
         let ctx = context;
@@ -399,8 +402,8 @@ function compile(machine: AnyStateMachine): CompiledMachine | string {
     }
     return { atomic: next, context: ctx, moved };
   };
-  const enabled = (list: readonly Compiled[], context: unknown, event: unknown): Compiled | undefined => {
-    for (const c of list) if (c.guard === undefined || c.guard({ context, event })) return c;
+  const enabled = (list: readonly Compiled[], args: Args): Compiled | undefined => {
+    for (const c of list) if (c.guard === undefined || c.guard(args)) return c;
     return undefined;
   };
   /** Eventless transitions while one is enabled (XState: the atomic state's first, then its ancestors'). */
@@ -416,8 +419,10 @@ function compile(machine: AnyStateMachine): CompiledMachine | string {
     // XState takes eventless transitions only while the machine is active
     while (!atomic.final) {
       let next: Compiled | undefined;
+      // one arguments object for every guard this microstep asks (guards only read it)
+      const args: Args = { context, event };
       for (let n: Node | undefined = atomic; n !== undefined && next === undefined; n = n.parent)
-        if (n.always.length > 0) next = enabled(n.always, context, event);
+        if (n.always.length > 0) next = enabled(n.always, args);
       if (next === undefined) break;
       const r = take(next, atomic, context, event, emit);
       // a transition that changed nothing leaves XState's snapshot as it was, which ends the chain
@@ -462,10 +467,11 @@ function compile(machine: AnyStateMachine): CompiledMachine | string {
 }
 
 function pickWrapped(list: readonly Compiled[], context: unknown, event: { type: string }, nodeId: string) {
+  const args: Args = { context, event };
   for (const c of list) {
     let passed: boolean;
     try {
-      passed = c.guard === undefined || c.guard({ context, event });
+      passed = c.guard === undefined || c.guard(args);
     } catch (err) {
       const name = c.guardName === undefined ? '' : `'${c.guardName}' `;
       throw new Error(

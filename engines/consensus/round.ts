@@ -22,6 +22,7 @@ import {
   type ValueId,
   type VoteKeeper,
   type VoteType,
+  withAt,
 } from './votekeeper.ts';
 
 export type Step = 'propose' | 'prevote' | 'precommit' | 'commit';
@@ -71,7 +72,8 @@ export interface RoundState {
   readonly powers: readonly number[];
   readonly priorities: Priorities;
   /** The first proposal received from each round's proposer. */
-  readonly proposals: Readonly<Record<number, ProposalSeen>>;
+  /** By round (undefined: none yet); an array, as V8 copies and scans a frozen integer-keyed record slowly. */
+  readonly proposals: readonly (ProposalSeen | undefined)[];
   readonly votes: VoteKeeper;
   /** "for the first time" guards, for the current round only (reset by StartRound). */
   readonly prevoteTimeoutScheduled: boolean;
@@ -171,7 +173,7 @@ export function initialRoundState(
     self,
     powers: [...powers],
     priorities: [...priorities],
-    proposals: {},
+    proposals: [],
     votes: newVoteKeeper(powers),
     prevoteTimeoutScheduled: false,
     precommitTimeoutScheduled: false,
@@ -242,10 +244,11 @@ export function isFirstProposal(s: RoundState, input: Extract<RoundInput, { kind
 
 export function recordProposal(s: RoundState, input: Extract<RoundInput, { kind: 'proposal' }>): RoundState {
   return withRoundChanges(s, {
-    proposals: {
-      ...s.proposals,
-      [input.round]: { value: input.value, validRound: input.validRound, valid: input.valid },
-    },
+    proposals: withAt(s.proposals, input.round, {
+      value: input.value,
+      validRound: input.validRound,
+      valid: input.valid,
+    }),
   });
 }
 
@@ -264,7 +267,7 @@ export function proposeOwnValue(
 ): RoundState {
   out.push({ kind: 'propose', height: s.height, round: s.round, value: input.value, validRound: -1 });
   return withRoundChanges(s, {
-    proposals: { ...s.proposals, [input.round]: { value: input.value, validRound: -1, valid: true } },
+    proposals: withAt(s.proposals, input.round, { value: input.value, validRound: -1, valid: true }),
   });
 }
 
@@ -318,10 +321,11 @@ export function startRound(s: RoundState, round: number, out: RoundOut): RoundSt
         validRound: next.validRound,
       });
       return withRoundChanges(next, {
-        proposals: {
-          ...next.proposals,
-          [round]: { value: next.validValue, validRound: next.validRound, valid: true },
-        },
+        proposals: withAt(next.proposals, round, {
+          value: next.validValue,
+          validRound: next.validRound,
+          valid: true,
+        }),
       });
     }
     // line 18: getValue()
@@ -374,11 +378,11 @@ export function startNextRound(s: RoundState, out: RoundOut): RoundState {
 
 /** Line 49: a proposal of any round with 2f+1 precommits for it, and valid. */
 function decidable(s: RoundState): { round: number; value: string } | undefined {
-  // for-in: integer keys in ascending order, as the rule has always scanned them; no array per call
-  for (const rs in s.proposals) {
-    const p = s.proposals[rs as unknown as number]!;
-    if (p.valid && hasQuorumFor(s.votes, Number(rs), 'precommit', p.value))
-      return { round: Number(rs), value: p.value };
+  // rounds in ascending order, as the rule has always scanned them
+  for (let round = 0; round < s.proposals.length; round++) {
+    const p = s.proposals[round];
+    if (p?.valid === true && hasQuorumFor(s.votes, round, 'precommit', p.value))
+      return { round, value: p.value };
   }
   return undefined;
 }

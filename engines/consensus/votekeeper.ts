@@ -110,16 +110,16 @@ const EMPTY_ROUND: RoundVotes = {
   senderPower: 0,
 };
 
-/** `rounds` with `votes` at `round` (a packed copy: the rounds between stay undefined). */
-function withRound(
-  rounds: readonly (RoundVotes | undefined)[],
-  round: number,
-  votes: RoundVotes,
-): (RoundVotes | undefined)[] {
-  const next: (RoundVotes | undefined)[] = [];
-  for (let r = 0; r < rounds.length; r++) next.push(rounds[r]);
-  while (next.length <= round) next.push(undefined);
-  next[round] = votes;
+/**
+ * `list` with `item` at `index` (a packed copy, the indices between left undefined): the
+ * round-indexed arrays of the keeper and the round state, copied element by element (V8 copies a
+ * frozen array with `slice` or a spread on its slow path).
+ */
+export function withAt<T>(list: readonly (T | undefined)[], index: number, item: T): (T | undefined)[] {
+  const next: (T | undefined)[] = [];
+  for (let i = 0; i < list.length; i++) next.push(list[i]);
+  while (next.length <= index) next.push(undefined);
+  next[index] = item;
   return next;
 }
 
@@ -181,7 +181,7 @@ export function addVote<S>(
   const next: VoteKeeper = {
     powers: keeper.powers,
     totalPower: keeper.totalPower,
-    rounds: withRound(keeper.rounds, vote.round, nextRound),
+    rounds: withAt(keeper.rounds, vote.round, nextRound),
   };
   if (first !== undefined)
     return { keeper: next, outcome: 'equivocation', evidence: { first, second: vote } };
