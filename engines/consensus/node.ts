@@ -568,18 +568,19 @@ function sendProposal(
   const signer = env.signer;
   if (block === undefined || signer === undefined) return s;
   const hash = blockHash(block.header);
+  // the proposal signed now, as built (one the WAL held before is decoded from it)
+  let made: Proposal | undefined;
   const bytes = signOnce(env, s.height, round, KIND_PROPOSAL, () => {
     const vr = validRound + 1;
     const signature = signer.sign(
       proposalSignBytes(s.chainId, { height: s.height, round, validRound: vr, blockHash: hash }),
     );
-    return encode(Proposal, { height: s.height, round, validRound: vr, block, proposer: s.self, signature });
+    made = { height: s.height, round, validRound: vr, block, proposer: s.self, signature };
+    return encode(Proposal, made);
   });
   if (bytes === undefined) return s;
-  fx.sends.push({
-    to: '',
-    bytes: envelope(s, { tag: 'proposal', value: decode(Proposal, bytes, CONSENSUS_LIMITS) }),
-  });
+  const proposal = made ?? decode(Proposal, bytes, CONSENSUS_LIMITS);
+  fx.sends.push({ to: '', bytes: envelope(s, { tag: 'proposal', value: proposal }) });
   return s;
 }
 
@@ -596,21 +597,17 @@ function sendVote(
   // a value is its block's hash in hex (blocks are kept by it): no need to hash the header again
   const blockHashBytes = value === null ? null : fromHex(value);
   const kind = type === VOTE_PREVOTE ? KIND_PREVOTE : KIND_PRECOMMIT;
+  // the vote signed now, as built (one the WAL held before is decoded from it)
+  let made: Vote | undefined;
   const bytes = signOnce(env, s.height, round, kind, () => {
     const signature = signer.sign(
       voteSignBytes(s.chainId, { type, height: s.height, round, blockHash: blockHashBytes }),
     );
-    return encode(Vote, {
-      type,
-      height: s.height,
-      round,
-      blockHash: blockHashBytes,
-      validator: s.self,
-      signature,
-    });
+    made = { type, height: s.height, round, blockHash: blockHashBytes, validator: s.self, signature };
+    return encode(Vote, made);
   });
   if (bytes === undefined) return s;
-  const vote = decode(Vote, bytes, CONSENSUS_LIMITS);
+  const vote = made ?? decode(Vote, bytes, CONSENSUS_LIMITS);
   fx.sends.push({ to: '', bytes: envelope(s, { tag: 'vote', value: vote }) });
   // our own vote counts like anyone's (if the WAL held a different one, that one is what counts)
   return feed(s, { kind: 'vote', vote: keptVote(vote) }, env, fx);
