@@ -267,6 +267,8 @@ export class Cluster {
   private readonly decodedFrames = new WeakMap<Uint8Array, NetEnvelope | null>();
   /** Broadcast frames some honest node has received already (observing the same bytes again adds nothing). */
   private readonly observedFrames = new WeakSet<Uint8Array>();
+  /** The consensus bytes each frame sent carries, so a receiver's oracle finds their decoding. */
+  private readonly framedBytes = new WeakMap<Uint8Array, Uint8Array>();
 
   constructor(readonly o: ClusterOptions) {
     if (o.byzantine > o.validators) throw new Error('more Byzantine nodes than validators');
@@ -291,6 +293,8 @@ export class Cluster {
       chainId: this.chainId,
       verify: this.verify,
       setAt: (h) => this.setAt(h),
+      // the frame as the other oracles decoded it (one decoding per frame, the same codec)
+      decode: (bytes) => this.envelopeOf(bytes),
     });
     this.adversary = isLying(o.behaviour) ? new Adversary(this.adversaryHost(), o.behaviour) : undefined;
     const signers: Signer[] = [];
@@ -582,7 +586,7 @@ export class Cluster {
       if (channel === CHANNEL_CONSENSUS) {
         if (node.honest && !this.observedFrames.has(frame)) {
           this.observedFrames.add(frame);
-          this.observeReceived(bytes);
+          this.observeReceived(this.framedBytes.get(frame) ?? bytes);
         }
         graph.send(consensus.in.net, { peer: from, bytes }, `net:${from}`, lamport);
       } else if (channel !== undefined) this.deliver(node, graph, channel, from, bytes, lamport);
@@ -643,6 +647,7 @@ export class Cluster {
     const frame = new Uint8Array(bytes.length + 1);
     frame[0] = channel;
     frame.set(bytes, 1);
+    if (channel === CHANNEL_CONSENSUS) this.framedBytes.set(frame, bytes);
     if (reach !== undefined) {
       // a Twins round partition: the message reaches only its sender's group for its round
       const peers = to === '' ? this.network.nodes().filter((p) => p !== node.id) : [to];

@@ -657,10 +657,12 @@ function maybeAdvance(s: ConsensusState, env: Env, fx: Effects): ConsensusState 
     ? s.validators
     : decodeSet(validatorsRecord);
   const powers = powersOf(validators);
-  const priorities = sameSet(validators, s.validators)
-    ? prioritiesForNextHeight(powers, s.priorities)
-    : initialPriorities(powers);
-  const self = selfIndex(validators, env.signer);
+  const kept = validators === s.validators;
+  const priorities =
+    kept || sameSet(validators, s.validators)
+      ? prioritiesForNextHeight(powers, s.priorities)
+      : initialPriorities(powers);
+  const self = kept ? s.self : selfIndex(validators, env.signer);
   const deadlines: Record<string, number> = {};
   for (const [k, v] of Object.entries(s.deadlines))
     if (!/^(propose|prevote|precommit|build)\//.test(k)) deadlines[k] = v;
