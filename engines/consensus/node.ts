@@ -675,7 +675,9 @@ function maybeAdvance(s: ConsensusState, env: Env, fx: Effects): ConsensusState 
     self,
     priorities,
     round: initialRoundState(Number(height), self, powers, priorities, s.timeouts),
-    lastBlockHash: blockHash(committed.block.header),
+    // the certificate names the block's hash (decide builds it from the block's id; a synced block's
+    // certificate was checked against the hash of its header): no need to hash the header again
+    lastBlockHash: committed.certificate.blockHash,
     lastCommit: committed.certificate,
     appRoot: root,
     blocks: {},
