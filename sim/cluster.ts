@@ -582,17 +582,30 @@ export class Cluster {
     node.up = true;
     this.network.attach(node.id, (from, frame, lamport) => {
       const channel = frame[0];
-      const bytes = frame.subarray(1);
       if (channel === CHANNEL_CONSENSUS) {
+        // the bytes the sender framed (never written to), not a new view of them per receiver
+        const bytes = this.framedBytes.get(frame) ?? frame.subarray(1);
         if (node.honest && !this.observedFrames.has(frame)) {
           this.observedFrames.add(frame);
-          this.observeReceived(this.framedBytes.get(frame) ?? bytes);
+          this.observeReceived(bytes);
         }
-        graph.send(consensus.in.net, { peer: from, bytes }, `net:${from}`, lamport);
-      } else if (channel !== undefined) this.deliver(node, graph, channel, from, bytes, lamport);
+        graph.send(consensus.in.net, { peer: from, bytes }, this.netLabel(from), lamport);
+      } else if (channel !== undefined) this.deliver(node, graph, channel, from, frame.subarray(1), lamport);
     });
     graph.start();
     this.afterCommit(node);
+  }
+
+  private readonly netLabels = new Map<string, string>();
+
+  /** The sender label of frames from `peer` (one string per peer, not one per frame). */
+  private netLabel(peer: string): string {
+    let label = this.netLabels.get(peer);
+    if (label === undefined) {
+      label = `net:${peer}`;
+      this.netLabels.set(peer, label);
+    }
+    return label;
   }
 
   /** The node's clock: the plan's skew plus the jumps of its restarts (never before zero). */
