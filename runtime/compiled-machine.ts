@@ -195,12 +195,20 @@ function compileAction(impl: Implementations, a: unknown): Exec {
   }
 }
 
-/** `assign({ key: value or (args) => value })`: the partial context it names. */
+/**
+ * `assign({ key: value or (args) => value })`: the partial context it names (the assignment
+ * itself, only read, when it names values only, as an engine's `enqueue.assign({ ... })` does).
+ */
 function resolveParts(assignment: unknown, context: unknown, event: unknown): Record<string, unknown> {
-  const partial: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(assignment as Record<string, unknown>))
-    partial[k] = typeof v === 'function' ? v({ context, event }) : v;
-  return partial;
+  const named = assignment as Record<string, unknown>;
+  let partial: Record<string, unknown> | undefined;
+  for (const k of Object.keys(named)) {
+    const v = named[k];
+    if (typeof v !== 'function') continue;
+    partial ??= { ...named };
+    partial[k] = v({ context, event });
+  }
+  return partial ?? named;
 }
 
 function guardOf(impl: Implementations, guard: unknown): Guard {

@@ -354,7 +354,8 @@ export class EngineInstance {
    */
   private watchingParts(): boolean {
     if (this.partWatcher === undefined) return false;
-    this.partsOfStep.clear();
+    // clearing a Map makes it a new table even when empty: most steps have nothing to clear
+    if (this.partsOfStep.size > 0) this.partsOfStep.clear();
     if (this.o.inspector.watched) return true;
     if (this.partStateMap.size > 0) this.partStateMap.clear();
     return false;
