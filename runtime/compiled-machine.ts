@@ -163,9 +163,12 @@ function compileAction(impl: Implementations, a: unknown): Exec {
           throw new Error(`enqueue.${other} in ${name}: the compiled runner takes only assign and emit`);
         };
       }
+      // `check` reads the arguments of the run in progress (one closure per action, not per run)
+      let checking: Args = { context: undefined, event: undefined };
+      const check = (guard: unknown) => guardOf(impl, guard)(checking);
       return (context, event, emit) => {
         queued.length = 0;
-        const check = (guard: unknown) => guardOf(impl, guard)({ context, event });
+        checking = { context, event };
         collect({ context, event, enqueue, check }, undefined);
         const run = queued.splice(0);
         let ctx = context;
@@ -192,12 +195,20 @@ function compileAction(impl: Implementations, a: unknown): Exec {
   }
 }
 
-/** `assign({ key: value or (args) => value })`: the partial context it names. */
+/**
+ * `assign({ key: value or (args) => value })`: the partial context it names (the assignment
+ * itself, only read, when it names values only, as an engine's `enqueue.assign({ ... })` does).
+ */
 function resolveParts(assignment: unknown, context: unknown, event: unknown): Record<string, unknown> {
-  const partial: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(assignment as Record<string, unknown>))
-    partial[k] = typeof v === 'function' ? v({ context, event }) : v;
-  return partial;
+  const named = assignment as Record<string, unknown>;
+  let partial: Record<string, unknown> | undefined;
+  for (const k of Object.keys(named)) {
+    const v = named[k];
+    if (typeof v !== 'function') continue;
+    partial ??= { ...named };
+    partial[k] = v({ context, event });
+  }
+  return partial ?? named;
 }
 
 function guardOf(impl: Implementations, guard: unknown): Guard {
@@ -399,8 +410,8 @@ function compile(machine: AnyStateMachine): CompiledMachine | string {
     }
     return { atomic: next, context: ctx, moved };
   };
-  const enabled = (list: readonly Compiled[], context: unknown, event: unknown): Compiled | undefined => {
-    for (const c of list) if (c.guard === undefined || c.guard({ context, event })) return c;
+  const enabled = (list: readonly Compiled[], args: Args): Compiled | undefined => {
+    for (const c of list) if (c.guard === undefined || c.guard(args)) return c;
     return undefined;
   };
   /** Eventless transitions while one is enabled (XState: the atomic state's first, then its ancestors'). */
@@ -416,8 +427,10 @@ function compile(machine: AnyStateMachine): CompiledMachine | string {
     // XState takes eventless transitions only while the machine is active
     while (!atomic.final) {
       let next: Compiled | undefined;
+      // one arguments object for every guard this microstep asks (guards only read it)
+      const args: Args = { context, event };
       for (let n: Node | undefined = atomic; n !== undefined && next === undefined; n = n.parent)
-        if (n.always.length > 0) next = enabled(n.always, context, event);
+        if (n.always.length > 0) next = enabled(n.always, args);
       if (next === undefined) break;
       const r = take(next, atomic, context, event, emit);
       // a transition that changed nothing leaves XState's snapshot as it was, which ends the chain
@@ -462,10 +475,11 @@ function compile(machine: AnyStateMachine): CompiledMachine | string {
 }
 
 function pickWrapped(list: readonly Compiled[], context: unknown, event: { type: string }, nodeId: string) {
+  const args: Args = { context, event };
   for (const c of list) {
     let passed: boolean;
     try {
-      passed = c.guard === undefined || c.guard({ context, event });
+      passed = c.guard === undefined || c.guard(args);
     } catch (err) {
       const name = c.guardName === undefined ? '' : `'${c.guardName}' `;
       throw new Error(

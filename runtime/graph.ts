@@ -113,6 +113,11 @@ export class EngineGraph {
   private readonly engines = new Map<string, EngineInstance>();
   private readonly edges: EdgeDescription[] = [];
   private readonly externalLanes = new Map<string, Lane>();
+  /** Per input port handle (a caller's handle is usually the same object) and sender: its lane. */
+  private readonly externalByPort = new WeakMap<
+    object,
+    Map<string, { lane: Lane; label: string; target: EngineInstance }>
+  >();
   private started = false;
   readonly clock: LocalClock;
 
@@ -189,16 +194,27 @@ export class EngineGraph {
 
   /** Puts a message into an engine's mailbox from outside the graph (client, network, test). */
   send<T>(to: InPort<T>, msg: T, from = 'external', lamport = 0): void {
-    const target = this.instance(to.engine);
-    const key = `${from}->${to.engine}.${to.port}`;
-    let lane = this.externalLanes.get(key);
-    if (lane === undefined) {
-      lane = this.scheduler.lane(`${this.node}/${key}`);
-      this.externalLanes.set(key, lane);
+    // the lane and sender label of (port, sender), found without building strings per message
+    let byFrom = this.externalByPort.get(to);
+    if (byFrom === undefined) {
+      byFrom = new Map();
+      this.externalByPort.set(to, byFrom);
     }
+    let way = byFrom.get(from);
+    if (way === undefined) {
+      const key = `${from}->${to.engine}.${to.port}`;
+      let lane = this.externalLanes.get(key);
+      if (lane === undefined) {
+        lane = this.scheduler.lane(`${this.node}/${key}`);
+        this.externalLanes.set(key, lane);
+      }
+      way = { lane, label: `external:${from}`, target: this.instance(to.engine) };
+      byFrom.set(from, way);
+    }
+    const target = way.target;
     target.accepted();
-    const envelope: Envelope<unknown> = { msg, from: `external:${from}`, lamport };
-    lane.push(() => target.deliver(to.port, envelope));
+    const envelope: Envelope<unknown> = { msg, from: way.label, lamport };
+    way.lane.push(() => target.deliver(to.port, envelope));
   }
 
   /** Messages leaving an output port (e.g. to a network link or a test). */

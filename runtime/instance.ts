@@ -87,7 +87,8 @@ export interface InstanceOptions {
  * Maps and Sets are frozen as objects, their entries stay as they are.
  */
 export function deepFreeze(value: unknown): void {
-  if (value === null || typeof value !== 'object' || Object.isFrozen(value) || ArrayBuffer.isView(value))
+  // typed arrays first: they cannot be frozen, and asking whether one is costs more than asking what it is
+  if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value) || Object.isFrozen(value))
     return;
   Object.freeze(value);
   if (value instanceof Map) {
@@ -353,7 +354,8 @@ export class EngineInstance {
    */
   private watchingParts(): boolean {
     if (this.partWatcher === undefined) return false;
-    this.partsOfStep.clear();
+    // clearing a Map makes it a new table even when empty: most steps have nothing to clear
+    if (this.partsOfStep.size > 0) this.partsOfStep.clear();
     if (this.o.inspector.watched) return true;
     if (this.partStateMap.size > 0) this.partStateMap.clear();
     return false;

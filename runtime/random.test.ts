@@ -16,6 +16,18 @@ describe('random', () => {
     expect(take(new Random(1))).not.toEqual(take(new Random(2)));
   });
 
+  it('draws the stream of nextU32 from its state, and snapshots where it is', () => {
+    const r = new Random('stream');
+    let state = seedState('stream');
+    for (let i = 0; i < 1000; i++) {
+      const [v, next] = nextU32(state);
+      expect(r.u32()).toBe(v);
+      state = next;
+    }
+    expect(r.snapshot()).toEqual(state);
+    expect(new Random(r.snapshot()).u32()).toBe(nextU32(state)[0]);
+  });
+
   it('int(n) stays in range and covers it', () => {
     const r = new Random('range');
     const seen = new Set<number>();

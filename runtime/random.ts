@@ -38,16 +38,35 @@ export function seedState(...parts: readonly (string | number | bigint)[]): Prng
 
 /** Mutable convenience wrapper for code outside machines (scheduler, simulator, fault plans). */
 export class Random {
-  private state: PrngState;
+  // the state as four words in place: the scheduler draws one per task, and nextU32's two arrays
+  // per draw cost more than the draw (the same arithmetic, so the same stream)
+  private s0: number;
+  private s1: number;
+  private s2: number;
+  private s3: number;
 
   constructor(seed: PrngState | number | string) {
-    this.state = typeof seed === 'object' ? seed : seedState(seed);
+    const state = typeof seed === 'object' ? seed : seedState(seed);
+    this.s0 = state[0];
+    this.s1 = state[1];
+    this.s2 = state[2];
+    this.s3 = state[3];
   }
 
   u32(): number {
-    const [v, next] = nextU32(this.state);
-    this.state = next;
-    return v;
+    const s0 = this.s0;
+    const s1 = this.s1;
+    const result = (rotl(Math.imul(s1, 5) >>> 0, 7) * 9) >>> 0;
+    const t = (s1 << 9) >>> 0;
+    let n2 = (this.s2 ^ s0) >>> 0;
+    let n3 = (this.s3 ^ s1) >>> 0;
+    this.s1 = (s1 ^ n2) >>> 0;
+    this.s0 = (s0 ^ n3) >>> 0;
+    n2 = (n2 ^ t) >>> 0;
+    n3 = rotl(n3, 11);
+    this.s2 = n2;
+    this.s3 = n3;
+    return result;
   }
 
   /** Uniform float in [0, 1) with 32 bits of precision. */
@@ -100,6 +119,6 @@ export class Random {
   }
 
   snapshot(): PrngState {
-    return this.state;
+    return [this.s0, this.s1, this.s2, this.s3];
   }
 }

@@ -267,6 +267,8 @@ export class Cluster {
   private readonly decodedFrames = new WeakMap<Uint8Array, NetEnvelope | null>();
   /** Broadcast frames some honest node has received already (observing the same bytes again adds nothing). */
   private readonly observedFrames = new WeakSet<Uint8Array>();
+  /** The consensus bytes each frame sent carries, so a receiver's oracle finds their decoding. */
+  private readonly framedBytes = new WeakMap<Uint8Array, Uint8Array>();
 
   constructor(readonly o: ClusterOptions) {
     if (o.byzantine > o.validators) throw new Error('more Byzantine nodes than validators');
@@ -291,6 +293,8 @@ export class Cluster {
       chainId: this.chainId,
       verify: this.verify,
       setAt: (h) => this.setAt(h),
+      // the frame as the other oracles decoded it (one decoding per frame, the same codec)
+      decode: (bytes) => this.envelopeOf(bytes),
     });
     this.adversary = isLying(o.behaviour) ? new Adversary(this.adversaryHost(), o.behaviour) : undefined;
     const signers: Signer[] = [];
@@ -578,17 +582,30 @@ export class Cluster {
     node.up = true;
     this.network.attach(node.id, (from, frame, lamport) => {
       const channel = frame[0];
-      const bytes = frame.subarray(1);
       if (channel === CHANNEL_CONSENSUS) {
+        // the bytes the sender framed (never written to), not a new view of them per receiver
+        const bytes = this.framedBytes.get(frame) ?? frame.subarray(1);
         if (node.honest && !this.observedFrames.has(frame)) {
           this.observedFrames.add(frame);
           this.observeReceived(bytes);
         }
-        graph.send(consensus.in.net, { peer: from, bytes }, `net:${from}`, lamport);
-      } else if (channel !== undefined) this.deliver(node, graph, channel, from, bytes, lamport);
+        graph.send(consensus.in.net, { peer: from, bytes }, this.netLabel(from), lamport);
+      } else if (channel !== undefined) this.deliver(node, graph, channel, from, frame.subarray(1), lamport);
     });
     graph.start();
     this.afterCommit(node);
+  }
+
+  private readonly netLabels = new Map<string, string>();
+
+  /** The sender label of frames from `peer` (one string per peer, not one per frame). */
+  private netLabel(peer: string): string {
+    let label = this.netLabels.get(peer);
+    if (label === undefined) {
+      label = `net:${peer}`;
+      this.netLabels.set(peer, label);
+    }
+    return label;
   }
 
   /** The node's clock: the plan's skew plus the jumps of its restarts (never before zero). */
@@ -643,6 +660,7 @@ export class Cluster {
     const frame = new Uint8Array(bytes.length + 1);
     frame[0] = channel;
     frame.set(bytes, 1);
+    if (channel === CHANNEL_CONSENSUS) this.framedBytes.set(frame, bytes);
     if (reach !== undefined) {
       // a Twins round partition: the message reaches only its sender's group for its round
       const peers = to === '' ? this.network.nodes().filter((p) => p !== node.id) : [to];
@@ -940,12 +958,14 @@ export class Cluster {
     const deadlineOf = () => stable() + perHeight * (o.heights + 2);
     const target = BigInt(o.heights);
     const forked = () => o.stopOnFork === true && this.violations.some((v) => v.invariant === 'agreement');
+    // asked before every task the scheduler runs: a loop, no arrays
+    const honestAllAt = () => {
+      for (const n of this.nodes) if (n.honest && n.up && n.committed < target) return false;
+      return true;
+    };
     const done = () =>
       forked() ||
-      (this.pendingRestarts === 0 &&
-        this.workDone() &&
-        this.honestUp().every((n) => n.committed >= target) &&
-        this.scheduler.now() >= stable());
+      (this.pendingRestarts === 0 && this.workDone() && honestAllAt() && this.scheduler.now() >= stable());
     let lastReport = -1;
     for (;;) {
       const why = this.scheduler.run({ until: done, maxTime: deadlineOf(), maxSteps: 5_000 });

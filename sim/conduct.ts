@@ -33,6 +33,11 @@ export function exceedsOneThird(power: bigint, total: bigint): boolean {
 
 const NIL = 'nil';
 
+function decodeEnvelope(bytes: Uint8Array): NetEnvelope | undefined {
+  const env = tryDecode(NetEnvelope, bytes, CONSENSUS_LIMITS);
+  return env.ok ? env.value : undefined;
+}
+
 interface Signed {
   kind: 'prevote' | 'precommit' | 'proposal';
   height: bigint;
@@ -53,6 +58,8 @@ export interface ConductOptions {
   verify: Verifier;
   /** The validator set in force at a height. */
   setAt: (height: bigint) => PoweredSet;
+  /** Decodes a frame (undefined: not one); the codec's tryDecode when absent. */
+  decode?: (bytes: Uint8Array) => NetEnvelope | undefined;
 }
 
 export class ConductOracle {
@@ -82,9 +89,9 @@ export class ConductOracle {
   }
 
   private parseFresh(bytes: Uint8Array): Signed | undefined {
-    const env = tryDecode(NetEnvelope, bytes, CONSENSUS_LIMITS);
-    if (!env.ok || env.value.chainId !== this.o.chainId) return undefined;
-    const m = env.value.message;
+    const env = this.o.decode !== undefined ? this.o.decode(bytes) : decodeEnvelope(bytes);
+    if (env === undefined || env.chainId !== this.o.chainId) return undefined;
+    const m = env.message;
     if (m.tag === 'vote') return this.parseVote(m.value);
     if (m.tag === 'proposal') return this.parseProposal(m.value);
     return undefined;

@@ -16,37 +16,43 @@ import type { Signer, Verifier } from '../wire/sign.ts';
 /** The 128-bit lane seed derived from a secret. */
 type Secret = readonly [number, number, number, number];
 
+// Every value below is kept an int32 (`| 0`): the same bits as the uint32 arithmetic it stands
+// for (Math.imul and the shifts take their operands mod 2^32), but V8 keeps int32s unboxed, where
+// sums past 2^31 and `>>> 0` results made it compute in doubles, at two and a half times the cost.
 function fmix(h0: number): number {
-  let h = h0;
+  let h = h0 | 0;
   h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
+  h = Math.imul(h, 0x85ebca6b | 0);
   h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
+  h = Math.imul(h, 0xc2b2ae35 | 0);
   h ^= h >>> 16;
-  return h >>> 0;
+  return h;
 }
 
 /** Writes the 64-byte signature of `msg` under `secret` into `out`. */
 function keyedHash(secret: Secret, msg: Uint8Array, out: Uint8Array): void {
-  let a = secret[0];
-  let b = secret[1];
-  let c = secret[2];
-  let d = secret[3];
-  for (let i = 0; i < msg.length; i++) {
+  let a = secret[0] | 0;
+  let b = secret[1] | 0;
+  let c = secret[2] | 0;
+  let d = secret[3] | 0;
+  const n = msg.length;
+  for (let i = 0; i < n; i++) {
     const x = msg[i]!;
     a = Math.imul(a ^ x, 0x01000193);
-    b = Math.imul(b + x + (a >>> 15), 0x85ebca6b);
-    c = Math.imul(c ^ (b >>> 13) ^ x, 0xc2b2ae35);
-    d = Math.imul(d + (c >>> 16) + x, 0x27d4eb2f);
+    b = Math.imul((b + x + (a >>> 15)) | 0, 0x85ebca6b | 0);
+    c = Math.imul(c ^ (b >>> 13) ^ x, 0xc2b2ae35 | 0);
+    d = Math.imul((d + (c >>> 16) + x) | 0, 0x27d4eb2f);
   }
   // the length goes in too, so a message and its zero-extension differ
-  a = fmix(a ^ msg.length);
+  a = fmix(a ^ n);
   b = fmix(b ^ a);
   c = fmix(c ^ b);
   d = fmix(d ^ c);
   for (let w = 0; w < 16; w++) {
     const lane = w & 3;
-    const v = fmix((lane === 0 ? a : lane === 1 ? b : lane === 2 ? c : d) + Math.imul(w + 1, 0x9e3779b9));
+    const v = fmix(
+      ((lane === 0 ? a : lane === 1 ? b : lane === 2 ? c : d) + Math.imul(w + 1, 0x9e3779b9 | 0)) | 0,
+    );
     out[4 * w] = v >>> 24;
     out[4 * w + 1] = (v >>> 16) & 0xff;
     out[4 * w + 2] = (v >>> 8) & 0xff;

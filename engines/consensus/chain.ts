@@ -57,10 +57,21 @@ export function certificateHash(cert: Certificate | null): Uint8Array {
   return cert === null ? ZERO_HASH : sha256(encode(Certificate, cert));
 }
 
+const ValidatorsHashInput = s.list(s.struct({ key: s.bytes({ length: 32 }), power: s.u64() }));
+/**
+ * Each set's hash, computed once: a set is immutable and kept from height to height, and every
+ * proposal built or checked hashes it. The hash handed out is shared: nobody writes into it.
+ */
+const hashOfSet = new WeakMap<ValidatorSet, Uint8Array>();
+
 /** Commits to the validator set: ids (public keys) and powers in index order. */
 export function validatorsHash(set: ValidatorSet): Uint8Array {
+  const known = hashOfSet.get(set);
+  if (known !== undefined) return known;
   const parts = set.validators.map((v) => ({ key: v.publicKey, power: BigInt(v.power) }));
-  return sha256(encode(s.list(s.struct({ key: s.bytes({ length: 32 }), power: s.u64() })), parts));
+  const hash = sha256(encode(ValidatorsHashInput, parts));
+  hashOfSet.set(set, hash);
+  return hash;
 }
 
 export function voteSignBytes(

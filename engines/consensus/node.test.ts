@@ -25,6 +25,7 @@ import {
   onNet,
   onTimeout,
   onTxs,
+  withChanges,
 } from './node.ts';
 import { proposerOf } from './round.ts';
 import { ConsensusStore, KIND_PREVOTE } from './store.ts';
@@ -363,5 +364,16 @@ describe('consensus node: a re-sent vote', () => {
     const fx3 = emptyEffects();
     onNet(first, 'peer-z', envelope({ ...v1, type: 7 }), counting, fx3);
     expect(fx3.penalties.map((p) => p.reason)).toEqual(['bad-vote-type']);
+  });
+});
+
+describe('withChanges', () => {
+  it('copies every field of the state and sets the changed ones, as a spread would', () => {
+    const t = setup();
+    const changed = withChanges(t.state, { height: 7n, appRoot: undefined, lastSyncRequest: null });
+    expect(changed).toStrictEqual({ ...t.state, height: 7n, appRoot: undefined, lastSyncRequest: null });
+    expect(Object.keys(changed)).toEqual(Object.keys(t.state));
+    expect(changed).not.toBe(t.state);
+    expect(t.state.height).toBe(1n);
   });
 });

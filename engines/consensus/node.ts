@@ -58,6 +58,7 @@ import {
   type RoundOutput,
   type RoundState,
   type TimeoutConfig,
+  withRoundChanges,
 } from './round.ts';
 import { step as roundStep } from './round-machine.ts';
 import {
@@ -135,6 +136,8 @@ export interface ConsensusState {
   readonly chainId: string;
   /** The validator set of this height, and of the previous one (which signed `lastCommit`). */
   readonly validators: ValidatorSet;
+  /** The stored record `validators` was decoded from (a height whose record is the same keeps the set). */
+  readonly validatorsRecord: Uint8Array;
   readonly previousValidators: ValidatorSet;
   readonly self: number;
   readonly timeouts: TimeoutConfig;
@@ -180,6 +183,48 @@ export interface ConsensusState {
   readonly committedCount: number;
 }
 
+/**
+ * `s` with `changes` over it: a literal naming every field, then the changes set on it before
+ * anyone sees it. V8 copies a spread of this 30-field state (and freezes one) on its slow path,
+ * an order of magnitude dearer, and the core makes several per step.
+ */
+export function withChanges(s: ConsensusState, changes: Partial<ConsensusState>): ConsensusState {
+  const copy: ConsensusState = {
+    chainId: s.chainId,
+    validators: s.validators,
+    validatorsRecord: s.validatorsRecord,
+    previousValidators: s.previousValidators,
+    self: s.self,
+    timeouts: s.timeouts,
+    awaitAppRoot: s.awaitAppRoot,
+    statusInterval: s.statusInterval,
+    maxTxsPerBlock: s.maxTxsPerBlock,
+    maxBlockTxBytes: s.maxBlockTxBytes,
+    maxRoundsAhead: s.maxRoundsAhead,
+    blockInterval: s.blockInterval,
+    height: s.height,
+    heightStartedAt: s.heightStartedAt,
+    round: s.round,
+    priorities: s.priorities,
+    lastBlockHash: s.lastBlockHash,
+    lastCommit: s.lastCommit,
+    appRoot: s.appRoot,
+    blocks: s.blocks,
+    pendingTxs: s.pendingTxs,
+    recentTxs: s.recentTxs,
+    evidence: s.evidence,
+    proposalHeaders: s.proposalHeaders,
+    decided: s.decided,
+    decidedAt: s.decidedAt,
+    future: s.future,
+    penalties: s.penalties,
+    lastSyncRequest: s.lastSyncRequest,
+    deadlines: s.deadlines,
+    committedCount: s.committedCount,
+  };
+  return Object.assign(copy, changes);
+}
+
 export const MAX_FUTURE_MESSAGES = 4096;
 const SYNC_RETRY_MS = 200;
 
@@ -205,7 +250,8 @@ export function initialState(cfg: ConsensusConfig, env: Env): { state: Consensus
       : initialPriorities(powersOf(set));
     previous = set;
   }
-  const validators = setAt(env.store, height);
+  const validatorsRecord = env.store.requireValidatorsAt(height);
+  const validators = decodeSet(validatorsRecord);
   const previousValidators = height > 1n ? setAt(env.store, height - 1n) : validators;
   const powers = powersOf(validators);
   const self = selfIndex(validators, env.signer);
@@ -225,6 +271,7 @@ export function initialState(cfg: ConsensusConfig, env: Env): { state: Consensus
   const base: ConsensusState = {
     chainId: cfg.chainId,
     validators,
+    validatorsRecord,
     previousValidators,
     self,
     timeouts,
@@ -277,7 +324,11 @@ function encodeSet(set: ValidatorSet): Uint8Array {
 
 /** The validator set in force at `height` (stored at the height it took effect). */
 function setAt(store: ConsensusStore, height: bigint): ValidatorSet {
-  const stored = decodeRecord(ValidatorSetWire, store.requireValidatorsAt(height));
+  return decodeSet(store.requireValidatorsAt(height));
+}
+
+function decodeSet(record: Uint8Array): ValidatorSet {
+  const stored = decodeRecord(ValidatorSetWire, record);
   return makeValidatorSet(
     stored.map((v) => ({ id: toHex(v.publicKey), publicKey: v.publicKey, power: Number(v.power) })),
   );
@@ -299,7 +350,7 @@ function startHeight(s0: ConsensusState, env: Env, fx: Effects): ConsensusState 
     if (e.kind !== KIND_PROPOSAL) continue;
     const p = decode(Proposal, e.bytes, CONSENSUS_LIMITS);
     const id = toHex(blockHash(p.block.header));
-    s = { ...s, blocks: { ...s.blocks, [id]: p.block } };
+    s = withChanges(s, { blocks: { ...s.blocks, [id]: p.block } });
     s = feed(
       s,
       { kind: 'proposal', round: p.round, value: id, validRound: p.validRound - 1, valid: true },
@@ -367,13 +418,15 @@ function keptVote(v: Vote): KeptVote<Vote> {
 function penalize(s: ConsensusState, fx: Effects, peer: string, reason: RejectReason): ConsensusState {
   fx.penalties.push({ peer, reason });
   const mine = s.penalties[peer] ?? {};
-  return { ...s, penalties: { ...s.penalties, [peer]: { ...mine, [reason]: (mine[reason] ?? 0) + 1 } } };
+  return withChanges(s, {
+    penalties: { ...s.penalties, [peer]: { ...mine, [reason]: (mine[reason] ?? 0) + 1 } },
+  });
 }
 
 /** Feeds one input to the round state machine and carries out its outputs (recursively). */
 function feed(s0: ConsensusState, input: RoundInput, env: Env, fx: Effects): ConsensusState {
   const r = roundStep(s0.round, input);
-  let s: ConsensusState = { ...s0, round: r.state };
+  let s = withChanges(s0, { round: r.state });
   for (const out of r.outputs) s = carryOut(s, out, env, fx);
   return s;
 }
@@ -383,7 +436,9 @@ function carryOut(s: ConsensusState, out: RoundOutput, env: Env, fx: Effects): C
     case 'get-value': {
       const buildAt = s.heightStartedAt + s.blockInterval;
       if (out.round === 0 && env.now < buildAt) {
-        return { ...s, deadlines: { ...s.deadlines, [`build/${out.height}/${out.round}`]: buildAt } };
+        return withChanges(s, {
+          deadlines: { ...s.deadlines, [`build/${out.height}/${out.round}`]: buildAt },
+        });
       }
       return proposeNewBlock(s, out.round, env, fx);
     }
@@ -399,10 +454,9 @@ function carryOut(s: ConsensusState, out: RoundOutput, env: Env, fx: Effects): C
         fx,
       );
     case 'schedule-timeout':
-      return {
-        ...s,
+      return withChanges(s, {
         deadlines: { ...s.deadlines, [`${out.step}/${out.height}/${out.round}`]: env.now + out.duration },
-      };
+      });
     case 'decide':
       return decide(s, out.round, out.value, env, fx);
     case 'evidence': {
@@ -419,7 +473,7 @@ function carryOut(s: ConsensusState, out: RoundOutput, env: Env, fx: Effects): C
 function proposeNewBlock(s: ConsensusState, round: number, env: Env, fx: Effects): ConsensusState {
   const block = buildBlock(s, env);
   const id = toHex(blockHash(block.header));
-  const next = { ...s, blocks: { ...s.blocks, [id]: block } };
+  const next = withChanges(s, { blocks: { ...s.blocks, [id]: block } });
   return feed(next, { kind: 'propose-value', round, value: id }, env, fx);
 }
 
@@ -430,7 +484,7 @@ function addEvidence(s: ConsensusState, e: Evidence): ConsensusState {
       ? `v/${x.value.first.validator}/${x.value.first.height}/${x.value.first.round}/${x.value.first.type}`
       : `p/${x.value.first.proposer}/${x.value.first.height}/${x.value.first.round}`;
   const k = key(e);
-  return s.evidence.some((x) => key(x) === k) ? s : { ...s, evidence: [...s.evidence, e] };
+  return s.evidence.some((x) => key(x) === k) ? s : withChanges(s, { evidence: [...s.evidence, e] });
 }
 
 function evidenceSignature(e: Evidence): Uint8Array {
@@ -514,18 +568,19 @@ function sendProposal(
   const signer = env.signer;
   if (block === undefined || signer === undefined) return s;
   const hash = blockHash(block.header);
+  // the proposal signed now, as built (one the WAL held before is decoded from it)
+  let made: Proposal | undefined;
   const bytes = signOnce(env, s.height, round, KIND_PROPOSAL, () => {
     const vr = validRound + 1;
     const signature = signer.sign(
       proposalSignBytes(s.chainId, { height: s.height, round, validRound: vr, blockHash: hash }),
     );
-    return encode(Proposal, { height: s.height, round, validRound: vr, block, proposer: s.self, signature });
+    made = { height: s.height, round, validRound: vr, block, proposer: s.self, signature };
+    return encode(Proposal, made);
   });
   if (bytes === undefined) return s;
-  fx.sends.push({
-    to: '',
-    bytes: envelope(s, { tag: 'proposal', value: decode(Proposal, bytes, CONSENSUS_LIMITS) }),
-  });
+  const proposal = made ?? decode(Proposal, bytes, CONSENSUS_LIMITS);
+  fx.sends.push({ to: '', bytes: envelope(s, { tag: 'proposal', value: proposal }) });
   return s;
 }
 
@@ -542,21 +597,17 @@ function sendVote(
   // a value is its block's hash in hex (blocks are kept by it): no need to hash the header again
   const blockHashBytes = value === null ? null : fromHex(value);
   const kind = type === VOTE_PREVOTE ? KIND_PREVOTE : KIND_PRECOMMIT;
+  // the vote signed now, as built (one the WAL held before is decoded from it)
+  let made: Vote | undefined;
   const bytes = signOnce(env, s.height, round, kind, () => {
     const signature = signer.sign(
       voteSignBytes(s.chainId, { type, height: s.height, round, blockHash: blockHashBytes }),
     );
-    return encode(Vote, {
-      type,
-      height: s.height,
-      round,
-      blockHash: blockHashBytes,
-      validator: s.self,
-      signature,
-    });
+    made = { type, height: s.height, round, blockHash: blockHashBytes, validator: s.self, signature };
+    return encode(Vote, made);
   });
   if (bytes === undefined) return s;
-  const vote = decode(Vote, bytes, CONSENSUS_LIMITS);
+  const vote = made ?? decode(Vote, bytes, CONSENSUS_LIMITS);
   fx.sends.push({ to: '', bytes: envelope(s, { tag: 'vote', value: vote }) });
   // our own vote counts like anyone's (if the WAL held a different one, that one is what counts)
   return feed(s, { kind: 'vote', vote: keptVote(vote) }, env, fx);
@@ -578,12 +629,11 @@ function decide(s: ConsensusState, round: number, value: string, env: Env, fx: E
 function commitBlock(s: ConsensusState, committed: CommittedBlock, env: Env, fx: Effects): ConsensusState {
   env.store.commit(s.height, encode(CommittedBlock, committed), committed.block.txs.map(txIdBytes));
   fx.committed.push(committed);
-  const next: ConsensusState = {
-    ...s,
+  const next = withChanges(s, {
     decided: committed,
     decidedAt: env.now,
     committedCount: s.committedCount + 1,
-  };
+  });
   return maybeAdvance(next, env, fx);
 }
 
@@ -601,25 +651,33 @@ function maybeAdvance(s: ConsensusState, env: Env, fx: Effects): ConsensusState 
   for (const [k, at] of s.recentTxs) if (at + RECENT_HEIGHTS > s.height) recentTxs.set(k, at);
   for (const k of included) recentTxs.set(k, s.height);
   const height = s.height + 1n;
-  const validators = setAt(env.store, height);
+  const validatorsRecord = env.store.requireValidatorsAt(height);
+  // most heights keep the set: the same record keeps the same set (no decoding, the same key objects)
+  const validators = bytesEqual(validatorsRecord, s.validatorsRecord)
+    ? s.validators
+    : decodeSet(validatorsRecord);
   const powers = powersOf(validators);
-  const priorities = sameSet(validators, s.validators)
-    ? prioritiesForNextHeight(powers, s.priorities)
-    : initialPriorities(powers);
-  const self = selfIndex(validators, env.signer);
+  const kept = validators === s.validators;
+  const priorities =
+    kept || sameSet(validators, s.validators)
+      ? prioritiesForNextHeight(powers, s.priorities)
+      : initialPriorities(powers);
+  const self = kept ? s.self : selfIndex(validators, env.signer);
   const deadlines: Record<string, number> = {};
   for (const [k, v] of Object.entries(s.deadlines))
     if (!/^(propose|prevote|precommit|build)\//.test(k)) deadlines[k] = v;
-  let next: ConsensusState = {
-    ...s,
+  let next = withChanges(s, {
     height,
     heightStartedAt: s.decidedAt,
     validators,
+    validatorsRecord,
     previousValidators: s.validators,
     self,
     priorities,
     round: initialRoundState(Number(height), self, powers, priorities, s.timeouts),
-    lastBlockHash: blockHash(committed.block.header),
+    // the certificate names the block's hash (decide builds it from the block's id; a synced block's
+    // certificate was checked against the hash of its header): no need to hash the header again
+    lastBlockHash: committed.certificate.blockHash,
     lastCommit: committed.certificate,
     appRoot: root,
     blocks: {},
@@ -633,11 +691,11 @@ function maybeAdvance(s: ConsensusState, env: Env, fx: Effects): ConsensusState 
     ),
     decided: null,
     deadlines,
-  };
+  });
   next = startHeight(next, env, fx);
   // replay what arrived early for this height
   const replay = next.future;
-  next = { ...next, future: [] };
+  next = withChanges(next, { future: [] });
   for (const m of replay) next = onNet(next, m.peer, m.bytes, env, fx);
   return next;
 }
@@ -691,7 +749,8 @@ function placeByHeight(
   if (height === s.height && s.decided === null) return 'now';
   if (height < s.height || (height === s.height && s.decided !== null)) return s; // old news
   if (height === s.height + 1n || (height === s.height && s.decided !== null)) {
-    const next = s.future.length < MAX_FUTURE_MESSAGES ? { ...s, future: [...s.future, { peer, bytes }] } : s;
+    const next =
+      s.future.length < MAX_FUTURE_MESSAGES ? withChanges(s, { future: [...s.future, { peer, bytes }] }) : s;
     return requestSync(next, peer, env, fx);
   }
   return requestSync(penalize(s, fx, peer, 'far-future-height'), peer, env, fx);
@@ -701,7 +760,7 @@ function requestSync(s: ConsensusState, peer: string, env: Env, fx: Effects): Co
   const last = s.lastSyncRequest;
   if (last !== null && last.height === s.height && env.now - last.at < SYNC_RETRY_MS) return s;
   fx.sends.push({ to: peer, bytes: envelope(s, { tag: 'syncRequest', value: { height: s.height } }) });
-  return { ...s, lastSyncRequest: { height: s.height, at: env.now } };
+  return withChanges(s, { lastSyncRequest: { height: s.height, at: env.now } });
 }
 
 function onVote(
@@ -768,7 +827,8 @@ function onProposal(
   )
     return s;
   if (!env.verify(validator.publicKey, signed, p.signature)) return penalize(s, fx, peer, 'bad-signature');
-  if (earlier === undefined) s = { ...s, proposalHeaders: { ...s.proposalHeaders, [p.round]: header } };
+  if (earlier === undefined)
+    s = withChanges(s, { proposalHeaders: { ...s.proposalHeaders, [p.round]: header } });
   else if (!bytesEqual(earlier.blockHash, hash) || earlier.validRound !== p.validRound) {
     s = addEvidence(s, { tag: 'proposal', value: { first: earlier, second: header } });
   }
@@ -777,7 +837,7 @@ function onProposal(
   if (invalid !== null) s = penalize(s, fx, peer, invalid);
   const id = toHex(hash);
   if (invalid === null)
-    s = { ...s, blocks: { ...s.blocks, [id]: p.block }, round: blockArrived(s.round, id) };
+    s = withChanges(s, { blocks: { ...s.blocks, [id]: p.block }, round: blockArrived(s.round, id) });
   return feed(
     s,
     { kind: 'proposal', round: p.round, value: id, validRound: p.validRound - 1, valid: invalid === null },
@@ -814,19 +874,26 @@ function onSyncResponse(
   if (certBad !== null) return penalize(s, fx, peer, certBad);
   const blockBad = checkBlock(c.block, tipOf(s, env), env.verify);
   if (blockBad !== null) return penalize(s, fx, peer, blockBad);
-  const next = commitBlock({ ...s, round: { ...s.round, step: 'commit' } }, c, env, fx);
+  const next = commitBlock(
+    withChanges(s, { round: withRoundChanges(s.round, { step: 'commit' }) }),
+    c,
+    env,
+    fx,
+  );
   // keep pulling while the peer is ahead
-  return next.height > s.height ? requestSync({ ...next, lastSyncRequest: null }, peer, env, fx) : next;
+  return next.height > s.height
+    ? requestSync(withChanges(next, { lastSyncRequest: null }), peer, env, fx)
+    : next;
 }
 
 /** A deadline fired. */
 export function onTimeout(s: ConsensusState, name: string, env: Env, fx: Effects): ConsensusState {
   const { [name]: _fired, ...deadlines } = s.deadlines;
-  const cleared = { ...s, deadlines };
+  const cleared = withChanges(s, { deadlines });
   if (name === 'status') {
     fx.sends.push({ to: '', bytes: envelope(s, { tag: 'status', value: { height: s.height } }) });
     resendRecent(s, env, fx);
-    return { ...cleared, deadlines: { ...deadlines, status: env.now + s.statusInterval } };
+    return withChanges(cleared, { deadlines: { ...deadlines, status: env.now + s.statusInterval } });
   }
   const m = /^(propose|prevote|precommit|build)\/(\d+)\/(\d+)$/.exec(name);
   if (m === null) return cleared;
@@ -879,7 +946,7 @@ function resendRecent(s: ConsensusState, env: Env, fx: Effects): void {
 
 /** The mempool's current batch: what we would propose. */
 export function onTxs(s: ConsensusState, txs: readonly Uint8Array[]): ConsensusState {
-  return { ...s, pendingTxs: txs.filter((t) => !s.recentTxs.has(txId(t))) };
+  return withChanges(s, { pendingTxs: txs.filter((t) => !s.recentTxs.has(txId(t))) });
 }
 
 /** How many heights a committed transaction is kept out of new proposals. */
@@ -908,7 +975,7 @@ export function onAppRoot(
     if (!sameSet(next, base)) env.store.setValidators(height + 2n, encodeSet(next));
   }
   if (s.round.round < 0 && s.appRoot === undefined && height === s.height - 1n) {
-    return startHeight({ ...s, appRoot: root }, env, fx);
+    return startHeight(withChanges(s, { appRoot: root }), env, fx);
   }
   return maybeAdvance(s, env, fx);
 }

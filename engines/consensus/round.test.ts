@@ -5,6 +5,7 @@ import {
   type RoundInput,
   type RoundOutput,
   type RoundState,
+  withRoundChanges,
 } from './round.ts';
 import { phaseOf, step } from './round-machine.ts';
 import { initialPriorities } from './validators.ts';
@@ -297,5 +298,15 @@ describe('round state machine', () => {
     ]);
     // without it, the lock stays but there is no valid value to re-propose: line 18, getValue()
     expect(proposals(resumeAt(false))).toEqual([{ kind: 'get-value', height: 1, round: 2 }]);
+  });
+});
+
+describe('withRoundChanges', () => {
+  it('copies every field of the round state and sets the changed ones, as a spread would', () => {
+    const s = initialRoundState(3, 1, [1, 2, 3], initialPriorities([1, 2, 3]));
+    const changed = withRoundChanges(s, { round: 2, step: 'prevote', decision: null });
+    expect(changed).toStrictEqual({ ...s, round: 2, step: 'prevote', decision: null });
+    expect(Object.keys(changed)).toEqual(Object.keys(s));
+    expect(s.round).toBe(-1);
   });
 });

@@ -22,6 +22,7 @@ import {
   type ValueId,
   type VoteKeeper,
   type VoteType,
+  withAt,
 } from './votekeeper.ts';
 
 export type Step = 'propose' | 'prevote' | 'precommit' | 'commit';
@@ -71,7 +72,8 @@ export interface RoundState {
   readonly powers: readonly number[];
   readonly priorities: Priorities;
   /** The first proposal received from each round's proposer. */
-  readonly proposals: Readonly<Record<number, ProposalSeen>>;
+  /** By round (undefined: none yet); an array, as V8 copies and scans a frozen integer-keyed record slowly. */
+  readonly proposals: readonly (ProposalSeen | undefined)[];
   readonly votes: VoteKeeper;
   /** "for the first time" guards, for the current round only (reset by StartRound). */
   readonly prevoteTimeoutScheduled: boolean;
@@ -79,6 +81,34 @@ export interface RoundState {
   readonly lockedThisRound: boolean;
   readonly decision: { readonly value: string; readonly round: number } | null;
   readonly timeouts: TimeoutConfig;
+}
+
+/**
+ * `s` with `changes` over it: a literal naming every field, then the changes set on it before
+ * anyone sees it (V8 copies a spread of this state, frozen in the simulator, on its slow path).
+ */
+export function withRoundChanges(s: RoundState, changes: Partial<RoundState>): RoundState {
+  const copy: RoundState = {
+    height: s.height,
+    round: s.round,
+    step: s.step,
+    lockedValue: s.lockedValue,
+    lockedRound: s.lockedRound,
+    validValue: s.validValue,
+    validRound: s.validRound,
+    validBlockHeld: s.validBlockHeld,
+    self: s.self,
+    powers: s.powers,
+    priorities: s.priorities,
+    proposals: s.proposals,
+    votes: s.votes,
+    prevoteTimeoutScheduled: s.prevoteTimeoutScheduled,
+    precommitTimeoutScheduled: s.precommitTimeoutScheduled,
+    lockedThisRound: s.lockedThisRound,
+    decision: s.decision,
+    timeouts: s.timeouts,
+  };
+  return Object.assign(copy, changes);
 }
 
 export type RoundInput =
@@ -143,7 +173,7 @@ export function initialRoundState(
     self,
     powers: [...powers],
     priorities: [...priorities],
-    proposals: {},
+    proposals: [],
     votes: newVoteKeeper(powers),
     prevoteTimeoutScheduled: false,
     precommitTimeoutScheduled: false,
@@ -188,16 +218,15 @@ export function enterHeight(
   const locked =
     r === undefined || r.lockedValue === null
       ? s
-      : {
-          ...s,
+      : withRoundChanges(s, {
           lockedValue: r.lockedValue,
           lockedRound: r.lockedRound,
           validValue: r.lockedValue,
           validRound: r.lockedRound,
           validBlockHeld: r.lockedBlockHeld,
-        };
+        });
   const started = startRound(locked, input.round ?? 0, out);
-  return r === undefined || r.step === 'propose' ? started : { ...started, step: r.step };
+  return r === undefined || r.step === 'propose' ? started : withRoundChanges(started, { step: r.step });
 }
 
 /** The WAL says this node had prevoted (or precommitted) in the round it resumes. */
@@ -214,13 +243,13 @@ export function isFirstProposal(s: RoundState, input: Extract<RoundInput, { kind
 }
 
 export function recordProposal(s: RoundState, input: Extract<RoundInput, { kind: 'proposal' }>): RoundState {
-  return {
-    ...s,
-    proposals: {
-      ...s.proposals,
-      [input.round]: { value: input.value, validRound: input.validRound, valid: input.valid },
-    },
-  };
+  return withRoundChanges(s, {
+    proposals: withAt(s.proposals, input.round, {
+      value: input.value,
+      validRound: input.validRound,
+      valid: input.valid,
+    }),
+  });
 }
 
 /** Line 19: the proposer's own value, for the round it is still proposing in. */
@@ -237,10 +266,9 @@ export function proposeOwnValue(
   out: RoundOut,
 ): RoundState {
   out.push({ kind: 'propose', height: s.height, round: s.round, value: input.value, validRound: -1 });
-  return {
-    ...s,
-    proposals: { ...s.proposals, [input.round]: { value: input.value, validRound: -1, valid: true } },
-  };
+  return withRoundChanges(s, {
+    proposals: withAt(s.proposals, input.round, { value: input.value, validRound: -1, valid: true }),
+  });
 }
 
 /** Counts a vote; a second, different vote of a validator in the same slot is evidence. */
@@ -253,7 +281,7 @@ export function countVote(
   if (added.outcome === 'equivocation' && added.evidence) {
     out.push({ kind: 'evidence', first: added.evidence.first, second: added.evidence.second });
   }
-  return added.keeper === s.votes ? s : { ...s, votes: added.keeper };
+  return added.keeper === s.votes ? s : withRoundChanges(s, { votes: added.keeper });
 }
 
 /** A timeout of this height and round, for `step` (timeouts of earlier rounds are stale). */
@@ -270,14 +298,13 @@ export function isTimeoutNow(
 /** StartRound (lines 10-21). */
 export function startRound(s: RoundState, round: number, out: RoundOut): RoundState {
   const isProposer = s.self >= 0 && proposerOf(s, round) === s.self;
-  const next: RoundState = {
-    ...s,
+  const next: RoundState = withRoundChanges(s, {
     round,
     step: 'propose',
     prevoteTimeoutScheduled: false,
     precommitTimeoutScheduled: false,
     lockedThisRound: false,
-  };
+  });
   out.push({ kind: 'new-round', height: s.height, round });
   if (isProposer) {
     // a proposer that already proposed in this round (its WAL says so, after a restart) proposes
@@ -293,13 +320,13 @@ export function startRound(s: RoundState, round: number, out: RoundOut): RoundSt
         value: next.validValue,
         validRound: next.validRound,
       });
-      return {
-        ...next,
-        proposals: {
-          ...next.proposals,
-          [round]: { value: next.validValue, validRound: next.validRound, valid: true },
-        },
-      };
+      return withRoundChanges(next, {
+        proposals: withAt(next.proposals, round, {
+          value: next.validValue,
+          validRound: next.validRound,
+          valid: true,
+        }),
+      });
     }
     // line 18: getValue()
     out.push({ kind: 'get-value', height: s.height, round });
@@ -318,7 +345,7 @@ export function startRound(s: RoundState, round: number, out: RoundOut): RoundSt
 
 function castVote(s: RoundState, type: VoteType, value: ValueId, nextStep: Step, out: RoundOut): RoundState {
   if (s.self >= 0) out.push({ kind: 'vote', type, height: s.height, round: s.round, value });
-  return { ...s, step: nextStep };
+  return withRoundChanges(s, { step: nextStep });
 }
 
 /** Lines 57 and 24/30 (otherwise branch): prevote nil. */
@@ -351,11 +378,11 @@ export function startNextRound(s: RoundState, out: RoundOut): RoundState {
 
 /** Line 49: a proposal of any round with 2f+1 precommits for it, and valid. */
 function decidable(s: RoundState): { round: number; value: string } | undefined {
-  // for-in: integer keys in ascending order, as the rule has always scanned them; no array per call
-  for (const rs in s.proposals) {
-    const p = s.proposals[rs as unknown as number]!;
-    if (p.valid && hasQuorumFor(s.votes, Number(rs), 'precommit', p.value))
-      return { round: Number(rs), value: p.value };
+  // rounds in ascending order, as the rule has always scanned them
+  for (let round = 0; round < s.proposals.length; round++) {
+    const p = s.proposals[round];
+    if (p?.valid === true && hasQuorumFor(s.votes, round, 'precommit', p.value))
+      return { round, value: p.value };
   }
   return undefined;
 }
@@ -368,7 +395,7 @@ export function canDecide(s: RoundState): boolean {
 export function decide(s: RoundState, out: RoundOut): RoundState {
   const d = present(decidable(s), 'the proposal line 49 decides');
   out.push({ kind: 'decide', height: s.height, round: d.round, value: d.value });
-  return { ...s, step: 'commit', decision: d };
+  return withRoundChanges(s, { step: 'commit', decision: d });
 }
 
 /** Line 55: f+1 power of a higher round. */
@@ -432,7 +459,7 @@ export function schedulePrevoteTimeout(s: RoundState, out: RoundOut): RoundState
     round: s.round,
     duration: timeoutFor(s.timeouts, 'prevote', s.round),
   });
-  return { ...s, prevoteTimeoutScheduled: true };
+  return withRoundChanges(s, { prevoteTimeoutScheduled: true });
 }
 
 /** Line 36: this round's proposal, valid, with 2f+1 prevotes for it, for the first time. */
@@ -444,32 +471,30 @@ export function polkaForProposal(s: RoundState): boolean {
 /** Lines 38-41 (in step prevote): lock on it and precommit it; 42-43: it is the valid value. */
 export function lockAndPrecommit(s: RoundState, out: RoundOut): RoundState {
   const v = present(proposalOfRound(s), 'the proposal line 36 locks on').value;
-  const locked: RoundState = {
-    ...s,
+  const locked: RoundState = withRoundChanges(s, {
     lockedThisRound: true,
     validValue: v,
     validRound: s.round,
     validBlockHeld: true,
     lockedValue: v,
     lockedRound: s.round,
-  };
+  });
   return castVote(locked, 'precommit', v, 'precommit', out);
 }
 
 /** Lines 42-43 (in step precommit): it becomes the valid value, the lock stays. */
 export function updateValidValue(s: RoundState): RoundState {
-  return {
-    ...s,
+  return withRoundChanges(s, {
     lockedThisRound: true,
     validValue: present(proposalOfRound(s), 'the proposal line 36 makes valid').value,
     validRound: s.round,
     validBlockHeld: true,
-  };
+  });
 }
 
 /** The block of `value` is at hand (it arrived in a proposal): the valid value can be proposed again. */
 export function blockArrived(s: RoundState, value: string): RoundState {
-  return s.validValue === value && !s.validBlockHeld ? { ...s, validBlockHeld: true } : s;
+  return s.validValue === value && !s.validBlockHeld ? withRoundChanges(s, { validBlockHeld: true }) : s;
 }
 
 /** Line 44: 2f+1 prevotes for nil in this round. */
@@ -491,5 +516,5 @@ export function schedulePrecommitTimeout(s: RoundState, out: RoundOut): RoundSta
     round: s.round,
     duration: timeoutFor(s.timeouts, 'precommit', s.round),
   });
-  return { ...s, precommitTimeoutScheduled: true };
+  return withRoundChanges(s, { precommitTimeoutScheduled: true });
 }

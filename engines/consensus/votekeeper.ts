@@ -84,10 +84,20 @@ interface RoundVotes {
 export interface VoteKeeper {
   readonly powers: readonly number[];
   readonly totalPower: number;
-  readonly rounds: Readonly<Record<number, RoundVotes>>;
+  /**
+   * By round (undefined: nothing counted there). An array, not a record keyed by round: V8 copies
+   * a record with integer keys, frozen, at several times the cost, and one is copied per vote.
+   */
+  readonly rounds: readonly (RoundVotes | undefined)[];
 }
 
-export type AddOutcome = 'added' | 'duplicate' | 'equivocation' | 'unknown-validator';
+export type AddOutcome = 'added' | 'duplicate' | 'equivocation' | 'unknown-validator' | 'round-out-of-range';
+
+/**
+ * Rounds are kept in an array indexed by round: a vote of a round past this is not kept (the
+ * engine drops votes far ahead of its round long before; this bounds the array whatever comes).
+ */
+export const MAX_KEPT_ROUND = 100_000;
 
 const NIL_KEY = '\u0000nil';
 const keyOf = (v: ValueId): string => (v === null ? NIL_KEY : v);
@@ -99,6 +109,19 @@ const EMPTY_ROUND: RoundVotes = {
   senders: NO_BITS,
   senderPower: 0,
 };
+
+/**
+ * `list` with `item` at `index` (a packed copy, the indices between left undefined): the
+ * round-indexed arrays of the keeper and the round state, copied element by element (V8 copies a
+ * frozen array with `slice` or a spread on its slow path).
+ */
+export function withAt<T>(list: readonly (T | undefined)[], index: number, item: T): (T | undefined)[] {
+  const next: (T | undefined)[] = [];
+  for (let i = 0; i < list.length; i++) next.push(list[i]);
+  while (next.length <= index) next.push(undefined);
+  next[index] = item;
+  return next;
+}
 
 function findIn(list: VoteList | null, validator: number): KeptVote | undefined {
   for (let l = list; l !== null; l = l.next) if (l.vote.validator === validator) return l.vote;
@@ -113,7 +136,7 @@ function valuesCounted(tally: Tally, validator: number): number {
 }
 
 export function newVoteKeeper(powers: readonly number[]): VoteKeeper {
-  return { powers: [...powers], totalPower: powers.reduce((a, b) => a + b, 0), rounds: {} };
+  return { powers: [...powers], totalPower: powers.reduce((a, b) => a + b, 0), rounds: [] };
 }
 
 export function addVote<S>(
@@ -122,6 +145,8 @@ export function addVote<S>(
 ): { keeper: VoteKeeper; outcome: AddOutcome; evidence?: Equivocation<S> } {
   const power = keeper.powers[vote.validator];
   if (power === undefined) return { keeper, outcome: 'unknown-validator' };
+  if (!Number.isInteger(vote.round) || vote.round < 0 || vote.round > MAX_KEPT_ROUND)
+    return { keeper, outcome: 'round-out-of-range' };
   const round = keeper.rounds[vote.round] ?? EMPTY_ROUND;
   const tally = round[vote.type];
   const key = keyOf(vote.value);
@@ -146,13 +171,18 @@ export function addVote<S>(
     total: first === undefined ? tally.total + power : tally.total,
   };
   const isNewSender = !hasBit(round.senders, vote.validator);
+  // literals, not spreads (with a computed key): the copies a vote costs stay on V8's fast path
   const nextRound: RoundVotes = {
-    ...round,
-    [vote.type]: nextTally,
+    prevote: vote.type === 'prevote' ? nextTally : round.prevote,
+    precommit: vote.type === 'precommit' ? nextTally : round.precommit,
     senders: isNewSender ? withBit(round.senders, vote.validator) : round.senders,
     senderPower: isNewSender ? round.senderPower + power : round.senderPower,
   };
-  const next = { ...keeper, rounds: { ...keeper.rounds, [vote.round]: nextRound } };
+  const next: VoteKeeper = {
+    powers: keeper.powers,
+    totalPower: keeper.totalPower,
+    rounds: withAt(keeper.rounds, vote.round, nextRound),
+  };
   if (first !== undefined)
     return { keeper: next, outcome: 'equivocation', evidence: { first, second: vote } };
   return { keeper: next, outcome: 'added' };
@@ -200,13 +230,8 @@ export function hasSkipThreshold(k: VoteKeeper, round: number): boolean {
 
 /** The lowest round above `round` in which f+1 power has spoken (line 55), if any. */
 export function lowestSkipRoundAbove(k: VoteKeeper, round: number): number | undefined {
-  let lowest: number | undefined;
-  // for-in over integer keys: no array per call (a guard the round machine checks after every input)
-  for (const key in k.rounds) {
-    const r = Number(key);
-    if (r > round && (lowest === undefined || r < lowest) && hasSkipThreshold(k, r)) lowest = r;
-  }
-  return lowest;
+  for (let r = Math.max(0, round + 1); r < k.rounds.length; r++) if (hasSkipThreshold(k, r)) return r;
+  return undefined;
 }
 
 /** The votes of `type` for `value` in `round` (e.g. the precommits of a commit certificate). */
@@ -219,7 +244,7 @@ export function votesFor<S>(k: VoteKeeper, round: number, type: VoteType, value:
 
 /** Rounds in which anything was counted. */
 export function roundsSeen(k: VoteKeeper): number[] {
-  return Object.keys(k.rounds)
-    .map(Number)
-    .sort((a, b) => a - b);
+  const seen: number[] = [];
+  for (let r = 0; r < k.rounds.length; r++) if (k.rounds[r] !== undefined) seen.push(r);
+  return seen;
 }
