@@ -24,6 +24,8 @@ import type { RpcClient } from './rpc/index.ts';
 const MAX_TRADERS = 48;
 /** What each offered note holds. */
 const OFFER = 100n;
+/** The solver's float of each asset. */
+const SOLVER_FLOAT = 10_000n;
 /** The routing reward every other intent offers (rewards.ts: a k-hop route gets about ROUTE_FEE / 2^k). */
 const ROUTE_FEE = 8n;
 /** A round ends when all its intents settled, or this long after its last submission. */
@@ -81,8 +83,22 @@ export async function runIntentWorkload(
   const assets = DEMO_ASSET_IDS.map(fromHex);
   const giveOf = (j: number) => j % assets.length;
 
-  // 1. every trader's swap account gets a note of OFFER per round, of the asset it gives
+  const nodeKeys = await Promise.all(
+    ctx.rpcs.map(async (r) => (await r.call<{ publicKey: string }>('status')).publicKey),
+  );
+  // 1. every trader's swap account gets a note of OFFER per round, of the asset it gives; the
+  // solver (v0) a float of each asset, for rounding dust and route fees a fill's surplus cannot pay
   const mints: string[] = [];
+  for (const [k, asset] of assets.entries()) {
+    const tx = buildSwapMint(ctx.token, ctx.layout.authority, fromHex(nodeKeys[0]!), asset, [SOLVER_FLOAT]);
+    const env = envelopeFor(tx, {
+      instance: ctx.instance,
+      payerKey: ctx.layout.authority,
+      fee: 10n,
+      height: ctx.height(),
+    });
+    if (await ctx.submit(k, env.bytes)) mints.push(env.hash);
+  }
   for (const [j, seed] of traders.entries()) {
     const owner = keyPairFromSeed(seed).publicKey;
     const tx = buildSwapMint(
@@ -102,9 +118,9 @@ export async function runIntentWorkload(
   }
   await ctx.waitExecuted(mints, 'fund    ', 60_000);
   const funded = mints.filter((h) => ctx.accepted(h)).length;
-  if (funded < traders.length)
+  if (funded < mints.length)
     throw new Error(
-      `devnet: only ${funded} of ${traders.length} swap-account mints were executed and accepted`,
+      `devnet: only ${funded} of ${mints.length} swap-account mints were executed and accepted`,
     );
   // each node checks an intent's notes against its own state: wait until every node executed them
   const lastOwner = toHex(keyPairFromSeed(traders.at(-1)!).publicKey);
@@ -125,12 +141,11 @@ export async function runIntentWorkload(
       return list.sort((a, b) => a.key.localeCompare(b.key));
     }),
   );
-  ctx.out(`devnet: funded ${traders.length} swap accounts with ${rounds} notes of ${OFFER} each`);
+  ctx.out(
+    `devnet: funded ${traders.length} swap accounts with ${rounds} notes of ${OFFER} each, and the solver's with ${SOLVER_FLOAT} of each asset`,
+  );
 
   // what the nodes' token accounts hold of the assets: routing rewards are paid there
-  const nodeKeys = await Promise.all(
-    ctx.rpcs.map(async (r) => (await r.call<{ publicKey: string }>('status')).publicKey),
-  );
   const rewardsHeld = async () => {
     let total = 0n;
     for (const owner of nodeKeys)

@@ -21,7 +21,7 @@ import {
 import { nodeMultievaluate } from '../assembly/vm.ts';
 import { executeSerial } from '../engines/executor/block.ts';
 import { Declared } from '../engines/executor/natives.ts';
-import { type Note, Transaction } from '../engines/executor/notes.ts';
+import { type Note, noteKey, Transaction } from '../engines/executor/notes.ts';
 import type { Multievaluate, Receipt } from '../engines/executor/phases.ts';
 import type { BlockReceipts } from '../engines/executor/ports.ts';
 import { NoteStore } from '../engines/executor/state.ts';
@@ -205,8 +205,13 @@ export class IntentServices {
   private readonly notes: NoteStore;
   private readonly replies = new Map<string, (r: IntentReply) => void>();
   private readonly ordered = new Map<bigint, OrderedBlock>();
-  /** settlement envelope hash -> the intents it uses and their fills */
-  private readonly settlements = new Map<string, { intents: string[]; fills: FillJson[] }>();
+  /** settlement envelope hash -> the intents it uses, their fills and the notes it spends */
+  private readonly settlements = new Map<
+    string,
+    { intents: string[]; fills: FillJson[]; spends: string[] }
+  >();
+  /** storage keys of the notes settlements in flight spend (the solver's float among them) */
+  private readonly reserved = new Set<string>();
   private requests = 0;
   private stopped = false;
 
@@ -218,15 +223,17 @@ export class IntentServices {
     const wired = wireIntentApp(graph, {
       overlay: genesis.instance,
       topics: swapTopicsOf(genesis, config.intents.assets),
-      noteAt: (key) => this.notes.note(key),
+      // a note a settlement in flight spends is as good as spent: no new batch offers it again
+      noteAt: (key) => (this.reserved.has(toHex(key)) ? undefined : this.notes.note(key)),
       ...(config.roles.includes('solver')
         ? {
             solver: {
               secretKey: host.identity,
+              // notes a settlement still in flight spends are not offered to the next batch
               notes: () =>
-                [...ownerNotes(host.storage, { application, owner: own, maxRows: MAX_SOLVER_NOTES })].map(
-                  (r) => r.note,
-                ),
+                [...ownerNotes(host.storage, { application, owner: own, maxRows: MAX_SOLVER_NOTES })]
+                  .filter((r) => !this.reserved.has(toHex(noteKey(r.note))))
+                  .map((r) => r.note),
               batchEvery: config.intents.batchEvery,
               batchSize: config.intents.batchSize,
               node: keyPairFromSeed(host.identity).publicKey,
@@ -305,7 +312,7 @@ export class IntentServices {
       const hash = hashes[i];
       const mine = hash === undefined ? undefined : this.settlements.get(hash);
       if (mine === undefined) continue;
-      this.settlements.delete(hash!);
+      this.forget(hash!);
       const { intents, fills } = mine;
       if (rc.accepted) {
         this.stats.settlements++;
@@ -406,6 +413,12 @@ export class IntentServices {
     this.stopped = true;
   }
 
+  /** A settlement's outcome is known (or it was refused): its notes are free again. */
+  private forget(hash: string): void {
+    for (const k of this.settlements.get(hash)?.spends ?? []) this.reserved.delete(k);
+    this.settlements.delete(hash);
+  }
+
   private async submitSolution(s: Solution): Promise<void> {
     const log = this.host.logger;
     const intents = s.intents.map(toHex);
@@ -432,12 +445,14 @@ export class IntentServices {
       });
       if (this.settlements.size >= MAX_SETTLEMENTS_KEPT) {
         const oldest = this.settlements.keys().next().value;
-        if (oldest !== undefined) this.settlements.delete(oldest);
+        if (oldest !== undefined) this.forget(oldest);
       }
-      this.settlements.set(hash, { intents, fills: fillsOf(tx, (k) => this.notes.note(k)) });
+      const spends = tx.stateReadConstraints.map(toHex);
+      for (const k of spends) this.reserved.add(k);
+      this.settlements.set(hash, { intents, fills: fillsOf(tx, (k) => this.notes.note(k)), spends });
       const r = await this.host.submitEnvelope(bytes);
       if (!r.ok) {
-        this.settlements.delete(hash);
+        this.forget(hash);
         log.warn({ batch: s.batch.toString(), reason: r.reason }, 'the mempool refused a settlement');
         return;
       }

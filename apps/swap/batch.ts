@@ -64,18 +64,23 @@ export function swapSolveBatch(opts: SwapSolverOptions): SolveBatch {
       delivered.set(order.id, d.id);
       orders.push(order);
     }
-    if (orders.length < 2) return undefined;
-    const solved = solveBatch(orders, opts.solve ?? DEFAULT_SOLVE_OPTIONS);
-    if (!solved.ok || solved.settlement.fills.length === 0) return undefined;
-    const built = settlementTx({
-      settlement: solved.settlement,
-      offers,
-      solver: { secretKey: opts.solver.secretKey, notes: opts.solver.notes() },
-    });
-    if (!built.ok) return undefined;
-    return {
-      tx: encodeSettlement(built.tx),
-      used: solved.settlement.fills.map((f) => delivered.get(f.id)!),
+    const attempt = (batchOrders: readonly Order[]): BatchSolution | undefined => {
+      if (batchOrders.length < 2) return undefined;
+      const solved = solveBatch(batchOrders, opts.solve ?? DEFAULT_SOLVE_OPTIONS);
+      if (!solved.ok || solved.settlement.fills.length === 0) return undefined;
+      const built = settlementTx({
+        settlement: solved.settlement,
+        offers,
+        solver: { secretKey: opts.solver.secretKey, notes: opts.solver.notes() },
+      });
+      if (!built.ok) return undefined;
+      return {
+        tx: encodeSettlement(built.tx),
+        used: solved.settlement.fills.map((f) => delivered.get(f.id)!),
+      };
     };
+    // route fees come out of the fills' surplus; a shortfall the solver's own notes cannot cover
+    // fails the batch, so then the intents that pay no route are settled alone
+    return attempt(orders) ?? attempt(orders.filter((o) => offers.get(o.id)?.route === undefined));
   };
 }
