@@ -171,11 +171,13 @@ describe('npm run mutate: what runs', () => {
   });
 
   it("runs a target's own unit tests first, then the properties that reach it", () => {
-    expect(selectTests(root, 'tdh2')).toEqual(['crypto/tdh2.test.ts', 'props/pipeline.test.ts']);
+    // the pipeline simulations reach TDH2 and the decryptor: the plain one and the one with intents
+    const pipelines = ['props/intents-pipeline.test.ts', 'props/pipeline.test.ts'];
+    expect(selectTests(root, 'tdh2')).toEqual(['crypto/tdh2.test.ts', ...pipelines]);
     const decryptor = selectTests(root, 'decryptor');
-    expect(decryptor.slice(0, -1).every((f) => f.startsWith('engines/decryptor/'))).toBe(true);
+    expect(decryptor.slice(0, -2).every((f) => f.startsWith('engines/decryptor/'))).toBe(true);
     expect(decryptor).toContain('engines/decryptor/pipeline.test.ts');
-    expect(decryptor.at(-1)).toBe('props/pipeline.test.ts');
+    expect(decryptor.slice(-2)).toEqual(pipelines);
     expect(decryptor).not.toContain('crypto/tdh2.test.ts');
     const consensus = selectTests(root, 'consensus');
     const firstProp = consensus.findIndex((f) => f.startsWith('props/'));
