@@ -70,3 +70,15 @@ export function amountOfAssetArg(name: string, aliases: readonly string[]) {
     return { amount, asset: alias >= 0 ? aliases[alias]! : m[2]!.toLowerCase() };
   };
 }
+
+/** An asset: 64 hex digits, or one of the demo aliases a, b, c (`aliases` gives their ids, in that order). */
+export function assetArg(name: string, aliases: readonly string[]) {
+  return (raw: string): string => {
+    const alias = (ASSET_ALIASES as readonly string[]).indexOf(raw);
+    if (alias >= 0) return aliases[alias]!;
+    if (/^[0-9a-fA-F]{64}$/.test(raw)) return raw.toLowerCase();
+    throw new InvalidArgumentError(
+      `${name} must be an asset: 64 hex digits, or ${ASSET_ALIASES.join(', ')} (the demo assets), got "${raw}"`,
+    );
+  };
+}

@@ -20,7 +20,7 @@ import type { NodeStatus } from '../node/node.ts';
 import { RpcClient } from '../node/rpc/index.ts';
 import { toHex } from '../wire/commit.ts';
 import { keyPairFromSeed } from '../wire/sign.ts';
-import { amountArg, amountOfAssetArg, hexArg, intArg } from './args.ts';
+import { amountArg, amountOfAssetArg, assetArg, intArg } from './args.ts';
 import { DEFAULT_RPC, guarded, print, submitAndReport } from './node.ts';
 
 /** Heights an intent stays live by default. */
@@ -43,7 +43,11 @@ export function registerIntentCommands(program: Command): void {
     )
     .requiredOption('--key <file>', 'your ed25519 key file (hex seed)')
     .requiredOption('--amount <n>', 'amount', amountArg('--amount'))
-    .option('--asset <hex>', 'asset id (default: the demo asset)', hexArg('--asset', 32))
+    .option(
+      '--asset <asset>',
+      'asset: 64 hex digits, or a, b, c for the demo assets (default: a)',
+      assetArg('--asset', DEMO_ASSET_IDS),
+    )
     .addOption(new Option('--fee <n>', 'fee').argParser(amountArg('--fee')).default(10n, '10'))
     .option('--rpc <url>', 'node RPC', DEFAULT_RPC)
     .option('--wait', 'wait for the receipt', false)

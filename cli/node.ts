@@ -15,14 +15,21 @@ import {
   notesOf,
   tokenOf,
 } from '../node/client.ts';
-import { ConfigError, loadGenesis, loadIdentity, loadNodeConfig, publicKeysOf } from '../node/config.ts';
+import {
+  ConfigError,
+  DEMO_ASSET_IDS,
+  loadGenesis,
+  loadIdentity,
+  loadNodeConfig,
+  publicKeysOf,
+} from '../node/config.ts';
 import { runDevnet } from '../node/devnet.ts';
 import { createLayout } from '../node/layout.ts';
 import { LiveNode, type NodeStatus } from '../node/node.ts';
 import { RpcClient, RpcError } from '../node/rpc/index.ts';
 import { toHex } from '../wire/commit.ts';
 import { keyPairFromSeed } from '../wire/sign.ts';
-import { amountArg, fractionArg, hexArg, intArg, positiveArg } from './args.ts';
+import { amountArg, assetArg, fractionArg, hexArg, intArg, positiveArg } from './args.ts';
 
 export const DEFAULT_RPC = 'http://127.0.0.1:26601';
 
@@ -261,6 +268,11 @@ export function registerNodeCommands(program: Command): void {
     .requiredOption('--authority-key <file>', 'the mint authority key file (hex seed)')
     .requiredOption('--to <pubkey>', "recipient's public key (hex)", hexArg('--to', 32))
     .requiredOption('--amount <n>', 'amount', amountArg('--amount'))
+    .option(
+      '--asset <asset>',
+      'asset: 64 hex digits, or a, b, c for the demo assets (default: a, the demo asset)',
+      assetArg('--asset', DEMO_ASSET_IDS),
+    )
     .option('--encrypted', 'encrypt under the epoch key', false)
     .option('--rpc <url>', 'node RPC', DEFAULT_RPC)
     .option('--wait', 'wait for the receipt', false)
@@ -270,15 +282,21 @@ export function registerNodeCommands(program: Command): void {
           authorityKey: string;
           to: string;
           amount: bigint;
+          asset?: string;
           encrypted: boolean;
           rpc: string;
           wait: boolean;
         }) => {
           const rpc = new RpcClient(o.rpc);
           const seed = loadIdentity(o.authorityKey);
-          const mint = buildMint(tokenOf(keyPairFromSeed(seed).publicKey), seed, Buffer.from(o.to, 'hex'), [
-            o.amount,
-          ]);
+          const mint = buildMint(
+            tokenOf(keyPairFromSeed(seed).publicKey),
+            seed,
+            Buffer.from(o.to, 'hex'),
+            [o.amount],
+            undefined,
+            o.asset === undefined ? undefined : Buffer.from(o.asset, 'hex'),
+          );
           await submitAndReport(rpc, mint, seed, 10n, o.encrypted, o.wait);
         },
       ),
@@ -304,7 +322,11 @@ export function registerNodeCommands(program: Command): void {
         .command('balance')
         .description('demo-token balance of a public key')
         .argument('<pubkey>')
-        .option('--asset <hex>', 'asset id (default: the demo asset)', hexArg('--asset', 32)),
+        .option(
+          '--asset <asset>',
+          'asset: 64 hex digits, or a, b, c for the demo assets (default: a)',
+          assetArg('--asset', DEMO_ASSET_IDS),
+        ),
     ),
   ).action(
     guarded(async (pk: string, o: { rpc: string; account: string; asset?: string }) =>

@@ -124,13 +124,14 @@ export function buildMint(
   owner: Uint8Array,
   amounts: readonly bigint[],
   nonce: bigint = randomNonce(),
+  asset: Uint8Array = DEMO_ASSET,
 ): Transaction {
   const n = new Uint8Array(8);
   new DataView(n.buffer).setBigUint64(0, nonce);
   return signTx(
     mintTx(
       token,
-      amounts.map((amount) => ({ owner, asset: DEMO_ASSET, amount })),
+      amounts.map((amount) => ({ owner, asset, amount })),
       n,
     ),
     [authorityKey],
