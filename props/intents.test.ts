@@ -10,6 +10,8 @@ import type { Order } from '../apps/swap/auction.ts';
 import { swapSolveBatch } from '../apps/swap/batch.ts';
 import { swapIntentBody } from '../apps/swap/body.ts';
 import { swapTopic } from '../apps/swap/format.ts';
+import { SwapPayload } from '../apps/swap/predicate.ts';
+import { routePayouts } from '../apps/swap/rewards.ts';
 import { orderOf } from '../apps/swap/settlement.ts';
 import {
   ASSETS,
@@ -20,19 +22,24 @@ import {
   solver,
   storeWith,
   supply,
+  tokenA,
+  tokenB,
   users,
   X,
   Y,
   Z,
 } from '../apps/swap/testing.ts';
+import { ownerCommitment, registerTokenCode } from '../apps/token/client.ts';
+import { declaredOf, tokenValueOf } from '../apps/token/format.ts';
 import type { Note } from '../engines/executor/notes.ts';
 import { Transaction } from '../engines/executor/notes.ts';
 import { createSolverEngine } from '../engines/solver/engine.ts';
 import type { Solution } from '../engines/solver/ports.ts';
 import { Random } from '../runtime/random.ts';
-import { GossipOverlay, randomOverlay } from '../sim/overlay.ts';
+import { GossipOverlay, overlayNodeSeed, randomOverlay } from '../sim/overlay.ts';
 import { toHex } from '../wire/commit.ts';
 import { decode } from '../wire/schema.ts';
+import { keyPairFromSeed } from '../wire/sign.ts';
 import { propParams } from './config.ts';
 
 const PAIRS = ASSETS.flatMap((a) => ASSETS.filter((b) => b !== a).map((b) => swapTopic(a, b)));
@@ -43,16 +50,34 @@ interface Trader {
   readonly at: number;
   readonly give: readonly [(typeof ASSETS)[number], bigint];
   readonly want: readonly [(typeof ASSETS)[number], bigint];
+  /** a routing reward for the route from the node it is submitted at */
+  readonly routeFee?: bigint;
 }
 
+/** Overlay node i's key when the overlay signs with ed25519 (routes a settlement can pay). */
+const nodeKey = (i: number) => keyPairFromSeed(overlayNodeSeed(i)).publicKey;
+
 /** Runs the overlay with a solver on its last node; returns the solution and the ledger's notes. */
-function runIntents(seed: number, nodes: number, traders: readonly Trader[]) {
+function runIntents(seed: number, nodes: number, traders: readonly Trader[], ed25519 = false) {
   const offered = traders.map((t, i) => held(users[t.user]!, t.give[0], t.give[1], `offer ${i}`));
   const solverNotes = ASSETS.map((a, i) => held(solver, a, SOLVER_FLOAT, `float ${i}`));
   const before: Note[] = [...offered, ...solverNotes];
   const store = storeWith(before);
+  // the nodes' token accounts, where route rewards are paid
+  for (const token of [tokenA, tokenB])
+    registerTokenCode(
+      store,
+      token,
+      Array.from({ length: nodes }, (_, i) => nodeKey(i)),
+    );
   const intents = traders.map((t, i) =>
-    intentOf(users[t.user]!, [offered[i]!], { give: t.give, want: t.want, partial: true, nonce: i }),
+    intentOf(users[t.user]!, [offered[i]!], {
+      give: t.give,
+      want: t.want,
+      partial: true,
+      nonce: i,
+      ...(t.routeFee === undefined ? {} : { routeFee: t.routeFee, entry: nodeKey(t.at) }),
+    }),
   );
   const solutions: Solution[] = [];
   let solverIn: ((height: bigint) => void) | undefined;
@@ -62,11 +87,13 @@ function runIntents(seed: number, nodes: number, traders: readonly Trader[]) {
     edges: randomOverlay(nodes, 3, new Random(`intents/${seed}`)),
     latency: 20,
     trace: false,
+    ed25519,
     attach: (node, i) => {
       if (i !== nodes - 1) return;
       const solve = swapSolveBatch({
         noteAt: (key) => store.note(key),
         solver: { secretKey: solver.secretKey, notes: () => solverNotes },
+        ...(ed25519 ? { node: nodeKey(i) } : {}),
       });
       const engine = createSolverEngine(solve);
       const s = node.graph.add('solver', engine, { batchSize: 1000, batchEvery: 1 });
@@ -89,6 +116,74 @@ function runIntents(seed: number, nodes: number, traders: readonly Trader[]) {
 }
 
 describe('intents end to end (simulator)', () => {
+  it("property: routing rewards: each node on a settled intent's route gets exactly its share, owners keep their limits", () => {
+    const asset = fc.constantFrom(...ASSETS);
+    const trader = fc
+      .record({
+        at: fc.integer({ min: 0, max: 5 }),
+        give: asset,
+        want: asset,
+        g: fc.bigInt({ min: 100n, max: 1000n }),
+        w: fc.bigInt({ min: 1n, max: 900n }),
+        fee: fc.option(fc.bigInt({ min: 1n, max: 4096n }), { nil: undefined }),
+      })
+      .filter((t) => t.give !== t.want);
+    let paidRuns = 0;
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 1 << 30 }),
+        fc.array(trader, { minLength: 2, maxLength: 6 }),
+        (seed, ts) => {
+          const traders: Trader[] = ts.map((t, i) => ({
+            user: i,
+            at: t.at,
+            give: [t.give, t.g],
+            want: [t.want, t.w],
+            ...(t.fee === undefined ? {} : { routeFee: t.fee }),
+          }));
+          const { intents, before, store, solutions } = runIntents(seed, 6, traders, true);
+          if (solutions.length === 0) return;
+          const tx = decode(Transaction, solutions[0]!.tx);
+          const { result, after } = run(store, [tx]);
+          expect(result.receipts[0]!.accepted).toBe(true);
+          // what the payload's routes owe each node, against what its token accounts received
+          const payload = decode(SwapPayload, declaredOf(tx).payload);
+          const owed = new Map<string, bigint>();
+          for (const [k, intent] of payload.intents.entries()) {
+            const route = payload.routes[k];
+            if (intent.terms.routeFee === 0n) {
+              expect(route ?? null).toBeNull();
+              continue;
+            }
+            expect(route).toBeTruthy();
+            for (const p of routePayouts(intent.terms.routeFee, route!.route))
+              owed.set(toHex(p.node), (owed.get(toHex(p.node)) ?? 0n) + p.amount);
+          }
+          for (let i = 0; i < 6; i++) {
+            const own = toHex(ownerCommitment(nodeKey(i)));
+            const got = after
+              .filter((n) => toHex(n.owner) === own)
+              .reduce((s, n) => s + (tokenValueOf(n.value)?.amount ?? 0n), 0n);
+            expect(got).toBe(owed.get(toHex(nodeKey(i))) ?? 0n);
+            if (got > 0n) paidRuns++;
+          }
+          // every owner kept its limit on what it sold
+          for (const [i, t] of traders.entries()) {
+            const lost =
+              balance(before, users[t.user]!, t.give[0]) - balance(after, users[t.user]!, t.give[0]);
+            const got =
+              balance(after, users[t.user]!, t.want[0]) - balance(before, users[t.user]!, t.want[0]);
+            if (lost > 0n) expect(got * t.give[1] >= lost * t.want[1]).toBe(true);
+            expect(intents[i]).toBeDefined();
+          }
+          for (const a of ASSETS) expect(supply(after, a)).toBe(supply(before, a));
+        },
+      ),
+      propParams('props.intents-route-rewards', 20),
+    );
+    expect(paidRuns).toBeGreaterThan(0);
+  });
+
   it('a ring of three users at three nodes settles in one transaction, balances moving as the fills say', () => {
     const traders: Trader[] = [
       { user: 0, at: 0, give: [X, 100n], want: [Y, 90n] },

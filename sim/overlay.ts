@@ -14,7 +14,8 @@ import { EngineGraph, type EngineHandle } from '../runtime/graph.ts';
 import { Inspector } from '../runtime/inspect.ts';
 import { Random } from '../runtime/random.ts';
 import { SimScheduler } from '../runtime/scheduler.ts';
-import { toHex } from '../wire/commit.ts';
+import { sha256, toHex } from '../wire/commit.ts';
+import { createSigner, verify as ed25519Verify } from '../wire/sign.ts';
 import { type FaultPlan, NO_FAULTS } from './faults.ts';
 import { SimNetwork } from './network.ts';
 import { SimKeyring } from './signer.ts';
@@ -34,6 +35,11 @@ export interface OverlayOptions {
   readonly stillValid?: GossipEnv['stillValid'];
   /** keep the trace hash (default true) */
   readonly trace?: boolean;
+  /**
+   * sign hops with ed25519 (keys from `overlayNodeSeed`) instead of the keyed-hash stand-in: what a
+   * settlement's predicate checks when it pays a route
+   */
+  readonly ed25519?: boolean;
   /** adds engines beside a node's gossip engine (a solver), before the graphs start */
   readonly attach?: (node: OverlayNode, index: number) => void;
 }
@@ -57,6 +63,10 @@ export interface OverlayNode {
 }
 
 export const nodeName = (i: number): string => `g${i}`;
+
+/** Node i's ed25519 seed when the overlay signs with ed25519. */
+export const overlayNodeSeed = (i: number): Uint8Array =>
+  sha256(new TextEncoder().encode(`overlay-node:${i}`));
 
 export class GossipOverlay {
   readonly scheduler: SimScheduler;
@@ -94,8 +104,8 @@ export class GossipOverlay {
         scheduler: this.scheduler,
         inspector: this.inspector,
         seed: o.seed,
-        signer: this.keyring.signer(id),
-        verify: this.keyring.verify,
+        signer: o.ed25519 ? createSigner(overlayNodeSeed(i)) : this.keyring.signer(id),
+        verify: o.ed25519 ? ed25519Verify : this.keyring.verify,
         freezeContexts: true,
       });
       const gossip = graph.add('gossip', engine, {
