@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import type { InspectEvent } from '../runtime/inspect.ts';
-import { FilterError, matches, NO_FILTER, PageStream, parseFilter, toFeedEvent } from './feed.ts';
+import {
+  FilterError,
+  intentsInfoOf,
+  matches,
+  NO_FILTER,
+  PageStream,
+  parseFilter,
+  toFeedEvent,
+} from './feed.ts';
 import type { FeedEvent } from './protocol.ts';
 
 const ev = (i: number, over: Partial<FeedEvent> = {}): FeedEvent =>
@@ -122,5 +130,32 @@ describe('PageStream', () => {
 
   it('refuses a budget below one event per batch', () => {
     expect(() => new PageStream(0)).toThrow(RangeError);
+  });
+});
+
+describe('the intents view data', () => {
+  it('reads the gossip pool with each route, and the solver last solutions; nothing without a pool', () => {
+    const key = (n: number) => new Uint8Array(32).fill(n);
+    const gossip = {
+      poolCount: 2,
+      pool: {
+        ['ab'.repeat(32)]: {
+          intent: { body: { topic: 'swap/v1/aa/bb' }, route: [{ node: key(1) }, { node: key(2) }] },
+          local: false,
+        },
+        ['cd'.repeat(32)]: { intent: { body: { topic: 'swap/v1/bb/aa' }, route: [] }, local: true },
+      },
+    };
+    const solver = {
+      recent: [{ batch: 3, height: 7n, ids: ['x'], topics: ['swap/v1/aa/bb', 'swap/v1/bb/aa'] }],
+    };
+    const info = intentsInfoOf(gossip, solver)!;
+    expect(info.poolSize).toBe(2);
+    expect(info.pool).toEqual([
+      { id: 'abababab', topic: 'swap/v1/aa/bb', route: ['010101010101', '020202020202'], local: false },
+      { id: 'cdcdcdcd', topic: 'swap/v1/bb/aa', route: [], local: true },
+    ]);
+    expect(info.solved).toEqual([{ batch: 3, height: '7', topics: ['swap/v1/aa/bb', 'swap/v1/bb/aa'] }]);
+    expect(intentsInfoOf({ nothing: true }, undefined)).toBeUndefined();
   });
 });

@@ -20,6 +20,7 @@ import {
   type FeedEvent,
   type FeedEventKind,
   type FilterMessage,
+  type IntentsInfo,
   type NodeInfo,
   type NodeStatus,
 } from './protocol.ts';
@@ -236,6 +237,41 @@ export function consensusInfoOf(context: unknown, storage?: Storage): ConsensusI
   };
 }
 
+/** Pooled intents the status carries at most. */
+const POOL_SHOWN = 12;
+
+const hexShort = (b: unknown): string => (b instanceof Uint8Array ? short(b)! : '');
+
+/**
+ * What the intents view shows, from a gossip engine's context and a solver's (fields checked, not
+ * trusted): the pool's first intents with the routes they came by, and the solver's last solutions.
+ */
+export function intentsInfoOf(gossip: unknown, solver: unknown): IntentsInfo | undefined {
+  const g = gossip as { pool?: unknown; poolCount?: unknown } | null;
+  if (g === null || typeof g !== 'object' || g.pool === null || typeof g.pool !== 'object') return undefined;
+  const pool: IntentsInfo['pool'] = [];
+  for (const [id, e] of Object.entries(g.pool as Record<string, unknown>)) {
+    if (pool.length >= POOL_SHOWN) break;
+    const entry = e as { intent?: { body?: { topic?: unknown }; route?: unknown }; local?: unknown };
+    const route = Array.isArray(entry.intent?.route) ? entry.intent.route : [];
+    pool.push({
+      id: id.slice(0, 8),
+      topic: String(entry.intent?.body?.topic ?? ''),
+      route: route.map((h: { node?: unknown }) => hexShort(h?.node)),
+      local: entry.local === true,
+    });
+  }
+  const recent = (solver as { recent?: unknown } | null)?.recent;
+  const solved: IntentsInfo['solved'] = Array.isArray(recent)
+    ? recent.map((r: { batch?: unknown; height?: unknown; topics?: unknown }) => ({
+        batch: Number(r.batch),
+        height: String(r.height),
+        topics: Array.isArray(r.topics) ? r.topics.map(String) : [],
+      }))
+    : [];
+  return { pool, poolSize: typeof g.poolCount === 'number' ? g.poolCount : pool.length, solved };
+}
+
 /** Every engine's current state and counters; `undefined` graph = the node is down (as last seen). */
 export function nodeStatusOf(info: NodeInfo, graph: EngineGraph | undefined): NodeStatus {
   if (graph === undefined) {
@@ -253,11 +289,15 @@ export function nodeStatusOf(info: NodeInfo, graph: EngineGraph | undefined): No
     };
   }
   let consensus: ConsensusInfo | undefined;
+  let gossip: unknown;
+  let solver: unknown;
   const engines: EngineStatusInfo[] = graph.engineNames().map((name) => {
     const e = graph.instance(name);
     if (e.definition.name === 'consensus' && e.status === 'running') {
       consensus = consensusInfoOf(e.snapshot()?.context, e.host.storage);
     }
+    if (e.definition.name === 'gossip' && e.status === 'running') gossip = e.snapshot()?.context;
+    if (e.definition.name === 'solver' && e.status === 'running') solver = e.snapshot()?.context;
     const parts = e.partStates();
     return {
       name,
@@ -269,7 +309,14 @@ export function nodeStatusOf(info: NodeInfo, graph: EngineGraph | undefined): No
       ...(parts.size === 0 ? {} : { parts: Object.fromEntries(parts) }),
     };
   });
-  return { node: info.node, up: true, engines, ...(consensus === undefined ? {} : { consensus }) };
+  const intents = gossip === undefined ? undefined : intentsInfoOf(gossip, solver);
+  return {
+    node: info.node,
+    up: true,
+    engines,
+    ...(consensus === undefined ? {} : { consensus }),
+    ...(intents === undefined ? {} : { intents }),
+  };
 }
 
 /** A simulated node as far as the visualiser reads it. */

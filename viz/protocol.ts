@@ -228,12 +228,22 @@ export interface ConsensusInfo {
   commits: { height: string; hash: string }[];
 }
 
+/** What the intents view shows of a node running intent gossip (and perhaps a solver). */
+export interface IntentsInfo {
+  /** intents in the gossip pool, the first few: short id, topic, the route it came by (short node keys), submitted here */
+  pool: { id: string; topic: string; route: string[]; local: boolean }[];
+  poolSize: number;
+  /** a solver's last solutions, newest last: batch number, height (decimal), the topics it matched in order */
+  solved: { batch: number; height: string; topics: string[] }[];
+}
+
 export interface NodeStatus {
   node: string;
   /** false while a simulated node is crashed */
   up: boolean;
   engines: EngineStatusInfo[];
   consensus?: ConsensusInfo;
+  intents?: IntentsInfo;
 }
 
 export interface FeedStats {

@@ -51,7 +51,20 @@ export interface SolverState {
   /** the height of the last batch */
   readonly lastBatch: bigint;
   readonly batches: number;
+  /** the last solutions, newest last (for the visualiser): what each batch matched */
+  readonly recent: readonly SolvedBatch[];
 }
+
+/** A batch that found a solution: its number, height, and the topics of the intents it used, in order. */
+export interface SolvedBatch {
+  readonly batch: number;
+  readonly height: bigint;
+  readonly ids: readonly string[];
+  readonly topics: readonly string[];
+}
+
+/** Solutions `recent` keeps. */
+export const RECENT_SOLUTIONS = 8;
 
 export function initialSolverState(config: Partial<SolverConfig> = {}): SolverState {
   return {
@@ -62,6 +75,7 @@ export function initialSolverState(config: Partial<SolverConfig> = {}): SolverSt
     inFlight: {},
     lastBatch: 0n,
     batches: 0,
+    recent: [],
   };
 }
 
@@ -136,5 +150,17 @@ export function afterBatch(s: SolverState, used: readonly Uint8Array[]): SolverS
     const k = toHex(id);
     if (s.intents[k] !== undefined) inFlight[k] = until;
   }
-  return { ...s, inFlight, lastBatch: s.height, batches: s.batches + 1 };
+  const recent =
+    used.length === 0
+      ? s.recent
+      : [
+          ...s.recent,
+          {
+            batch: s.batches + 1,
+            height: s.height,
+            ids: used.map(toHex),
+            topics: used.map((id) => s.intents[toHex(id)]?.body.topic ?? ''),
+          },
+        ].slice(-RECENT_SOLUTIONS);
+  return { ...s, inFlight, lastBatch: s.height, batches: s.batches + 1, recent };
 }

@@ -10,6 +10,7 @@ import { Header } from './controls.ts';
 import { FeedConnection, type FeedHandlers, feedUrls } from './feed.ts';
 import { Filters } from './filters.ts';
 import { GraphView } from './graph-view.ts';
+import { IntentsView } from './intents-view.ts';
 import { type Changes, Model } from './model.ts';
 import { SpacetimeView } from './spacetime-view.ts';
 import { byId } from './svg.ts';
@@ -68,6 +69,7 @@ const consensus = new ConsensusView(
   byId('consensus', HTMLTableElement),
   byId('commits', HTMLTableElement),
 );
+const intents = new IntentsView(model, byId('intents-panel', HTMLElement), byId('intents', HTMLElement));
 
 let filterTimer: ReturnType<typeof setTimeout> | undefined;
 const filters = new Filters(byId('filters', HTMLElement), () => {
@@ -99,6 +101,7 @@ function render(now: number): void {
     graph.update();
     chart.onStatus();
     consensus.update();
+    intents.update();
   }
   if (dirty.events) {
     filters.sync(model);
