@@ -115,32 +115,51 @@ function runIntents(seed: number, nodes: number, traders: readonly Trader[], ed2
   return { intents, before, store, solutions };
 }
 
+/** Random traders, one per user: what they give and want (a fee for the route when `fees`). */
+function tradersArb(o: { minGive: bigint; fees: boolean }) {
+  const asset = fc.constantFrom(...ASSETS);
+  const trader = fc
+    .record({
+      at: fc.integer({ min: 0, max: 5 }),
+      give: asset,
+      want: asset,
+      g: fc.bigInt({ min: o.minGive, max: 1000n }),
+      w: fc.bigInt({ min: 1n, max: o.fees ? 900n : 1000n }),
+      fee: o.fees
+        ? fc.option(fc.bigInt({ min: 1n, max: 4096n }), { nil: undefined })
+        : fc.constant(undefined),
+    })
+    .filter((t) => t.give !== t.want);
+  return fc.array(trader, { minLength: 2, maxLength: 6 }).map((ts) =>
+    ts.map(
+      (t, i): Trader => ({
+        user: i,
+        at: t.at,
+        give: [t.give, t.g],
+        want: [t.want, t.w],
+        ...(t.fee === undefined ? {} : { routeFee: t.fee }),
+      }),
+    ),
+  );
+}
+
+/** What trader t sold and bought, from the notes before and after. */
+function tradeOf(t: Trader, before: readonly Note[], after: readonly Note[]): { lost: bigint; got: bigint } {
+  const u = users[t.user]!;
+  return {
+    lost: balance(before, u, t.give[0]) - balance(after, u, t.give[0]),
+    got: balance(after, u, t.want[0]) - balance(before, u, t.want[0]),
+  };
+}
+
 describe('intents end to end (simulator)', () => {
   it("property: routing rewards: each node on a settled intent's route gets exactly its share, owners keep their limits", () => {
-    const asset = fc.constantFrom(...ASSETS);
-    const trader = fc
-      .record({
-        at: fc.integer({ min: 0, max: 5 }),
-        give: asset,
-        want: asset,
-        g: fc.bigInt({ min: 100n, max: 1000n }),
-        w: fc.bigInt({ min: 1n, max: 900n }),
-        fee: fc.option(fc.bigInt({ min: 1n, max: 4096n }), { nil: undefined }),
-      })
-      .filter((t) => t.give !== t.want);
     let paidRuns = 0;
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 1 << 30 }),
-        fc.array(trader, { minLength: 2, maxLength: 6 }),
-        (seed, ts) => {
-          const traders: Trader[] = ts.map((t, i) => ({
-            user: i,
-            at: t.at,
-            give: [t.give, t.g],
-            want: [t.want, t.w],
-            ...(t.fee === undefined ? {} : { routeFee: t.fee }),
-          }));
+        tradersArb({ minGive: 100n, fees: true }),
+        (seed, traders) => {
           const { intents, before, store, solutions } = runIntents(seed, 6, traders, true);
           if (solutions.length === 0) return;
           const tx = decode(Transaction, solutions[0]!.tx);
@@ -169,10 +188,7 @@ describe('intents end to end (simulator)', () => {
           }
           // every owner kept its limit on what it sold
           for (const [i, t] of traders.entries()) {
-            const lost =
-              balance(before, users[t.user]!, t.give[0]) - balance(after, users[t.user]!, t.give[0]);
-            const got =
-              balance(after, users[t.user]!, t.want[0]) - balance(before, users[t.user]!, t.want[0]);
+            const { lost, got } = tradeOf(t, before, after);
             if (lost > 0n) expect(got * t.give[1] >= lost * t.want[1]).toBe(true);
             expect(intents[i]).toBeDefined();
           }
@@ -204,28 +220,12 @@ describe('intents end to end (simulator)', () => {
   });
 
   it('property: whatever the overlay and where intents enter, a settlement executes and moves balances exactly as its fills say', () => {
-    const asset = fc.constantFrom(...ASSETS);
-    const trader = fc
-      .record({
-        at: fc.integer({ min: 0, max: 5 }),
-        give: asset,
-        want: asset,
-        g: fc.bigInt({ min: 1n, max: 1000n }),
-        w: fc.bigInt({ min: 1n, max: 1000n }),
-      })
-      .filter((t) => t.give !== t.want);
     let settled = 0;
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 1 << 30 }),
-        fc.array(trader, { minLength: 2, maxLength: 6 }),
-        (seed, ts) => {
-          const traders: Trader[] = ts.map((t, i) => ({
-            user: i,
-            at: t.at,
-            give: [t.give, t.g],
-            want: [t.want, t.w],
-          }));
+        tradersArb({ minGive: 1n, fees: false }),
+        (seed, traders) => {
           const { intents, before, store, solutions } = runIntents(seed, 6, traders);
           if (solutions.length === 0) return;
           settled++;
@@ -238,10 +238,7 @@ describe('intents end to end (simulator)', () => {
           expect(used.size).toBeGreaterThanOrEqual(2);
           let moved = 0n;
           for (const [i, t] of traders.entries()) {
-            const lost =
-              balance(before, users[t.user]!, t.give[0]) - balance(after, users[t.user]!, t.give[0]);
-            const got =
-              balance(after, users[t.user]!, t.want[0]) - balance(before, users[t.user]!, t.want[0]);
+            const { lost, got } = tradeOf(t, before, after);
             // a trader either did not trade or kept its limit
             if (lost > 0n) expect(got * t.give[1] >= lost * t.want[1]).toBe(true);
             else expect(got).toBe(0n);

@@ -24,7 +24,6 @@ import { type Note, Transaction } from '../engines/executor/notes.ts';
 import { type BlockReceipts, executorOutputs } from '../engines/executor/ports.ts';
 import { NoteStore } from '../engines/executor/state.ts';
 import { gossipEngine } from '../engines/gossip/engine.ts';
-import { mempoolEngine } from '../engines/mempool/engine.ts';
 import type { EngineGraph } from '../runtime/graph.ts';
 import { sha256, toHex } from '../wire/commit.ts';
 import { envelopeSigningBytes, SignedEnvelope } from '../wire/envelope.ts';
@@ -32,7 +31,7 @@ import type { OrderedBlock } from '../wire/ledger.ts';
 import { encode, tryDecode } from '../wire/schema.ts';
 import { createSigner, keyPairFromSeed, type Signer } from '../wire/sign.ts';
 import type { SimNode } from './cluster.ts';
-import { PipelineCluster, type PipelineOptions, type PipelineReport } from './pipeline.ts';
+import { MEMPOOL_SUBMIT, PipelineCluster, type PipelineOptions, type PipelineReport } from './pipeline.ts';
 import { SimKeyring } from './signer.ts';
 
 export const CHANNEL_GOSSIP = 2;
@@ -166,11 +165,7 @@ export class IntentCluster extends PipelineCluster {
       graph.observe(solver.out.solution).subscribe((sol) => {
         const bytes = this.envelope(payerSigner, sol.tx);
         this.settlementIds.add(toHex(sha256(bytes)));
-        graph.send(
-          { dir: 'in', engine: 'mempool', port: 'submit', schema: mempoolEngine.inputs.submit },
-          { id: `solver:${node.id}:${sol.batch}`, bytes },
-          'solver',
-        );
+        graph.send(MEMPOOL_SUBMIT, { id: `solver:${node.id}:${sol.batch}`, bytes }, 'solver');
       });
     }
     // every other node is a peer (the simulated network reaches all; a down one drops the frames)
@@ -230,11 +225,7 @@ export class IntentCluster extends PipelineCluster {
     const bytes = this.envelope(this.payers.get('swap-funder')!, encode(Transaction, tx));
     // to every up node, so a crash of one does not lose it (the copies are one envelope)
     for (const n of this.nodes.filter((x) => x.honest && x.up && x.graph !== undefined))
-      n.graph!.send(
-        { dir: 'in', engine: 'mempool', port: 'submit', schema: mempoolEngine.inputs.submit },
-        { id: 'fund', bytes },
-        'client',
-      );
+      n.graph!.send(MEMPOOL_SUBMIT, { id: 'fund', bytes }, 'client');
     for (const [j, seed] of this.traders.entries()) {
       const give = this.assets[j % 3]!;
       const want = this.assets[(j + 1) % 3]!;

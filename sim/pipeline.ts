@@ -30,6 +30,14 @@ import { Cluster, type ClusterOptions, type ClusterReport, type SimNode } from '
 
 export const CHANNEL_MEMPOOL = 1;
 
+/** A node's mempool `submit` port (clients hand it envelopes). */
+export const MEMPOOL_SUBMIT = {
+  dir: 'in',
+  engine: 'mempool',
+  port: 'submit',
+  schema: mempoolEngine.inputs.submit,
+} as const;
+
 export interface WorkloadOptions {
   /** client transactions submitted over the run */
   txs: number;
@@ -315,11 +323,7 @@ export class PipelineCluster extends Cluster {
     const targets = this.nodes.filter((n) => n.honest && n.up && n.graph !== undefined);
     const target = targets[i % Math.max(1, targets.length)];
     this.lastSubmitAt = this.scheduler.now();
-    target?.graph?.send(
-      { dir: 'in', engine: 'mempool', port: 'submit', schema: mempoolEngine.inputs.submit },
-      { id: `client:${i}`, bytes: signed },
-      'client',
-    );
+    target?.graph?.send(MEMPOOL_SUBMIT, { id: `client:${i}`, bytes: signed }, 'client');
   }
 
   override run(): PipelineReport {
