@@ -149,7 +149,8 @@ describe('the intents view data', () => {
     const solver = {
       recent: [{ batch: 3, height: 7n, ids: ['x'], topics: ['swap/v1/aa/bb', 'swap/v1/bb/aa'] }],
     };
-    const info = intentsInfoOf(gossip, solver)!;
+    const info = intentsInfoOf(gossip, solver, key(9))!;
+    expect(info.self).toBe('090909090909');
     expect(info.poolSize).toBe(2);
     expect(info.pool).toEqual([
       { id: 'abababab', topic: 'swap/v1/aa/bb', route: ['010101010101', '020202020202'], local: false },

@@ -246,7 +246,7 @@ const hexShort = (b: unknown): string => (b instanceof Uint8Array ? short(b)! : 
  * What the intents view shows, from a gossip engine's context and a solver's (fields checked, not
  * trusted): the pool's first intents with the routes they came by, and the solver's last solutions.
  */
-export function intentsInfoOf(gossip: unknown, solver: unknown): IntentsInfo | undefined {
+export function intentsInfoOf(gossip: unknown, solver: unknown, self?: Uint8Array): IntentsInfo | undefined {
   const g = gossip as { pool?: unknown; poolCount?: unknown } | null;
   if (g === null || typeof g !== 'object' || g.pool === null || typeof g.pool !== 'object') return undefined;
   const pool: IntentsInfo['pool'] = [];
@@ -269,7 +269,12 @@ export function intentsInfoOf(gossip: unknown, solver: unknown): IntentsInfo | u
         topics: Array.isArray(r.topics) ? r.topics.map(String) : [],
       }))
     : [];
-  return { pool, poolSize: typeof g.poolCount === 'number' ? g.poolCount : pool.length, solved };
+  return {
+    self: hexShort(self),
+    pool,
+    poolSize: typeof g.poolCount === 'number' ? g.poolCount : pool.length,
+    solved,
+  };
 }
 
 /** Every engine's current state and counters; `undefined` graph = the node is down (as last seen). */
@@ -291,12 +296,16 @@ export function nodeStatusOf(info: NodeInfo, graph: EngineGraph | undefined): No
   let consensus: ConsensusInfo | undefined;
   let gossip: unknown;
   let solver: unknown;
+  let gossipKey: Uint8Array | undefined;
   const engines: EngineStatusInfo[] = graph.engineNames().map((name) => {
     const e = graph.instance(name);
     if (e.definition.name === 'consensus' && e.status === 'running') {
       consensus = consensusInfoOf(e.snapshot()?.context, e.host.storage);
     }
-    if (e.definition.name === 'gossip' && e.status === 'running') gossip = e.snapshot()?.context;
+    if (e.definition.name === 'gossip' && e.status === 'running') {
+      gossip = e.snapshot()?.context;
+      gossipKey = e.host.signer?.publicKey;
+    }
     if (e.definition.name === 'solver' && e.status === 'running') solver = e.snapshot()?.context;
     const parts = e.partStates();
     return {
@@ -309,7 +318,7 @@ export function nodeStatusOf(info: NodeInfo, graph: EngineGraph | undefined): No
       ...(parts.size === 0 ? {} : { parts: Object.fromEntries(parts) }),
     };
   });
-  const intents = gossip === undefined ? undefined : intentsInfoOf(gossip, solver);
+  const intents = gossip === undefined ? undefined : intentsInfoOf(gossip, solver, gossipKey);
   return {
     node: info.node,
     up: true,

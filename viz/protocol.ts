@@ -230,6 +230,8 @@ export interface ConsensusInfo {
 
 /** What the intents view shows of a node running intent gossip (and perhaps a solver). */
 export interface IntentsInfo {
+  /** this node's gossip key, short (what routes name it by) */
+  self: string;
   /** intents in the gossip pool, the first few: short id, topic, the route it came by (short node keys), submitted here */
   pool: { id: string; topic: string; route: string[]; local: boolean }[];
   poolSize: number;

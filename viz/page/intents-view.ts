@@ -1,6 +1,7 @@
 /**
  * Intents at a glance (issue 17): per node running intent gossip, the intents in its pool with the
- * signed route each came by (short node keys, ending at this node: how it travelled the overlay),
+ * signed route each came by (node names where the page knows the key, ending at this node: how it
+ * travelled the overlay),
  * and, on a solver, the rings its last batches matched (each solution's pairs in order, give → want).
  * Hidden while no node runs intent gossip.
  */
@@ -40,6 +41,9 @@ export class IntentsView {
       if (info !== undefined) shown.push([n.node, info]);
     }
     this.panel.hidden = shown.length === 0;
+    // routes name nodes by key: show the names of the nodes on this page
+    const names = new Map(shown.map(([node, info]) => [info.self, node]));
+    const nameOf = (key: string) => names.get(key) ?? key.slice(0, 8);
     const key = JSON.stringify(shown);
     if (key === this.key) return;
     this.key = key;
@@ -56,7 +60,7 @@ export class IntentsView {
           const cell = { class: 'intents-cell' };
           html('td', cell, tr, p.id);
           html('td', cell, tr, pairOf(p.topic));
-          html('td', cell, tr, p.local ? 'submitted here' : [...p.route, 'here'].join(' → '));
+          html('td', cell, tr, p.local ? 'submitted here' : [...p.route.map(nameOf), node].join(' → '));
         }
       }
       for (const s of [...info.solved].reverse())
