@@ -7,7 +7,11 @@ describe('the intents view', () => {
     expect(pairOf(t('aaaaaaaa', 'bbbbbbbb'))).toBe('aaaa→bbbb');
     expect(pairOf('other/topic')).toBe('other/topic');
     expect(ringOf([t('aaaa', 'bbbb'), t('bbbb', 'cccc'), t('cccc', 'aaaa')])).toBe('aaaa→bbbb→cccc→aaaa');
-    // not a ring in this order: the pairs as they are
-    expect(ringOf([t('aaaa', 'bbbb'), t('cccc', 'aaaa')])).toBe('aaaa→bbbb, cccc→aaaa');
+    // two rings in one batch, in any order
+    expect(ringOf([t('aaaa', 'bbbb'), t('cccc', 'dddd'), t('bbbb', 'aaaa'), t('dddd', 'cccc')])).toBe(
+      'aaaa→bbbb→aaaa; cccc→dddd→cccc',
+    );
+    // pairs that close no ring stay as far as they chain; other topics as they are
+    expect(ringOf([t('aaaa', 'bbbb'), 'other'])).toBe('aaaa→bbbb; other');
   });
 });

@@ -15,14 +15,32 @@ export function pairOf(topic: string): string {
   return m === null ? topic : `${m[1]!.slice(0, 4)}→${m[2]!.slice(0, 4)}`;
 }
 
-/** A solution's topics as the ring they close, when they do: `a→b→c→a`; else the pairs, comma separated. */
+/**
+ * A solution's topics as the rings they close (`a→b→c→a; d→e→d`): a batch settles whole rings of
+ * give → want pairs; pairs that close none (another application's topics) are listed as they are.
+ */
 export function ringOf(topics: readonly string[]): string {
-  const pairs = topics.map((t) => /^swap\/v1\/([0-9a-f]+)\/([0-9a-f]+)$/.exec(t));
-  if (pairs.length > 0 && pairs.every((m) => m !== null)) {
-    const ok = pairs.every((m, i) => m![2] === pairs[(i + 1) % pairs.length]![1]);
-    if (ok) return [...pairs.map((m) => m![1]!.slice(0, 4)), pairs[0]![1]!.slice(0, 4)].join('→');
+  const left: [string, string][] = [];
+  const other: string[] = [];
+  for (const t of topics) {
+    const m = /^swap\/v1\/([0-9a-f]+)\/([0-9a-f]+)$/.exec(t);
+    if (m === null) other.push(t);
+    else left.push([m[1]!.slice(0, 4), m[2]!.slice(0, 4)]);
   }
-  return topics.map(pairOf).join(', ');
+  const rings: string[] = [];
+  while (left.length > 0) {
+    const [start, first] = left.shift()!;
+    const ring = [start, first];
+    let at = first;
+    while (at !== start) {
+      const k = left.findIndex(([give]) => give === at);
+      if (k < 0) break;
+      at = left.splice(k, 1)[0]![1];
+      ring.push(at);
+    }
+    rings.push(ring.join('→'));
+  }
+  return [...rings, ...other].join('; ');
 }
 
 export class IntentsView {
