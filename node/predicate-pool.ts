@@ -15,8 +15,8 @@ import { WorkerPool } from '../runtime/workers.ts';
 import type { EvalResult } from '../vm/types.ts';
 import { type PackedJobs, type PackedOutcomes, packJobs, unpackOutcomes } from './predicate-task.ts';
 
-/** Chunks per worker for a large wave. */
-const CHUNKS_PER_WORKER = 4;
+/** Chunks per worker for a large wave: small enough that the last one, which one worker finishes alone, is short. */
+export const CHUNKS_PER_WORKER = 8;
 /** Chunks a worker holds at once: the one it evaluates, and the next, so it never waits for a message. */
 const IN_FLIGHT_PER_WORKER = 2;
 /** Fewest jobs worth a message of their own. */

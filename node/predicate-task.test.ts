@@ -19,7 +19,7 @@ import { MemoryStorage } from '../storage/memory.ts';
 import { sha256 } from '../wire/commit.ts';
 import { keyPairFromSeed } from '../wire/sign.ts';
 import { V } from '../wire/types.ts';
-import { chunkBounds } from './predicate-pool.ts';
+import { CHUNKS_PER_WORKER, chunkBounds } from './predicate-pool.ts';
 import evaluatePredicates, { packJobs, unpackJobs, unpackOutcomes } from './predicate-task.ts';
 
 const seed = (label: string) => sha256(new TextEncoder().encode(label));
@@ -106,7 +106,7 @@ describe('packed predicate chunks', () => {
           next = hi;
         }
         expect(next).toBe(n);
-        expect(chunks.length).toBeLessThanOrEqual(4 * workers);
+        expect(chunks.length).toBeLessThanOrEqual(CHUNKS_PER_WORKER * workers);
       }),
       propParams('node.predicate-pool chunks', 200),
     );

@@ -17,6 +17,7 @@ import { fromOutcome, toOutcome } from '../engines/executor/predicates.ts';
 import type { EvalResult } from '../vm/types.ts';
 import { DEFAULT_LIMITS } from '../wire/errors.ts';
 import { decode, encode, type FunctionValue } from '../wire/schema.ts';
+import type { DataValue } from '../wire/types.ts';
 
 /** Jobs packed for the worker (every field survives a structured clone as a few byte copies). */
 export interface PackedJobs {
@@ -141,24 +142,24 @@ export function packOutcomes(results: readonly EvalResult[]): PackedOutcomes {
   return { gasUsed, tag, failures };
 }
 
-/** Results a verdict judges as it judges the evaluated ones (see engines/executor/predicates.ts). */
+/** The two values a predicate that did not fail may be judged by (shared: values are never mutated). */
+const TRUE: DataValue = { kind: 'basic', value: { kind: 'boolean', value: true } };
+const FALSE: DataValue = { kind: 'basic', value: { kind: 'boolean', value: false } };
+
+/**
+ * Results a verdict judges as it judges the evaluated ones (what engines/executor/predicates.ts
+ * `fromOutcome` makes of each outcome, without the wire form in between).
+ */
 export function unpackOutcomes(p: PackedOutcomes): EvalResult[] {
-  const failed = new Map(p.failures.map((f) => [f.index, f]));
-  const out: EvalResult[] = [];
+  const out = new Array<EvalResult>(p.tag.length);
   for (let i = 0; i < p.tag.length; i++) {
-    const gasUsed = BigInt(p.gasUsed[i]!);
-    const f = failed.get(i);
-    out.push(
-      fromOutcome(
-        f !== undefined
-          ? { gasUsed, outcome: { tag: 'failed', value: { code: f.code, message: f.message } } }
-          : {
-              gasUsed,
-              outcome:
-                p.tag[i] === ACCEPTED ? { tag: 'accepted', value: null } : { tag: 'rejected', value: null },
-            },
-      ),
-    );
+    out[i] = { ok: true, value: p.tag[i] === ACCEPTED ? TRUE : FALSE, gasUsed: p.gasUsed[i]! };
+  }
+  for (const f of p.failures) {
+    out[f.index] = fromOutcome({
+      gasUsed: BigInt(p.gasUsed[f.index]!),
+      outcome: { tag: 'failed', value: { code: f.code, message: f.message } },
+    });
   }
   return out;
 }
