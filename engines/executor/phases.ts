@@ -176,7 +176,7 @@ export function calculationPhase(
 ): PhaseResult<Note[]> {
   const calculated = mev(
     fnValue(tx.calculationCode),
-    [NoteList.toValue([...inputs]), bytesValue(tx.extradata)],
+    [NoteList.toValue(inputs as Note[]), bytesValue(tx.extradata)],
     Math.max(0, gasLimit - gas),
   );
   gas += calculated.gasUsed;
