@@ -15,7 +15,7 @@ import { WorkerPool } from '../runtime/workers.ts';
 import type { EvalResult } from '../vm/types.ts';
 import { type PackedJobs, type PackedOutcomes, packJobs, unpackOutcomes } from './predicate-task.ts';
 
-/** Chunks per worker for a large wave: small enough that the last one, which one worker finishes alone, is short. */
+/** Chunks per worker for a large wave: small, so the last one (one worker finishes it alone) is short. */
 export const CHUNKS_PER_WORKER = 8;
 /** Chunks a worker holds at once: the one it evaluates, and the next, so it never waits for a message. */
 const IN_FLIGHT_PER_WORKER = 2;
@@ -52,8 +52,14 @@ export function predicatePool(size?: number): PredicatePool {
       while (next < bounds.length) {
         const c = next++;
         const [lo, hi] = bounds[c]!;
-        const [out] = await pool.run<PackedJobs, PackedOutcomes>([packJobs(jobs.slice(lo, hi))]);
-        results[c] = unpackOutcomes(out!);
+        let out: PackedOutcomes[];
+        try {
+          out = await pool.run<PackedJobs, PackedOutcomes>([packJobs(jobs.slice(lo, hi))]);
+        } catch (e) {
+          next = bounds.length; // the runner failed (a worker died): send nothing more
+          throw e;
+        }
+        results[c] = unpackOutcomes(out[0]!);
       }
     };
     const feeders = Math.min(bounds.length, IN_FLIGHT_PER_WORKER * pool.size);

@@ -131,7 +131,14 @@ export function readsOf(tx: Transaction, keys: readonly Uint8Array[]): Uint8Arra
   return keys.filter((key) => allowed(tx.stateReadConstraints, key));
 }
 
-/** Whether `keys[i]` equals one of `keys[0..i)` (by scanning: transactions name few keys). */
+/**
+ * Above this many keys or notes, a transaction's duplicates are found through a set of hex keys
+ * rather than by scanning: most transactions have a handful, and scanning them costs less than
+ * naming each in hex.
+ */
+const SCAN_DISTINCT = 8;
+
+/** Whether `keys[i]` equals one of `keys[0..i)` (by scanning, or through `seen` for large sets). */
 function repeats(keys: readonly Uint8Array[], i: number, seen: Set<string> | undefined): boolean {
   if (seen !== undefined) {
     const hex = toHex(keys[i]!);
@@ -224,9 +231,6 @@ export function viewValue(view: TxView): DataValue {
   }
   return value;
 }
-
-/** Above this many notes, commitments are deduplicated through a set rather than by scanning. */
-const SCAN_DISTINCT = 8;
 
 /**
  * Phase 3, part one: the distinct application and owner predicates of every note, in note order.
