@@ -222,14 +222,33 @@ export interface PredicateJob {
 /** The value of each view object, made once (views are never mutated: memoised by identity). */
 const viewValues = new WeakMap<TxView, DataValue>();
 
+/** The view each value was made from (the way back, for predicates that read the view as notes). */
+const viewsOfValues = new WeakMap<DataValue, TxView>();
+
 /** What predicates are called with: the view as a value (one object per view object). */
 export function viewValue(view: TxView): DataValue {
   let value = viewValues.get(view);
   if (value === undefined) {
     value = TxView.toValue(view);
     viewValues.set(view, value);
+    viewsOfValues.set(value, view);
   }
   return value;
+}
+
+/**
+ * A predicate argument read as a TxView: the view it was made from when `viewValue` made it (the
+ * same notes `TxView.fromValue` would rebuild, without rebuilding them), else decoded from the
+ * value; undefined if it is not a view.
+ */
+export function txViewOf(arg: DataValue): TxView | undefined {
+  const known = viewsOfValues.get(arg);
+  if (known !== undefined) return known;
+  try {
+    return TxView.fromValue(arg);
+  } catch {
+    return undefined;
+  }
 }
 
 /**
