@@ -12,15 +12,24 @@ import { executeOrderedSerial, executeSerial } from '../engines/executor/block.t
 import { Ledger } from '../engines/executor/ledger.ts';
 import { Transaction } from '../engines/executor/notes.ts';
 import { executeParallel } from '../engines/executor/parallel.ts';
+import {
+  calculationPhase,
+  evaluateJob,
+  lookupPhase,
+  type PredicateJob,
+  validityJobs,
+} from '../engines/executor/phases.ts';
 import type { BlockReceipts } from '../engines/executor/ports.ts';
 import { addShardedExecutor } from '../engines/executor/sharded.ts';
 import { EngineGraph } from '../runtime/graph.ts';
 import { LiveScheduler } from '../runtime/scheduler.ts';
 import type { MemoryStorage } from '../storage/memory.ts';
+import type { EvalResult } from '../vm/types.ts';
 import { toHex } from '../wire/commit.ts';
 import type { OrderedBlock } from '../wire/ledger.ts';
 import { encode } from '../wire/schema.ts';
-import { predicatePool } from './predicate-pool.ts';
+import { V } from '../wire/types.ts';
+import { chunkBounds, predicatePool } from './predicate-pool.ts';
 
 const GAS = 10_000_000;
 const [alice, bob] = users as [(typeof users)[0], (typeof users)[0]];
@@ -48,6 +57,30 @@ describe('swap expiry with predicates on worker threads', () => {
       expect(workers.receipts).toEqual(serial.receipts);
       expect(workers.writes).toEqual(serial.writes);
     }
+  });
+
+  it('chunks handed out as workers free up come back in job order, as evaluated in process', async () => {
+    // one settlement's jobs at 300 heights (expiring at 150): far more chunks than are in flight
+    const tx = settle(aliceUntil(150n), bobs);
+    const s = store();
+    const looked = lookupPhase(tx, s, nodeMultievaluate, GAS);
+    if (!looked.ok) throw new Error('lookup failed');
+    const calc = calculationPhase(tx, looked.value, nodeMultievaluate, GAS, looked.gasUsed);
+    if (!calc.ok) throw new Error('calculation failed');
+    const jobs: PredicateJob[] = [];
+    for (let h = 0n; h < 300n; h++) {
+      const js = validityJobs(tx, looked.value, calc.value, s, GAS, calc.gasUsed, h);
+      if (!js.ok) throw new Error('no jobs');
+      jobs.push(...js.value);
+    }
+    expect(chunkBounds(jobs.length, 2).length).toBeGreaterThan(4);
+    const here = jobs.map((j) => evaluateJob(j, nodeMultievaluate));
+    const there = await pool.runner(jobs);
+    const verdict = (r: EvalResult) => [r.gasUsed, r.ok && JSON.stringify(r.value)];
+    expect(there.map(verdict)).toEqual(here.map(verdict));
+    expect(new Set(here.map((r) => r.ok && JSON.stringify(r.value)))).toEqual(
+      new Set([JSON.stringify(V.bool(true)), JSON.stringify(V.bool(false))]),
+    );
   });
 
   it('the sharded executor with predicates on 2 workers judges by the block height, as executeOrderedSerial', async () => {

@@ -3,9 +3,11 @@
  *
  * A wave's jobs go out in a few packed chunks per worker, not one message per job: a message
  * costs the main thread a structured clone, and the main thread is also the one that looks up
- * and calculates every transaction, so what it spends per job is what caps the speed-up. A few
- * chunks per worker (rather than one) let a worker that finishes early take the next, and the
- * first results come back while the rest are still being evaluated.
+ * and calculates every transaction, so what it spends per job is what caps the speed-up. Chunks
+ * are handed out as workers free up (each keeps one queued behind the one it evaluates), not
+ * dealt out at once: a worker slowed by other processes on its core takes fewer, and the other
+ * does not wait idle at the end. The main thread packs the next chunk and unpacks results while
+ * the workers evaluate.
  */
 import type { PredicateRunner } from '../engines/executor/parallel.ts';
 import type { PredicateJob } from '../engines/executor/phases.ts';
@@ -13,8 +15,10 @@ import { WorkerPool } from '../runtime/workers.ts';
 import type { EvalResult } from '../vm/types.ts';
 import { type PackedJobs, type PackedOutcomes, packJobs, unpackOutcomes } from './predicate-task.ts';
 
-/** Chunks per worker for a large wave. */
-const CHUNKS_PER_WORKER = 4;
+/** Chunks per worker for a large wave: small, so the last one (one worker finishes it alone) is short. */
+export const CHUNKS_PER_WORKER = 8;
+/** Chunks a worker holds at once: the one it evaluates, and the next, so it never waits for a message. */
+const IN_FLIGHT_PER_WORKER = 2;
 /** Fewest jobs worth a message of their own. */
 const MIN_CHUNK = 32;
 
@@ -40,9 +44,27 @@ export interface PredicatePool {
 export function predicatePool(size?: number): PredicatePool {
   const pool = new WorkerPool(new URL('./predicate-task.ts', import.meta.url).href, size);
   const runner = async (jobs: readonly PredicateJob[]): Promise<EvalResult[]> => {
-    const chunks = chunkBounds(jobs.length, pool.size).map(([lo, hi]) => packJobs(jobs.slice(lo, hi)));
-    const outcomes = await pool.run<PackedJobs, PackedOutcomes>(chunks);
-    return outcomes.flatMap(unpackOutcomes);
+    const bounds = chunkBounds(jobs.length, pool.size);
+    const results = new Array<EvalResult[]>(bounds.length);
+    let next = 0;
+    // one feeder per chunk in flight: it sends a chunk, and when its results are in, the next
+    const feed = async (): Promise<void> => {
+      while (next < bounds.length) {
+        const c = next++;
+        const [lo, hi] = bounds[c]!;
+        let out: PackedOutcomes[];
+        try {
+          out = await pool.run<PackedJobs, PackedOutcomes>([packJobs(jobs.slice(lo, hi))]);
+        } catch (e) {
+          next = bounds.length; // the runner failed (a worker died): send nothing more
+          throw e;
+        }
+        results[c] = unpackOutcomes(out[0]!);
+      }
+    };
+    const feeders = Math.min(bounds.length, IN_FLIGHT_PER_WORKER * pool.size);
+    await Promise.all(Array.from({ length: feeders }, feed));
+    return results.flat();
   };
   return {
     runner,

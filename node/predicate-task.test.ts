@@ -11,6 +11,7 @@ import {
   type PredicateJob,
   validityJobs,
   validityVerdict,
+  viewValue,
 } from '../engines/executor/phases.ts';
 import { NoteStore } from '../engines/executor/state.ts';
 import { propParams } from '../props/config.ts';
@@ -18,7 +19,7 @@ import { MemoryStorage } from '../storage/memory.ts';
 import { sha256 } from '../wire/commit.ts';
 import { keyPairFromSeed } from '../wire/sign.ts';
 import { V } from '../wire/types.ts';
-import { chunkBounds } from './predicate-pool.ts';
+import { CHUNKS_PER_WORKER, chunkBounds } from './predicate-pool.ts';
 import evaluatePredicates, { packJobs, unpackJobs, unpackOutcomes } from './predicate-task.ts';
 
 const seed = (label: string) => sha256(new TextEncoder().encode(label));
@@ -76,6 +77,8 @@ describe('packed predicate chunks', () => {
     expect(again.map((j) => [j.fn, j.gasLimit])).toEqual(all.map((j) => [j.fn, j.gasLimit]));
     // jobs of one transaction share one view object on the far side too
     expect(new Set(again.map((j) => j.view)).size).toBe(3);
+    // and predicates there are called with the argument they get here (notes, extradata, height)
+    expect(again.map((j) => viewValue(j.view))).toEqual(all.map((j) => viewValue(j.view)));
 
     const here = all.map((j) => evaluateJob(j, nodeMultievaluate));
     const there = unpackOutcomes(structuredClone(evaluatePredicates(structuredClone(packed))));
@@ -103,7 +106,7 @@ describe('packed predicate chunks', () => {
           next = hi;
         }
         expect(next).toBe(n);
-        expect(chunks.length).toBeLessThanOrEqual(4 * workers);
+        expect(chunks.length).toBeLessThanOrEqual(CHUNKS_PER_WORKER * workers);
       }),
       propParams('node.predicate-pool chunks', 200),
     );

@@ -3,25 +3,25 @@
  * node's VMs.
  *
  * A chunk crosses to the worker packed (`packJobs`): each distinct transaction view once, as its
- * canonical VALUE bytes, back to back in one array, and each distinct predicate function once,
- * so a message costs a few copies of bytes instead of a structured clone of every job's value
- * tree (a transaction's application and owner predicates share its view). Results come back as
+ * canonical TxView bytes (its notes, extradata and height), back to back in one array, and each
+ * distinct predicate function once, so a message costs a few copies of bytes instead of a
+ * structured clone of every job's value tree (a transaction's application and owner predicates
+ * share its view). The main thread only encodes the notes; building the value predicates are
+ * called with (phases.ts `viewValue`) is the worker's part of the work. Results come back as
  * the outcomes `validityVerdict` needs (engines/executor/predicates.ts: gas, and accepted,
  * rejected or failed with the VM's error), judged exactly as the original results would be.
  */
 import { nodeMultievaluate } from '../assembly/vm.ts';
-import type { PredicateJob } from '../engines/executor/phases.ts';
-import { evaluateJob } from '../engines/executor/phases.ts';
+import { evaluateJob, type PredicateJob, TxView } from '../engines/executor/phases.ts';
 import { fromOutcome, toOutcome } from '../engines/executor/predicates.ts';
-import { decodeValue, encodeValue } from '../vm/abi.ts';
 import type { EvalResult } from '../vm/types.ts';
 import { DEFAULT_LIMITS } from '../wire/errors.ts';
-import type { FunctionValue } from '../wire/schema.ts';
+import { decode, encode, type FunctionValue } from '../wire/schema.ts';
 import type { DataValue } from '../wire/types.ts';
 
 /** Jobs packed for the worker (every field survives a structured clone as a few byte copies). */
 export interface PackedJobs {
-  /** the distinct views' VALUE encodings, back to back; view i ends at viewEnds[i] */
+  /** the distinct views' canonical TxView encodings, back to back; view i ends at viewEnds[i] */
   readonly views: Uint8Array;
   readonly viewEnds: Uint32Array;
   /** the distinct functions: vm ids, and their code back to back; function i ends at fnEnds[i] */
@@ -60,7 +60,7 @@ function concat(parts: readonly Uint8Array[], total: number): { bytes: Uint8Arra
 
 /** Packs `jobs` (views and functions shared by identity are sent once). */
 export function packJobs(jobs: readonly PredicateJob[]): PackedJobs {
-  const viewIndex = new Map<DataValue, number>();
+  const viewIndex = new Map<TxView, number>();
   const fnIndex = new Map<FunctionValue, number>();
   const views: Uint8Array[] = [];
   const fns: FunctionValue[] = [];
@@ -74,7 +74,7 @@ export function packJobs(jobs: readonly PredicateJob[]): PackedJobs {
     let v = viewIndex.get(job.view);
     if (v === undefined) {
       v = views.length;
-      const bytes = encodeValue(job.view);
+      const bytes = encode(TxView, job.view);
       views.push(bytes);
       viewBytes += bytes.length;
       viewIndex.set(job.view, v);
@@ -109,12 +109,12 @@ export function packJobs(jobs: readonly PredicateJob[]): PackedJobs {
 
 /** The jobs again (receipt fields stay with the caller): one view object per distinct view. */
 export function unpackJobs(p: PackedJobs): PredicateJob[] {
-  const views: DataValue[] = [];
+  const views: TxView[] = [];
   for (let i = 0; i < p.viewEnds.length; i++) {
     const bytes = p.views.subarray(i === 0 ? 0 : p.viewEnds[i - 1]!, p.viewEnds[i]!);
     // the bytes are a view the caller had in memory: no collection in it is longer than they are
     const size = Math.max(bytes.length, DEFAULT_LIMITS.maxBytes);
-    views.push(decodeValue(bytes, { maxBytes: size, maxLength: size }));
+    views.push(decode(TxView, bytes, { maxBytes: size, maxLength: size }));
   }
   const fns: FunctionValue[] = [];
   for (let i = 0; i < p.fnEnds.length; i++) {
@@ -122,13 +122,7 @@ export function unpackJobs(p: PackedJobs): PredicateJob[] {
   }
   const jobs: PredicateJob[] = [];
   for (let j = 0; j < p.jobView.length; j++) {
-    jobs.push({
-      predicate: '',
-      note: '',
-      fn: fns[p.jobFn[j]!]!,
-      view: views[p.jobView[j]!]!,
-      gasLimit: p.jobGas[j]!,
-    });
+    jobs.push({ fn: fns[p.jobFn[j]!]!, view: views[p.jobView[j]!]!, gasLimit: p.jobGas[j]! });
   }
   return jobs;
 }
@@ -148,24 +142,24 @@ export function packOutcomes(results: readonly EvalResult[]): PackedOutcomes {
   return { gasUsed, tag, failures };
 }
 
-/** Results a verdict judges as it judges the evaluated ones (see engines/executor/predicates.ts). */
+/** The two values a predicate that did not fail may be judged by (shared: values are never mutated). */
+const TRUE: DataValue = { kind: 'basic', value: { kind: 'boolean', value: true } };
+const FALSE: DataValue = { kind: 'basic', value: { kind: 'boolean', value: false } };
+
+/**
+ * Results a verdict judges as it judges the evaluated ones (what engines/executor/predicates.ts
+ * `fromOutcome` makes of each outcome, without the wire form in between).
+ */
 export function unpackOutcomes(p: PackedOutcomes): EvalResult[] {
-  const failed = new Map(p.failures.map((f) => [f.index, f]));
-  const out: EvalResult[] = [];
+  const out = new Array<EvalResult>(p.tag.length);
   for (let i = 0; i < p.tag.length; i++) {
-    const gasUsed = BigInt(p.gasUsed[i]!);
-    const f = failed.get(i);
-    out.push(
-      fromOutcome(
-        f !== undefined
-          ? { gasUsed, outcome: { tag: 'failed', value: { code: f.code, message: f.message } } }
-          : {
-              gasUsed,
-              outcome:
-                p.tag[i] === ACCEPTED ? { tag: 'accepted', value: null } : { tag: 'rejected', value: null },
-            },
-      ),
-    );
+    out[i] = { ok: true, value: p.tag[i] === ACCEPTED ? TRUE : FALSE, gasUsed: p.gasUsed[i]! };
+  }
+  for (const f of p.failures) {
+    out[f.index] = fromOutcome({
+      gasUsed: BigInt(p.gasUsed[f.index]!),
+      outcome: { tag: 'failed', value: { code: f.code, message: f.message } },
+    });
   }
   return out;
 }

@@ -13,8 +13,8 @@
  * signature verified.
  */
 import { Declared, nativeFn, predicateCommitment } from '../../engines/executor/natives.ts';
-import { type Note, Note as NoteSchema, noteKey, provenancePrefix } from '../../engines/executor/notes.ts';
-import { TxView } from '../../engines/executor/phases.ts';
+import { type Note, noteKey, provenancePrefix } from '../../engines/executor/notes.ts';
+import { txViewOf } from '../../engines/executor/phases.ts';
 import type { NativeDefinition, NativeRegistry } from '../../vm/native.ts';
 import type { EvalResult } from '../../vm/types.ts';
 import { toHex } from '../../wire/commit.ts';
@@ -72,13 +72,22 @@ export function declaredViewOf(args: readonly DataValue[]): DeclaredView | undef
   return view ?? undefined;
 }
 
+/** Whether two notes are the same (field by field: what equal canonical encodings mean). */
+function sameNote(a: Note, b: Note): boolean {
+  if (a.provenance.length !== b.provenance.length) return false;
+  for (let i = 0; i < a.provenance.length; i++)
+    if (!bytesEqual(a.provenance[i]!, b.provenance[i]!)) return false;
+  return (
+    bytesEqual(a.application, b.application) &&
+    bytesEqual(a.owner, b.owner) &&
+    bytesEqual(a.key, b.key) &&
+    bytesEqual(a.value, b.value)
+  );
+}
+
 function readView(arg: DataValue): DeclaredView | undefined {
-  let tx: TxView;
-  try {
-    tx = TxView.fromValue(arg);
-  } catch {
-    return undefined;
-  }
+  const tx = txViewOf(arg);
+  if (tx === undefined) return undefined;
   const d = tryDecode(Declared, tx.extradata);
   if (!d.ok) return undefined;
   const declared = d.value;
@@ -87,8 +96,7 @@ function readView(arg: DataValue): DeclaredView | undefined {
   for (let i = 0; i < tx.inputs.length; i++)
     if (!bytesEqual(noteKey(tx.inputs[i]!), declared.inputs[i]!)) return undefined;
   for (let i = 0; i < tx.outputs.length; i++)
-    if (!bytesEqual(encode(NoteSchema, tx.outputs[i]!), encode(NoteSchema, declared.outputs[i]!)))
-      return undefined;
+    if (!sameNote(tx.outputs[i]!, declared.outputs[i]!)) return undefined;
   return {
     inputs: tx.inputs,
     outputs: tx.outputs,

@@ -426,9 +426,8 @@ export function createCoordinatorMachine(mev: Multievaluate, shards: number) {
           const rejected: [number, Receipt][] = [];
           let first = 0;
           for (const w of context.work) {
-            const mine = results.slice(first, first + w.jobs.length);
+            const r = validityVerdict(w.jobs, results, context.gasLimit, w.gas, first);
             first += w.jobs.length;
-            const r = validityVerdict(w.jobs, mine, context.gasLimit, w.gas);
             if (!r.ok) rejected.push([w.index, r.receipt]);
             else work.push({ ...w, gas: r.gasUsed, jobs: [] });
           }

@@ -18,7 +18,7 @@ import { type BlockResult, executeSerial, executeSharded } from './block.ts';
 import { DECLARED_INPUTS, DECLARED_OUTPUTS, Declared, nativeFn, predicateCommitment } from './natives.ts';
 import { type Note, noteKey, ownerPrefix, type Transaction } from './notes.ts';
 import { executeParallel, type PredicateRunner } from './parallel.ts';
-import { evaluateJob, type Multievaluate } from './phases.ts';
+import { evaluateJob, type Multievaluate, validityJobs } from './phases.ts';
 import { conflicts, waves } from './schedule.ts';
 import { NoteStore } from './state.ts';
 
@@ -137,6 +137,48 @@ describe('executor: four phases', () => {
       phase: 'lookup',
       reason: 'the same input note is named twice',
     });
+  });
+
+  it('small and large transactions (deduplicated by scanning, or through a set) are judged alike', () => {
+    // n distinct owners' notes in, n out; a repeated input, a repeated output, a repeated predicate
+    for (const n of [2, 8, 9, 40]) {
+      const ins = Array.from({ length: n }, (_, i) => note(i % 10, 100 + i));
+      const outs = Array.from({ length: n }, (_, i) => note((i + 1) % 10, 200 + i));
+      const store = freshStore(ins);
+      const twiceIn = [...ins.slice(0, n - 1), ins[0]!];
+      const twiceOut = [...outs.slice(0, n - 1), outs[0]!];
+      // each against the same state (none of them is applied)
+      const [ok, dupIn, dupOut] = [
+        tx(ins, outs),
+        tx(twiceIn, outs.slice(0, 1)),
+        tx(ins.slice(0, 1), twiceOut),
+      ].map((t) => executeSerial([t], store, mev, GAS).receipts[0]);
+      expect(ok).toMatchObject({ accepted: true });
+      expect(dupIn).toMatchObject({
+        phase: 'lookup',
+        reason: 'the same input note is named twice',
+        note: toHex(noteKey(ins[0]!)),
+      });
+      expect(dupOut).toMatchObject({
+        phase: 'commit',
+        reason: 'output note already exists',
+        note: toHex(noteKey(outs[0]!)),
+      });
+      // one job per distinct commitment (the application, and each owner once), in note order
+      const jobs = validityJobs(tx(ins, outs), ins, outs, store, GAS, 0, 0n);
+      if (!jobs.ok) throw new Error('no jobs');
+      const distinct = new Set([A, ...[...ins, ...outs].map((x) => x.owner)].map(toHex));
+      expect(jobs.value.map((j) => toHex(j.commitment!))).toEqual([...distinct]);
+      // a note of unregistered code is named, wherever it is
+      const stray = { ...outs[n - 1]!, owner: new Uint8Array(32).fill(0xee) };
+      const unknown = validityJobs(tx(ins, outs), ins, [...outs.slice(0, n - 1), stray], store, GAS, 0, 0n);
+      expect(unknown.ok ? undefined : unknown.receipt).toMatchObject({
+        phase: 'validity',
+        reason: 'no code registered for this predicate',
+        predicate: 'ee'.repeat(32),
+        note: toHex(noteKey(stray)),
+      });
+    }
   });
 
   it('a note is spent once: the second spender fails, a re-created spent note is refused', () => {

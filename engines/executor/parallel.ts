@@ -82,12 +82,7 @@ export async function executeParallel(
     }
     const results = await runner(jobs);
     for (const p of pending) {
-      const verdict = validityVerdict(
-        p.jobs,
-        results.slice(p.first, p.first + p.jobs.length),
-        gasLimit,
-        p.gas,
-      );
+      const verdict = validityVerdict(p.jobs, results, gasLimit, p.gas, p.first);
       if (!verdict.ok) {
         receipts[p.index] = verdict.receipt;
         continue;

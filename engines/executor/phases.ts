@@ -17,7 +17,7 @@ import type { EvalResult } from '../../vm/types.ts';
 import { toHex } from '../../wire/commit.ts';
 import type { FunctionValue } from '../../wire/schema.ts';
 import { type Infer, s, tryDecode } from '../../wire/schema.ts';
-import type { DataValue } from '../../wire/types.ts';
+import { bytesEqual, type DataValue } from '../../wire/types.ts';
 import { allowed, Note, noteKey, type Transaction } from './notes.ts';
 
 /**
@@ -131,6 +131,25 @@ export function readsOf(tx: Transaction, keys: readonly Uint8Array[]): Uint8Arra
   return keys.filter((key) => allowed(tx.stateReadConstraints, key));
 }
 
+/**
+ * Above this many keys or notes, a transaction's duplicates are found through a set of hex keys
+ * rather than by scanning: most transactions have a handful, and scanning them costs less than
+ * naming each in hex.
+ */
+const SCAN_DISTINCT = 8;
+
+/** Whether `keys[i]` equals one of `keys[0..i)` (by scanning, or through `seen` for large sets). */
+function repeats(keys: readonly Uint8Array[], i: number, seen: Set<string> | undefined): boolean {
+  if (seen !== undefined) {
+    const hex = toHex(keys[i]!);
+    if (seen.has(hex)) return true;
+    seen.add(hex);
+    return false;
+  }
+  for (let j = 0; j < i; j++) if (bytesEqual(keys[j]!, keys[i]!)) return true;
+  return false;
+}
+
 /** Phase 1, part two: the named notes, in order (read constraints enforced). */
 export function lookupInputs(
   tx: Transaction,
@@ -139,15 +158,16 @@ export function lookupInputs(
   gas: number,
 ): PhaseResult<Note[]> {
   const inputs: Note[] = [];
-  const seen = new Set<string>();
-  for (const key of keys) {
-    const hex = toHex(key);
+  const seen = keys.length > SCAN_DISTINCT ? new Set<string>() : undefined;
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
     if (!allowed(tx.stateReadConstraints, key))
-      return stop('lookup', 'read outside the read constraints', gas, { note: hex });
-    if (seen.has(hex)) return stop('lookup', 'the same input note is named twice', gas, { note: hex });
-    seen.add(hex);
+      return stop('lookup', 'read outside the read constraints', gas, { note: toHex(key) });
+    if (repeats(keys, i, seen))
+      return stop('lookup', 'the same input note is named twice', gas, { note: toHex(key) });
     const note = state.note(key);
-    if (note === undefined) return stop('lookup', 'input note missing or already spent', gas, { note: hex });
+    if (note === undefined)
+      return stop('lookup', 'input note missing or already spent', gas, { note: toHex(key) });
     inputs.push(note);
   }
   return { ok: true, value: inputs, gasUsed: gas };
@@ -163,7 +183,7 @@ export function calculationPhase(
 ): PhaseResult<Note[]> {
   const calculated = mev(
     fnValue(tx.calculationCode),
-    [NoteList.toValue([...inputs]), bytesValue(tx.extradata)],
+    [NoteList.toValue(inputs as Note[]), bytesValue(tx.extradata)],
     Math.max(0, gasLimit - gas),
   );
   gas += calculated.gasUsed;
@@ -183,13 +203,52 @@ export function calculationPhase(
 
 /** One predicate evaluation of the validity phase. */
 export interface PredicateJob {
-  /** hex commitment of the predicate, and the (hex) key of a note it guards (for receipts) */
-  readonly predicate: string;
-  readonly note: string;
   readonly fn: FunctionValue;
-  /** the argument: TxView of (inputs, outputs, extradata, height) */
-  readonly view: DataValue;
+  /**
+   * The transaction's view, one object shared by all its jobs; predicates get `viewValue(view)`.
+   * Kept as notes (not as the value) so that a worker pool can ship it as its canonical bytes
+   * and build the value on the worker's side.
+   */
+  readonly view: TxView;
   readonly gasLimit: number;
+  /**
+   * For receipts: the predicate's commitment and a note it guards (a worker's copy of a job,
+   * whose result only is wanted, has neither). Hex is made only when a receipt names them.
+   */
+  readonly commitment?: Uint8Array;
+  readonly note?: Note;
+}
+
+/** The value of each view object, made once (views are never mutated: memoised by identity). */
+const viewValues = new WeakMap<TxView, DataValue>();
+
+/** The view each value was made from (the way back, for predicates that read the view as notes). */
+const viewsOfValues = new WeakMap<DataValue, TxView>();
+
+/** What predicates are called with: the view as a value (one object per view object). */
+export function viewValue(view: TxView): DataValue {
+  let value = viewValues.get(view);
+  if (value === undefined) {
+    value = TxView.toValue(view);
+    viewValues.set(view, value);
+    viewsOfValues.set(value, view);
+  }
+  return value;
+}
+
+/**
+ * A predicate argument read as a TxView: the view it was made from when `viewValue` made it (the
+ * same notes `TxView.fromValue` would rebuild, without rebuilding them), else decoded from the
+ * value; undefined if it is not a view.
+ */
+export function txViewOf(arg: DataValue): TxView | undefined {
+  const known = viewsOfValues.get(arg);
+  if (known !== undefined) return known;
+  try {
+    return TxView.fromValue(arg);
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -207,52 +266,83 @@ export function validityJobs(
   gas: number,
   height: bigint,
 ): PhaseResult<PredicateJob[]> {
-  const view = TxView.toValue({
-    inputs: [...inputs],
-    outputs: [...outputs],
+  // the arrays are only read from here on (TxView's type says mutable, nothing mutates it)
+  const view: TxView = {
+    inputs: inputs as Note[],
+    outputs: outputs as Note[],
     extradata: tx.extradata,
     height,
-  });
+  };
+  const limit = Math.max(0, gasLimit - gas);
   const jobs: PredicateJob[] = [];
-  const seen = new Set<string>();
-  for (const note of [...inputs, ...outputs]) {
-    for (const commitment of [note.application, note.owner]) {
-      const predicate = toHex(commitment);
-      if (seen.has(predicate)) continue;
-      seen.add(predicate);
-      const noteHex = toHex(noteKey(note));
-      const fn = state.code(commitment);
-      if (fn === undefined)
-        return stop('validity', 'no code registered for this predicate', gas, { predicate, note: noteHex });
-      jobs.push({ predicate, note: noteHex, fn, view, gasLimit: Math.max(0, gasLimit - gas) });
+  const count = inputs.length + outputs.length;
+  const seen = count > SCAN_DISTINCT ? new Set<string>() : undefined;
+  for (let i = 0; i < 2 * count; i++) {
+    // each note's application, then its owner; inputs first
+    const n = i >> 1;
+    const note = n < inputs.length ? inputs[n]! : outputs[n - inputs.length]!;
+    const commitment = (i & 1) === 0 ? note.application : note.owner;
+    if (!isFirst(jobs, commitment, seen)) continue;
+    const fn = state.code(commitment);
+    if (fn === undefined) {
+      const where = { predicate: toHex(commitment), note: toHex(noteKey(note)) };
+      return stop('validity', 'no code registered for this predicate', gas, where);
     }
+    jobs.push({ fn, view, gasLimit: limit, commitment, note });
   }
   return { ok: true, value: jobs, gasUsed: gas };
 }
 
+/** Whether no job so far is of `commitment` (by scanning, or through `seen` for large transactions). */
+function isFirst(
+  jobs: readonly PredicateJob[],
+  commitment: Uint8Array,
+  seen: Set<string> | undefined,
+): boolean {
+  if (seen !== undefined) {
+    const hex = toHex(commitment);
+    if (seen.has(hex)) return false;
+    seen.add(hex);
+    return true;
+  }
+  for (const j of jobs) if (bytesEqual(j.commitment!, commitment)) return false;
+  return true;
+}
+
 /** Evaluates one predicate job (in process, or inside a worker). */
 export function evaluateJob(job: PredicateJob, mev: Multievaluate): EvalResult {
-  return mev(fnValue(job.fn), [job.view], job.gasLimit);
+  return mev(fnValue(job.fn), [viewValue(job.view)], job.gasLimit);
+}
+
+/** What a receipt names of a rejecting job. */
+function named(job: PredicateJob): { predicate: string; note: string } {
+  return {
+    predicate: job.commitment === undefined ? '' : toHex(job.commitment),
+    note: job.note === undefined ? '' : toHex(noteKey(job.note)),
+  };
 }
 
 /**
- * Phase 3, part two: the verdict from every job's result. Gas is the sum of all predicates'
- * gas; the first rejection in job order is the one a receipt names.
+ * Phase 3, part two: the verdict from every job's result (`results[from + i]` is job i's). Gas is
+ * the sum of all predicates' gas; the first rejection in job order is the one a receipt names.
  */
 export function validityVerdict(
   jobs: readonly PredicateJob[],
   results: readonly EvalResult[],
   gasLimit: number,
   gas: number,
+  from = 0,
 ): PhaseResult<null> {
-  const total = gas + results.reduce((n, r) => n + r.gasUsed, 0);
-  for (const [i, r] of results.entries()) {
+  let total = gas;
+  for (let i = 0; i < jobs.length; i++) total += results[from + i]!.gasUsed;
+  for (let i = 0; i < jobs.length; i++) {
+    const r = results[from + i]!;
     const job = jobs[i]!;
-    const where = { predicate: job.predicate, note: job.note };
-    if (!r.ok) return stop('validity', `predicate failed: ${r.error.code}: ${r.error.message}`, total, where);
+    if (!r.ok)
+      return stop('validity', `predicate failed: ${r.error.code}: ${r.error.message}`, total, named(job));
     const v = r.value;
     if (!(v.kind === 'basic' && v.value.kind === 'boolean' && v.value.value)) {
-      return stop('validity', 'predicate rejected the transaction', total, where);
+      return stop('validity', 'predicate rejected the transaction', total, named(job));
     }
   }
   if (total > gasLimit)
@@ -296,17 +386,17 @@ export function commitPhase(
 ): PhaseResult<WriteSet> {
   const consume = inputs.map((n) => noteKey(n));
   const create: { key: Uint8Array; note: Note }[] = [];
-  const created = new Set<string>();
-  for (const note of outputs) {
-    const key = noteKey(note);
-    const hex = toHex(key);
+  const keys = outputs.map((n) => noteKey(n));
+  const created = keys.length > SCAN_DISTINCT ? new Set<string>() : undefined;
+  for (let i = 0; i < outputs.length; i++) {
+    const key = keys[i]!;
     if (!allowed(tx.stateWriteConstraints, key))
-      return stop('commit', 'write outside the write constraints', gas, { note: hex });
-    if (created.has(hex) || state.note(key) !== undefined)
-      return stop('commit', 'output note already exists', gas, { note: hex });
-    if (state.spent(key)) return stop('commit', 'output would re-create a spent note', gas, { note: hex });
-    created.add(hex);
-    create.push({ key, note });
+      return stop('commit', 'write outside the write constraints', gas, { note: toHex(key) });
+    if (repeats(keys, i, created) || state.note(key) !== undefined)
+      return stop('commit', 'output note already exists', gas, { note: toHex(key) });
+    if (state.spent(key))
+      return stop('commit', 'output would re-create a spent note', gas, { note: toHex(key) });
+    create.push({ key, note: outputs[i]! });
   }
   for (const key of consume) {
     if (!allowed(tx.stateWriteConstraints, key))

@@ -9,7 +9,7 @@
  * not depend on where predicates ran.
  */
 import type { EvalResult, VmErrorCode } from '../../vm/types.ts';
-import { type PredicateJob, TxView } from './phases.ts';
+import type { PredicateJob } from './phases.ts';
 import type { PredicateCall, PredicateOutcome } from './ports.ts';
 
 /**
@@ -30,12 +30,8 @@ export function toCall(
  */
 export function fromCall(call: PredicateCall, height: bigint, view?: PredicateJob['view']): PredicateJob {
   return {
-    predicate: '',
-    note: '',
     fn: call.fn,
-    view:
-      view ??
-      TxView.toValue({ inputs: call.inputs, outputs: call.outputs, extradata: call.extradata, height }),
+    view: view ?? { inputs: call.inputs, outputs: call.outputs, extradata: call.extradata, height },
     gasLimit: Number(call.gasLimit),
   };
 }

@@ -32,7 +32,8 @@ export function conflicts(a: Transaction, b: Transaction): boolean {
  */
 interface Node {
   label: Uint8Array;
-  readonly children: Map<number, Node>;
+  /** made on the first child: most nodes are leaves (a note key ends on each) */
+  children: Map<number, Node> | undefined;
   read: number;
   write: number;
   subRead: number;
@@ -41,7 +42,7 @@ interface Node {
 
 const node = (label: Uint8Array): Node => ({
   label,
-  children: new Map(),
+  children: undefined,
   read: -1,
   write: -1,
   subRead: -1,
@@ -65,7 +66,7 @@ function latest(root: Node, prefix: Uint8Array, reads: boolean): number {
     // earlier prefixes of which `prefix` is an extension end on its path
     w = Math.max(w, n.write, reads ? n.read : -1);
     if (i === prefix.length) break;
-    const child = n.children.get(prefix[i]!);
+    const child = n.children?.get(prefix[i]!);
     if (child === undefined) return w;
     const k = common(child.label, prefix, i);
     if (k < child.label.length) {
@@ -87,9 +88,10 @@ function insert(root: Node, prefix: Uint8Array, wave: number, write: boolean): v
     if (write) n.subWrite = Math.max(n.subWrite, wave);
     else n.subRead = Math.max(n.subRead, wave);
     if (i === prefix.length) break;
-    const child = n.children.get(prefix[i]!);
+    const child = n.children?.get(prefix[i]!);
     if (child === undefined) {
       const leaf = node(prefix.slice(i));
+      n.children ??= new Map();
       n.children.set(prefix[i]!, leaf);
       n = leaf;
       i = prefix.length;
@@ -102,8 +104,8 @@ function insert(root: Node, prefix: Uint8Array, wave: number, write: boolean): v
       mid.subRead = child.subRead;
       mid.subWrite = child.subWrite;
       child.label = child.label.subarray(k);
-      mid.children.set(child.label[0]!, child);
-      n.children.set(prefix[i]!, mid);
+      mid.children = new Map([[child.label[0]!, child]]);
+      n.children!.set(prefix[i]!, mid);
       n = mid;
     } else n = child;
     i += k;

@@ -99,15 +99,17 @@ export class Overlay implements StateView {
 
   constructor(private readonly base: NoteStore) {}
 
+  // an empty overlay (a block's first wave) answers from storage without naming the key in hex
   note(key: Uint8Array): Note | undefined {
-    const k = hex(key);
-    const mine = this.notes.get(k);
-    if (mine !== undefined) return mine ?? undefined;
+    if (this.notes.size > 0) {
+      const mine = this.notes.get(hex(key));
+      if (mine !== undefined) return mine ?? undefined;
+    }
     return this.base.note(key);
   }
 
   spent(key: Uint8Array): boolean {
-    return this.spentKeys.has(hex(key)) || this.base.spent(key);
+    return (this.spentKeys.size > 0 && this.spentKeys.has(hex(key))) || this.base.spent(key);
   }
 
   code(commitment: Uint8Array): FunctionValue | undefined {
@@ -116,8 +118,9 @@ export class Overlay implements StateView {
 
   apply(w: WriteSet): void {
     for (const key of w.consume) {
-      this.notes.set(hex(key), null);
-      this.spentKeys.add(hex(key));
+      const k = hex(key);
+      this.notes.set(k, null);
+      this.spentKeys.add(k);
     }
     for (const c of w.create) this.notes.set(hex(c.key), c.note);
   }
