@@ -51,6 +51,8 @@ const SUBMIT_TIMEOUT_MS = 10_000;
 const MAX_ORDERED_KEPT = 64;
 /** Settlement envelopes remembered until their receipt, at most. */
 const MAX_SETTLEMENTS_KEPT = 4_096;
+/** Heights a submitted settlement's notes stay reserved without it executing. */
+const RESERVE_HEIGHTS = 32n;
 /** Notes of its own a solver reads to pay rounding dust from, at most. */
 const MAX_SOLVER_NOTES = 256;
 
@@ -208,7 +210,7 @@ export class IntentServices {
   /** settlement envelope hash -> the intents it uses, their fills and the notes it spends */
   private readonly settlements = new Map<
     string,
-    { intents: string[]; fills: FillJson[]; spends: string[] }
+    { intents: string[]; fills: FillJson[]; spends: string[]; at: bigint }
   >();
   /** storage keys of the notes settlements in flight spend (the solver's float among them) */
   private readonly reserved = new Set<string>();
@@ -333,6 +335,16 @@ export class IntentServices {
       );
       this.host.publish('settlements', s);
     }
+    // a settlement the chain has not executed for a while (dropped, or its envelope expired): its
+    // notes are offered again; were it still to run, the one that runs second fails cleanly
+    for (const [hash, s] of this.settlements)
+      if (s.at + RESERVE_HEIGHTS < r.height) {
+        this.host.logger.info(
+          { hash, intents: s.intents.length },
+          'settlement not executed in time: its notes are free again',
+        );
+        this.forget(hash);
+      }
     const chain = { height: r.height, spent };
     this.host.graph.send(this.gossip.in.spent, chain, 'ledger');
     if (this.solver !== undefined) this.host.graph.send(this.solver.in.chain, chain, 'ledger');
@@ -449,7 +461,12 @@ export class IntentServices {
       }
       const spends = tx.stateReadConstraints.map(toHex);
       for (const k of spends) this.reserved.add(k);
-      this.settlements.set(hash, { intents, fills: fillsOf(tx, (k) => this.notes.note(k)), spends });
+      this.settlements.set(hash, {
+        intents,
+        fills: fillsOf(tx, (k) => this.notes.note(k)),
+        spends,
+        at: this.host.committedHeight(),
+      });
       const r = await this.host.submitEnvelope(bytes);
       if (!r.ok) {
         this.forget(hash);
