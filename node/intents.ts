@@ -7,9 +7,8 @@
  * ledger and the RPC.
  */
 import { offeredNotes, swapIntentBody } from '../apps/swap/body.ts';
-import { type AssetRef, intentId as intentIdOf, readIntent } from '../apps/swap/format.ts';
-import { SwapPayload, swapOwnerCommitment } from '../apps/swap/predicate.ts';
-import { tokenValueOf } from '../apps/token/index.ts';
+import { assetKey, intentId as intentIdOf, readIntent } from '../apps/swap/format.ts';
+import { ownerDeltas, SwapPayload, swapOwnerCommitment } from '../apps/swap/predicate.ts';
 import { DEFAULT_GAS_LIMIT } from '../assembly/assemble.ts';
 import {
   type GossipPorts,
@@ -36,7 +35,6 @@ import type { EpochKey } from '../wire/envelope.ts';
 import type { OrderedBlock } from '../wire/ledger.ts';
 import { decode, tryDecode } from '../wire/schema.ts';
 import { keyPairFromSeed } from '../wire/sign.ts';
-import { bytesEqual } from '../wire/types.ts';
 import { envelopeFor, tokenOf } from './client.ts';
 import type { Genesis, NodeConfig } from './config.ts';
 import type { Logger } from './log.ts';
@@ -122,27 +120,16 @@ export function fillsOf(tx: Transaction, noteAt: (key: Uint8Array) => Note | und
   if (!d.ok) return [];
   const payload = tryDecode(SwapPayload, d.value.payload);
   if (!payload.ok) return [];
-  const amountOf = (n: Note, ref: AssetRef): bigint => {
-    if (!bytesEqual(n.application, ref.application) || n.provenance.length !== ref.provenance.length)
-      return 0n;
-    const v = tokenValueOf(n.value);
-    return v !== undefined && bytesEqual(v.asset, ref.asset) ? v.amount : 0n;
-  };
   return payload.value.intents.map((intent) => {
     const t = intent.terms;
-    const own = swapOwnerCommitment(t.owner);
-    const mine = d.value.outputs.filter((n) => bytesEqual(n.owner, own));
-    const offered = offeredNotes(t).reduce((sum, k) => {
-      const n = noteAt(k);
-      return sum + (n === undefined ? 0n : amountOf(n, t.give.of));
-    }, 0n);
-    const change = mine.reduce((sum, n) => sum + amountOf(n, t.give.of), 0n);
-    const bought = mine.reduce((sum, n) => sum + amountOf(n, t.want.of), 0n);
+    const offered = offeredNotes(t).flatMap((k) => noteAt(k) ?? []);
+    // what the transaction does to the owner's notes, as its swap-owner predicate reads it
+    const deltas = ownerDeltas(swapOwnerCommitment(t.owner), offered, d.value.outputs);
     return {
       intent: toHex(intentIdOf(t)),
       owner: toHex(t.owner),
-      sold: (offered - change).toString(),
-      bought: bought.toString(),
+      sold: (-(deltas?.get(assetKey(t.give.of)) ?? 0n)).toString(),
+      bought: (deltas?.get(assetKey(t.want.of)) ?? 0n).toString(),
       give: t.give.amount.toString(),
       want: t.want.amount.toString(),
     };

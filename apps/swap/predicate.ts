@@ -148,8 +148,12 @@ export function intentViolation(
 
 /** Whether every reward note is among the outputs, to the byte (its key makes each paid once). */
 function rewardsPaid(rewards: readonly Note[], outputs: readonly Note[]): boolean {
-  const out = new Set(outputs.map((n) => toHex(encode(NoteSchema, n))));
-  return rewards.every((r) => out.has(toHex(encode(NoteSchema, r))));
+  const encoded = (n: Note) => toHex(encode(NoteSchema, n));
+  return rewards.every((r) => {
+    // only the output under the reward's key can be it: one encoding compared, not every output's
+    const out = outputs.find((n) => bytesEqual(n.key, r.key));
+    return out !== undefined && encoded(out) === encoded(r);
+  });
 }
 
 const selfCommitment = commitmentCache(SWAP_OWNER_NAME, SWAP_OWNER_VERSION);
