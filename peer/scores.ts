@@ -173,6 +173,7 @@ const PROVEN_MISBEHAVIOUR: ReadonlySet<string> = new Set([
   'unknown-validator',
   'bad-vote-type',
   'bad-block',
+  'bad-block-time',
   'bad-certificate',
   'bad-evidence',
 ]);

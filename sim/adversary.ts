@@ -22,6 +22,7 @@ import {
   blockHash,
   certificateHash,
   evidenceHash,
+  nextBlockTime,
   proposalSignBytes,
   txsHash,
   validatorsHash,
@@ -217,7 +218,7 @@ export class Adversary {
       header: {
         chainId: s.chainId,
         height: s.height,
-        time: BigInt(Math.max(0, Math.floor(this.host.now()))),
+        time: nextBlockTime(s.lastBlockTime, this.host.now()),
         proposer,
         lastBlockHash: s.lastBlockHash,
         txsHash: txsHash(txs),

@@ -34,6 +34,7 @@ export type RejectReason =
   | 'far-future-round'
   | 'not-proposer'
   | 'bad-block'
+  | 'bad-block-time'
   | 'oversize-block'
   | 'repeated-tx'
   | 'bad-certificate'
@@ -44,6 +45,12 @@ const EvidenceList = s.list(EvidenceSchema);
 
 export { blockHash } from '../../wire/ledger.ts';
 export { bytesEqual };
+
+/** A proposer's block time: its clock, but always after the previous block's time. */
+export function nextBlockTime(lastBlockTime: bigint, now: number): bigint {
+  const clock = BigInt(Math.max(0, Math.floor(now)));
+  return clock > lastBlockTime ? clock : lastBlockTime + 1n;
+}
 
 export function txsHash(txs: readonly Uint8Array[]): Uint8Array {
   return sha256(encode(TxList, [...txs]));
@@ -204,6 +211,8 @@ export interface ChainTip {
   /** The height this block must have. */
   height: bigint;
   lastBlockHash: Uint8Array;
+  /** The previous block's header time (ms); 0 before height 1. */
+  lastBlockTime: bigint;
   /** The app root after the previous block, when known. */
   appRoot: Uint8Array | undefined;
   validators: ValidatorSet;
@@ -228,6 +237,9 @@ export function checkBlock(block: Block, tip: ChainTip, verify: Verifier): Rejec
   if (h.chainId !== tip.chainId) return 'wrong-chain';
   if (h.height !== tip.height) return 'bad-block';
   if (!bytesEqual(h.lastBlockHash, tip.lastBlockHash)) return 'bad-block';
+  // block times strictly increase: headers are ordered by time as by height (light clients freeze
+  // on a header that breaks this, and packet timeouts by time rely on it)
+  if (tip.height > 1n && h.time <= tip.lastBlockTime) return 'bad-block-time';
   if (tip.appRoot !== undefined && !bytesEqual(h.appRoot, tip.appRoot)) return 'bad-block';
   if (!tip.validators.index.has(toHex(h.proposer))) return 'bad-block';
   if (!bytesEqual(h.txsHash, txsHash(block.txs))) return 'bad-block';

@@ -11,6 +11,7 @@ import {
   type ChainTip,
   checkBlock,
   checkEvidence,
+  nextBlockTime,
   proposalSignBytes,
   txsHash,
   voteSignBytes,
@@ -309,6 +310,7 @@ describe('consensus node: a block carries each transaction once, ever', () => {
       chainId: CHAIN,
       height: 1n,
       lastBlockHash: next.lastBlockHash,
+      lastBlockTime: next.lastBlockTime,
       appRoot: next.appRoot,
       validators: next.validators,
       previousValidators: next.previousValidators,
@@ -334,6 +336,11 @@ describe('consensus node: a block carries each transaction once, ever', () => {
     expect(checkBlock(block, tip({ isCommittedTx: (id) => toHex(id) === aId }), verify)).toBe('repeated-tx');
     expect(checkBlock(block, tip({ maxTxs: 1 }), verify)).toBe('oversize-block');
     expect(checkBlock(block, tip({ maxTxBytes: 4 }), verify)).toBe('oversize-block');
+    // past height 1 a block's time must pass its predecessor's
+    const later = { ...block, header: { ...block.header, height: 2n } };
+    expect(checkBlock(later, tip({ height: 2n, lastBlockTime: block.header.time }), verify)).toBe(
+      'bad-block-time',
+    );
     const twice = built([a, b, a]).block;
     expect(twice.txs).toEqual([a, b]);
     const forged = { ...twice, txs: [a, a], header: { ...twice.header, txsHash: txsHash([a, a]) } };
@@ -375,5 +382,14 @@ describe('withChanges', () => {
     expect(Object.keys(changed)).toEqual(Object.keys(t.state));
     expect(changed).not.toBe(t.state);
     expect(t.state.height).toBe(1n);
+  });
+});
+
+describe('consensus node: block time', () => {
+  it('is the proposer clock, but always after the previous block', () => {
+    expect(nextBlockTime(0n, 1234.7)).toBe(1234n);
+    expect(nextBlockTime(5000n, 1234)).toBe(5001n);
+    expect(nextBlockTime(5000n, 5000)).toBe(5001n);
+    expect(nextBlockTime(0n, -3)).toBe(1n);
   });
 });

@@ -25,6 +25,7 @@ import {
   checkEvidence,
   checkVote,
   evidenceHash,
+  nextBlockTime,
   proposalSignBytes,
   type RejectReason,
   txId,
@@ -157,6 +158,11 @@ export interface ConsensusState {
   readonly round: RoundState;
   readonly priorities: Priorities;
   readonly lastBlockHash: Uint8Array;
+  /**
+   * The time in the previous block's header (0 before height 1). Block times strictly increase
+   * (checkBlock), so light clients of this instance can order headers by time and prove timeouts.
+   */
+  readonly lastBlockTime: bigint;
   readonly lastCommit: Certificate | null;
   /** Root after height-1; undefined while the app has not reported it. */
   readonly appRoot: Uint8Array | undefined;
@@ -207,6 +213,7 @@ export function withChanges(s: ConsensusState, changes: Partial<ConsensusState>)
     round: s.round,
     priorities: s.priorities,
     lastBlockHash: s.lastBlockHash,
+    lastBlockTime: s.lastBlockTime,
     lastCommit: s.lastCommit,
     appRoot: s.appRoot,
     blocks: s.blocks,
@@ -256,10 +263,12 @@ export function initialState(cfg: ConsensusConfig, env: Env): { state: Consensus
   const powers = powersOf(validators);
   const self = selfIndex(validators, env.signer);
   let lastBlockHash = ZERO_HASH;
+  let lastBlockTime = 0n;
   let lastCommit: Certificate | null = null;
   if (last > 0n) {
     const stored = decode(CommittedBlock, env.store.committedBlock(last), CONSENSUS_LIMITS);
     lastBlockHash = blockHash(stored.block.header);
+    lastBlockTime = stored.block.header.time;
     lastCommit = stored.certificate;
   }
   const awaitAppRoot = cfg.awaitAppRoot ?? false;
@@ -286,6 +295,7 @@ export function initialState(cfg: ConsensusConfig, env: Env): { state: Consensus
     round: initialRoundState(Number(height), self, powers, priorities, timeouts),
     priorities,
     lastBlockHash,
+    lastBlockTime,
     lastCommit,
     appRoot,
     blocks: {},
@@ -515,7 +525,8 @@ function buildBlock(s: ConsensusState, env: Env): Block {
     header: {
       chainId: s.chainId,
       height: s.height,
-      time: BigInt(Math.max(0, Math.floor(env.now))),
+      // later than the previous block's, whatever this node's clock says (checkBlock refuses less)
+      time: nextBlockTime(s.lastBlockTime, env.now),
       proposer: proposer.publicKey,
       lastBlockHash: s.lastBlockHash,
       txsHash: txsHash(txs),
@@ -678,6 +689,7 @@ function maybeAdvance(s: ConsensusState, env: Env, fx: Effects): ConsensusState 
     // the certificate names the block's hash (decide builds it from the block's id; a synced block's
     // certificate was checked against the hash of its header): no need to hash the header again
     lastBlockHash: committed.certificate.blockHash,
+    lastBlockTime: committed.block.header.time,
     lastCommit: committed.certificate,
     appRoot: root,
     blocks: {},
@@ -852,6 +864,7 @@ function tipOf(s: ConsensusState, env: Env): ChainTip {
     chainId: s.chainId,
     height: s.height,
     lastBlockHash: s.lastBlockHash,
+    lastBlockTime: s.lastBlockTime,
     appRoot: s.appRoot,
     validators: s.validators,
     previousValidators: s.previousValidators,
