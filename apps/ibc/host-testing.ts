@@ -89,7 +89,8 @@ export class ModelHost {
     return {
       latest: (clientId) => {
         if (this.frozen || clientId !== this.clientId || this.known.size === 0) return undefined;
-        const height = [...this.known].reduce((a, b) => (a > b ? a : b));
+        let height = 0n;
+        for (const k of this.known) if (k > height) height = k;
         return { height, time: other.times.get(height)! };
       },
       consensusTime: (clientId, h) =>
