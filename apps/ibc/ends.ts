@@ -17,8 +17,9 @@ export type Ordering = (typeof ORDERING)[keyof typeof ORDERING];
 export const CONNECTION_VERSION = 'fractal-ibc-1';
 
 /**
- * ICS-03 `ConnectionEnd`. `counterpartyPrefix` is what the counterparty's state keys of IBC paths
- * start with (README.md, "State as notes"): proofs of its paths are checked under it. An empty
+ * ICS-03 `ConnectionEnd`. `counterpartyPrefix` identifies where the counterparty keeps its IBC
+ * paths: in a Fractal instance, the commitment of its IBC host application, whose notes hold them
+ * (README.md, "State as notes"); proofs of its paths are checked under it. An empty
  * `counterpartyConnectionId` is "not known yet" (INIT).
  */
 export const ConnectionEnd = s.struct({
