@@ -37,6 +37,9 @@ describe('IBC paths as versioned notes', () => {
     expect(readsOf(HOST, [{ ...ibcNote(HOST, 'a', 0n, v(1)), provenance: [v(1)] }])).toMatch(/provenance/);
     expect(readsOf(HOST, [ibcNote(HOST, 'a', 0n, v(1)), ibcNote(HOST, 'a', 1n, v(1))])).toMatch(/twice/);
     expect(readsOf(HOST, [{ ...ibcNote(HOST, 'a', 0n, v(1)), key: v(1, 2) }])).toMatch(/path and version/);
+    expect(
+      readsOf(HOST, [ibcNote(HOST, 'receipts/ports/transfer/channels/channel-0/sequences/1', 0n, v(1))]),
+    ).toMatch(/never consumed/);
   });
 
   it('a recording view names exactly the present paths read', () => {

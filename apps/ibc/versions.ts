@@ -17,6 +17,16 @@ import { bytesEqual } from '../../wire/types.ts';
 import type { HostView, Write } from './handlers.ts';
 import { ibcNote, parseObjectKey } from './notes.ts';
 
+/**
+ * Paths written once and never consumed (README.md, "State as notes"): they stay at version 0, so
+ * a proof that version 0 is absent proves the path was never written.
+ */
+const WRITE_ONCE = ['receipts/', 'acks/'];
+
+export function isWriteOnce(path: string): boolean {
+  return WRITE_ONCE.some((p) => path.startsWith(p));
+}
+
 export interface Version {
   readonly version: bigint;
   readonly value: Uint8Array;
@@ -39,6 +49,7 @@ export function readsOf(host: Uint8Array, inputs: readonly Note[]): Reads | stri
     const at = parseObjectKey(n.key);
     if (at === undefined) return 'an IBC note key is not a path and version';
     if (reads.has(at.path)) return `path ${at.path} is consumed twice`;
+    if (isWriteOnce(at.path)) return `path ${at.path} is written once and never consumed`;
     reads.set(at.path, { version: at.version, value: n.value });
   }
   return reads;
@@ -95,6 +106,8 @@ export function recordingView(
   const view: HostView = {
     ...block,
     get: (path) => {
+      // never consumed: a builder must not name them, and a redundant write fails at commit
+      if (isWriteOnce(path)) return undefined;
       const found = current(path);
       if (found !== undefined) reads.set(path, found);
       return found?.value;
