@@ -313,8 +313,9 @@ function checkHeader(client: Client, h: ClientHeader, now: bigint, verify: Verif
   }
   // [LCV-INV-TP.1]: the trusted header is usable only while trusted.time > now - trustingPeriod
   if (now >= trusted.time + state.trustingPeriodMs) return { ok: false, reason: 'trust-expired' };
-  // [LCV-FUNC-VALID.2] well-formedness: untrusted.Header.Time < now + clockDrift (a header from
-  // the future could carry a commit signed by a set not yet trusted long enough)
+  // [LCV-FUNC-VALID.2] well-formedness: untrusted.Header.Time < now + clockDrift, inclusive as the
+  // Go light client checks it (a header stamped ahead would stretch the trusting period that later
+  // updates measure from its time)
   if (header.time > now + state.maxClockDriftMs) return { ok: false, reason: 'from-the-future' };
   // [LCV-FUNC-VALID.2]: Height and Time of trusted are smaller than those of untrusted
   if (header.height <= trusted.height) return { ok: false, reason: 'not-after-trusted-height' };
@@ -385,6 +386,13 @@ function frozenAt(client: Client, height: bigint): Client {
 export function verifyHeader(client: Client, h: ClientHeader, now: bigint, verify: Verifier): UpdateResult {
   // ICS-07: a frozen client accepts no update until governance replaces it
   if (client.state.frozenAt !== null) return { ok: false, reason: 'frozen' };
+  // a header the client already holds changes nothing (ICS-07 updateState is a no-op for it): a
+  // redundant relay costs a hash, not its signatures
+  const known = storedAt(client, h.header.height);
+  if (known !== undefined && h.header.chainId === client.state.chainId) {
+    if (bytesEqual(known.blockHash, blockHash(h.header)))
+      return { ok: true, client, consensus: known, added: false };
+  }
   const checked = checkHeader(client, h, now, verify);
   if (!checked.ok) return checked;
   const consensus = checked.consensus;
