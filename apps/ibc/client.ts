@@ -389,9 +389,12 @@ export function verifyHeader(client: Client, h: ClientHeader, now: bigint, verif
   // a header the client already holds changes nothing (ICS-07 updateState is a no-op for it): a
   // redundant relay costs a hash, not its signatures
   const known = storedAt(client, h.header.height);
-  if (known !== undefined && h.header.chainId === client.state.chainId) {
-    if (bytesEqual(known.blockHash, blockHash(h.header)))
-      return { ok: true, client, consensus: known, added: false };
+  if (
+    known !== undefined &&
+    h.header.chainId === client.state.chainId &&
+    bytesEqual(known.blockHash, blockHash(h.header))
+  ) {
+    return { ok: true, client, consensus: known, added: false };
   }
   const checked = checkHeader(client, h, now, verify);
   if (!checked.ok) return checked;
@@ -401,10 +404,8 @@ export function verifyHeader(client: Client, h: ClientHeader, now: bigint, verif
   const existing = client.consensus[at];
   if (existing !== undefined && existing.height === height) {
     // ICS-07: a stored consensus state conflicting with a verified header at its height is a fork
-    if (!bytesEqual(existing.blockHash, consensus.blockHash)) {
-      return { ok: false, reason: 'conflicting-header', client: frozenAt(client, height) };
-    }
-    return { ok: true, client, consensus: existing, added: false };
+    // (an identical header took the early return above)
+    return { ok: false, reason: 'conflicting-header', client: frozenAt(client, height) };
   }
   // ICS-07: time must increase with height across the stored neighbours (BFT time is monotonic)
   const previous = client.consensus[at - 1];
