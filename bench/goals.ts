@@ -39,6 +39,7 @@ export const GOALS: Readonly<Record<string, Goal>> = {
   // relaxation bound (10,000 intents)
   'solver.quality': ratioAtLeast(0.95, 'issue 17'),
   'solver.quality.10k': ratioAtLeast(0.95, 'issue 17'),
+  'lightclient.verify': ratioAtLeast(0.8, 'issue 18'),
 };
 
 export interface BenchFigure {
