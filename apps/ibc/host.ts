@@ -113,10 +113,7 @@ function clientAt(get: (path: string) => Uint8Array | undefined, id: string): Cl
  * proofs that a note of the counterparty's host (ConnectionEnd.counterpartyPrefix is its
  * commitment) holds a path's value, checked against the consensus state's root.
  */
-export function counterpartyOf(
-  get: (path: string) => Uint8Array | undefined,
-  verify: Verifier,
-): Counterparty {
+export function counterpartyOf(get: (path: string) => Uint8Array | undefined): Counterparty {
   const rootAt = (clientId: string, height: bigint): { root: Uint8Array } | string => {
     const client = clientAt(get, clientId);
     if (client === undefined) return `no client ${clientId}`;
@@ -256,7 +253,7 @@ export function runHost(
     return view.get(path);
   };
   const overlay: HostView = { height: view.height, time: view.time, prefix: view.prefix, get };
-  const cp = counterpartyOf(get, verify);
+  const cp = counterpartyOf(get);
   const events: HostEvent[] = [];
   for (let i = 0; i < msgs.length; i++) {
     const msg = msgs[i]!;

@@ -9,7 +9,6 @@ import { Ledger } from '../../engines/executor/ledger.ts';
 import { type Note, Note as NoteSchema, type Transaction } from '../../engines/executor/notes.ts';
 import { acceptedReceipt, commitPhase, type WriteSet } from '../../engines/executor/phases.ts';
 import { MemoryStorage } from '../../storage/memory.ts';
-import { encodeProof } from '../../storage/merkle.ts';
 import { concatBytes } from '../../wire/bytes.ts';
 import { decode, encode } from '../../wire/schema.ts';
 import { verify } from '../../wire/sign.ts';
