@@ -185,6 +185,19 @@ describe('the IBC host over real ledgers, headers and Merkle proofs', () => {
       ]),
     );
     expect(a.current(commitmentPath(PORT, aChan, 1n))).toBeUndefined();
+    // answering it again is refused: every message of a transaction must take effect
+    const twice = relay(a, b, (h) => [
+      ibc({
+        tag: 'acknowledgePacket',
+        value: {
+          packet: p,
+          acknowledgement: { tag: 'result', value: p.data },
+          proof: b.prove(`acks/ports/${PORT}/channels/${bChan}/sequences/1`),
+          proofHeight: h,
+        },
+      }),
+    ]);
+    expect(!twice.ok && twice.reason).toMatch(/answered already/);
   });
 
   it('refuses a forged packet, a second delivery, created notes that differ, and a frozen client', () => {

@@ -10,6 +10,7 @@ import { BlockHeader } from '../../wire/ledger.ts';
 import { encode, type FunctionValue, type Infer, s, tryDecode } from '../../wire/schema.ts';
 import type { Verifier } from '../../wire/sign.ts';
 import { bytesEqual } from '../../wire/types.ts';
+import { SignedPayload } from '../token/format.ts';
 import {
   Client,
   ClientHeader,
@@ -72,17 +73,28 @@ export type HostMsg = Infer<typeof HostMsg>;
 export const IbcProof = s.struct({ version: s.u64(), merkle: MerkleProofSchema });
 export type IbcProof = Infer<typeof IbcProof>;
 
-const SignatureEntry = s.struct({ publicKey: s.bytes({ length: 32 }), signature: s.bytes({ length: 64 }) });
+/** The body of an IBC transaction's SignedPayload (apps/token): the host messages, run in order. */
+export const IbcBody = s.struct({ msgs: s.list(HostMsg, { max: MAX_MESSAGES }) });
+export type IbcBody = Infer<typeof IbcBody>;
 
 /**
- * The Declared payload of an IBC transaction: signatures first (as a token payload has them), then
- * the host messages, run in order.
+ * The Declared payload of an IBC transaction: a SignedPayload whose signatures the token's
+ * predicates read (a transfer moves token notes) and whose body is the host messages.
  */
-export const IbcPayload = s.struct({
-  signatures: s.list(SignatureEntry, { max: 64 }),
-  msgs: s.list(HostMsg, { max: MAX_MESSAGES }),
-});
-export type IbcPayload = Infer<typeof IbcPayload>;
+export function ibcPayload(
+  msgs: readonly HostMsg[],
+  signatures: SignedPayload['signatures'] = [],
+): Uint8Array {
+  return encode(SignedPayload, { signatures: [...signatures], body: encode(IbcBody, { msgs: [...msgs] }) });
+}
+
+/** The host messages of a payload, or undefined when it is not an IBC payload. */
+export function hostMessagesOf(payload: Uint8Array): readonly HostMsg[] | undefined {
+  const signed = tryDecode(SignedPayload, payload);
+  if (!signed.ok) return undefined;
+  const body = tryDecode(IbcBody, signed.value.body);
+  return body.ok ? body.value.msgs : undefined;
+}
 
 export type HostEvent =
   | IbcEvent
@@ -291,17 +303,21 @@ export function checkHostTransaction(
   const mine = (n: Note) => bytesEqual(n.application, host);
   const reads = readsOf(host, tx.inputs.filter(mine));
   if (typeof reads === 'string') return { ok: false, reason: reads };
-  const payload = tryDecode(IbcPayload, tx.payload);
-  if (!payload.ok) return { ok: false, reason: 'the payload is not an IBC payload' };
-  if (payload.value.msgs.length === 0)
-    return { ok: false, reason: 'an IBC transaction carries at least one message' };
+  const msgs = hostMessagesOf(tx.payload);
+  if (msgs === undefined) return { ok: false, reason: 'the payload is not an IBC payload' };
+  if (msgs.length === 0) return { ok: false, reason: 'an IBC transaction carries at least one message' };
   const run = runHost(
     viewOf(reads, { height: tx.height, time: tx.time, prefix: host }),
-    payload.value.msgs,
+    msgs,
     verify,
     modules,
   );
   if (!run.ok) return { ok: false, reason: `message ${run.index}: ${run.reason}: ${run.detail}` };
+  // a repeat changes nothing here, but applications reading the messages (ICS-20) would count it
+  // again: in a transaction every message must take effect
+  const repeat = run.events.find((e) => e.kind === 'redundant');
+  if (repeat !== undefined)
+    return { ok: false, reason: `${repeat.message} of packet ${repeat.sequence} was answered already` };
   if (!sameNotes(expectedOutputs(host, reads, run.writes), tx.outputs.filter(mine)))
     return { ok: false, reason: 'the host notes created are not what the messages write and hand on' };
   return { ok: true, events: run.events };

@@ -20,9 +20,9 @@ import {
   checkHostTransaction,
   type HostEvent,
   type HostMsg,
-  IbcPayload,
   IbcProof,
   ibcHostPredicate,
+  ibcPayload,
   runHost,
 } from './host.ts';
 import { hostStateKey, ibcPrefix, objectKey, parseObjectKey } from './notes.ts';
@@ -125,7 +125,7 @@ export class TestInstance {
     const inputs = [...reads].map(([path, r]) => this.noteAt(path, r));
     let outputs = expectedOutputs(this.host, reads, dry.writes);
     if (tamper !== undefined) outputs = tamper(outputs);
-    const payload = encode(IbcPayload, { signatures: [], msgs: [...msgs] });
+    const payload = ibcPayload(msgs);
     const verdict = checkHostTransaction(
       this.host,
       { inputs, outputs, payload, height: block.height, time: block.time },

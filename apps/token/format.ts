@@ -33,6 +33,17 @@ export type SignatureEntry = Infer<typeof SignatureEntry>;
 export const TokenPayload = s.struct({ signatures: s.list(SignatureEntry, { max: MAX_SIGNATURES }) });
 export type TokenPayload = Infer<typeof TokenPayload>;
 
+/**
+ * A payload with signatures beside another application's data (an IBC transfer's messages, which
+ * move token notes whose owners sign): the token's predicates read its signatures as a
+ * TokenPayload's; `body` is the other application's business.
+ */
+export const SignedPayload = s.struct({
+  signatures: s.list(SignatureEntry, { max: MAX_SIGNATURES }),
+  body: s.bytes({ max: 120 * 1024 }),
+});
+export type SignedPayload = Infer<typeof SignedPayload>;
+
 const DIGEST_DOMAIN = new TextEncoder().encode('fractal/token/tx-digest/v1\0');
 
 /** What a Declared transaction's signatures sign: its canonical encoding with an empty payload. */
@@ -56,11 +67,13 @@ export function txDigest(tx: Transaction): Uint8Array {
   return declaredDigest(declaredOf(tx));
 }
 
-/** The signatures in a payload; a payload that is not a TokenPayload carries none. */
+/** The signatures in a payload; a payload that is neither a TokenPayload nor a SignedPayload carries none. */
 export function signaturesOf(payload: Uint8Array): readonly SignatureEntry[] {
   if (payload.length === 0) return [];
   const p = tryDecode(TokenPayload, payload);
-  return p.ok ? p.value.signatures : [];
+  if (p.ok) return p.value.signatures;
+  const signed = tryDecode(SignedPayload, payload);
+  return signed.ok ? signed.value.signatures : [];
 }
 
 /** The token value of a note's value bytes, or undefined if malformed or zero. */

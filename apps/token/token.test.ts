@@ -4,6 +4,7 @@ import { type BlockResult, executeSerial, executeSharded } from '../../engines/e
 import {
   DECLARED_INPUTS,
   DECLARED_OUTPUTS,
+  Declared,
   nativeFn,
   predicateCommitment,
 } from '../../engines/executor/natives.ts';
@@ -29,6 +30,7 @@ import {
   ownerCommitment,
   ownerPredicate,
   registerTokenCode,
+  SignedPayload,
   signaturesOf,
   signTx,
   supplyOf,
@@ -179,6 +181,27 @@ describe('token: mint, transfer, burn', () => {
     expect(toHex(txDigest(t1))).toBe(
       toHex(txDigest(transferTx(tokA, [aliceGold], [{ owner: bob.publicKey, asset: GOLD, amount: 100n }]))),
     );
+  });
+
+  it("reads the owner's signatures in a SignedPayload beside another application's body", () => {
+    const tx = signTx(transferTx(tokA, [aliceGold], [{ owner: bob.publicKey, asset: GOLD, amount: 100n }]), [
+      alice.secretKey,
+    ]);
+    const signatures = [...signaturesOf(declaredOf(tx).payload)];
+    const d = declaredOf(tx);
+    const withBody = (payload: Uint8Array): Transaction => ({
+      ...tx,
+      extradata: encode(Declared, { ...d, payload }),
+    });
+    const signed = withBody(encode(SignedPayload, { signatures, body: Uint8Array.of(1, 2, 3) }));
+    expect(executeSerial([signed], freshStore([aliceGold]), mev, GAS).receipts[0]).toMatchObject({
+      accepted: true,
+    });
+    // a body alone signs nothing
+    const unsigned = withBody(encode(SignedPayload, { signatures: [], body: Uint8Array.of(1, 2, 3) }));
+    expect(executeSerial([unsigned], freshStore([aliceGold]), mev, GAS).receipts[0]).toMatchObject({
+      accepted: false,
+    });
   });
 
   it('a burn needs the mint authority as well as the owner', () => {
