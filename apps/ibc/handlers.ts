@@ -90,7 +90,8 @@ export interface Counterparty {
 
 /** The application bound to a port (ICS-26): what it acknowledges a received packet with. */
 export interface PortModule {
-  onRecv(packet: Packet): Acknowledgement;
+  /** `host`: the receiving host's paths, as the message sees them */
+  onRecv(packet: Packet, host: HostView): Acknowledgement;
 }
 
 const Str = (max: number) => s.string({ max });
@@ -667,7 +668,7 @@ function recvPacket(
     m.proof,
   );
   if (proof !== undefined) return refuse('bad-proof', `packet ${p.sequence} commitment: ${proof}`);
-  const acknowledgement = module.onRecv(p);
+  const acknowledgement = module.onRecv(p, host);
   writes.push({
     path: ackPath(p.destinationPort, p.destinationChannel, p.sequence),
     value: ackCommitment(acknowledgement),

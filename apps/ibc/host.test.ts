@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { encode } from '../../wire/schema.ts';
-import { ORDERING, readChannel, STATE } from './ends.ts';
+import { readChannel, STATE } from './ends.ts';
 import type { IbcMsg } from './handlers.ts';
 import type { HostEvent, HostMsg } from './host.ts';
 import { ECHO } from './host-testing.ts';
-import { createClients, relay, TestInstance } from './instance-testing.ts';
+import { connectInstances, relay, TestInstance } from './instance-testing.ts';
 import type { Packet } from './packet.ts';
-import { channelPath, commitmentPath, connectionPath, receiptPath } from './paths.ts';
+import { channelPath, commitmentPath, receiptPath } from './paths.ts';
 
-const PORT = 'transfer';
+const PORT = 'echo';
 const ibc = (value: IbcMsg): HostMsg => ({ tag: 'ibc', value });
 
 function ok(
@@ -23,113 +23,7 @@ function linked() {
   const modules = new Map([[PORT, ECHO]]);
   const a = new TestInstance('fractal-a', modules);
   const b = new TestInstance('fractal-b', modules);
-  createClients(a, b);
-  const ci = ok(
-    a.block([
-      ibc({
-        tag: 'connOpenInit',
-        value: {
-          clientId: a.clientOfOther,
-          counterpartyClientId: b.clientOfOther,
-          counterpartyPrefix: b.host,
-        },
-      }),
-    ]),
-  );
-  const aConn = (ci.find((e) => e.kind === 'connection') as { connectionId: string }).connectionId;
-  const ct = ok(
-    relay(b, a, (h) => [
-      ibc({
-        tag: 'connOpenTry',
-        value: {
-          clientId: b.clientOfOther,
-          counterpartyClientId: a.clientOfOther,
-          counterpartyConnectionId: aConn,
-          counterpartyPrefix: a.host,
-          proofInit: a.prove(connectionPath(aConn)),
-          proofHeight: h,
-        },
-      }),
-    ]),
-  );
-  const bConn = (ct.find((e) => e.kind === 'connection') as { connectionId: string }).connectionId;
-  ok(
-    relay(a, b, (h) => [
-      ibc({
-        tag: 'connOpenAck',
-        value: {
-          connectionId: aConn,
-          counterpartyConnectionId: bConn,
-          proofTry: b.prove(connectionPath(bConn)),
-          proofHeight: h,
-        },
-      }),
-    ]),
-  );
-  ok(
-    relay(b, a, (h) => [
-      ibc({
-        tag: 'connOpenConfirm',
-        value: { connectionId: bConn, proofAck: a.prove(connectionPath(aConn)), proofHeight: h },
-      }),
-    ]),
-  );
-  const oi = ok(
-    a.block([
-      ibc({
-        tag: 'chanOpenInit',
-        value: {
-          port: PORT,
-          connectionId: aConn,
-          counterpartyPort: PORT,
-          ordering: ORDERING.unordered,
-          version: 'echo-1',
-        },
-      }),
-    ]),
-  );
-  const aChan = (oi.find((e) => e.kind === 'channel') as { channel: string }).channel;
-  const ot = ok(
-    relay(b, a, (h) => [
-      ibc({
-        tag: 'chanOpenTry',
-        value: {
-          port: PORT,
-          connectionId: bConn,
-          counterpartyPort: PORT,
-          counterpartyChannel: aChan,
-          ordering: ORDERING.unordered,
-          version: 'echo-1',
-          proofInit: a.prove(channelPath(PORT, aChan)),
-          proofHeight: h,
-        },
-      }),
-    ]),
-  );
-  const bChan = (ot.find((e) => e.kind === 'channel') as { channel: string }).channel;
-  ok(
-    relay(a, b, (h) => [
-      ibc({
-        tag: 'chanOpenAck',
-        value: {
-          port: PORT,
-          channel: aChan,
-          counterpartyChannel: bChan,
-          proofTry: b.prove(channelPath(PORT, bChan)),
-          proofHeight: h,
-        },
-      }),
-    ]),
-  );
-  ok(
-    relay(b, a, (h) => [
-      ibc({
-        tag: 'chanOpenConfirm',
-        value: { port: PORT, channel: bChan, proofAck: a.prove(channelPath(PORT, aChan)), proofHeight: h },
-      }),
-    ]),
-  );
-  return { a, b, aChan, bChan };
+  return { a, b, ...connectInstances(a, b, PORT, 'echo-1') };
 }
 
 function send(a: TestInstance, channel: string, data: number[], timeoutHeight: bigint): Packet {

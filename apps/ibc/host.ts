@@ -11,6 +11,7 @@ import { encode, type FunctionValue, type Infer, s, tryDecode } from '../../wire
 import type { Verifier } from '../../wire/sign.ts';
 import { bytesEqual } from '../../wire/types.ts';
 import { SignedPayload } from '../token/format.ts';
+import { accountsMismatch, actualEffects, requiredEffects, transferAcknowledgement } from './accounting.ts';
 import {
   Client,
   ClientHeader,
@@ -36,6 +37,7 @@ import {
 } from './handlers.ts';
 import { hostStateKey, ibcNote } from './notes.ts';
 import { clientStatePath, IDENTIFIER_LENGTH } from './paths.ts';
+import { TRANSFER_PORT } from './transfer.ts';
 import { expectedOutputs, isWriteOnce, readsOf, sameNotes, viewOf } from './versions.ts';
 
 export const IBC_HOST_NAME = 'ibc-host';
@@ -289,36 +291,79 @@ export interface HostTransaction {
   readonly time: bigint;
 }
 
+/** Who the host is: its commitment (its notes' application and owner) and its instance's chain id. */
+export interface HostIdentity {
+  readonly commitment: Uint8Array;
+  readonly chainId: string;
+}
+
+/** The port modules of a host: ICS-20 on `transfer`, and any others given (tests bind their own). */
+export function hostModules(
+  chainId: string,
+  extra: ReadonlyMap<string, PortModule> = new Map(),
+): Map<string, PortModule> {
+  const modules = new Map(extra);
+  modules.set(TRANSFER_PORT, {
+    onRecv: (packet, view) => transferAcknowledgement(packet, chainId, view.get),
+  });
+  return modules;
+}
+
+/** The channels whose escrow a transfer message may move. */
+function transferChannels(msgs: readonly HostMsg[]): { port: string; channel: string }[] {
+  const out: { port: string; channel: string }[] = [];
+  for (const m of msgs) {
+    if (m.tag !== 'ibc') continue;
+    const v = m.value;
+    if (v.tag === 'sendPacket' && v.value.port === TRANSFER_PORT)
+      out.push({ port: v.value.port, channel: v.value.channel });
+    if (v.tag === 'recvPacket' && v.value.packet.destinationPort === TRANSFER_PORT)
+      out.push({ port: TRANSFER_PORT, channel: v.value.packet.destinationChannel });
+    if (
+      (v.tag === 'acknowledgePacket' || v.tag === 'timeoutPacket') &&
+      v.value.packet.sourcePort === TRANSFER_PORT
+    )
+      out.push({ port: TRANSFER_PORT, channel: v.value.packet.sourceChannel });
+  }
+  return out;
+}
+
 /**
  * The host predicate's verdict on a transaction: its consumed host notes are the paths its
- * messages read, and its created host notes exactly what they write and hand on. Returns the
- * events on success, a reason otherwise.
+ * messages read, its created host notes exactly what they write and hand on, and its token notes
+ * do exactly what its transfer messages require (accounting.ts). Returns the events on success, a
+ * reason otherwise.
  */
 export function checkHostTransaction(
-  host: Uint8Array,
+  host: HostIdentity,
   tx: HostTransaction,
   verify: Verifier,
-  modules: ReadonlyMap<string, PortModule>,
+  extraModules: ReadonlyMap<string, PortModule> = new Map(),
 ): { ok: true; events: readonly HostEvent[] } | { ok: false; reason: string } {
-  const mine = (n: Note) => bytesEqual(n.application, host);
-  const reads = readsOf(host, tx.inputs.filter(mine));
+  const mine = (n: Note) => bytesEqual(n.application, host.commitment);
+  const reads = readsOf(host.commitment, tx.inputs.filter(mine));
   if (typeof reads === 'string') return { ok: false, reason: reads };
   const msgs = hostMessagesOf(tx.payload);
   if (msgs === undefined) return { ok: false, reason: 'the payload is not an IBC payload' };
   if (msgs.length === 0) return { ok: false, reason: 'an IBC transaction carries at least one message' };
-  const run = runHost(
-    viewOf(reads, { height: tx.height, time: tx.time, prefix: host }),
-    msgs,
-    verify,
-    modules,
-  );
+  const view = viewOf(reads, { height: tx.height, time: tx.time, prefix: host.commitment });
+  const run = runHost(view, msgs, verify, hostModules(host.chainId, extraModules));
   if (!run.ok) return { ok: false, reason: `message ${run.index}: ${run.reason}: ${run.detail}` };
   // a repeat changes nothing here, but applications reading the messages (ICS-20) would count it
   // again: in a transaction every message must take effect
   const repeat = run.events.find((e) => e.kind === 'redundant');
   if (repeat !== undefined)
     return { ok: false, reason: `${repeat.message} of packet ${repeat.sequence} was answered already` };
-  if (!sameNotes(expectedOutputs(host, reads, run.writes), tx.outputs.filter(mine)))
+  if (!sameNotes(expectedOutputs(host.commitment, reads, run.writes), tx.outputs.filter(mine)))
     return { ok: false, reason: 'the host notes created are not what the messages write and hand on' };
+  const channels = transferChannels(msgs);
+  if (channels.length > 0) {
+    const ibcMsgs = msgs.flatMap((m) => (m.tag === 'ibc' ? [m.value] : []));
+    const required = requiredEffects(host, view.get, ibcMsgs);
+    if (typeof required === 'string') return { ok: false, reason: required };
+    const actual = actualEffects(host.commitment, tx.inputs, tx.outputs, channels);
+    const mismatch = accountsMismatch(required, actual);
+    if (mismatch !== undefined) return { ok: false, reason: `transfer: ${mismatch}` };
+  }
   return { ok: true, events: run.events };
 }

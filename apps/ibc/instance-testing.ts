@@ -14,18 +14,20 @@ import { decode, encode } from '../../wire/schema.ts';
 import { verify } from '../../wire/sign.ts';
 import { encodeVarint } from '../../wire/varint.ts';
 import type { ClientParams } from './client.ts';
-import { readSequence } from './ends.ts';
-import type { PortModule } from './handlers.ts';
+import { ORDERING, readSequence } from './ends.ts';
+import type { IbcMsg, PortModule } from './handlers.ts';
 import {
   checkHostTransaction,
   type HostEvent,
   type HostMsg,
+  hostModules,
   IbcProof,
   ibcHostPredicate,
   ibcPayload,
   runHost,
 } from './host.ts';
 import { hostStateKey, ibcPrefix, objectKey, parseObjectKey } from './notes.ts';
+import { channelPath, connectionPath } from './paths.ts';
 import { DAY_MS, FakeInstance } from './testing.ts';
 import { expectedOutputs, recordingView, type Version } from './versions.ts';
 
@@ -47,6 +49,12 @@ export function clientParams(chainId: string): ClientParams {
     unbondingPeriodMs: 21n * DAY_MS,
     maxClockDriftMs: 10_000n,
   };
+}
+
+/** Token notes a transaction consumes and creates beside its host notes (the inputs must exist). */
+export interface TokenNotes {
+  readonly inputs: readonly Note[];
+  readonly outputs: readonly Note[];
 }
 
 export type BlockResult = { ok: true; events: readonly HostEvent[] } | { ok: false; reason: string };
@@ -102,8 +110,8 @@ export class TestInstance {
    * notes it consumes are the paths the messages read. `tamper` may change the created notes
    * (to show the predicate refuses). Seals the block and produces the next header either way.
    */
-  block(msgs: readonly HostMsg[], tamper?: (outputs: Note[]) => Note[]): BlockResult {
-    const result = this.execute(msgs, tamper);
+  block(msgs: readonly HostMsg[], tamper?: (outputs: Note[]) => Note[], tokens?: TokenNotes): BlockResult {
+    const result = this.execute(msgs, tamper, tokens);
     this.seal(result.ok ? result.writes : undefined);
     return result.ok ? { ok: true, events: result.events } : result;
   }
@@ -111,6 +119,7 @@ export class TestInstance {
   private execute(
     msgs: readonly HostMsg[],
     tamper?: (outputs: Note[]) => Note[],
+    tokens?: TokenNotes,
   ):
     | {
         ok: true;
@@ -120,14 +129,14 @@ export class TestInstance {
     | { ok: false; reason: string } {
     const block = { height: this.height, time: this.time, prefix: this.host };
     const { view, reads } = recordingView((p) => this.current(p), block);
-    const dry = runHost(view, msgs, verify, this.modules);
+    const dry = runHost(view, msgs, verify, hostModules(this.chainId, this.modules));
     if (!dry.ok) return { ok: false, reason: `${dry.reason}: ${dry.detail}` };
-    const inputs = [...reads].map(([path, r]) => this.noteAt(path, r));
-    let outputs = expectedOutputs(this.host, reads, dry.writes);
+    const inputs = [...[...reads].map(([path, r]) => this.noteAt(path, r)), ...(tokens?.inputs ?? [])];
+    let outputs = [...expectedOutputs(this.host, reads, dry.writes), ...(tokens?.outputs ?? [])];
     if (tamper !== undefined) outputs = tamper(outputs);
     const payload = ibcPayload(msgs);
     const verdict = checkHostTransaction(
-      this.host,
+      { commitment: this.host, chainId: this.chainId },
       { inputs, outputs, payload, height: block.height, time: block.time },
       verify,
       this.modules,
@@ -220,10 +229,137 @@ export function relay(
   from: TestInstance,
   msgs: (proofHeight: bigint) => HostMsg[],
   tamper?: (outputs: Note[]) => Note[],
+  tokens?: TokenNotes,
 ): BlockResult {
   const behind = to.trustedOfOther < from.height;
   const update = behind ? [updateTo(to, from, to.trustedOfOther)] : [];
-  const r = to.block([...update, ...msgs(from.height)], tamper);
+  const r = to.block([...update, ...msgs(from.height)], tamper, tokens);
   if (r.ok && behind) to.trustedOfOther = from.height;
   return r;
+}
+
+const ibc = (value: IbcMsg): HostMsg => ({ tag: 'ibc', value });
+
+function ok(r: BlockResult): readonly HostEvent[] {
+  if (!r.ok) throw new Error(r.reason);
+  return r.events;
+}
+
+/**
+ * Clients of each other, a connection and an unordered channel on `port`, each step relayed with
+ * real proofs. Returns the channel ids on a and on b.
+ */
+export function connectInstances(
+  a: TestInstance,
+  b: TestInstance,
+  port: string,
+  version: string,
+): { aChan: string; bChan: string } {
+  createClients(a, b);
+  const ci = ok(
+    a.block([
+      ibc({
+        tag: 'connOpenInit',
+        value: {
+          clientId: a.clientOfOther,
+          counterpartyClientId: b.clientOfOther,
+          counterpartyPrefix: b.host,
+        },
+      }),
+    ]),
+  );
+  const aConn = (ci.find((e) => e.kind === 'connection') as { connectionId: string }).connectionId;
+  const ct = ok(
+    relay(b, a, (h) => [
+      ibc({
+        tag: 'connOpenTry',
+        value: {
+          clientId: b.clientOfOther,
+          counterpartyClientId: a.clientOfOther,
+          counterpartyConnectionId: aConn,
+          counterpartyPrefix: a.host,
+          proofInit: a.prove(connectionPath(aConn)),
+          proofHeight: h,
+        },
+      }),
+    ]),
+  );
+  const bConn = (ct.find((e) => e.kind === 'connection') as { connectionId: string }).connectionId;
+  ok(
+    relay(a, b, (h) => [
+      ibc({
+        tag: 'connOpenAck',
+        value: {
+          connectionId: aConn,
+          counterpartyConnectionId: bConn,
+          proofTry: b.prove(connectionPath(bConn)),
+          proofHeight: h,
+        },
+      }),
+    ]),
+  );
+  ok(
+    relay(b, a, (h) => [
+      ibc({
+        tag: 'connOpenConfirm',
+        value: { connectionId: bConn, proofAck: a.prove(connectionPath(aConn)), proofHeight: h },
+      }),
+    ]),
+  );
+  const oi = ok(
+    a.block([
+      ibc({
+        tag: 'chanOpenInit',
+        value: {
+          port: port,
+          connectionId: aConn,
+          counterpartyPort: port,
+          ordering: ORDERING.unordered,
+          version: version,
+        },
+      }),
+    ]),
+  );
+  const aChan = (oi.find((e) => e.kind === 'channel') as { channel: string }).channel;
+  const ot = ok(
+    relay(b, a, (h) => [
+      ibc({
+        tag: 'chanOpenTry',
+        value: {
+          port: port,
+          connectionId: bConn,
+          counterpartyPort: port,
+          counterpartyChannel: aChan,
+          ordering: ORDERING.unordered,
+          version: version,
+          proofInit: a.prove(channelPath(port, aChan)),
+          proofHeight: h,
+        },
+      }),
+    ]),
+  );
+  const bChan = (ot.find((e) => e.kind === 'channel') as { channel: string }).channel;
+  ok(
+    relay(a, b, (h) => [
+      ibc({
+        tag: 'chanOpenAck',
+        value: {
+          port: port,
+          channel: aChan,
+          counterpartyChannel: bChan,
+          proofTry: b.prove(channelPath(port, bChan)),
+          proofHeight: h,
+        },
+      }),
+    ]),
+  );
+  ok(
+    relay(b, a, (h) => [
+      ibc({
+        tag: 'chanOpenConfirm',
+        value: { port: port, channel: bChan, proofAck: a.prove(channelPath(port, aChan)), proofHeight: h },
+      }),
+    ]),
+  );
+  return { aChan, bChan };
 }

@@ -21,6 +21,8 @@ export const TRANSFER_PORT = 'transfer';
 export const TRANSFER_VERSION = 'ics20-1';
 /** Most provenance entries a note may carry (the executor's Note allows 32). */
 export const MAX_HOPS = 16;
+/** Most bytes of one provenance entry (the executor's Note allows 64). */
+export const MAX_ENTRY_BYTES = 64;
 
 /**
  * ICS-20 `FungibleTokenPacketData`, with the asset named the seed-002 way: the token application
@@ -29,7 +31,7 @@ export const MAX_HOPS = 16;
 export const TransferData = s.struct({
   origin: s.bytes({ length: 32 }),
   asset: s.bytes({ length: 32 }),
-  provenance: s.list(s.string({ max: 200 }), { max: MAX_HOPS }),
+  provenance: s.list(s.string({ max: MAX_ENTRY_BYTES }), { max: MAX_HOPS }),
   amount: s.u64(),
   /** the sender's public key (hex): who is refunded */
   sender: s.bytes({ length: 32 }),
@@ -74,13 +76,9 @@ export function receiveKind(
   if (head !== undefined && head === provenanceEntry(ownChainId, packet.sourcePort, packet.sourceChannel))
     return { kind: 'release', provenance: data.provenance.slice(1) };
   if (data.provenance.length >= MAX_HOPS) return undefined;
-  return {
-    kind: 'mint',
-    provenance: [
-      provenanceEntry(counterpartyChainId, packet.destinationPort, packet.destinationChannel),
-      ...data.provenance,
-    ],
-  };
+  const entry = provenanceEntry(counterpartyChainId, packet.destinationPort, packet.destinationChannel);
+  if (new TextEncoder().encode(entry).length > MAX_ENTRY_BYTES) return undefined;
+  return { kind: 'mint', provenance: [entry, ...data.provenance] };
 }
 
 /** Packet data read back; undefined when it is not transfer data or moves nothing. */
