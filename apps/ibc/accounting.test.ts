@@ -67,20 +67,20 @@ function received(r: ReturnType<TestInstance['block']>): Acknowledgement {
   return e.acknowledgement;
 }
 
-const escrowNote = (host: Uint8Array, channel: string, amount: bigint, label: string): Note => ({
+const escrowNote = (chainId: string, channel: string, amount: bigint, label: string): Note => ({
   ...tokenNote(token, { owner: alice.publicKey, asset: GOLD, amount, key: key(label) }),
-  owner: escrowPredicate(host, T, channel).commitment,
+  owner: escrowPredicate(chainId, T, channel).commitment,
 });
 
 const voucherNote = (
-  host: Uint8Array,
+  chainId: string,
   provenance: string[],
   owner: Uint8Array,
   amount: bigint,
   label: string,
 ): Note => ({
   provenance: provenance.map((p) => enc.encode(p)),
-  application: voucherPredicate(host).commitment,
+  application: voucherPredicate(chainId).commitment,
   owner: ownerCommitment(owner),
   key: key(label),
   value: encode(VoucherValue, { origin: token.application, asset: GOLD, amount }),
@@ -106,21 +106,23 @@ describe('ICS-20 accounting in the host predicate, over two instances', () => {
   it('A -> B escrows and mints a voucher with provenance; B -> A burns it and releases the escrow', () => {
     const { a, b, aChan, bChan, aliceGold } = setup();
     const change = tokenNote(token, { owner: alice.publicKey, asset: GOLD, amount: 50n, key: key('change') });
-    const escrow = escrowNote(a.host, aChan, 100n, 'escrow 1');
+    const escrow = escrowNote(a.chainId, aChan, 100n, 'escrow 1');
     const send: TokenNotes = { inputs: [aliceGold], outputs: [escrow, change] };
     // the escrow must take exactly the amount, and the sender must pay exactly it
-    const short = { inputs: [aliceGold], outputs: [escrowNote(a.host, aChan, 99n, 'escrow 1'), change] };
+    const short = { inputs: [aliceGold], outputs: [escrowNote(a.chainId, aChan, 99n, 'escrow 1'), change] };
     const shortSend = a.block([sendMsg(aChan, data(), b.height + 50n)], undefined, short);
-    expect(!shortSend.ok && shortSend.reason).toMatch(/transfer: escrow transfer\/channel-0 changes by 99, not 100/);
+    expect(!shortSend.ok && shortSend.reason).toMatch(
+      /transfer: escrow transfer\/channel-0 changes by 99, not 100/,
+    );
     const p = sent(a.block([sendMsg(aChan, data(), b.height + 50n)], undefined, send));
 
     const entry = provenanceEntry('fractal-a', T, bChan);
-    const voucher = voucherNote(b.host, [entry], bob.publicKey, 100n, 'bob voucher');
+    const voucher = voucherNote(b.chainId, [entry], bob.publicKey, 100n, 'bob voucher');
     const noMint = relay(b, a, recvMsgs(a, p));
     expect(!noMint.ok && noMint.reason).toMatch(/transfer: account/);
     const wrongProvenance = relay(b, a, recvMsgs(a, p), undefined, {
       inputs: [],
-      outputs: [voucherNote(b.host, ['fractal-a@transfer/channel-9'], bob.publicKey, 100n, 'bob voucher')],
+      outputs: [voucherNote(b.chainId, ['fractal-a@transfer/channel-9'], bob.publicKey, 100n, 'bob voucher')],
     });
     expect(!wrongProvenance.ok && wrongProvenance.reason).toMatch(
       /transfer: account .* changes by 0, not 100/,
@@ -145,7 +147,7 @@ describe('ICS-20 accounting in the host predicate, over two instances', () => {
 
   it('a timeout pays the sender back out of escrow, and only the sender', () => {
     const { a, b, aChan, bChan, aliceGold } = setup();
-    const escrow = escrowNote(a.host, aChan, 150n, 'escrow all');
+    const escrow = escrowNote(a.chainId, aChan, 150n, 'escrow all');
     const p = sent(
       a.block([sendMsg(aChan, data({ amount: 150n }), b.height + 2n)], undefined, {
         inputs: [aliceGold],

@@ -38,11 +38,11 @@ export const VOUCHER_NAME = 'ics20-voucher';
 export const ESCROW_NAME = 'ics20-escrow';
 export const ICS20_VERSION = '1';
 
-/** The voucher application of the instance whose IBC host is `host`. */
-export const VoucherConfig = s.struct({ host: s.bytes({ length: 32 }) });
-/** The escrow owner of one channel of that host. */
+/** The voucher application of instance `chainId` (whose IBC host is `ibcHostPredicate(chainId)`). */
+export const VoucherConfig = s.struct({ chainId: s.string({ max: 64 }) });
+/** The escrow owner of one channel of that instance's host. */
 export const EscrowConfig = s.struct({
-  host: s.bytes({ length: 32 }),
+  chainId: s.string({ max: 64 }),
   port: s.string({ max: 128 }),
   channel: s.string({ max: 64 }),
 });
@@ -55,17 +55,17 @@ export const VoucherValue = s.struct({
 });
 export type VoucherValue = Infer<typeof VoucherValue>;
 
-export function voucherPredicate(host: Uint8Array): { fn: FunctionValue; commitment: Uint8Array } {
-  const fn = nativeFn(VOUCHER_NAME, ICS20_VERSION, encode(VoucherConfig, { host }));
+export function voucherPredicate(chainId: string): { fn: FunctionValue; commitment: Uint8Array } {
+  const fn = nativeFn(VOUCHER_NAME, ICS20_VERSION, encode(VoucherConfig, { chainId }));
   return { fn, commitment: predicateCommitment(fn) };
 }
 
 export function escrowPredicate(
-  host: Uint8Array,
+  chainId: string,
   port: string,
   channel: string,
 ): { fn: FunctionValue; commitment: Uint8Array } {
-  const fn = nativeFn(ESCROW_NAME, ICS20_VERSION, encode(EscrowConfig, { host, port, channel }));
+  const fn = nativeFn(ESCROW_NAME, ICS20_VERSION, encode(EscrowConfig, { chainId, port, channel }));
   return { fn, commitment: predicateCommitment(fn) };
 }
 
@@ -143,7 +143,7 @@ export function requiredEffects(
   get: Get,
   msgs: readonly IbcMsg[],
 ): Effects | string {
-  const voucher = voucherPredicate(host.commitment).commitment;
+  const voucher = voucherPredicate(host.chainId).commitment;
   const fx = empty();
   const pay = (owner: Uint8Array, asset: Asset, amount: bigint) =>
     add(fx.accounts, `${toHex(owner)}#${assetId(asset)}`, amount);
@@ -216,15 +216,15 @@ function noteAsset(voucher: Uint8Array, n: Note): { asset: Asset; amount: bigint
  * supply and escrow of every channel in `channels` (so a movement nobody asked for shows).
  */
 export function actualEffects(
-  host: Uint8Array,
+  chainId: string,
   inputs: readonly Note[],
   outputs: readonly Note[],
   channels: readonly { port: string; channel: string }[],
 ): Effects {
-  const voucher = voucherPredicate(host).commitment;
+  const voucher = voucherPredicate(chainId).commitment;
   const escrowOf = new Map(
     channels.map((c) => [
-      toHex(escrowPredicate(host, c.port, c.channel).commitment),
+      toHex(escrowPredicate(chainId, c.port, c.channel).commitment),
       `${c.port}/${c.channel}`,
     ]),
   );

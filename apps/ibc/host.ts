@@ -310,7 +310,7 @@ export function hostModules(
 }
 
 /** The channels whose escrow a transfer message may move. */
-function transferChannels(msgs: readonly HostMsg[]): { port: string; channel: string }[] {
+export function transferChannels(msgs: readonly HostMsg[]): { port: string; channel: string }[] {
   const out: { port: string; channel: string }[] = [];
   for (const m of msgs) {
     if (m.tag !== 'ibc') continue;
@@ -361,7 +361,7 @@ export function checkHostTransaction(
     const ibcMsgs = msgs.flatMap((m) => (m.tag === 'ibc' ? [m.value] : []));
     const required = requiredEffects(host, view.get, ibcMsgs);
     if (typeof required === 'string') return { ok: false, reason: required };
-    const actual = actualEffects(host.commitment, tx.inputs, tx.outputs, channels);
+    const actual = actualEffects(host.chainId, tx.inputs, tx.outputs, channels);
     const mismatch = accountsMismatch(required, actual);
     if (mismatch !== undefined) return { ok: false, reason: `transfer: ${mismatch}` };
   }
