@@ -3,6 +3,7 @@
  * the applications' predicates), WebAssembly and transparent-proof. The table is code: every node
  * and every predicate worker builds the same one.
  */
+import { ics20Natives } from '../apps/ibc/natives.ts';
 import { swapNatives } from '../apps/swap/predicate.ts';
 import { tokenNatives } from '../apps/token/predicates.ts';
 import { DECLARED_INPUTS, DECLARED_OUTPUTS } from '../engines/executor/natives.ts';
@@ -19,7 +20,9 @@ let table: VmTable | undefined;
 export function nodeVmTable(): VmTable {
   table ??= createVmTable([
     nativeVm(
-      swapNatives(tokenNatives(builtinNatives().register(DECLARED_INPUTS).register(DECLARED_OUTPUTS))),
+      ics20Natives(
+        swapNatives(tokenNatives(builtinNatives().register(DECLARED_INPUTS).register(DECLARED_OUTPUTS))),
+      ),
     ) as VirtualMachine<never>,
     wasmVm as VirtualMachine<never>,
     // proofs (never made by a node) run in the default table, as they always have
