@@ -3,6 +3,7 @@
  * objective both solvers maximise, to compare them by.
  */
 import fc from 'fast-check';
+import { Random } from '../../runtime/random.ts';
 import { eligible, type Order, type Prices } from './auction.ts';
 import { DEFAULT_FLOW_OPTIONS, gainPerValue } from './flow.ts';
 
@@ -32,6 +33,24 @@ export const anyOrder = (id: number) =>
 /** A batch of 1 to `max` such orders. */
 export const anyBatch = (max: number) =>
   fc.integer({ min: 1, max }).chain((n) => fc.tuple(...Array.from({ length: n }, (_, i) => anyOrder(i))));
+
+/**
+ * `n` orders over `assets` assets (a0, a1, ...), half fill-or-kill, amounts up to 10^6 spread
+ * evenly in log scale, limits within −6%..+4% of hidden reference prices, so that many rings can
+ * clear: batches like the solver bench's, seeded.
+ */
+export function randomOrders(n: number, assets: number, seed: string): Order[] {
+  const r = new Random(seed);
+  const reference = Array.from({ length: assets }, () => Math.exp(r.float() * Math.log(1000)));
+  return Array.from({ length: n }, (_, i) => {
+    const x = r.int(assets);
+    const y = (x + 1 + r.int(assets - 1)) % assets;
+    const give = BigInt(Math.max(1, Math.floor(Math.exp(r.float() * Math.log(1e6)))));
+    const rate = (reference[x]! / reference[y]!) * (0.94 + r.float() * 0.1);
+    const want = BigInt(Math.max(1, Math.round(Number(give) * rate)));
+    return { id: `i${i}`, sell: `a${x}`, buy: `a${y}`, give, want, partial: r.bool() };
+  });
+}
 
 /** Σ (gain + volumeWeight)·value over the eligible orders: what flow.ts and exact.ts maximise. */
 export function volumeObjective(
