@@ -50,6 +50,9 @@ describe('exact volumes (HiGHS)', () => {
         // the flows settle within every rule, and the relaxation bounds the optimum
         expect(settlementViolation(byId(orders), settle(byId(orders), prices, got.flows))).toBeUndefined();
         expect(exact.relaxationBound(orders, prices)).toBeGreaterThanOrEqual(best - 1e-7 * Math.max(1, best));
+        // a small batch's proven bound is its optimum (branch and bound finishes)
+        const pb = exact.provenBound(orders, prices, 5);
+        expect(Math.abs(pb - best)).toBeLessThanOrEqual(1e-6 * Math.max(1, best));
         // the heuristic never beats the optimum
         const heuristic = volumeObjective(orders, prices, flowsAtPrices(orders, prices));
         expect(heuristic).toBeLessThanOrEqual(got.objective + 1e-7 * Math.max(1, best));

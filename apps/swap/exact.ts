@@ -231,9 +231,13 @@ function provenBound(highs: Highs, model: VolumeModel, seconds: number): number 
         mip_abs_gap: 0,
         random_seed: 0,
       });
-      m.run();
+      const { modelStatus } = m.run();
+      // finished: the optimum is the bound (HiGHS leaves the dual bound unset when presolve solves it)
+      if (modelStatus === OPTIMAL) return m.getObjectiveValue() * model.objectiveScale;
       const bound = Number(m.info.get('mip_dual_bound'));
-      if (!Number.isFinite(bound)) throw new ExactSolverError('not-optimal', 'HiGHS proved no bound');
+      const incumbent = m.getObjectiveValue();
+      if (!Number.isFinite(bound) || bound < incumbent)
+        throw new ExactSolverError('not-optimal', 'HiGHS proved no bound above its incumbent');
       return bound * model.objectiveScale;
     });
   } catch (e) {
