@@ -30,7 +30,8 @@
  * Requests to a shard travel on one FIFO port per shard; an unanswered round is sent again after
  * `retryMs`, then twice that, and so on (a shard that crashed lost the request, or the coordinator
  * crashed while the answer came in), and shards answer a repeated request the same way; the same
- * holds for a predicate batch. So a crash costs time, never correctness. Context is plain data: a restart from a
+ * holds for a predicate batch, which is given time in proportion to its jobs first
+ * (`PREDICATE_MS_PER_JOB`). So a crash costs time, never correctness. Context is plain data: a restart from a
  * snapshot resumes the block where it was.
  */
 import { and, enqueueActions, setup } from 'xstate';
@@ -134,6 +135,17 @@ const RETRY = 'retry';
 /** When to re-send a round that was sent `attempt` times before. */
 const retryAt = (ctx: { retryMs: number }, now: number, attempt: number): number =>
   now + ctx.retryMs * 2 ** Math.min(attempt, 10);
+/**
+ * How long a predicate batch of `jobs` jobs may take (ms per job) before it is presumed lost, on
+ * top of `retryMs`. Evaluating is CPU work that grows with the batch (a block of 1 500 transfers
+ * is 4 500 jobs, about 0.3 s on two idle cores and seconds on busy ones): a fixed wait re-sent
+ * large batches exactly when the machine was busiest, and the runner evaluated them twice.
+ */
+export const PREDICATE_MS_PER_JOB = 1;
+const predicateRetryAt = (ctx: { retryMs: number }, now: number, attempt: number, jobs: number): number =>
+  retryAt(ctx, now, attempt) + jobs * PREDICATE_MS_PER_JOB * 2 ** Math.min(attempt, 10);
+const jobCount = (work: readonly { jobs: readonly unknown[] }[]): number =>
+  work.reduce((n, w) => n + w.jobs.length, 0);
 /** Rounds are u32 on the wire. */
 const nextRound = (round: number): number => (round + 1) % 2 ** 32;
 
@@ -393,7 +405,11 @@ export function createCoordinatorMachine(mev: Multievaluate, shards: number) {
             round,
             results: null,
             attempt: 0,
-            deadlines: setDeadline(context.deadlines, RETRY, retryAt(context, nowOf(event), 0)),
+            deadlines: setDeadline(
+              context.deadlines,
+              RETRY,
+              predicateRetryAt(context, nowOf(event), 0, jobs.length),
+            ),
           });
         }),
         /** No verdicts in time (the coordinator crashed while they came in): ask again. */
@@ -403,7 +419,11 @@ export function createCoordinatorMachine(mev: Multievaluate, shards: number) {
           enqueue.emit({ type: 'predicates', msg: predicateBatch(context, context.round) });
           enqueue.assign({
             attempt,
-            deadlines: setDeadline(context.deadlines, RETRY, retryAt(context, event.now, attempt)),
+            deadlines: setDeadline(
+              context.deadlines,
+              RETRY,
+              predicateRetryAt(context, event.now, attempt, jobCount(context.work)),
+            ),
           });
         }),
         verdicts: enqueueActions(({ context, event, enqueue }) => {
@@ -411,7 +431,7 @@ export function createCoordinatorMachine(mev: Multievaluate, shards: number) {
           const v = event.msg;
           if (context.queue.length === 0 || v.height !== block(context).height || v.round !== context.round)
             return;
-          const expected = context.work.reduce((n, w) => n + w.jobs.length, 0);
+          const expected = jobCount(context.work);
           if (v.results.length !== expected)
             throw new Error(`predicate runner returned ${v.results.length} results for ${expected} jobs`);
           enqueue.assign({

@@ -10,13 +10,17 @@ import { builtinNatives, nativeVm } from '../../vm/native.ts';
 import { createVmTable } from '../../vm/table.ts';
 import type { VirtualMachine } from '../../vm/types.ts';
 import { toHex } from '../../wire/commit.ts';
+import { PREDICATE_MS_PER_JOB } from './coordinator-machine.ts';
+import { DECLARED_INPUTS, DECLARED_OUTPUTS } from './natives.ts';
 import { type Note, noteKey, ownerPrefix } from './notes.ts';
+import { inProcessRunner } from './parallel.ts';
 import type { Multievaluate } from './phases.ts';
-import type { ShardReply } from './ports.ts';
+import type { BlockReceipts, ShardReply } from './ports.ts';
 import { fromOutcome, toOutcome } from './predicates.ts';
-import { coordinatorEngine, shardEngine } from './sharded.ts';
+import { addShardedExecutor, coordinatorEngine, shardEngine } from './sharded.ts';
 import { ownerLevel, shardOf } from './shards.ts';
 import { NoteStore } from './state.ts';
+import { ACCEPT, acceptedNote, declaredTx, orderedBlock } from './testing.ts';
 
 const bytes32 = (b: number) => new Uint8Array(32).fill(b);
 const note = (owner: number, key: number, provenance: Uint8Array[] = []): Note => ({
@@ -182,5 +186,64 @@ describe('coordinator engine', () => {
     ]);
     expect(Object.keys(def.inputs)).toEqual(['ordered', 'replies', 'verdicts']);
     expect(() => coordinatorEngine(mev, 0)).toThrow(RangeError);
+  });
+});
+
+describe('predicate batches across the port', () => {
+  const table = createVmTable([
+    nativeVm(builtinNatives().register(DECLARED_INPUTS).register(DECLARED_OUTPUTS)) as VirtualMachine<never>,
+  ]);
+  const mev: Multievaluate = (fn, args, gas) => multievaluate(fn, args, gas, { table });
+  const RETRY_MS = 100;
+  const TXS = 40;
+
+  /** A block of TXS transfers through a runner that answers `delay(call)` ms after each batch (never if undefined). */
+  async function run(delay: (call: number) => number | undefined) {
+    const storage = new MemoryStorage();
+    const store = new NoteStore(storage);
+    const app = store.registerCode(ACCEPT);
+    const inputs = Array.from({ length: TXS }, (_, i) => acceptedNote(app, i));
+    store.putNotes(inputs.map((n) => ({ key: noteKey(n), note: n })));
+    const scheduler = new SimScheduler(5);
+    const g = new EngineGraph({ node: 'n', scheduler, storage });
+    const calls: { at: number; jobs: number }[] = [];
+    const inner = inProcessRunner(mev);
+    const ex = addShardedExecutor(g, 'executor', {
+      shards: 2,
+      mev,
+      gasLimit: 1_000_000,
+      retryMs: RETRY_MS,
+      runner: (jobs) => {
+        const wait = delay(calls.length);
+        calls.push({ at: scheduler.now(), jobs: jobs.length });
+        if (wait === undefined) return new Promise(() => {});
+        return new Promise((resolve) => scheduler.at(scheduler.now() + wait, () => resolve(inner(jobs))));
+      },
+    });
+    const receipts: BlockReceipts[] = [];
+    g.observe(ex.out.receipts).subscribe((r) => receipts.push(r));
+    g.start();
+    const txs = inputs.map((n, i) => declaredTx([n], [acceptedNote(app, 100 + i)]));
+    g.send(ex.in.ordered, orderedBlock(1n, txs));
+    for (let i = 0; i < 10_000 && receipts.length === 0; i++) {
+      scheduler.run({ maxTime: scheduler.now() });
+      await new Promise((r) => setImmediate(r));
+      if (scheduler.nextTime() === undefined) break;
+      if (scheduler.nextTime()! > scheduler.now()) scheduler.step();
+    }
+    return { calls, receipts };
+  }
+
+  it('a batch is given time in proportion to its jobs before it is sent again', async () => {
+    // each transfer has one application predicate (its notes share it): TXS jobs
+    const allowance = RETRY_MS + TXS * PREDICATE_MS_PER_JOB;
+    const slow = await run(() => allowance - 1);
+    expect(slow.calls).toHaveLength(1);
+    expect(slow.calls[0]!.jobs).toBe(TXS);
+    expect(slow.receipts[0]!.receipts.every((r) => r.accepted)).toBe(true);
+    // a batch lost for good is asked for again once its allowance passed, then doubled
+    const lost = await run((call) => (call < 2 ? undefined : 0));
+    expect(lost.calls.map((c) => c.at - lost.calls[0]!.at)).toEqual([0, allowance, 3 * allowance]);
+    expect(lost.receipts[0]!.receipts.every((r) => r.accepted)).toBe(true);
   });
 });
