@@ -97,9 +97,19 @@ describe('predicate outcomes across the port', () => {
   });
 });
 
+/** Counts storage reads by key (hex). */
+class CountingStorage extends MemoryStorage {
+  readonly reads = new Map<string, number>();
+  override read(key: Uint8Array): Uint8Array | undefined {
+    const id = toHex(key);
+    this.reads.set(id, (this.reads.get(id) ?? 0) + 1);
+    return super.read(key);
+  }
+}
+
 describe('shard engine', () => {
   function shard(count = 2) {
-    const storage = new MemoryStorage();
+    const storage = new CountingStorage();
     const store = new NoteStore(storage);
     // owners on shard 0 of `count`
     const mine = [...Array(64).keys()].filter((o) => shardOf(noteKey(note(o, 0)), count) === 0);
@@ -154,6 +164,33 @@ describe('shard engine', () => {
     t.scheduler.run();
     expect(t.g.instance('shard').stateString()).toBe('idle');
     expect(t.replies).toHaveLength(4);
+  });
+
+  it('reads each key from storage once per block: a note, and the spent set only where no note is', () => {
+    const t = shard();
+    const [ka, kb] = [noteKey(t.a), noteKey(t.b)];
+    const enc = new TextEncoder();
+    const reads = (prefix: string, key: Uint8Array) =>
+      t.storage.reads.get(toHex(new Uint8Array([...enc.encode(prefix), ...key]))) ?? 0;
+    t.g.send(t.s.in.request, read(1n, 1, [ka, kb])); // a wave's lookup and commit reads
+    t.g.send(t.s.in.request, {
+      tag: 'apply',
+      value: { height: 1n, round: 2, consume: [ka], create: [{ key: kb, note: t.b }] },
+    });
+    t.g.send(t.s.in.request, read(1n, 3, [ka, kb])); // the next wave's
+    t.scheduler.run();
+    expect(t.crashes).toEqual([]);
+    expect([reads('x/n/', ka), reads('x/s/', ka), reads('x/n/', kb), reads('x/s/', kb)]).toEqual([
+      1, 0, 1, 1,
+    ]);
+    // the seal changes storage: the next block reads it again
+    new NoteStore(t.storage).putNotes([{ key: kb, note: t.b }]);
+    t.g.send(t.s.in.request, { tag: 'sealed', value: { height: 1n } });
+    t.g.send(t.s.in.request, read(2n, 1, [kb]));
+    t.scheduler.run();
+    expect(reads('x/n/', kb)).toBe(2);
+    const last = t.replies.at(-1)!;
+    expect(last.tag === 'read' && last.value.entries[0]!.note?.key[0]).toBe(2);
   });
 
   it('a key of another shard, or an apply that breaks the note rules, crashes it (a coordinator bug)', () => {
