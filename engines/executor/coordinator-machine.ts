@@ -46,6 +46,7 @@ import {
 import type { EvalResult } from '../../vm/types.ts';
 import { toHex } from '../../wire/commit.ts';
 import type { OrderedBlock } from '../../wire/ledger.ts';
+import { bytesEqual } from '../../wire/types.ts';
 import { type Prepared, prepareOrdered } from './block.ts';
 import { type BlockFees, chargeBlock, NO_FEES } from './fees.ts';
 import { Ledger, resumeAfter } from './ledger.ts';
@@ -87,6 +88,12 @@ export interface CoordinatorConfig {
   retryMs: number;
 }
 
+/** A shard's answer to a read: the entries of the keys it was asked for, in order. */
+interface Fetched {
+  readonly shard: number;
+  readonly entries: readonly ShardEntry[];
+}
+
 /** A transaction of the current wave between phases. */
 interface Work {
   readonly index: number;
@@ -116,8 +123,8 @@ export interface CoordinatorContext {
   readonly round: number;
   /** Per shard: its request of the current round, until it answers. */
   readonly outstanding: readonly (ShardRequest | null)[];
-  /** What shards answered in this wave, by key (hex). */
-  readonly fetched: Readonly<Record<string, ShardEntry>>;
+  /** What shards answered in this wave, reply by reply. */
+  readonly fetched: readonly Fetched[];
   /** The wave's predicate results, once in. */
   readonly results: readonly EvalResult[] | null;
   /** Re-sends of the current round so far (the wait doubles with each, up to 2^10 retryMs). */
@@ -161,12 +168,27 @@ export function createCoordinatorMachine(mev: Multievaluate, shards: number) {
       for (const [index, r] of at) receipts[index] = r;
       return receipts;
     };
+    // the wave's answers by key (hex), with the shard that gave each: derived from context
+    // (`fetched`, the replies in order; a later answer for a key replaces an earlier one), cached
+    // by identity
+    type Answer = { readonly shard: number; readonly entry: ShardEntry };
+    let index: { fetched: readonly Fetched[]; byKey: Map<string, Answer> } | undefined;
+    const fetchedByKey = (ctx: Ctx): Map<string, Answer> => {
+      if (index?.fetched !== ctx.fetched) {
+        const byKey = new Map<string, Answer>();
+        for (const { shard, entries } of ctx.fetched)
+          for (const entry of entries) byKey.set(toHex(entry.key), { shard, entry });
+        index = { fetched: ctx.fetched, byKey };
+      }
+      return index.byKey;
+    };
     /** What the wave may see: what its shards answered, and the (immutable) code registry. */
     const viewOf = (ctx: Ctx): StateView => {
+      const byKey = fetchedByKey(ctx);
       const entry = (key: Uint8Array): ShardEntry => {
-        const e = ctx.fetched[toHex(key)];
+        const e = byKey.get(toHex(key));
         if (e === undefined) throw new Error(`executor: ${toHex(key)} was read but not fetched`);
-        return e;
+        return e.entry;
       };
       return {
         note: (key) => entry(key).note ?? undefined,
@@ -174,6 +196,9 @@ export function createCoordinatorMachine(mev: Multievaluate, shards: number) {
         code: (commitment) => ledger.notes.code(commitment),
       };
     };
+    /** The shard of a key this wave wrote: the one that answered for it, as its reads came first. */
+    const shardOfWritten = (ctx: Ctx, key: Uint8Array): number =>
+      fetchedByKey(ctx).get(toHex(key))?.shard ?? shardOf(key, shards);
 
     type Enqueue = {
       assign: (p: Partial<Ctx>) => void;
@@ -282,7 +307,7 @@ export function createCoordinatorMachine(mev: Multievaluate, shards: number) {
             waves: plan,
             wave: -1,
             work: [],
-            fetched: {},
+            fetched: [],
             results: null,
           });
         }),
@@ -300,7 +325,7 @@ export function createCoordinatorMachine(mev: Multievaluate, shards: number) {
             ...context,
             wave,
             work,
-            fetched: {},
+            fetched: [],
             results: null,
             receipts: reject(context, rejected),
           };
@@ -318,16 +343,16 @@ export function createCoordinatorMachine(mev: Multievaluate, shards: number) {
           const r = event.msg.value;
           if (r.shard >= shards || r.round !== context.round || context.outstanding[r.shard] === null) return;
           if (context.queue.length === 0 || r.height !== block(context).height) return;
+          const asked = context.outstanding[r.shard]!;
           const outstanding = context.outstanding.map((x, i) => (i === r.shard ? null : x));
           let fetched = context.fetched;
           if (event.msg.tag === 'read') {
-            const more: Record<string, ShardEntry> = { ...fetched };
-            for (const e of event.msg.value.entries) {
-              if (shardOf(e.key, shards) !== r.shard)
-                throw new Error(`shard ${r.shard} answered for a key of another shard`);
-              more[toHex(e.key)] = e;
-            }
-            fetched = more;
+            // the keys asked of that shard (all of them its own), in order: nothing else
+            const { entries } = event.msg.value;
+            const keys = asked.tag === 'read' ? asked.value.keys : [];
+            if (entries.length !== keys.length || entries.some((e, i) => !bytesEqual(e.key, keys[i]!)))
+              throw new Error(`shard ${r.shard} answered for keys it was not asked for`);
+            fetched = [...fetched, { shard: r.shard, entries }];
           }
           const done = outstanding.every((x) => x === null);
           enqueue.assign({
@@ -475,8 +500,8 @@ export function createCoordinatorMachine(mev: Multievaluate, shards: number) {
             }
             receipts[w.index] = acceptedReceipt(r.gasUsed);
             writes[w.index] = r.value;
-            for (const key of r.value.consume) consume[shardOf(key, shards)]!.push(key);
-            for (const c of r.value.create) create[shardOf(c.key, shards)]!.push(c);
+            for (const key of r.value.consume) consume[shardOfWritten(context, key)]!.push(key);
+            for (const c of r.value.create) create[shardOfWritten(context, c.key)]!.push(c);
           }
           const next = { ...context, receipts, writes, work: [] };
           enqueue.assign(next);
@@ -510,7 +535,7 @@ export function createCoordinatorMachine(mev: Multievaluate, shards: number) {
             wave: -1,
             work: [],
             outstanding: context.outstanding.map(() => null),
-            fetched: {},
+            fetched: [],
             results: null,
             deadlines:
               queue.length === 0 ? deadlines : setDeadline(deadlines, resumeAfter(height), event.now),
@@ -533,7 +558,7 @@ export function createCoordinatorMachine(mev: Multievaluate, shards: number) {
         work: [],
         round: 0,
         outstanding: Array.from({ length: shards }, () => null),
-        fetched: {},
+        fetched: [],
         results: null,
         attempt: 0,
         sealed: 0n,

@@ -224,6 +224,57 @@ describe('coordinator engine', () => {
     expect(Object.keys(def.inputs)).toEqual(['ordered', 'replies', 'verdicts']);
     expect(() => coordinatorEngine(mev, 0)).toThrow(RangeError);
   });
+
+  it('takes a read answer only for the keys it asked that shard, in order (else crashes: a shard bug)', () => {
+    const table = createVmTable([
+      nativeVm(
+        builtinNatives().register(DECLARED_INPUTS).register(DECLARED_OUTPUTS),
+      ) as VirtualMachine<never>,
+    ]);
+    const mev: Multievaluate = (fn, args, gas) => multievaluate(fn, args, gas, { table });
+    const storage = new MemoryStorage();
+    const app = new NoteStore(storage).registerCode(ACCEPT);
+    const scheduler = new SimScheduler(4);
+    const inspector = new Inspector({ trace: true });
+    const g = new EngineGraph({ node: 'n', scheduler, storage, inspector });
+    const c = g.add('executor', coordinatorEngine(mev, 1), {
+      gasLimit: 1_000_000,
+      predicates: 'inline',
+      retryMs: 1000,
+    });
+    const asked: Uint8Array[][] = [];
+    g.observe(c.out.shard0!).subscribe((r) => {
+      if (r.tag === 'read') asked.push(r.value.keys);
+    });
+    const crashes: string[] = [];
+    inspector.events$.subscribe((e) => {
+      if (e.kind === 'crash') crashes.push(String(e.error));
+    });
+    g.start();
+    const [a, b] = [acceptedNote(app, 1), acceptedNote(app, 2)];
+    g.send(c.in.ordered, orderedBlock(1n, [declaredTx([a, b], [])]));
+    scheduler.run({ maxTime: scheduler.now() + 10 }); // before any retry
+    expect(asked.map((keys) => keys.map((k) => toHex(k)))).toEqual([[toHex(noteKey(a)), toHex(noteKey(b))]]);
+    const answer = (keys: Uint8Array[]): ShardReply => ({
+      tag: 'read',
+      value: {
+        shard: 0,
+        height: 1n,
+        round: 1,
+        entries: keys.map((key) => ({ key, note: null, spent: false })),
+      },
+    });
+    g.send(c.in.replies, answer([noteKey(b), noteKey(a)]));
+    scheduler.run({ maxTime: scheduler.now() + 10 }); // before any retry
+    expect(crashes).toHaveLength(1);
+    expect(crashes[0]).toMatch(/answered for keys it was not asked for/);
+    // the restarted coordinator takes the right answer: both inputs missing, the lookup rejects
+    const receipts: BlockReceipts[] = [];
+    g.observe(c.out.receipts).subscribe((r) => receipts.push(r));
+    g.send(c.in.replies, answer([noteKey(a), noteKey(b)]));
+    scheduler.run({ maxTime: scheduler.now() + 10 }); // before any retry
+    expect(receipts.map((r) => r.receipts.map((x) => x.phase))).toEqual([['lookup']]);
+  });
 });
 
 describe('predicate batches across the port', () => {
