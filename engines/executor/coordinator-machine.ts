@@ -12,9 +12,11 @@
  * - calculation: every surviving transaction computes its outputs (no state).
  * - validity: every predicate job of the wave at once: in this step (`predicates: 'inline'`), or
  *   sent as one `PredicateBatch` on the `predicates` port and judged when `verdicts` come back
- *   (`'port'`: worker threads live, see sharded.ts).
- * - commit.checking: the output keys the write constraints allow are read from their shards; the
- *   commit phase decides each transaction.
+ *   (`'port'`: worker threads live, see sharded.ts). The commit phase's reads go out in the same
+ *   step: the output keys the write constraints allow, from their shards, which answer while the
+ *   predicates are evaluated (they depend on the outputs only; a rejected transaction's are not
+ *   looked at).
+ * - commit.checking: with every answer in, the commit phase decides each transaction.
  * - commit.applying: the accepted write sets go to their keys' shards as one `apply` each; with
  *   every acknowledgement in, the wave is done.
  * - sealing: one atomic batch of every write of the block, the receipts (in block position,
@@ -129,6 +131,8 @@ export interface CoordinatorContext {
   readonly results: readonly EvalResult[] | null;
   /** Re-sends of the current round so far (the wait doubles with each, up to 2^10 retryMs). */
   readonly attempt: number;
+  /** Re-sends of the wave's predicate batch so far (its wait doubles likewise). */
+  readonly predicateAttempt: number;
   /** The last height this coordinator sealed (in this step, or written by an earlier one). */
   readonly sealed: bigint;
   readonly deadlines: Deadlines;
@@ -139,6 +143,7 @@ type Emitted = EngineEffect<CoordinatorOutputs>;
 type Ctx = CoordinatorContext;
 
 const RETRY = 'retry';
+const PREDICATE_RETRY = 'retry-predicates';
 /** When to re-send a round that was sent `attempt` times before. */
 const retryAt = (ctx: { retryMs: number }, now: number, attempt: number): number =>
   now + ctx.retryMs * 2 ** Math.min(attempt, 10);
@@ -417,36 +422,45 @@ export function createCoordinatorMachine(mev: Multievaluate, shards: number) {
             else work.push({ ...w, jobs: r.value });
           }
           const jobs = work.flatMap((w) => w.jobs);
-          const receipts = reject(context, rejected);
-          if (context.predicates === 'inline' || jobs.length === 0) {
-            enqueue.assign({ work, receipts, results: jobs.map((j) => evaluateJob(j, mev)) });
-            return;
-          }
-          const round = nextRound(context.round);
-          enqueue.emit({ type: 'predicates', msg: predicateBatch({ ...context, work }, round) });
-          enqueue.assign({
+          const inline = context.predicates === 'inline' || jobs.length === 0;
+          const now = nowOf(event);
+          const next = {
+            ...context,
             work,
-            receipts,
-            round,
-            results: null,
-            attempt: 0,
-            deadlines: setDeadline(
-              context.deadlines,
-              RETRY,
-              predicateRetryAt(context, nowOf(event), 0, jobs.length),
-            ),
-          });
+            receipts: reject(context, rejected),
+            results: inline ? jobs.map((j) => evaluateJob(j, mev)) : null,
+            predicateAttempt: 0,
+            deadlines: inline
+              ? clearDeadline(context.deadlines, PREDICATE_RETRY)
+              : setDeadline(
+                  context.deadlines,
+                  PREDICATE_RETRY,
+                  predicateRetryAt(context, now, 0, jobs.length),
+                ),
+          };
+          enqueue.assign(next);
+          // the batch shares the round of the commit reads sent with it (readRound takes the next)
+          if (!inline)
+            enqueue.emit({ type: 'predicates', msg: predicateBatch(next, nextRound(context.round)) });
+          // commit, part one, while the predicates run: the output keys go to their shards (they
+          // depend on the outputs only; a transaction the verdicts reject just reads for nothing)
+          readRound(
+            next,
+            enqueue,
+            now,
+            work.flatMap((w) => commitReadsOf(txOf(context, w.index), w.outputs)),
+          );
         }),
         /** No verdicts in time (the coordinator crashed while they came in): ask again. */
         resendPredicates: enqueueActions(({ context, event, enqueue }) => {
-          if (event.type !== 'timeout' || event.name !== RETRY) return;
-          const attempt = context.attempt + 1;
+          if (event.type !== 'timeout' || event.name !== PREDICATE_RETRY || context.results !== null) return;
+          const attempt = context.predicateAttempt + 1;
           enqueue.emit({ type: 'predicates', msg: predicateBatch(context, context.round) });
           enqueue.assign({
-            attempt,
+            predicateAttempt: attempt,
             deadlines: setDeadline(
               context.deadlines,
-              RETRY,
+              PREDICATE_RETRY,
               predicateRetryAt(context, event.now, attempt, jobCount(context.work)),
             ),
           });
@@ -461,11 +475,11 @@ export function createCoordinatorMachine(mev: Multievaluate, shards: number) {
             throw new Error(`predicate runner returned ${v.results.length} results for ${expected} jobs`);
           enqueue.assign({
             results: v.results.map(fromOutcome),
-            deadlines: clearDeadline(context.deadlines, RETRY),
+            deadlines: clearDeadline(context.deadlines, PREDICATE_RETRY),
           });
         }),
-        /** validity, part two: the verdicts; commit, part one: the output keys go to their shards. */
-        check: enqueueActions(({ context, event, enqueue }) => {
+        /** validity, part two: the verdicts (the commit reads went out with the predicates). */
+        check: enqueueActions(({ context, enqueue }) => {
           const results = context.results!;
           const work: Work[] = [];
           const rejected: [number, Receipt][] = [];
@@ -476,14 +490,7 @@ export function createCoordinatorMachine(mev: Multievaluate, shards: number) {
             if (!r.ok) rejected.push([w.index, r.receipt]);
             else work.push({ ...w, gas: r.gasUsed, jobs: [] });
           }
-          const next = { ...context, work, results: null, receipts: reject(context, rejected) };
-          enqueue.assign(next);
-          readRound(
-            next,
-            enqueue,
-            nowOf(event),
-            work.flatMap((w) => commitReadsOf(txOf(context, w.index), w.outputs)),
-          );
+          enqueue.assign({ work, results: null, receipts: reject(context, rejected) });
         }),
         /** commit, part two: the decisions; the accepted writes go to their keys' shards. */
         apply: enqueueActions(({ context, event, enqueue }) => {
@@ -523,7 +530,7 @@ export function createCoordinatorMachine(mev: Multievaluate, shards: number) {
           for (let i = 0; i < shards; i++)
             enqueue.emit({ type: `shard${i}`, msg: { tag: 'sealed', value: { height } } });
           const queue = context.queue.slice(1);
-          const deadlines = clearDeadline(context.deadlines, RETRY);
+          const deadlines = clearDeadline(clearDeadline(context.deadlines, RETRY), PREDICATE_RETRY);
           enqueue.assign({
             queue,
             sealed: height,
@@ -561,6 +568,7 @@ export function createCoordinatorMachine(mev: Multievaluate, shards: number) {
         fetched: [],
         results: null,
         attempt: 0,
+        predicateAttempt: 0,
         sealed: 0n,
         deadlines: {},
       }),
@@ -589,7 +597,11 @@ export function createCoordinatorMachine(mev: Multievaluate, shards: number) {
         validity: {
           entry: 'validate',
           always: { guard: 'judged', actions: 'check', target: 'commit' },
-          on: { verdicts: { actions: 'verdicts' }, timeout: { actions: 'resendPredicates' } },
+          on: {
+            verdicts: { actions: 'verdicts' },
+            replies: { actions: 'collect' },
+            timeout: { actions: ['resend', 'resendPredicates'] },
+          },
         },
         commit: {
           initial: 'checking',

@@ -296,6 +296,9 @@ describe('predicate batches across the port', () => {
     const g = new EngineGraph({ node: 'n', scheduler, storage });
     const calls: { at: number; jobs: number }[] = [];
     const inner = inProcessRunner(mev);
+    // read requests to the shards so far, and how many had gone out when each answer came back
+    let reads = 0;
+    const readsBeforeAnswer: number[] = [];
     const ex = addShardedExecutor(g, 'executor', {
       shards: 2,
       mev,
@@ -305,9 +308,18 @@ describe('predicate batches across the port', () => {
         const wait = delay(calls.length);
         calls.push({ at: scheduler.now(), jobs: jobs.length });
         if (wait === undefined) return new Promise(() => {});
-        return new Promise((resolve) => scheduler.at(scheduler.now() + wait, () => resolve(inner(jobs))));
+        return new Promise((resolve) =>
+          scheduler.at(scheduler.now() + wait, () => {
+            readsBeforeAnswer.push(reads);
+            resolve(inner(jobs));
+          }),
+        );
       },
     });
+    for (let i = 0; i < ex.shards.length; i++)
+      g.observe(ex.coordinator.out[`shard${i}`]!).subscribe((r) => {
+        if (r.tag === 'read') reads++;
+      });
     const receipts: BlockReceipts[] = [];
     g.observe(ex.out.receipts).subscribe((r) => receipts.push(r));
     g.start();
@@ -319,7 +331,7 @@ describe('predicate batches across the port', () => {
       if (scheduler.nextTime() === undefined) break;
       if (scheduler.nextTime()! > scheduler.now()) scheduler.step();
     }
-    return { calls, receipts };
+    return { calls, receipts, reads, readsBeforeAnswer };
   }
 
   it('a batch is given time in proportion to its jobs before it is sent again', async () => {
@@ -333,5 +345,14 @@ describe('predicate batches across the port', () => {
     const lost = await run((call) => (call < 2 ? undefined : 0));
     expect(lost.calls.map((c) => c.at - lost.calls[0]!.at)).toEqual([0, allowance, 3 * allowance]);
     expect(lost.receipts[0]!.receipts.every((r) => r.accepted)).toBe(true);
+  });
+
+  it("the commit phase's reads go out with the batch: answered while the predicates run", async () => {
+    const t = await run(() => 50);
+    // the wave's lookup read and its commit read (the notes share one owner: one shard), both
+    // sent before the verdicts came back
+    expect(t.reads).toBe(2);
+    expect(t.readsBeforeAnswer).toEqual([2]);
+    expect(t.receipts[0]!.receipts.every((r) => r.accepted)).toBe(true);
   });
 });
