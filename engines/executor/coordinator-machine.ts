@@ -12,9 +12,11 @@
  * - calculation: every surviving transaction computes its outputs (no state).
  * - validity: every predicate job of the wave at once: in this step (`predicates: 'inline'`), or
  *   sent as one `PredicateBatch` on the `predicates` port and judged when `verdicts` come back
- *   (`'port'`: worker threads live, see sharded.ts).
- * - commit.checking: the output keys the write constraints allow are read from their shards; the
- *   commit phase decides each transaction.
+ *   (`'port'`: worker threads live, see sharded.ts). The commit phase's reads go out in the same
+ *   step: the output keys the write constraints allow, from their shards, which answer while the
+ *   predicates are evaluated (they depend on the outputs only; a rejected transaction's are not
+ *   looked at).
+ * - commit.checking: with every answer in, the commit phase decides each transaction.
  * - commit.applying: the accepted write sets go to their keys' shards as one `apply` each; with
  *   every acknowledgement in, the wave is done.
  * - sealing: one atomic batch of every write of the block, the receipts (in block position,
@@ -30,7 +32,8 @@
  * Requests to a shard travel on one FIFO port per shard; an unanswered round is sent again after
  * `retryMs`, then twice that, and so on (a shard that crashed lost the request, or the coordinator
  * crashed while the answer came in), and shards answer a repeated request the same way; the same
- * holds for a predicate batch. So a crash costs time, never correctness. Context is plain data: a restart from a
+ * holds for a predicate batch, which is given time in proportion to its jobs first
+ * (`PREDICATE_MS_PER_JOB`). So a crash costs time, never correctness. Context is plain data: a restart from a
  * snapshot resumes the block where it was.
  */
 import { and, enqueueActions, setup } from 'xstate';
@@ -45,6 +48,7 @@ import {
 import type { EvalResult } from '../../vm/types.ts';
 import { toHex } from '../../wire/commit.ts';
 import type { OrderedBlock } from '../../wire/ledger.ts';
+import { bytesEqual } from '../../wire/types.ts';
 import { type Prepared, prepareOrdered } from './block.ts';
 import { type BlockFees, chargeBlock, NO_FEES } from './fees.ts';
 import { Ledger, resumeAfter } from './ledger.ts';
@@ -86,6 +90,12 @@ export interface CoordinatorConfig {
   retryMs: number;
 }
 
+/** A shard's answer to a read: the entries of the keys it was asked for, in order. */
+interface Fetched {
+  readonly shard: number;
+  readonly entries: readonly ShardEntry[];
+}
+
 /** A transaction of the current wave between phases. */
 interface Work {
   readonly index: number;
@@ -115,12 +125,14 @@ export interface CoordinatorContext {
   readonly round: number;
   /** Per shard: its request of the current round, until it answers. */
   readonly outstanding: readonly (ShardRequest | null)[];
-  /** What shards answered in this wave, by key (hex). */
-  readonly fetched: Readonly<Record<string, ShardEntry>>;
+  /** What shards answered in this wave, reply by reply. */
+  readonly fetched: readonly Fetched[];
   /** The wave's predicate results, once in. */
   readonly results: readonly EvalResult[] | null;
   /** Re-sends of the current round so far (the wait doubles with each, up to 2^10 retryMs). */
   readonly attempt: number;
+  /** Re-sends of the wave's predicate batch so far (its wait doubles likewise). */
+  readonly predicateAttempt: number;
   /** The last height this coordinator sealed (in this step, or written by an earlier one). */
   readonly sealed: bigint;
   readonly deadlines: Deadlines;
@@ -131,9 +143,21 @@ type Emitted = EngineEffect<CoordinatorOutputs>;
 type Ctx = CoordinatorContext;
 
 const RETRY = 'retry';
+const PREDICATE_RETRY = 'retry-predicates';
 /** When to re-send a round that was sent `attempt` times before. */
 const retryAt = (ctx: { retryMs: number }, now: number, attempt: number): number =>
   now + ctx.retryMs * 2 ** Math.min(attempt, 10);
+/**
+ * How long a predicate batch of `jobs` jobs may take (ms per job) before it is presumed lost, on
+ * top of `retryMs`. Evaluating is CPU work that grows with the batch (a block of 1 500 transfers
+ * is 4 500 jobs, about 0.3 s on two idle cores and seconds on busy ones): a fixed wait re-sent
+ * large batches exactly when the machine was busiest, and the runner evaluated them twice.
+ */
+export const PREDICATE_MS_PER_JOB = 1;
+const predicateRetryAt = (ctx: { retryMs: number }, now: number, attempt: number, jobs: number): number =>
+  retryAt(ctx, now, attempt) + jobs * PREDICATE_MS_PER_JOB * 2 ** Math.min(attempt, 10);
+const jobCount = (work: readonly { jobs: readonly unknown[] }[]): number =>
+  work.reduce((n, w) => n + w.jobs.length, 0);
 /** Rounds are u32 on the wire. */
 const nextRound = (round: number): number => (round + 1) % 2 ** 32;
 
@@ -149,12 +173,27 @@ export function createCoordinatorMachine(mev: Multievaluate, shards: number) {
       for (const [index, r] of at) receipts[index] = r;
       return receipts;
     };
+    // the wave's answers by key (hex), with the shard that gave each: derived from context
+    // (`fetched`, the replies in order; a later answer for a key replaces an earlier one), cached
+    // by identity
+    type Answer = { readonly shard: number; readonly entry: ShardEntry };
+    let index: { fetched: readonly Fetched[]; byKey: Map<string, Answer> } | undefined;
+    const fetchedByKey = (ctx: Ctx): Map<string, Answer> => {
+      if (index?.fetched !== ctx.fetched) {
+        const byKey = new Map<string, Answer>();
+        for (const { shard, entries } of ctx.fetched)
+          for (const entry of entries) byKey.set(toHex(entry.key), { shard, entry });
+        index = { fetched: ctx.fetched, byKey };
+      }
+      return index.byKey;
+    };
     /** What the wave may see: what its shards answered, and the (immutable) code registry. */
     const viewOf = (ctx: Ctx): StateView => {
+      const byKey = fetchedByKey(ctx);
       const entry = (key: Uint8Array): ShardEntry => {
-        const e = ctx.fetched[toHex(key)];
+        const e = byKey.get(toHex(key));
         if (e === undefined) throw new Error(`executor: ${toHex(key)} was read but not fetched`);
-        return e;
+        return e.entry;
       };
       return {
         note: (key) => entry(key).note ?? undefined,
@@ -162,6 +201,9 @@ export function createCoordinatorMachine(mev: Multievaluate, shards: number) {
         code: (commitment) => ledger.notes.code(commitment),
       };
     };
+    /** The shard of a key this wave wrote: the one that answered for it, as its reads came first. */
+    const shardOfWritten = (ctx: Ctx, key: Uint8Array): number =>
+      fetchedByKey(ctx).get(toHex(key))?.shard ?? shardOf(key, shards);
 
     type Enqueue = {
       assign: (p: Partial<Ctx>) => void;
@@ -270,7 +312,7 @@ export function createCoordinatorMachine(mev: Multievaluate, shards: number) {
             waves: plan,
             wave: -1,
             work: [],
-            fetched: {},
+            fetched: [],
             results: null,
           });
         }),
@@ -288,7 +330,7 @@ export function createCoordinatorMachine(mev: Multievaluate, shards: number) {
             ...context,
             wave,
             work,
-            fetched: {},
+            fetched: [],
             results: null,
             receipts: reject(context, rejected),
           };
@@ -306,16 +348,16 @@ export function createCoordinatorMachine(mev: Multievaluate, shards: number) {
           const r = event.msg.value;
           if (r.shard >= shards || r.round !== context.round || context.outstanding[r.shard] === null) return;
           if (context.queue.length === 0 || r.height !== block(context).height) return;
+          const asked = context.outstanding[r.shard]!;
           const outstanding = context.outstanding.map((x, i) => (i === r.shard ? null : x));
           let fetched = context.fetched;
           if (event.msg.tag === 'read') {
-            const more: Record<string, ShardEntry> = { ...fetched };
-            for (const e of event.msg.value.entries) {
-              if (shardOf(e.key, shards) !== r.shard)
-                throw new Error(`shard ${r.shard} answered for a key of another shard`);
-              more[toHex(e.key)] = e;
-            }
-            fetched = more;
+            // the keys asked of that shard (all of them its own), in order: nothing else
+            const { entries } = event.msg.value;
+            const keys = asked.tag === 'read' ? asked.value.keys : [];
+            if (entries.length !== keys.length || entries.some((e, i) => !bytesEqual(e.key, keys[i]!)))
+              throw new Error(`shard ${r.shard} answered for keys it was not asked for`);
+            fetched = [...fetched, { shard: r.shard, entries }];
           }
           const done = outstanding.every((x) => x === null);
           enqueue.assign({
@@ -380,30 +422,47 @@ export function createCoordinatorMachine(mev: Multievaluate, shards: number) {
             else work.push({ ...w, jobs: r.value });
           }
           const jobs = work.flatMap((w) => w.jobs);
-          const receipts = reject(context, rejected);
-          if (context.predicates === 'inline' || jobs.length === 0) {
-            enqueue.assign({ work, receipts, results: jobs.map((j) => evaluateJob(j, mev)) });
-            return;
-          }
-          const round = nextRound(context.round);
-          enqueue.emit({ type: 'predicates', msg: predicateBatch({ ...context, work }, round) });
-          enqueue.assign({
+          const inline = context.predicates === 'inline' || jobs.length === 0;
+          const now = nowOf(event);
+          const next = {
+            ...context,
             work,
-            receipts,
-            round,
-            results: null,
-            attempt: 0,
-            deadlines: setDeadline(context.deadlines, RETRY, retryAt(context, nowOf(event), 0)),
-          });
+            receipts: reject(context, rejected),
+            results: inline ? jobs.map((j) => evaluateJob(j, mev)) : null,
+            predicateAttempt: 0,
+            deadlines: inline
+              ? clearDeadline(context.deadlines, PREDICATE_RETRY)
+              : setDeadline(
+                  context.deadlines,
+                  PREDICATE_RETRY,
+                  predicateRetryAt(context, now, 0, jobs.length),
+                ),
+          };
+          enqueue.assign(next);
+          // the batch shares the round of the commit reads sent with it (readRound takes the next)
+          if (!inline)
+            enqueue.emit({ type: 'predicates', msg: predicateBatch(next, nextRound(context.round)) });
+          // commit, part one, while the predicates run: the output keys go to their shards (they
+          // depend on the outputs only; a transaction the verdicts reject just reads for nothing)
+          readRound(
+            next,
+            enqueue,
+            now,
+            work.flatMap((w) => commitReadsOf(txOf(context, w.index), w.outputs)),
+          );
         }),
         /** No verdicts in time (the coordinator crashed while they came in): ask again. */
         resendPredicates: enqueueActions(({ context, event, enqueue }) => {
-          if (event.type !== 'timeout' || event.name !== RETRY) return;
-          const attempt = context.attempt + 1;
+          if (event.type !== 'timeout' || event.name !== PREDICATE_RETRY || context.results !== null) return;
+          const attempt = context.predicateAttempt + 1;
           enqueue.emit({ type: 'predicates', msg: predicateBatch(context, context.round) });
           enqueue.assign({
-            attempt,
-            deadlines: setDeadline(context.deadlines, RETRY, retryAt(context, event.now, attempt)),
+            predicateAttempt: attempt,
+            deadlines: setDeadline(
+              context.deadlines,
+              PREDICATE_RETRY,
+              predicateRetryAt(context, event.now, attempt, jobCount(context.work)),
+            ),
           });
         }),
         verdicts: enqueueActions(({ context, event, enqueue }) => {
@@ -411,16 +470,16 @@ export function createCoordinatorMachine(mev: Multievaluate, shards: number) {
           const v = event.msg;
           if (context.queue.length === 0 || v.height !== block(context).height || v.round !== context.round)
             return;
-          const expected = context.work.reduce((n, w) => n + w.jobs.length, 0);
+          const expected = jobCount(context.work);
           if (v.results.length !== expected)
             throw new Error(`predicate runner returned ${v.results.length} results for ${expected} jobs`);
           enqueue.assign({
             results: v.results.map(fromOutcome),
-            deadlines: clearDeadline(context.deadlines, RETRY),
+            deadlines: clearDeadline(context.deadlines, PREDICATE_RETRY),
           });
         }),
-        /** validity, part two: the verdicts; commit, part one: the output keys go to their shards. */
-        check: enqueueActions(({ context, event, enqueue }) => {
+        /** validity, part two: the verdicts (the commit reads went out with the predicates). */
+        check: enqueueActions(({ context, enqueue }) => {
           const results = context.results!;
           const work: Work[] = [];
           const rejected: [number, Receipt][] = [];
@@ -431,14 +490,7 @@ export function createCoordinatorMachine(mev: Multievaluate, shards: number) {
             if (!r.ok) rejected.push([w.index, r.receipt]);
             else work.push({ ...w, gas: r.gasUsed, jobs: [] });
           }
-          const next = { ...context, work, results: null, receipts: reject(context, rejected) };
-          enqueue.assign(next);
-          readRound(
-            next,
-            enqueue,
-            nowOf(event),
-            work.flatMap((w) => commitReadsOf(txOf(context, w.index), w.outputs)),
-          );
+          enqueue.assign({ work, results: null, receipts: reject(context, rejected) });
         }),
         /** commit, part two: the decisions; the accepted writes go to their keys' shards. */
         apply: enqueueActions(({ context, event, enqueue }) => {
@@ -455,8 +507,8 @@ export function createCoordinatorMachine(mev: Multievaluate, shards: number) {
             }
             receipts[w.index] = acceptedReceipt(r.gasUsed);
             writes[w.index] = r.value;
-            for (const key of r.value.consume) consume[shardOf(key, shards)]!.push(key);
-            for (const c of r.value.create) create[shardOf(c.key, shards)]!.push(c);
+            for (const key of r.value.consume) consume[shardOfWritten(context, key)]!.push(key);
+            for (const c of r.value.create) create[shardOfWritten(context, c.key)]!.push(c);
           }
           const next = { ...context, receipts, writes, work: [] };
           enqueue.assign(next);
@@ -478,7 +530,7 @@ export function createCoordinatorMachine(mev: Multievaluate, shards: number) {
           for (let i = 0; i < shards; i++)
             enqueue.emit({ type: `shard${i}`, msg: { tag: 'sealed', value: { height } } });
           const queue = context.queue.slice(1);
-          const deadlines = clearDeadline(context.deadlines, RETRY);
+          const deadlines = clearDeadline(clearDeadline(context.deadlines, RETRY), PREDICATE_RETRY);
           enqueue.assign({
             queue,
             sealed: height,
@@ -490,7 +542,7 @@ export function createCoordinatorMachine(mev: Multievaluate, shards: number) {
             wave: -1,
             work: [],
             outstanding: context.outstanding.map(() => null),
-            fetched: {},
+            fetched: [],
             results: null,
             deadlines:
               queue.length === 0 ? deadlines : setDeadline(deadlines, resumeAfter(height), event.now),
@@ -513,9 +565,10 @@ export function createCoordinatorMachine(mev: Multievaluate, shards: number) {
         work: [],
         round: 0,
         outstanding: Array.from({ length: shards }, () => null),
-        fetched: {},
+        fetched: [],
         results: null,
         attempt: 0,
+        predicateAttempt: 0,
         sealed: 0n,
         deadlines: {},
       }),
@@ -544,7 +597,11 @@ export function createCoordinatorMachine(mev: Multievaluate, shards: number) {
         validity: {
           entry: 'validate',
           always: { guard: 'judged', actions: 'check', target: 'commit' },
-          on: { verdicts: { actions: 'verdicts' }, timeout: { actions: 'resendPredicates' } },
+          on: {
+            verdicts: { actions: 'verdicts' },
+            replies: { actions: 'collect' },
+            timeout: { actions: ['resend', 'resendPredicates'] },
+          },
         },
         commit: {
           initial: 'checking',

@@ -57,6 +57,7 @@ export const ShardRequest = s.variant({
 });
 export type ShardRequest = Infer<typeof ShardRequest>;
 
+/** A key's note, if any, and whether it is spent (false where it holds a note: a note is consumed by deleting it). */
 export const ShardEntry = s.struct({ key: Key, note: s.option(Note), spent: s.bool() });
 export type ShardEntry = Infer<typeof ShardEntry>;
 

@@ -23,7 +23,7 @@ import { toHex } from '../../wire/commit.ts';
 import type { WriteSet } from './phases.ts';
 import type { ShardEntry, ShardReply, ShardRequest, shardInputs, shardOutputs } from './ports.ts';
 import { shardOf } from './shards.ts';
-import { NoteStore, Overlay } from './state.ts';
+import { BlockReads, NoteStore, Overlay } from './state.ts';
 
 export interface ShardConfig {
   /** This shard's number, 0 .. count-1. */
@@ -56,19 +56,31 @@ const writeSet = (a: Apply): WriteSet => ({ consume: a.consume, create: a.create
 export function createShardMachine(host: EngineHost) {
   if (host.storage === undefined) throw new Error('an executor shard needs storage');
   const notes = new NoteStore(host.storage);
+  const own = (index: number, count: number, key: Uint8Array): void => {
+    if (shardOf(key, count) !== index)
+      throw new Error(`shard ${index}/${count} was sent key ${toHex(key)} of another shard`);
+  };
+  // storage's answers for the open block: a wave reads its keys, then checks the same keys when
+  // it applies; storage does not change before the block's seal, so each is read once (and its
+  // shard checked once) per block
+  let reads: { height: bigint | null; view: BlockReads } | undefined;
+  const readsOf = (ctx: ShardContext): BlockReads => {
+    if (reads?.height !== ctx.height) {
+      const { index, count } = ctx;
+      reads = { height: ctx.height, view: new BlockReads(notes, (key) => own(index, count, key)) };
+    }
+    return reads.view;
+  };
   // the block view is derived from context (the applied waves), cached by identity
-  let cache: { applied: readonly Apply[]; view: Overlay } | undefined;
+  let cache: { applied: readonly Apply[]; base: BlockReads; view: Overlay } | undefined;
   const viewOf = (ctx: ShardContext): Overlay => {
-    if (cache?.applied !== ctx.applied) {
-      const view = new Overlay(notes);
+    const base = readsOf(ctx);
+    if (cache?.applied !== ctx.applied || cache.base !== base) {
+      const view = new Overlay(base);
       for (const a of ctx.applied) view.apply(writeSet(a));
-      cache = { applied: ctx.applied, view };
+      cache = { applied: ctx.applied, base, view };
     }
     return cache.view;
-  };
-  const own = (ctx: ShardContext, key: Uint8Array): void => {
-    if (shardOf(key, ctx.count) !== ctx.index)
-      throw new Error(`shard ${ctx.index}/${ctx.count} was sent key ${toHex(key)} of another shard`);
   };
   const request = (e: Events) => (e.type === 'request' ? e.msg : undefined);
   const heightOf = (r: ShardRequest): bigint => r.value.height;
@@ -105,9 +117,12 @@ export function createShardMachine(host: EngineHost) {
         const r = request(event)!;
         if (r.tag !== 'read') return;
         const view = viewOf(context);
+        const seen = readsOf(context);
         const entries: ShardEntry[] = r.value.keys.map((key) => {
-          own(context, key);
-          return { key, note: view.note(key) ?? null, spent: view.spent(key) };
+          seen.see(key);
+          const note = view.note(key);
+          // a key that holds a note is not spent (consuming deletes it), and nothing asks
+          return { key, note: note ?? null, spent: note === undefined && view.spent(key) };
         });
         enqueue.emit({
           type: 'reply',
@@ -125,13 +140,14 @@ export function createShardMachine(host: EngineHost) {
         const a = context.pending!;
         if (!context.applied.some((x) => x.round === a.round)) {
           const view = viewOf(context);
+          const seen = readsOf(context);
           for (const key of a.consume) {
-            own(context, key);
+            seen.see(key);
             if (view.note(key) === undefined)
               throw new Error(`shard ${context.index}: consume of a missing note ${toHex(key)}`);
           }
           for (const c of a.create) {
-            own(context, c.key);
+            seen.see(c.key);
             if (view.note(c.key) !== undefined || view.spent(c.key))
               throw new Error(
                 `shard ${context.index}: create over an existing or spent note ${toHex(c.key)}`,

@@ -10,13 +10,17 @@ import { builtinNatives, nativeVm } from '../../vm/native.ts';
 import { createVmTable } from '../../vm/table.ts';
 import type { VirtualMachine } from '../../vm/types.ts';
 import { toHex } from '../../wire/commit.ts';
+import { PREDICATE_MS_PER_JOB } from './coordinator-machine.ts';
+import { DECLARED_INPUTS, DECLARED_OUTPUTS } from './natives.ts';
 import { type Note, noteKey, ownerPrefix } from './notes.ts';
+import { inProcessRunner } from './parallel.ts';
 import type { Multievaluate } from './phases.ts';
-import type { ShardReply } from './ports.ts';
+import type { BlockReceipts, ShardReply } from './ports.ts';
 import { fromOutcome, toOutcome } from './predicates.ts';
-import { coordinatorEngine, shardEngine } from './sharded.ts';
+import { addShardedExecutor, coordinatorEngine, shardEngine } from './sharded.ts';
 import { ownerLevel, shardOf } from './shards.ts';
 import { NoteStore } from './state.ts';
+import { ACCEPT, acceptedNote, declaredTx, orderedBlock } from './testing.ts';
 
 const bytes32 = (b: number) => new Uint8Array(32).fill(b);
 const note = (owner: number, key: number, provenance: Uint8Array[] = []): Note => ({
@@ -93,9 +97,19 @@ describe('predicate outcomes across the port', () => {
   });
 });
 
+/** Counts storage reads by key (hex). */
+class CountingStorage extends MemoryStorage {
+  readonly reads = new Map<string, number>();
+  override read(key: Uint8Array): Uint8Array | undefined {
+    const id = toHex(key);
+    this.reads.set(id, (this.reads.get(id) ?? 0) + 1);
+    return super.read(key);
+  }
+}
+
 describe('shard engine', () => {
   function shard(count = 2) {
-    const storage = new MemoryStorage();
+    const storage = new CountingStorage();
     const store = new NoteStore(storage);
     // owners on shard 0 of `count`
     const mine = [...Array(64).keys()].filter((o) => shardOf(noteKey(note(o, 0)), count) === 0);
@@ -152,6 +166,33 @@ describe('shard engine', () => {
     expect(t.replies).toHaveLength(4);
   });
 
+  it('reads each key from storage once per block: a note, and the spent set only where no note is', () => {
+    const t = shard();
+    const [ka, kb] = [noteKey(t.a), noteKey(t.b)];
+    const enc = new TextEncoder();
+    const reads = (prefix: string, key: Uint8Array) =>
+      t.storage.reads.get(toHex(new Uint8Array([...enc.encode(prefix), ...key]))) ?? 0;
+    t.g.send(t.s.in.request, read(1n, 1, [ka, kb])); // a wave's lookup and commit reads
+    t.g.send(t.s.in.request, {
+      tag: 'apply',
+      value: { height: 1n, round: 2, consume: [ka], create: [{ key: kb, note: t.b }] },
+    });
+    t.g.send(t.s.in.request, read(1n, 3, [ka, kb])); // the next wave's
+    t.scheduler.run();
+    expect(t.crashes).toEqual([]);
+    expect([reads('x/n/', ka), reads('x/s/', ka), reads('x/n/', kb), reads('x/s/', kb)]).toEqual([
+      1, 0, 1, 1,
+    ]);
+    // the seal changes storage: the next block reads it again
+    new NoteStore(t.storage).putNotes([{ key: kb, note: t.b }]);
+    t.g.send(t.s.in.request, { tag: 'sealed', value: { height: 1n } });
+    t.g.send(t.s.in.request, read(2n, 1, [kb]));
+    t.scheduler.run();
+    expect(reads('x/n/', kb)).toBe(2);
+    const last = t.replies.at(-1)!;
+    expect(last.tag === 'read' && last.value.entries[0]!.note?.key[0]).toBe(2);
+  });
+
   it('a key of another shard, or an apply that breaks the note rules, crashes it (a coordinator bug)', () => {
     const t = shard();
     t.g.send(t.s.in.request, read(1n, 1, [noteKey(t.foreign)]));
@@ -182,5 +223,136 @@ describe('coordinator engine', () => {
     ]);
     expect(Object.keys(def.inputs)).toEqual(['ordered', 'replies', 'verdicts']);
     expect(() => coordinatorEngine(mev, 0)).toThrow(RangeError);
+  });
+
+  it('takes a read answer only for the keys it asked that shard, in order (else crashes: a shard bug)', () => {
+    const table = createVmTable([
+      nativeVm(
+        builtinNatives().register(DECLARED_INPUTS).register(DECLARED_OUTPUTS),
+      ) as VirtualMachine<never>,
+    ]);
+    const mev: Multievaluate = (fn, args, gas) => multievaluate(fn, args, gas, { table });
+    const storage = new MemoryStorage();
+    const app = new NoteStore(storage).registerCode(ACCEPT);
+    const scheduler = new SimScheduler(4);
+    const inspector = new Inspector({ trace: true });
+    const g = new EngineGraph({ node: 'n', scheduler, storage, inspector });
+    const c = g.add('executor', coordinatorEngine(mev, 1), {
+      gasLimit: 1_000_000,
+      predicates: 'inline',
+      retryMs: 1000,
+    });
+    const asked: Uint8Array[][] = [];
+    g.observe(c.out.shard0!).subscribe((r) => {
+      if (r.tag === 'read') asked.push(r.value.keys);
+    });
+    const crashes: string[] = [];
+    inspector.events$.subscribe((e) => {
+      if (e.kind === 'crash') crashes.push(String(e.error));
+    });
+    g.start();
+    const [a, b] = [acceptedNote(app, 1), acceptedNote(app, 2)];
+    g.send(c.in.ordered, orderedBlock(1n, [declaredTx([a, b], [])]));
+    scheduler.run({ maxTime: scheduler.now() + 10 }); // before any retry
+    expect(asked.map((keys) => keys.map((k) => toHex(k)))).toEqual([[toHex(noteKey(a)), toHex(noteKey(b))]]);
+    const answer = (keys: Uint8Array[]): ShardReply => ({
+      tag: 'read',
+      value: {
+        shard: 0,
+        height: 1n,
+        round: 1,
+        entries: keys.map((key) => ({ key, note: null, spent: false })),
+      },
+    });
+    g.send(c.in.replies, answer([noteKey(b), noteKey(a)]));
+    scheduler.run({ maxTime: scheduler.now() + 10 }); // before any retry
+    expect(crashes).toHaveLength(1);
+    expect(crashes[0]).toMatch(/answered for keys it was not asked for/);
+    // the restarted coordinator takes the right answer: both inputs missing, the lookup rejects
+    const receipts: BlockReceipts[] = [];
+    g.observe(c.out.receipts).subscribe((r) => receipts.push(r));
+    g.send(c.in.replies, answer([noteKey(a), noteKey(b)]));
+    scheduler.run({ maxTime: scheduler.now() + 10 }); // before any retry
+    expect(receipts.map((r) => r.receipts.map((x) => x.phase))).toEqual([['lookup']]);
+  });
+});
+
+describe('predicate batches across the port', () => {
+  const table = createVmTable([
+    nativeVm(builtinNatives().register(DECLARED_INPUTS).register(DECLARED_OUTPUTS)) as VirtualMachine<never>,
+  ]);
+  const mev: Multievaluate = (fn, args, gas) => multievaluate(fn, args, gas, { table });
+  const RETRY_MS = 100;
+  const TXS = 40;
+
+  /** A block of TXS transfers through a runner that answers `delay(call)` ms after each batch (never if undefined). */
+  async function run(delay: (call: number) => number | undefined) {
+    const storage = new MemoryStorage();
+    const store = new NoteStore(storage);
+    const app = store.registerCode(ACCEPT);
+    const inputs = Array.from({ length: TXS }, (_, i) => acceptedNote(app, i));
+    store.putNotes(inputs.map((n) => ({ key: noteKey(n), note: n })));
+    const scheduler = new SimScheduler(5);
+    const g = new EngineGraph({ node: 'n', scheduler, storage });
+    const calls: { at: number; jobs: number }[] = [];
+    const inner = inProcessRunner(mev);
+    // read requests to the shards so far, and how many had gone out when each answer came back
+    let reads = 0;
+    const readsBeforeAnswer: number[] = [];
+    const ex = addShardedExecutor(g, 'executor', {
+      shards: 2,
+      mev,
+      gasLimit: 1_000_000,
+      retryMs: RETRY_MS,
+      runner: (jobs) => {
+        const wait = delay(calls.length);
+        calls.push({ at: scheduler.now(), jobs: jobs.length });
+        if (wait === undefined) return new Promise(() => {});
+        return new Promise((resolve) =>
+          scheduler.at(scheduler.now() + wait, () => {
+            readsBeforeAnswer.push(reads);
+            resolve(inner(jobs));
+          }),
+        );
+      },
+    });
+    for (let i = 0; i < ex.shards.length; i++)
+      g.observe(ex.coordinator.out[`shard${i}`]!).subscribe((r) => {
+        if (r.tag === 'read') reads++;
+      });
+    const receipts: BlockReceipts[] = [];
+    g.observe(ex.out.receipts).subscribe((r) => receipts.push(r));
+    g.start();
+    const txs = inputs.map((n, i) => declaredTx([n], [acceptedNote(app, 100 + i)]));
+    g.send(ex.in.ordered, orderedBlock(1n, txs));
+    for (let i = 0; i < 10_000 && receipts.length === 0; i++) {
+      scheduler.run({ maxTime: scheduler.now() });
+      await new Promise((r) => setImmediate(r));
+      if (scheduler.nextTime() === undefined) break;
+      if (scheduler.nextTime()! > scheduler.now()) scheduler.step();
+    }
+    return { calls, receipts, reads, readsBeforeAnswer };
+  }
+
+  it('a batch is given time in proportion to its jobs before it is sent again', async () => {
+    // each transfer has one application predicate (its notes share it): TXS jobs
+    const allowance = RETRY_MS + TXS * PREDICATE_MS_PER_JOB;
+    const slow = await run(() => allowance - 1);
+    expect(slow.calls).toHaveLength(1);
+    expect(slow.calls[0]!.jobs).toBe(TXS);
+    expect(slow.receipts[0]!.receipts.every((r) => r.accepted)).toBe(true);
+    // a batch lost for good is asked for again once its allowance passed, then doubled
+    const lost = await run((call) => (call < 2 ? undefined : 0));
+    expect(lost.calls.map((c) => c.at - lost.calls[0]!.at)).toEqual([0, allowance, 3 * allowance]);
+    expect(lost.receipts[0]!.receipts.every((r) => r.accepted)).toBe(true);
+  });
+
+  it("the commit phase's reads go out with the batch: answered while the predicates run", async () => {
+    const t = await run(() => 50);
+    // the wave's lookup read and its commit read (the notes share one owner: one shard), both
+    // sent before the verdicts came back
+    expect(t.reads).toBe(2);
+    expect(t.readsBeforeAnswer).toEqual([2]);
+    expect(t.receipts[0]!.receipts.every((r) => r.accepted)).toBe(true);
   });
 });

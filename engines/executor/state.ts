@@ -92,12 +92,58 @@ export class NoteStore {
   }
 }
 
+/**
+ * Storage's answers for one block, each key read once: while a block executes nothing writes the
+ * notes it reads (its writes reach storage in the seal, after its last read), so an answer holds
+ * for the rest of the block. An executor shard reads a key when a wave looks it up, and again
+ * when the wave's writes are checked before it applies them. `firstSeen` is called once per key.
+ */
+export class BlockReads implements StateView {
+  /** per key (hex): its note (null: none), and whether it is spent (undefined: not read yet) */
+  private readonly entries = new Map<string, { note: Note | null; spent: boolean | undefined }>();
+
+  constructor(
+    private readonly base: NoteStore,
+    private readonly firstSeen: (key: Uint8Array) => void = () => {},
+  ) {}
+
+  private entry(key: Uint8Array): { note: Note | null; spent: boolean | undefined } {
+    const id = hex(key);
+    let e = this.entries.get(id);
+    if (e === undefined) {
+      this.firstSeen(key);
+      e = { note: this.base.note(key) ?? null, spent: undefined };
+      this.entries.set(id, e);
+    }
+    return e;
+  }
+
+  /** Makes sure `key` was seen (and so `firstSeen` called for it). */
+  see(key: Uint8Array): void {
+    this.entry(key);
+  }
+
+  note(key: Uint8Array): Note | undefined {
+    return this.entry(key).note ?? undefined;
+  }
+
+  spent(key: Uint8Array): boolean {
+    const e = this.entry(key);
+    e.spent ??= this.base.spent(key);
+    return e.spent;
+  }
+
+  code(commitment: Uint8Array): FunctionValue | undefined {
+    return this.base.code(commitment);
+  }
+}
+
 /** A block's view: storage plus the writes of the block's earlier transactions. */
 export class Overlay implements StateView {
   private readonly notes = new Map<string, Note | null>();
   private readonly spentKeys = new Set<string>();
 
-  constructor(private readonly base: NoteStore) {}
+  constructor(private readonly base: StateView) {}
 
   // an empty overlay (a block's first wave) answers from storage without naming the key in hex
   note(key: Uint8Array): Note | undefined {
