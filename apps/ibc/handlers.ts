@@ -241,16 +241,12 @@ function openChannel(
   port: string,
   channel: string,
 ): { channel: ChannelEnd; connection: ConnectionEnd } | Outcome {
-  const ch = channelOf(host, port, channel);
-  if (ch === undefined) return refuse('unknown-channel', `no channel ${port}/${channel}`);
-  if (ch.state !== STATE.open) return refuse('wrong-state', `channel ${port}/${channel} is not open`);
-  const conn = connectionOf(host, ch.connection);
-  if (conn === undefined) return refuse('unknown-connection', `no connection ${ch.connection}`);
-  if (conn.state !== STATE.open) return refuse('wrong-state', `connection ${ch.connection} is not open`);
-  return { channel: ch, connection: conn };
+  return channelIn(host, port, channel, STATE.open);
 }
 
 const isOutcome = (x: object): x is Outcome => 'ok' in x;
+
+const STATE_NAME: Readonly<Record<number, string>> = { 1: 'INIT', 2: 'TRYOPEN', 3: 'OPEN', 4: 'CLOSED' };
 
 // ---------------------------------------------------------------------------------------------
 // ICS-03 connection handshake
@@ -332,6 +328,52 @@ function connOpenTry(
   );
 }
 
+/** The connection `id` of this host, in state `want`, or why not. */
+function connectionIn(host: HostView, id: string, want: number): ConnectionEnd | Outcome {
+  const conn = connectionOf(host, id);
+  if (conn === undefined) return refuse('unknown-connection', `no connection ${id}`);
+  if (conn.state !== want) return refuse('wrong-state', `connection ${id} is not at ${STATE_NAME[want]}`);
+  return conn;
+}
+
+/**
+ * ICS-03 step 3 or 4: the counterparty's end must be at `state`, naming this host's connection
+ * `id` and client; then this end opens (step 3 learns the counterparty's connection id).
+ */
+function confirmConnection(
+  host: HostView,
+  cp: Counterparty,
+  id: string,
+  conn: ConnectionEnd,
+  counterpartyId: string,
+  state: number,
+  proofHeight: bigint,
+  proof: Uint8Array,
+): Outcome {
+  const expected: ConnectionEnd = {
+    state,
+    clientId: conn.counterpartyClientId,
+    counterpartyClientId: conn.clientId,
+    counterpartyConnectionId: id,
+    counterpartyPrefix: host.prefix,
+    version: CONNECTION_VERSION,
+  };
+  const why = cp.membership(
+    target(conn),
+    proofHeight,
+    connectionPath(counterpartyId),
+    encodeConnection(expected),
+    proof,
+  );
+  if (why !== undefined)
+    return refuse('bad-proof', `connection ${counterpartyId} at ${STATE_NAME[state]}: ${why}`);
+  const end: ConnectionEnd = { ...conn, state: STATE.open, counterpartyConnectionId: counterpartyId };
+  return done(
+    [{ path: connectionPath(id), value: encodeConnection(end) }],
+    [{ kind: 'connection', connectionId: id, state: STATE.open }],
+  );
+}
+
 function connOpenAck(
   host: HostView,
   cp: Counterparty,
@@ -339,34 +381,17 @@ function connOpenAck(
 ): Outcome {
   const bad = checkIds(['connection', m.connectionId], ['connection', m.counterpartyConnectionId]);
   if (bad !== undefined) return refuse('bad-identifier', bad);
-  const conn = connectionOf(host, m.connectionId);
-  if (conn === undefined) return refuse('unknown-connection', `no connection ${m.connectionId}`);
-  if (conn.state !== STATE.init) return refuse('wrong-state', `connection ${m.connectionId} is not at INIT`);
-  const expected: ConnectionEnd = {
-    state: STATE.tryOpen,
-    clientId: conn.counterpartyClientId,
-    counterpartyClientId: conn.clientId,
-    counterpartyConnectionId: m.connectionId,
-    counterpartyPrefix: host.prefix,
-    version: CONNECTION_VERSION,
-  };
-  const proof = cp.membership(
-    target(conn),
+  const conn = connectionIn(host, m.connectionId, STATE.init);
+  if (isOutcome(conn)) return conn;
+  return confirmConnection(
+    host,
+    cp,
+    m.connectionId,
+    conn,
+    m.counterpartyConnectionId,
+    STATE.tryOpen,
     m.proofHeight,
-    connectionPath(m.counterpartyConnectionId),
-    encodeConnection(expected),
     m.proofTry,
-  );
-  if (proof !== undefined)
-    return refuse('bad-proof', `connection ${m.counterpartyConnectionId} at TRYOPEN: ${proof}`);
-  const end: ConnectionEnd = {
-    ...conn,
-    state: STATE.open,
-    counterpartyConnectionId: m.counterpartyConnectionId,
-  };
-  return done(
-    [{ path: connectionPath(m.connectionId), value: encodeConnection(end) }],
-    [{ kind: 'connection', connectionId: m.connectionId, state: STATE.open }],
   );
 }
 
@@ -377,30 +402,17 @@ function connOpenConfirm(
 ): Outcome {
   const bad = checkIds(['connection', m.connectionId]);
   if (bad !== undefined) return refuse('bad-identifier', bad);
-  const conn = connectionOf(host, m.connectionId);
-  if (conn === undefined) return refuse('unknown-connection', `no connection ${m.connectionId}`);
-  if (conn.state !== STATE.tryOpen)
-    return refuse('wrong-state', `connection ${m.connectionId} is not at TRYOPEN`);
-  const expected: ConnectionEnd = {
-    state: STATE.open,
-    clientId: conn.counterpartyClientId,
-    counterpartyClientId: conn.clientId,
-    counterpartyConnectionId: m.connectionId,
-    counterpartyPrefix: host.prefix,
-    version: CONNECTION_VERSION,
-  };
-  const proof = cp.membership(
-    target(conn),
+  const conn = connectionIn(host, m.connectionId, STATE.tryOpen);
+  if (isOutcome(conn)) return conn;
+  return confirmConnection(
+    host,
+    cp,
+    m.connectionId,
+    conn,
+    conn.counterpartyConnectionId,
+    STATE.open,
     m.proofHeight,
-    connectionPath(conn.counterpartyConnectionId),
-    encodeConnection(expected),
     m.proofAck,
-  );
-  if (proof !== undefined)
-    return refuse('bad-proof', `connection ${conn.counterpartyConnectionId} at OPEN: ${proof}`);
-  return done(
-    [{ path: connectionPath(m.connectionId), value: encodeConnection({ ...conn, state: STATE.open }) }],
-    [{ kind: 'connection', connectionId: m.connectionId, state: STATE.open }],
   );
 }
 
@@ -453,9 +465,8 @@ function chanOpenTry(
   );
   if (bad !== undefined) return refuse('bad-identifier', bad);
   if (!validOrdering(m.ordering)) return refuse('bad-ordering', `ordering ${m.ordering} is neither 0 nor 1`);
-  const conn = connectionOf(host, m.connectionId);
-  if (conn === undefined) return refuse('unknown-connection', `no connection ${m.connectionId}`);
-  if (conn.state !== STATE.open) return refuse('wrong-state', `connection ${m.connectionId} is not open`);
+  const conn = connectionIn(host, m.connectionId, STATE.open);
+  if (isOutcome(conn)) return conn;
   const expected: ChannelEnd = {
     state: STATE.init,
     ordering: m.ordering,
@@ -488,6 +499,59 @@ function chanOpenTry(
   ]);
 }
 
+/** The channel `port/channel` of this host, in state `want`, on an open connection, or why not. */
+function channelIn(
+  host: HostView,
+  port: string,
+  channel: string,
+  want: number,
+): { channel: ChannelEnd; connection: ConnectionEnd } | Outcome {
+  const ch = channelOf(host, port, channel);
+  if (ch === undefined) return refuse('unknown-channel', `no channel ${port}/${channel}`);
+  if (ch.state !== want)
+    return refuse('wrong-state', `channel ${port}/${channel} is not at ${STATE_NAME[want]}`);
+  const conn = connectionIn(host, ch.connection, STATE.open);
+  if (isOutcome(conn)) return conn;
+  return { channel: ch, connection: conn };
+}
+
+/**
+ * ICS-04 channel step 3 or 4: the counterparty's end `counterpartyChannel` must be at `state`,
+ * naming this channel; then this end opens (step 3 learns the counterparty's channel id).
+ */
+function confirmChannel(
+  cp: Counterparty,
+  port: string,
+  channel: string,
+  at: { channel: ChannelEnd; connection: ConnectionEnd },
+  counterpartyChannel: string,
+  state: number,
+  proofHeight: bigint,
+  proof: Uint8Array,
+): Outcome {
+  const { channel: ch, connection: conn } = at;
+  const expected: ChannelEnd = {
+    state,
+    ordering: ch.ordering,
+    counterpartyPort: port,
+    counterpartyChannel: channel,
+    connection: conn.counterpartyConnectionId,
+    version: ch.version,
+  };
+  const path = channelPath(ch.counterpartyPort, counterpartyChannel);
+  const why = cp.membership(target(conn), proofHeight, path, encodeChannel(expected), proof);
+  if (why !== undefined)
+    return refuse(
+      'bad-proof',
+      `channel ${ch.counterpartyPort}/${counterpartyChannel} at ${STATE_NAME[state]}: ${why}`,
+    );
+  const end: ChannelEnd = { ...ch, state: STATE.open, counterpartyChannel };
+  return done(
+    [{ path: channelPath(port, channel), value: encodeChannel(end) }],
+    [{ kind: 'channel', port, channel, state: STATE.open }],
+  );
+}
+
 function chanOpenAck(
   host: HostView,
   cp: Counterparty,
@@ -495,36 +559,17 @@ function chanOpenAck(
 ): Outcome {
   const bad = checkIds(['port', m.port], ['channel', m.channel], ['channel', m.counterpartyChannel]);
   if (bad !== undefined) return refuse('bad-identifier', bad);
-  const ch = channelOf(host, m.port, m.channel);
-  if (ch === undefined) return refuse('unknown-channel', `no channel ${m.port}/${m.channel}`);
-  if (ch.state !== STATE.init) return refuse('wrong-state', `channel ${m.port}/${m.channel} is not at INIT`);
-  const conn = connectionOf(host, ch.connection);
-  if (conn === undefined) return refuse('unknown-connection', `no connection ${ch.connection}`);
-  if (conn.state !== STATE.open) return refuse('wrong-state', `connection ${ch.connection} is not open`);
-  const expected: ChannelEnd = {
-    state: STATE.tryOpen,
-    ordering: ch.ordering,
-    counterpartyPort: m.port,
-    counterpartyChannel: m.channel,
-    connection: conn.counterpartyConnectionId,
-    version: ch.version,
-  };
-  const proof = cp.membership(
-    target(conn),
+  const at = channelIn(host, m.port, m.channel, STATE.init);
+  if (isOutcome(at)) return at;
+  return confirmChannel(
+    cp,
+    m.port,
+    m.channel,
+    at,
+    m.counterpartyChannel,
+    STATE.tryOpen,
     m.proofHeight,
-    channelPath(ch.counterpartyPort, m.counterpartyChannel),
-    encodeChannel(expected),
     m.proofTry,
-  );
-  if (proof !== undefined)
-    return refuse(
-      'bad-proof',
-      `channel ${ch.counterpartyPort}/${m.counterpartyChannel} at TRYOPEN: ${proof}`,
-    );
-  const end: ChannelEnd = { ...ch, state: STATE.open, counterpartyChannel: m.counterpartyChannel };
-  return done(
-    [{ path: channelPath(m.port, m.channel), value: encodeChannel(end) }],
-    [{ kind: 'channel', port: m.port, channel: m.channel, state: STATE.open }],
   );
 }
 
@@ -535,33 +580,17 @@ function chanOpenConfirm(
 ): Outcome {
   const bad = checkIds(['port', m.port], ['channel', m.channel]);
   if (bad !== undefined) return refuse('bad-identifier', bad);
-  const ch = channelOf(host, m.port, m.channel);
-  if (ch === undefined) return refuse('unknown-channel', `no channel ${m.port}/${m.channel}`);
-  if (ch.state !== STATE.tryOpen)
-    return refuse('wrong-state', `channel ${m.port}/${m.channel} is not at TRYOPEN`);
-  const conn = connectionOf(host, ch.connection);
-  if (conn === undefined) return refuse('unknown-connection', `no connection ${ch.connection}`);
-  if (conn.state !== STATE.open) return refuse('wrong-state', `connection ${ch.connection} is not open`);
-  const expected: ChannelEnd = {
-    state: STATE.open,
-    ordering: ch.ordering,
-    counterpartyPort: m.port,
-    counterpartyChannel: m.channel,
-    connection: conn.counterpartyConnectionId,
-    version: ch.version,
-  };
-  const proof = cp.membership(
-    target(conn),
+  const at = channelIn(host, m.port, m.channel, STATE.tryOpen);
+  if (isOutcome(at)) return at;
+  return confirmChannel(
+    cp,
+    m.port,
+    m.channel,
+    at,
+    at.channel.counterpartyChannel,
+    STATE.open,
     m.proofHeight,
-    channelPath(ch.counterpartyPort, ch.counterpartyChannel),
-    encodeChannel(expected),
     m.proofAck,
-  );
-  if (proof !== undefined)
-    return refuse('bad-proof', `channel ${ch.counterpartyPort}/${ch.counterpartyChannel} at OPEN: ${proof}`);
-  return done(
-    [{ path: channelPath(m.port, m.channel), value: encodeChannel({ ...ch, state: STATE.open }) }],
-    [{ kind: 'channel', port: m.port, channel: m.channel, state: STATE.open }],
   );
 }
 
