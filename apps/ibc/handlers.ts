@@ -251,6 +251,19 @@ const STATE_NAME: Readonly<Record<number, string>> = { 1: 'INIT', 2: 'TRYOPEN', 
 // ---------------------------------------------------------------------------------------------
 // ICS-03 connection handshake
 
+/** A new connection end under the next connection id. */
+function newConnection(host: HostView, end: ConnectionEnd): Outcome {
+  const n = counter(host, connectionCounterPath);
+  const id = connectionId(n);
+  return done(
+    [
+      { path: connectionCounterPath, value: encodeSequence(n + 1n) },
+      { path: connectionPath(id), value: encodeConnection(end) },
+    ],
+    [{ kind: 'connection', connectionId: id, state: end.state }],
+  );
+}
+
 function connOpenInit(
   host: HostView,
   cp: Counterparty,
@@ -259,23 +272,14 @@ function connOpenInit(
   const bad = checkIds(['client', m.clientId], ['client', m.counterpartyClientId]);
   if (bad !== undefined) return refuse('bad-identifier', bad);
   if (cp.latest(m.clientId) === undefined) return refuse('unknown-client', `no active client ${m.clientId}`);
-  const n = counter(host, connectionCounterPath);
-  const id = connectionId(n);
-  const end: ConnectionEnd = {
+  return newConnection(host, {
     state: STATE.init,
     clientId: m.clientId,
     counterpartyClientId: m.counterpartyClientId,
     counterpartyConnectionId: '',
     counterpartyPrefix: m.counterpartyPrefix,
     version: CONNECTION_VERSION,
-  };
-  return done(
-    [
-      { path: connectionCounterPath, value: encodeSequence(n + 1n) },
-      { path: connectionPath(id), value: encodeConnection(end) },
-    ],
-    [{ kind: 'connection', connectionId: id, state: STATE.init }],
-  );
+  });
 }
 
 function connOpenTry(
@@ -309,23 +313,14 @@ function connOpenTry(
   );
   if (proof !== undefined)
     return refuse('bad-proof', `connection ${m.counterpartyConnectionId} at INIT: ${proof}`);
-  const n = counter(host, connectionCounterPath);
-  const id = connectionId(n);
-  const end: ConnectionEnd = {
+  return newConnection(host, {
     state: STATE.tryOpen,
     clientId: m.clientId,
     counterpartyClientId: m.counterpartyClientId,
     counterpartyConnectionId: m.counterpartyConnectionId,
     counterpartyPrefix: m.counterpartyPrefix,
     version: CONNECTION_VERSION,
-  };
-  return done(
-    [
-      { path: connectionCounterPath, value: encodeSequence(n + 1n) },
-      { path: connectionPath(id), value: encodeConnection(end) },
-    ],
-    [{ kind: 'connection', connectionId: id, state: STATE.tryOpen }],
-  );
+  });
 }
 
 /** The connection `id` of this host, in state `want`, or why not. */
@@ -419,14 +414,20 @@ function connOpenConfirm(
 // ---------------------------------------------------------------------------------------------
 // ICS-04 channel handshake
 
-function newChannelWrites(port: string, id: string, end: ChannelEnd, n: bigint): Write[] {
-  return [
-    { path: channelCounterPath, value: encodeSequence(n + 1n) },
-    { path: channelPath(port, id), value: encodeChannel(end) },
-    { path: nextSequenceSendPath(port, id), value: encodeSequence(1n) },
-    { path: nextSequenceRecvPath(port, id), value: encodeSequence(1n) },
-    { path: nextSequenceAckPath(port, id), value: encodeSequence(1n) },
-  ];
+/** A new channel end under the next channel id, its sequences starting at 1. */
+function newChannel(host: HostView, port: string, end: ChannelEnd): Outcome {
+  const n = counter(host, channelCounterPath);
+  const id = channelId(n);
+  return done(
+    [
+      { path: channelCounterPath, value: encodeSequence(n + 1n) },
+      { path: channelPath(port, id), value: encodeChannel(end) },
+      { path: nextSequenceSendPath(port, id), value: encodeSequence(1n) },
+      { path: nextSequenceRecvPath(port, id), value: encodeSequence(1n) },
+      { path: nextSequenceAckPath(port, id), value: encodeSequence(1n) },
+    ],
+    [{ kind: 'channel', port, channel: id, state: end.state }],
+  );
 }
 
 const validOrdering = (o: number): boolean => o === ORDERING.unordered || o === ORDERING.ordered;
@@ -437,19 +438,14 @@ function chanOpenInit(host: HostView, m: Extract<IbcMsg, { tag: 'chanOpenInit' }
   if (!validOrdering(m.ordering)) return refuse('bad-ordering', `ordering ${m.ordering} is neither 0 nor 1`);
   if (connectionOf(host, m.connectionId) === undefined)
     return refuse('unknown-connection', `no connection ${m.connectionId}`);
-  const n = counter(host, channelCounterPath);
-  const id = channelId(n);
-  const end: ChannelEnd = {
+  return newChannel(host, m.port, {
     state: STATE.init,
     ordering: m.ordering,
     counterpartyPort: m.counterpartyPort,
     counterpartyChannel: '',
     connection: m.connectionId,
     version: m.version,
-  };
-  return done(newChannelWrites(m.port, id, end, n), [
-    { kind: 'channel', port: m.port, channel: id, state: STATE.init },
-  ]);
+  });
 }
 
 function chanOpenTry(
@@ -484,19 +480,14 @@ function chanOpenTry(
   );
   if (proof !== undefined)
     return refuse('bad-proof', `channel ${m.counterpartyPort}/${m.counterpartyChannel} at INIT: ${proof}`);
-  const n = counter(host, channelCounterPath);
-  const id = channelId(n);
-  const end: ChannelEnd = {
+  return newChannel(host, m.port, {
     state: STATE.tryOpen,
     ordering: m.ordering,
     counterpartyPort: m.counterpartyPort,
     counterpartyChannel: m.counterpartyChannel,
     connection: m.connectionId,
     version: m.version,
-  };
-  return done(newChannelWrites(m.port, id, end, n), [
-    { kind: 'channel', port: m.port, channel: id, state: STATE.tryOpen },
-  ]);
+  });
 }
 
 /** The channel `port/channel` of this host, in state `want`, on an open connection, or why not. */
