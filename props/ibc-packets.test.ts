@@ -216,7 +216,7 @@ function check(w: World): void {
     expect(answered.get(k) ?? [], `packet ${k} received and timed out`).not.toContain('timeout');
   }
   for (const [k, kinds] of answered) expect(kinds.length, `packet ${k} answered as ${kinds}`).toBe(1);
-  if (w.ordering === ORDERING.ordered) order.forEach((s, i) => expect(s).toBe(BigInt(i + 1)));
+  if (w.ordering === ORDERING.ordered) for (const [i, s] of order.entries()) expect(s).toBe(BigInt(i + 1));
 }
 
 /**
