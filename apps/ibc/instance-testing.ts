@@ -13,7 +13,6 @@ import { concatBytes } from '../../wire/bytes.ts';
 import { decode, encode } from '../../wire/schema.ts';
 import { verify } from '../../wire/sign.ts';
 import { encodeVarint } from '../../wire/varint.ts';
-import type { ClientParams } from './client.ts';
 import { ORDERING, readSequence } from './ends.ts';
 import type { IbcMsg, PortModule } from './handlers.ts';
 import {
@@ -28,7 +27,7 @@ import {
 } from './host.ts';
 import { hostStateKey, ibcPrefix, objectKey, parseObjectKey } from './notes.ts';
 import { channelPath, connectionPath } from './paths.ts';
-import { DAY_MS, FakeInstance } from './testing.ts';
+import { FakeInstance, testParams } from './testing.ts';
 import { expectedOutputs, recordingView, type Version } from './versions.ts';
 
 const NOTE_PREFIX = new TextEncoder().encode('x/n/');
@@ -40,16 +39,6 @@ const ANY_KEY: Transaction = {
   calculationCode: { vm: 0n, code: new Uint8Array(0) },
   extradata: new Uint8Array(0),
 };
-
-export function clientParams(chainId: string): ClientParams {
-  return {
-    chainId,
-    trustLevel: { numerator: 1n, denominator: 3n },
-    trustingPeriodMs: 14n * DAY_MS,
-    unbondingPeriodMs: 21n * DAY_MS,
-    maxClockDriftMs: 10_000n,
-  };
-}
 
 /** Token notes a transaction consumes and creates beside its host notes (the inputs must exist). */
 export interface TokenNotes {
@@ -208,7 +197,7 @@ export function createClients(a: TestInstance, b: TestInstance): void {
         tag: 'client',
         value: {
           tag: 'createClient',
-          value: { params: clientParams(from.chainId), ...from.chain.trustedAt(from.height) },
+          value: { params: testParams(from.chainId), ...from.chain.trustedAt(from.height) },
         },
       },
     ]);
