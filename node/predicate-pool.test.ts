@@ -19,10 +19,7 @@ import {
   type PredicateJob,
   validityJobs,
 } from '../engines/executor/phases.ts';
-import type { BlockReceipts } from '../engines/executor/ports.ts';
-import { addShardedExecutor } from '../engines/executor/sharded.ts';
-import { EngineGraph } from '../runtime/graph.ts';
-import { LiveScheduler } from '../runtime/scheduler.ts';
+import { sealedByShards } from '../engines/executor/testing.ts';
 import type { MemoryStorage } from '../storage/memory.ts';
 import type { EvalResult } from '../vm/types.ts';
 import { toHex } from '../wire/commit.ts';
@@ -105,18 +102,12 @@ describe('swap expiry with predicates on worker threads', () => {
     expect(serial.receipts[0]).toMatchObject({ phase: 'validity' });
     const expected = reference.seal(1n, serial.receipts, serial.writes);
 
-    const g = new EngineGraph({ node: 'live', scheduler: new LiveScheduler(), storage: storage.clone() });
-    const ex = addShardedExecutor(g, 'executor', {
+    const got = await sealedByShards(storage.clone(), ordered, {
       shards: 2,
       mev: nodeMultievaluate,
       gasLimit: GAS,
       runner: pool.runner,
     });
-    const sealed = new Promise<BlockReceipts>((resolve) => g.observe(ex.out.receipts).subscribe(resolve));
-    g.start();
-    g.send(ex.in.ordered, ordered);
-    const got = await sealed;
-    g.stop();
     expect(got).toEqual(expected);
     expect(toHex(got.root)).toBe(toHex(expected.root));
   });

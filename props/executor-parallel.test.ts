@@ -18,12 +18,9 @@ import { executeOrderedSerial, executeSerial } from '../engines/executor/block.t
 import { Ledger } from '../engines/executor/ledger.ts';
 import { type Note, Transaction } from '../engines/executor/notes.ts';
 import { executeParallel, inProcessRunner } from '../engines/executor/parallel.ts';
-import type { BlockReceipts } from '../engines/executor/ports.ts';
-import { addShardedExecutor } from '../engines/executor/sharded.ts';
 import { NoteStore } from '../engines/executor/state.ts';
+import { sealedByShards } from '../engines/executor/testing.ts';
 import { predicatePool } from '../node/predicate-pool.ts';
-import { EngineGraph } from '../runtime/graph.ts';
-import { LiveScheduler } from '../runtime/scheduler.ts';
 import { MemoryStorage } from '../storage/memory.ts';
 import { sha256, toHex } from '../wire/commit.ts';
 import type { OrderedBlock } from '../wire/ledger.ts';
@@ -115,18 +112,12 @@ describe('executor with predicates on worker threads', () => {
     const serial = executeOrderedSerial(ordered, reference.notes, nodeMultievaluate, GAS);
     const expected = reference.seal(1n, serial.receipts, serial.writes);
 
-    const g = new EngineGraph({ node: 'live', scheduler: new LiveScheduler(), storage: storage.clone() });
-    const ex = addShardedExecutor(g, 'executor', {
+    const got = await sealedByShards(storage.clone(), ordered, {
       shards: 4,
       mev: nodeMultievaluate,
       gasLimit: GAS,
       runner: pool.runner,
     });
-    const sealed = new Promise<BlockReceipts>((resolve) => g.observe(ex.out.receipts).subscribe(resolve));
-    g.start();
-    g.send(ex.in.ordered, ordered);
-    const got = await sealed;
-    g.stop();
     expect(got).toEqual(expected);
     expect(toHex(got.root)).toBe(toHex(expected.root));
   });
